@@ -1,0 +1,183 @@
+// Package compiler lowers a checked mhcc program into the IR and runs
+// passes over it. It knows the language's resolved Program and the IR, and
+// nothing about any backend.
+package compiler
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+
+	"github.com/mhcc/mhcc/ir"
+	"github.com/mhcc/mhcc/lang"
+)
+
+// Symbolic dimensions of every lowered module.
+const (
+	SymBatch = "B" // sequences per step
+	SymTime  = "T" // tokens per sequence
+)
+
+// Input and output names of every lowered module.
+const (
+	InputTokens  = "tokens"  // i32[B,T] token ids
+	InputTargets = "targets" // i32[B,T] next-token ids
+	OutputLoss   = "loss"    // f32[] mean next-token cross-entropy in nats
+)
+
+// rmsEpsHC is ε in the mHC coefficient RMS normalisation (mhc.md §3 step 1).
+const rmsEpsHC = 1e-6
+
+// maskedLogit is what causal_mask writes above the diagonal.
+const maskedLogit = -1e9
+
+// Lower turns a checked program into a primitive-op IR module whose output
+// "loss" is the mean next-token cross-entropy of a batch.
+func Lower(p *lang.Program) (m *ir.Module, err error) {
+	l := &lowerer{p: p, b: ir.NewBuilder(filepath.Base(p.File), SymBatch, SymTime)}
+	l.model()
+	if err := l.b.Err(); err != nil {
+		return nil, fmt.Errorf("internal compiler error while lowering %s: %w", p.File, err)
+	}
+	return l.b.M, nil
+}
+
+type lowerer struct {
+	p *lang.Program
+	b *ir.Builder
+}
+
+func pos(p lang.Pos) ir.Pos { return ir.Pos{Line: p.Line, Col: p.Col} }
+
+var (
+	dB = ir.S(SymBatch)
+	dT = ir.S(SymTime)
+)
+
+// shape builds [B, T, dims...].
+func bt(dims ...int) ir.Shape {
+	s := ir.Shape{dB, dT}
+	for _, d := range dims {
+		s = append(s, ir.D(d))
+	}
+	return s
+}
+
+func (l *lowerer) model() {
+	md := &l.p.Model
+	b := l.b
+	C, V := md.Embed.Dim, md.Vocab
+
+	b.At(pos(md.Pos))
+	tokens := b.Input(InputTokens, ir.Type{DType: ir.I32, Shape: ir.Shape{dB, dT}})
+	targets := b.Input(InputTargets, ir.Type{DType: ir.I32, Shape: ir.Shape{dB, dT}})
+
+	b.At(pos(md.Embed.Pos))
+	emb := b.Param("embed.weight", ir.Dims(V, C), ir.Init{Kind: "normal", Args: []float64{md.Embed.InitStd}}, true)
+	h := b.Gather(emb, tokens)
+
+	res := md.Residual
+	if res.Kind == lang.ResidualPlain {
+		for i := range md.Blocks {
+			blk := &md.Blocks[i]
+			b.At(pos(blk.Pos))
+			h = b.Add(h, l.sublayer(blk, h))
+		}
+	} else {
+		n := res.Streams
+		b.At(pos(res.Pos))
+		// Stem: replicate the embedding into every stream (mhc.md §2).
+		X := b.Broadcast(b.Reshape(h, bt(1, C)), bt(n, C))
+		for i := range md.Blocks {
+			X = l.hyperSublayer(&md.Blocks[i], X)
+		}
+		b.At(pos(res.Pos))
+		h = b.Reshape(b.Sum(X, 2), bt(C))
+		if res.Collapse == "mean" {
+			h = b.Scale(h, 1/float64(n))
+		}
+	}
+
+	h = l.rmsNorm("norm", md.FinalNorm, h)
+	b.At(pos(md.Head.Pos))
+	var logits *ir.Value
+	if md.Head.Tied {
+		logits = b.Matmul(h, emb, true)
+	} else {
+		w := b.Param("head.weight", ir.Dims(C, V), ir.Init{Kind: "normal", Args: []float64{md.Embed.InitStd}}, true)
+		logits = b.Matmul(h, w, false)
+	}
+	logp := b.Pick(b.LogSoftmax(logits), targets)
+	loss := b.Neg(b.Reshape(b.Mean(logp, 0, 1), ir.Shape{}))
+	b.Output(OutputLoss, loss)
+}
+
+// sublayer lowers y = F(norm(x)) for one block; x is [B,T,C].
+func (l *lowerer) sublayer(blk *lang.Block, x *ir.Value) *ir.Value {
+	u := l.rmsNorm(blk.Path+".norm", blk.Norm, x)
+	if blk.Attention != nil {
+		return l.attention(blk.Path, blk.Attention, u)
+	}
+	return l.mlp(blk.Path, blk.MLP, u)
+}
+
+// rmsNorm is x / sqrt(mean(x², last axis) + eps) · g with a learned gain g
+// named prefix+".weight".
+func (l *lowerer) rmsNorm(prefix string, n lang.Norm, x *ir.Value) *ir.Value {
+	b := l.b
+	b.At(pos(n.Pos))
+	C := x.Type.Shape[x.Type.Shape.Rank()-1].N
+	g := b.Param(prefix+".weight", ir.Dims(C), ir.Init{Kind: "ones"}, false)
+	r := b.Sqrt(b.Add(b.Mean(b.Square(x), -1), b.Const(n.Eps)))
+	return b.Mul(b.Div(x, r), g)
+}
+
+func (l *lowerer) weight(name string, rows, cols int) *ir.Value {
+	return l.b.Param(name, ir.Dims(rows, cols), ir.Init{Kind: "normal", Args: []float64{l.p.Model.Embed.InitStd}}, true)
+}
+
+// attention is causal multi-head self-attention with optional RoPE.
+func (l *lowerer) attention(path string, a *lang.Attention, u *ir.Value) *ir.Value {
+	b := l.b
+	b.At(pos(a.Pos))
+	C := l.p.Model.Embed.Dim
+	H := a.Heads
+	dh := C / H
+	heads := func(name string) *ir.Value {
+		// [B,T,C] → [B,T,H,dh] → [B,H,T,dh]
+		p := b.Matmul(u, l.weight(path+"."+name, C, C), false)
+		return b.Transpose(b.Reshape(p, bt(H, dh)), 0, 2, 1, 3)
+	}
+	q, k, v := heads("wq"), heads("wk"), heads("wv")
+	if a.Rope {
+		q, k = b.Rope(q, a.RopeBase), b.Rope(k, a.RopeBase)
+	}
+	s := b.Scale(b.Matmul(q, k, true), 1/math.Sqrt(float64(dh)))
+	att := b.Softmax(b.CausalMask(s))
+	o := b.Matmul(att, v, false)                     // [B,H,T,dh]
+	o = b.Reshape(b.Transpose(o, 0, 2, 1, 3), bt(C)) // [B,T,C]
+	return b.Matmul(o, l.weight(path+".wo", C, C), false)
+}
+
+// mlp is act(u·W1)·W2.
+func (l *lowerer) mlp(path string, m *lang.MLP, u *ir.Value) *ir.Value {
+	b := l.b
+	b.At(pos(m.Pos))
+	C := l.p.Model.Embed.Dim
+	h := b.Matmul(u, l.weight(path+".w1", C, m.Hidden), false)
+	switch m.Act {
+	case "relu":
+		h = b.Relu(h)
+	default:
+		h = l.gelu(h)
+	}
+	return b.Matmul(h, l.weight(path+".w2", m.Hidden, C), false)
+}
+
+// gelu is the tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+func (l *lowerer) gelu(x *ir.Value) *ir.Value {
+	b := l.b
+	x3 := b.Mul(b.Square(x), x)
+	inner := b.Scale(b.Add(x, b.Scale(x3, 0.044715)), math.Sqrt(2/math.Pi))
+	return b.Mul(b.Scale(x, 0.5), b.Add(b.Tanh(inner), b.Const(1)))
+}

@@ -1,0 +1,122 @@
+package ir
+
+// The primitive ops. Every backend implements each of them; the semantics
+// below are the contract.
+//
+// Broadcasting (add, sub, mul, div): shapes are aligned on the right; the
+// shorter one is padded with leading 1s; each pair of dimensions must be equal
+// or one of them must be the constant 1. The result takes the larger of each
+// pair. Reductions keep the reduced axes with size 1.
+const (
+	// OpParam is a trainable tensor. Attrs: name (string, the model path and
+	// checkpoint name), init (Init), decay (bool: AdamW weight decay applies).
+	OpParam = "param"
+	// OpInput is a tensor fed each step. Attrs: name (string).
+	OpInput = "input"
+	// OpConst is a scalar constant f32[]. Attrs: value (float64).
+	OpConst = "const"
+
+	// Unary elementwise ops; the result has the argument's type.
+	OpNeg     = "neg"
+	OpExp     = "exp"
+	OpLog     = "log"
+	OpSqrt    = "sqrt"
+	OpSquare  = "square"
+	OpSigmoid = "sigmoid"
+	OpTanh    = "tanh"
+	OpRelu    = "relu"
+
+	// Binary elementwise ops with broadcasting.
+	OpAdd = "add"
+	OpSub = "sub"
+	OpMul = "mul"
+	OpDiv = "div"
+
+	// Reductions over attr axes ([]int, non-negative, ascending), keeping
+	// the reduced axes with size 1.
+	OpSum  = "sum"
+	OpMean = "mean"
+	OpMax  = "max"
+
+	// OpReshape reinterprets the row-major data with attr shape (Shape).
+	OpReshape = "reshape"
+	// OpTranspose permutes axes: result axis i is argument axis perm[i].
+	OpTranspose = "transpose"
+	// OpSlice keeps indices [start, end) of attr axis.
+	OpSlice = "slice"
+	// OpBroadcast repeats size-1 axes to attr shape (same rank).
+	OpBroadcast = "broadcast"
+
+	// OpMatmul multiplies a [..., M, K] by b: either a shared matrix
+	// [K, N] or a batch [..., K, N] with the same leading dimensions as a.
+	// With attr trans_b, b is given as [K...]-transposed: [N, K] or
+	// [..., N, K]. The result is [..., M, N].
+	OpMatmul = "matmul"
+
+	// OpSoftmax and OpLogSoftmax normalise over the last axis.
+	OpSoftmax    = "softmax"
+	OpLogSoftmax = "log_softmax"
+
+	// OpGather looks up rows: table [V, C], indices i32[...] → [..., C].
+	OpGather = "gather"
+	// OpPick selects along the last axis: x [..., V], indices i32[...] → [...],
+	// result[...] = x[..., idx[...]].
+	OpPick = "pick"
+	// OpCausalMask keeps x[..., i, j] for j ≤ i and replaces the rest with
+	// −1e9 (so a following softmax gives them weight 0); x is [..., T, T].
+	OpCausalMask = "causal_mask"
+	// OpRope applies rotary position embeddings to x [..., T, D] (D even),
+	// half-split convention: for i < D/2 the pair (x_i, x_{i+D/2}) at
+	// position t is rotated by angle t·base^(−2i/D). Attrs: base (float64).
+	OpRope = "rope"
+)
+
+// OpInfo documents an op for tools and verifiers.
+type OpInfo struct {
+	Name  string
+	Arity int // -1 for variadic
+	Doc   string
+}
+
+// Ops lists every primitive op with its arity, in a stable order.
+var Ops = []OpInfo{
+	{OpParam, 0, "trainable tensor"},
+	{OpInput, 0, "tensor fed each step"},
+	{OpConst, 0, "scalar constant"},
+	{OpNeg, 1, "−x"},
+	{OpExp, 1, "eˣ"},
+	{OpLog, 1, "ln x"},
+	{OpSqrt, 1, "√x"},
+	{OpSquare, 1, "x²"},
+	{OpSigmoid, 1, "1/(1+e⁻ˣ)"},
+	{OpTanh, 1, "tanh x"},
+	{OpRelu, 1, "max(x, 0)"},
+	{OpAdd, 2, "a + b (broadcasting)"},
+	{OpSub, 2, "a − b (broadcasting)"},
+	{OpMul, 2, "a · b elementwise (broadcasting)"},
+	{OpDiv, 2, "a / b (broadcasting)"},
+	{OpSum, 1, "sum over axes, keeping them as size 1"},
+	{OpMean, 1, "mean over axes, keeping them as size 1"},
+	{OpMax, 1, "max over axes, keeping them as size 1"},
+	{OpReshape, 1, "row-major reshape"},
+	{OpTranspose, 1, "axis permutation"},
+	{OpSlice, 1, "[start, end) along one axis"},
+	{OpBroadcast, 1, "repeat size-1 axes"},
+	{OpMatmul, 2, "(batched) matrix product"},
+	{OpSoftmax, 1, "softmax over the last axis"},
+	{OpLogSoftmax, 1, "log-softmax over the last axis"},
+	{OpGather, 2, "row lookup (embedding)"},
+	{OpPick, 2, "select one entry of the last axis per position"},
+	{OpCausalMask, 1, "mask j > i with −1e9"},
+	{OpRope, 1, "rotary position embedding"},
+}
+
+// LookupOp returns the info of a named op.
+func LookupOp(name string) (OpInfo, bool) {
+	for _, o := range Ops {
+		if o.Name == name {
+			return o, true
+		}
+	}
+	return OpInfo{}, false
+}

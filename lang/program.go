@@ -1,0 +1,174 @@
+package lang
+
+// This file defines the checked, fully resolved program that lang.Check
+// produces from a parsed file. Every default has been filled in, every
+// `let` and arithmetic expression evaluated and every `repeat` unrolled, so
+// the compiler never has to look at syntax. Positions point back at the
+// statement (or attribute) that decided each value, for IR positions and
+// diagnostics found later.
+
+// Program is a checked .mhc file.
+type Program struct {
+	// File is the file name as given on the command line.
+	File  string
+	Model Model
+	Train Train
+}
+
+// Model is the resolved `model NAME { ... }` block.
+type Model struct {
+	Name    string
+	Pos     Pos
+	Vocab   int // `vocab N`
+	Context int // `context N`: the training sequence length T
+	Embed   Embed
+	// Residual is the `residual` statement (default: plain).
+	Residual Residual
+	// Blocks are the hyper-connected sublayers in execution order, with
+	// every `repeat` unrolled.
+	Blocks    []Block
+	FinalNorm Norm // the `norm` statement after the blocks
+	Head      Head
+}
+
+// Embed is `embed dim=D [init=normal(S)]`.
+type Embed struct {
+	Dim     int
+	InitStd float64 // default 0.02
+	Pos     Pos
+}
+
+// Residual kinds.
+const (
+	ResidualPlain = "plain" // `residual plain`: x ← x + F(norm(x))
+	ResidualHyper = "hyper" // `residual streams=N ...`: hyper-connections
+)
+
+// Residual constraints on H_res.
+const (
+	ConstraintBirkhoff = "birkhoff" // mHC: Sinkhorn-Knopp onto doubly stochastic matrices
+	ConstraintIdentity = "identity" // fixed H_pre = e_home, H_post = 1, H_res = I; no parameters
+)
+
+// Residual is the resolved `residual` statement.
+type Residual struct {
+	Kind       string  // ResidualPlain or ResidualHyper
+	Streams    int     // n; 1 for plain
+	Constraint string  // ConstraintBirkhoff or ConstraintIdentity (hyper only)
+	Sinkhorn   int     // Sinkhorn-Knopp iterations t_max, default 20
+	Init       string  // "residual" (default) or "uniform"
+	Alpha      float64 // initial α_pre = α_post = α_res, default 0.01
+	PhiStd     float64 // std of the normal init of phi, default 0.02
+	Collapse   string  // "sum" (default) or "mean"
+	Pos        Pos
+}
+
+// Block is one sublayer: `block NAME { norm ...; attention ... | mlp ... }`.
+type Block struct {
+	// Path is the parameter prefix, "blocks.<layer>.<name>".
+	Path string
+	// Layer is the index of the enclosing repeat iteration (or of the
+	// block itself when it stands outside any repeat).
+	Layer int
+	// Index is the sublayer number k (0, 1, 2, ... in execution order),
+	// which selects the home stream k mod n.
+	Index     int
+	Name      string
+	Norm      Norm
+	Attention *Attention // exactly one of Attention and MLP is set
+	MLP       *MLP
+	Pos       Pos
+}
+
+// Norm is `norm rms [eps=E]`.
+type Norm struct {
+	Kind string  // "rms"
+	Eps  float64 // default 1e-6
+	Pos  Pos
+}
+
+// Attention is `attention heads=H [rope=true] [rope_base=B]`: causal
+// multi-head self-attention with Q, K, V and output projections.
+type Attention struct {
+	Heads    int
+	Rope     bool    // default true
+	RopeBase float64 // default 10000
+	Pos      Pos
+}
+
+// MLP is `mlp hidden=H [act=gelu|relu]`.
+type MLP struct {
+	Hidden int
+	Act    string // "gelu" (default, tanh approximation) or "relu"
+	Pos    Pos
+}
+
+// Head is `head tied|untied`: the output projection to the vocabulary.
+type Head struct {
+	Tied bool
+	Pos  Pos
+}
+
+// Train is the resolved `train { ... }` block. Every field has a default.
+type Train struct {
+	Data      Data
+	Batch     int // `batch N`, default 16
+	Steps     int // `steps N`, default 1000
+	Optimizer Optimizer
+	Schedule  Schedule
+	Eval      Eval
+	Log       Log
+	Seed      int64 // `seed N`, default 1337
+	Pos       Pos
+}
+
+// Data kinds.
+const (
+	DataSynthetic = "synthetic"
+	DataFile      = "file"
+)
+
+// Data is `data synthetic task=markov` or `data file="path" [val=0.1]`.
+type Data struct {
+	Kind string // DataSynthetic (default) or DataFile
+	Task string // synthetic task, "markov"
+	// Path is the file path as written; relative paths are relative to the
+	// .mhc file's directory.
+	Path string
+	// ValFraction is the held-out fraction (the tail of the file), default 0.1.
+	ValFraction float64
+	Pos         Pos
+}
+
+// Optimizer is `optimizer adamw lr=... betas=[b1, b2] eps=... weight_decay=... clip=...`.
+type Optimizer struct {
+	Kind        string  // "adamw"
+	LR          float64 // default 3e-3
+	Beta1       float64 // default 0.9
+	Beta2       float64 // default 0.95
+	Eps         float64 // default 1e-8
+	WeightDecay float64 // default 0.1
+	Clip        float64 // global gradient-norm clip, 0 = off; default 1.0
+	Pos         Pos
+}
+
+// Schedule is `schedule cosine|constant [warmup=N] [min_lr=F]`.
+type Schedule struct {
+	Kind   string  // "cosine" (default) or "constant"
+	Warmup int     // linear warmup steps, default 0
+	MinLR  float64 // cosine floor as a fraction of lr, default 0.1
+	Pos    Pos
+}
+
+// Eval is `eval every=N batches=K`: validation loss every N steps over K batches.
+type Eval struct {
+	Every   int // default 100; 0 disables periodic evaluation
+	Batches int // default 10
+	Pos     Pos
+}
+
+// Log is `log every=N`: one log line every N steps (default 10).
+type Log struct {
+	Every int
+	Pos   Pos
+}
