@@ -5,7 +5,10 @@ package lang
 // `let` and arithmetic expression evaluated and every `repeat` unrolled, so
 // the compiler never has to look at syntax. Positions point back at the
 // statement (or attribute) that decided each value, for IR positions and
-// diagnostics found later.
+// diagnostics found later. A value that was not written (a default) points
+// at the enclosing statement: a block's default norm at the `block`, a
+// missing `residual`, final `norm` or `head` at `model`, a missing train
+// statement at `train`, and a missing `train` block at `model`.
 
 // Program is a checked .mhc file.
 type Program struct {
@@ -50,7 +53,8 @@ const (
 	ConstraintIdentity = "identity" // fixed H_pre = e_home, H_post = 1, H_res = I; no parameters
 )
 
-// Residual is the resolved `residual` statement.
+// Residual is the resolved `residual` statement. For ResidualPlain only
+// Kind, Streams (1) and Pos are set.
 type Residual struct {
 	Kind       string  // ResidualPlain or ResidualHyper
 	Streams    int     // n; 1 for plain

@@ -1,0 +1,568 @@
+package lang
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// This file is the checker: it validates a parsed file against the
+// schema, evaluates lets and arithmetic, applies defaults, unrolls
+// `repeat` and produces the resolved Program. Generic, table-driven checks
+// live in stmt.go; this file holds the per-statement meaning.
+
+// maxBlocks bounds the unrolled model.
+const maxBlocks = 10000
+
+// Load parses and checks an .mhc file. The checker runs only when parsing
+// succeeded. The Program is nil when there are errors; warnings come with
+// a valid Program.
+func Load(filename string, src []byte) (*Program, Diagnostics) {
+	f, diags := Parse(filename, src)
+	if diags.HasErrors() || f == nil {
+		return nil, diags
+	}
+	p, more := Check(f)
+	diags = append(diags, more...)
+	diags.Sort()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return p, diags
+}
+
+// Check validates a parsed file and resolves it into a Program: every
+// `let` and expression evaluated, every default applied, every `repeat`
+// unrolled and every Pos filled. It returns all the problems it finds,
+// sorted by position; the Program is nil when any of them is an error.
+func Check(f *File) (*Program, Diagnostics) {
+	if f == nil {
+		return nil, Diagnostics{{Severity: Error, Message: "no file to check"}}
+	}
+	c := &checker{file: f.Name}
+	p := c.check(f)
+	c.diags.list.Sort()
+	if c.diags.list.HasErrors() {
+		return nil, c.diags.list
+	}
+	return p, c.diags.list
+}
+
+type checker struct {
+	file  string
+	diags diagList
+}
+
+// place is the body a statement stands in.
+type place struct {
+	where Where
+	name  string // for messages: "`model tiny`", "`train`", "the top level"
+}
+
+// in is "in `model tiny`" or "at the top level".
+func (p place) in() string {
+	if p.where == TopLevel {
+		return "at " + p.name
+	}
+	return "in " + p.name
+}
+
+func (c *checker) check(f *File) *Program {
+	p := &Program{File: f.Name}
+	top := newScope(nil)
+	here := place{TopLevel, "the top level"}
+	seen := map[string]*Stmt{}
+	var model, train *Stmt
+	var trainScope *scope
+	errs := c.diags.errors
+	for _, s := range f.Stmts {
+		spec := c.specFor(s, here, seen)
+		if spec == nil {
+			continue
+		}
+		switch s.Keyword.Name {
+		case "let":
+			c.let(s, top)
+		case "model":
+			if model == nil {
+				model = s
+				c.model(s, top, &p.Model)
+			}
+		case "train":
+			if train == nil {
+				train, trainScope = s, top
+			}
+		}
+	}
+	if model == nil && c.diags.errors > errs {
+		return p // an unknown statement at the top level is likely the model
+	}
+	if model == nil {
+		start := Pos{File: f.Name, Line: 1, Col: 1}
+		c.diags.errorf(start, Pos{}, "no `model` block in the file").
+			help("every .mhc file describes one model: `model NAME { vocab 256; context 128; embed dim=128; ... }`")
+		return p
+	}
+	// train is checked after the model so its defaults can point at it.
+	if train != nil {
+		c.train(train, trainScope, &p.Train)
+	} else {
+		c.train(&Stmt{Keyword: Ident{Name: "train", Pos: model.Pos, End: model.Keyword.End}, Pos: model.Pos, Body: &Body{}}, top, &p.Train)
+	}
+	return p
+}
+
+// let checks `let NAME = expr` and defines NAME in sc.
+func (c *checker) let(s *Stmt, sc *scope) {
+	name := s.Let.Name
+	if name.Name == "true" || name.Name == "false" {
+		c.diags.errorf(name.Pos, name.End, "cannot redefine `%s`", name.Name).help("choose another name")
+		return
+	}
+	if prev := sc.lookup(name.Name); prev != nil {
+		c.diags.errorf(name.Pos, name.End, "`%s` is already defined", name.Name).
+			related(prev.pos, prev.end, "`%s` is first defined here", name.Name).
+			help("choose another name, or change the first definition")
+		return
+	}
+	v, ok := c.eval(s.Let.Value, sc)
+	if ok && v.kind == vWord { // a let holds a number, string, bool or list
+		if isEnumWord(v.s) {
+			c.diags.errorf(v.pos, v.end, "`let` cannot hold the keyword value `%s`", v.s).
+				help("a `let` holds a number, a string, `true`/`false` or a list; write `%s` where it is used", v.s)
+		} else {
+			c.undefined(v, sc)
+		}
+		ok = false
+	}
+	if !ok {
+		c.poison(sc, name) // later uses report nothing more
+		return
+	}
+	sc.names[name.Name] = &binding{val: v, pos: name.Pos, end: name.End}
+}
+
+// poison defines a name whose value had an error, so that its uses report
+// nothing more.
+func (c *checker) poison(sc *scope, name Ident) {
+	sc.names[name.Name] = &binding{val: value{kind: vWord, s: poisoned}, pos: name.Pos, end: name.End}
+}
+
+// poisoned marks a let whose value had an error.
+const poisoned = "\x00poisoned"
+
+// item is one element of a model or repeat body before unrolling: a
+// block or a nested repeat.
+type item struct {
+	block  *blockT
+	repeat *repeatT
+}
+
+type blockT struct {
+	b    Block
+	attn *inst // the `attention` statement, for the semantic checks
+}
+
+type repeatT struct {
+	n     int
+	items []item
+}
+
+func (c *checker) model(s *Stmt, parent *scope, m *Model) {
+	in := c.instance(s, Lookup("model"), parent)
+	m.Name = in.name(0)
+	m.Pos = s.Pos
+	sc := newScope(parent)
+	here := place{InModel, fmt.Sprintf("`model %s`", m.Name)}
+	seen := map[string]*Stmt{}
+	stmts := map[string]*inst{}
+	var items []item
+	var lastBlock, finalNorm *Stmt
+	hasBlocks := false
+	for _, st := range s.Body.Stmts {
+		spec := c.specFor(st, here, seen)
+		if spec == nil {
+			continue
+		}
+		switch kw := st.Keyword.Name; kw {
+		case "let":
+			c.let(st, sc)
+		case "repeat", "block":
+			hasBlocks = true
+			lastBlock = st
+			if it, ok := c.item(st, spec, sc); ok {
+				items = append(items, it)
+			}
+		default:
+			if kw == "norm" {
+				finalNorm = st
+			}
+			stmts[kw] = c.instance(st, spec, sc)
+		}
+	}
+	if finalNorm != nil && lastBlock != nil && lastBlock.Pos.Offset > finalNorm.Pos.Offset {
+		c.diags.errorf(finalNorm.Keyword.Pos, finalNorm.Keyword.End, "the final `norm` must come after the blocks").
+			related(lastBlock.Keyword.Pos, lastBlock.Keyword.End, "`%s` comes after it", c.stmtText(lastBlock, min(1, len(lastBlock.Labels)))).
+			help("move it after the last `block` or `repeat`")
+	}
+	c.missing(s, here, seen)
+
+	get := func(kw string) *inst {
+		if x := stmts[kw]; x != nil {
+			return x
+		}
+		return c.absent(kw, s.Pos)
+	}
+	if x := stmts["vocab"]; x != nil {
+		m.Vocab = int(x.labelInt(0))
+	}
+	if x := stmts["context"]; x != nil {
+		m.Context = int(x.labelInt(0))
+	}
+	embed := stmts["embed"]
+	if embed != nil {
+		m.Embed = Embed{Dim: int(embed.int("dim")), InitStd: embed.normal("init"), Pos: embed.stmt.Pos}
+	}
+	m.Residual = c.residual(stmts["residual"], s.Pos)
+	fn := get("norm")
+	m.FinalNorm = Norm{Kind: fn.kind, Eps: fn.float("eps"), Pos: fn.pos}
+	h := get("head")
+	m.Head = Head{Tied: h.label(0) != "untied", Pos: h.pos}
+
+	if !hasBlocks {
+		c.diags.errorf(s.Keyword.Pos, s.Keyword.End, "model `%s` has no blocks", m.Name).
+			help("add at least one block, e.g. `block attn { norm rms; attention heads=4 }`")
+	}
+	if n := countBlocks(items); n > maxBlocks {
+		c.diags.errorf(s.Keyword.Pos, s.Keyword.End, "model `%s` unrolls to %s blocks; the limit is %d", m.Name, countString(n), maxBlocks).
+			help("reduce the `repeat` counts")
+		return
+	}
+	if embed != nil && embed.ok["dim"] {
+		dimPos, dimEnd := embed.attrSpan("dim")
+		c.blockChecks(items, m.Embed.Dim, dimPos, dimEnd)
+	}
+	c.unroll(m, items, -1)
+}
+
+func countString(n int) string {
+	if n == maxInt {
+		return "too many"
+	}
+	return fmt.Sprint(n)
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// countBlocks counts the unrolled blocks, saturating at maxInt.
+func countBlocks(items []item) int {
+	n := 0
+	for _, it := range items {
+		k := 1
+		if it.repeat != nil {
+			sub := countBlocks(it.repeat.items)
+			if sub != 0 && it.repeat.n > maxInt/sub {
+				return maxInt
+			}
+			k = it.repeat.n * sub
+		}
+		if n > maxInt-k {
+			return maxInt
+		}
+		n += k
+	}
+	return n
+}
+
+// item checks a `block` or `repeat` statement and returns its template.
+func (c *checker) item(st *Stmt, spec *StatementSpec, sc *scope) (item, bool) {
+	if st.Keyword.Name == "block" {
+		b := c.block(st, spec, sc)
+		return item{block: b}, b != nil
+	}
+	in := c.instance(st, spec, sc)
+	r := &repeatT{n: int(in.labelInt(0))}
+	if !in.labelOK(0) {
+		r.n = 0
+	}
+	inner := newScope(sc)
+	here := place{InRepeat, "`repeat`"}
+	seen := map[string]*Stmt{}
+	var run map[string]*Stmt // block names in the current layer
+	hasBlocks := false
+	for _, x := range st.Body.Stmts {
+		xs := c.specFor(x, here, seen)
+		if xs == nil {
+			continue
+		}
+		switch x.Keyword.Name {
+		case "let":
+			c.let(x, inner)
+		case "repeat", "block":
+			hasBlocks = true
+			it, ok := c.item(x, xs, inner)
+			if !ok {
+				continue
+			}
+			if it.repeat != nil {
+				run = nil
+			} else {
+				if run == nil {
+					run = map[string]*Stmt{}
+				}
+				name := it.block.b.Name
+				if prev := run[name]; prev != nil && name != "" {
+					p, e := x.Labels[0].Span()
+					pp, pe := prev.Labels[0].Span()
+					c.diags.errorf(p, e, "two blocks named `%s` in the same layer", name).
+						related(pp, pe, "the other `%s` is here", name).
+						help("rename one of them; the blocks of a layer need distinct names")
+				}
+				run[name] = x
+			}
+			r.items = append(r.items, it)
+		}
+	}
+	if !hasBlocks {
+		c.diags.warnf(st.Keyword.Pos, st.Keyword.End, "`repeat` has no blocks").help("add a `block` to its body, or remove it")
+	}
+	return item{repeat: r}, in.labelOK(0)
+}
+
+// block checks `block NAME { ... }` and returns its template.
+func (c *checker) block(st *Stmt, spec *StatementSpec, sc *scope) *blockT {
+	in := c.instance(st, spec, sc)
+	t := &blockT{b: Block{Name: in.name(0), Pos: st.Pos}}
+	inner := newScope(sc)
+	here := place{InBlock, fmt.Sprintf("`block %s`", t.b.Name)}
+	seen := map[string]*Stmt{}
+	var norm *inst
+	var layer *Stmt
+	errs := c.diags.errors
+	for _, x := range st.Body.Stmts {
+		xs := c.specFor(x, here, seen)
+		if xs == nil {
+			continue
+		}
+		switch kw := x.Keyword.Name; kw {
+		case "let":
+			c.let(x, inner)
+		case "norm":
+			norm = c.instance(x, xs, inner)
+		case "attention", "mlp":
+			xi := c.instance(x, xs, inner)
+			if layer != nil {
+				c.diags.errorf(x.Keyword.Pos, x.Keyword.End, "block `%s` has both `attention` and `mlp`", t.b.Name).
+					related(layer.Keyword.Pos, layer.Keyword.End, "`%s` is here", layer.Keyword.Name).
+					help("a block holds one layer; split it into two blocks")
+				continue
+			}
+			layer = x
+			if kw == "attention" {
+				t.attn = xi
+				t.b.Attention = &Attention{Heads: int(xi.int("heads")), Rope: xi.bool("rope"), RopeBase: xi.float("rope_base"), Pos: x.Pos}
+			} else {
+				t.b.MLP = &MLP{Hidden: int(xi.int("hidden")), Act: xi.str("act"), Pos: x.Pos}
+			}
+		}
+	}
+	if layer == nil && c.diags.errors == errs {
+		c.diags.errorf(st.Keyword.Pos, st.Keyword.End, "block `%s` has no `attention` or `mlp`", t.b.Name).
+			help("add `attention heads=4` or `mlp hidden=512` to the block")
+	}
+	if norm == nil {
+		norm = c.absent("norm", st.Pos)
+	}
+	t.b.Norm = Norm{Kind: norm.kind, Eps: norm.float("eps"), Pos: norm.pos}
+	return t
+}
+
+// blockChecks runs the checks that need the model width, once per block
+// statement.
+func (c *checker) blockChecks(items []item, dim int, dimPos, dimEnd Pos) {
+	for _, it := range items {
+		if it.repeat != nil {
+			c.blockChecks(it.repeat.items, dim, dimPos, dimEnd)
+			continue
+		}
+		a, in := it.block.b.Attention, it.block.attn
+		if a == nil || in == nil || !in.ok["heads"] || dim <= 0 {
+			continue
+		}
+		hp, he := in.attrSpan("heads")
+		if dim%a.Heads != 0 {
+			d := c.diags.errorf(hp, he, "`heads=%d` does not divide the model width `dim=%d`", a.Heads, dim).
+				related(dimPos, dimEnd, "`dim` is set here")
+			if divs := nearDivisors(dim, a.Heads); divs != "" {
+				d.help("use a divisor of %d, such as %s", dim, divs)
+			}
+			continue
+		}
+		if hd := dim / a.Heads; a.Rope && hd%2 != 0 {
+			rp, re := in.attrSpan("rope")
+			if !in.ok["rope"] {
+				rp, re = in.stmt.Keyword.Pos, in.stmt.Keyword.End
+			}
+			c.diags.errorf(rp, re, "RoPE needs an even head dimension, but `dim / heads` is %d / %d = %d", dim, a.Heads, hd).
+				related(hp, he, "`heads` is set here").
+				help("choose `heads` so that dim / heads is even, or set `rope=false`")
+		}
+	}
+}
+
+// nearDivisors lists up to three divisors of n closest to x.
+func nearDivisors(n, x int) string {
+	var divs []int
+	for d := 1; d <= n && d <= 1<<16; d++ {
+		if n%d == 0 {
+			divs = append(divs, d)
+		}
+	}
+	dist := func(d int) int {
+		if d > x {
+			return d - x
+		}
+		return x - d
+	}
+	for i := 1; i < len(divs); i++ { // insertion sort by distance, stable
+		for j := i; j > 0 && dist(divs[j]) < dist(divs[j-1]); j-- {
+			divs[j], divs[j-1] = divs[j-1], divs[j]
+		}
+	}
+	if len(divs) > 3 {
+		divs = divs[:3]
+	}
+	sort.Ints(divs)
+	var parts []string
+	for _, d := range divs {
+		parts = append(parts, fmt.Sprint(d))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// unroll expands the templates into m.Blocks. layer is the layer of the
+// current run of blocks in a repeat iteration, or -1 outside any repeat
+// (where each block is its own layer).
+func (c *checker) unroll(m *Model, items []item, depth int) {
+	layer := -1
+	for _, it := range items {
+		if it.repeat != nil {
+			for k := 0; k < it.repeat.n; k++ {
+				c.unroll(m, it.repeat.items, depth+1)
+			}
+			layer = -1
+			continue
+		}
+		if depth < 0 || layer < 0 {
+			layer = nextLayer(m)
+		}
+		b := it.block.b
+		b.Layer = layer
+		b.Index = len(m.Blocks)
+		b.Path = fmt.Sprintf("blocks.%d.%s", layer, b.Name)
+		if b.Attention != nil {
+			a := *b.Attention
+			b.Attention = &a
+		}
+		if b.MLP != nil {
+			x := *b.MLP
+			b.MLP = &x
+		}
+		m.Blocks = append(m.Blocks, b)
+	}
+}
+
+func nextLayer(m *Model) int {
+	if len(m.Blocks) == 0 {
+		return 0
+	}
+	return m.Blocks[len(m.Blocks)-1].Layer + 1
+}
+
+// residual resolves the `residual` statement (nil: absent, plain).
+func (c *checker) residual(in *inst, modelPos Pos) Residual {
+	if in == nil {
+		return Residual{Kind: ResidualPlain, Streams: 1, Pos: modelPos}
+	}
+	if in.kind == ResidualPlain {
+		return Residual{Kind: ResidualPlain, Streams: 1, Pos: in.pos}
+	}
+	r := Residual{
+		Kind:       ResidualHyper,
+		Streams:    int(in.int("streams")),
+		Constraint: in.str("constraint"),
+		Sinkhorn:   int(in.int("sinkhorn")),
+		Init:       in.str("init"),
+		Alpha:      in.float("alpha"),
+		PhiStd:     in.float("phi_std"),
+		Collapse:   in.str("collapse"),
+		Pos:        in.pos,
+	}
+	if r.Streams == 1 && r.Constraint == ConstraintBirkhoff && in.ok["streams"] {
+		p, e := in.attrSpan("streams")
+		c.diags.warnf(p, e, "`constraint=birkhoff` with `streams=1` has no effect: the only 1×1 doubly stochastic matrix is the identity").
+			help("use `streams=4` for hyper-connections, or `residual plain` for the baseline")
+	}
+	if r.Constraint == ConstraintIdentity && in.ok["sinkhorn"] {
+		p, e := in.attrSpan("sinkhorn")
+		c.diags.warnf(p, e, "`sinkhorn` has no effect with `constraint=identity`").
+			help("remove it, or use `constraint=birkhoff`")
+	}
+	return r
+}
+
+func (c *checker) train(s *Stmt, parent *scope, t *Train) {
+	t.Pos = s.Pos
+	sc := newScope(parent)
+	here := place{InTrain, "`train`"}
+	seen := map[string]*Stmt{}
+	stmts := map[string]*inst{}
+	for _, st := range s.Body.Stmts {
+		spec := c.specFor(st, here, seen)
+		if spec == nil {
+			continue
+		}
+		if st.Keyword.Name == "let" {
+			c.let(st, sc)
+			continue
+		}
+		stmts[st.Keyword.Name] = c.instance(st, spec, sc)
+	}
+	get := func(kw string) *inst {
+		if x := stmts[kw]; x != nil {
+			return x
+		}
+		return c.absent(kw, s.Pos)
+	}
+	d := get("data")
+	t.Data = Data{Kind: d.kind, Pos: d.pos}
+	if d.kind == DataFile {
+		t.Data.Path = d.str("file")
+		t.Data.ValFraction = d.float("val")
+		if t.Data.Path == "" && d.ok["file"] {
+			p, e := d.attrSpan("file")
+			c.diags.errorf(p, e, "`file` is empty").help(`name the text file to train on, e.g. file="input.txt"`)
+		}
+	} else {
+		t.Data.Task = d.str("task")
+	}
+	t.Batch = int(get("batch").labelInt(0))
+	steps := get("steps")
+	t.Steps = int(steps.labelInt(0))
+	o := get("optimizer")
+	b1, b2 := o.pair("betas")
+	t.Optimizer = Optimizer{Kind: o.kind, LR: o.float("lr"), Beta1: b1, Beta2: b2, Eps: o.float("eps"),
+		WeightDecay: o.float("weight_decay"), Clip: o.float("clip"), Pos: o.pos}
+	sch := get("schedule")
+	t.Schedule = Schedule{Kind: sch.kind, Warmup: int(sch.int("warmup")), MinLR: sch.float("min_lr"), Pos: sch.pos}
+	if sch.ok["warmup"] && t.Schedule.Warmup > t.Steps {
+		p, e := sch.attrSpan("warmup")
+		c.diags.warnf(p, e, "`warmup=%d` is longer than the run (`steps %d`)", t.Schedule.Warmup, t.Steps).
+			help("the learning rate never reaches its peak; lower `warmup`")
+	}
+	ev := get("eval")
+	t.Eval = Eval{Every: int(ev.int("every")), Batches: int(ev.int("batches")), Pos: ev.pos}
+	lg := get("log")
+	t.Log = Log{Every: int(lg.int("every")), Pos: lg.pos}
+	t.Seed = get("seed").labelInt(0)
+}

@@ -1,0 +1,132 @@
+package lang
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRobust feeds hostile inputs to Load: each must return quickly with
+// positioned errors (or, for an empty model, the "no model" error) and
+// never panic.
+func TestRobust(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	garbage := make([]byte, 4096)
+	rng.Read(garbage)
+	big := bytes.Repeat([]byte("let a = 4 * 5\n"), 10<<20/14)
+	var bigValid bytes.Buffer // just under the size limit
+	bigValid.WriteString("model m {\n  vocab 256; context 64; embed dim=64\n  block a { mlp hidden=4 }\n")
+	for i := 0; bigValid.Len() < maxFileSize-100; i++ {
+		fmt.Fprintf(&bigValid, "  let a%d = 4 * (5 + %d) # comment\n", i, i)
+	}
+	bigValid.WriteString("}\n")
+	longLine := "model m " + strings.Repeat("x ", maxFileSize/2-10) + "{}"
+	cases := map[string][]byte{
+		"empty":              {},
+		"only comments":      []byte("# one\n   # two\n#three"),
+		"only newlines":      []byte("\n\n;;\n"),
+		"binary garbage":     garbage,
+		"NUL byte":           []byte("model m {\x00}"),
+		"invalid UTF-8":      []byte("model m {\n  vocab 256 \xff\xfe\n}\n"),
+		"invalid UTF-8 text": []byte("# caf\xe9\nmodel m {}\n"),
+		"BOM":                []byte("\xEF\xBB\xBFmodel m {}\n"),
+		"unbalanced open":    []byte("model m {\n  block a {\n"),
+		"unbalanced close":   []byte("}}}}"),
+		"10 MB":              big,
+		"big valid":          bigValid.Bytes(),
+		"deep braces":        []byte(strings.Repeat("a {", 100000)),
+		"deep parens":        []byte("x a=" + strings.Repeat("(", 100000)),
+		"deep lists":         []byte("x a=" + strings.Repeat("[", 100000)),
+		"long minus chain":   []byte("x a=" + strings.Repeat("-", 100000) + "1"),
+		"long line":          []byte(longLine),
+		"huge repeat":        []byte("model m { vocab 1; context 1; embed dim=2; repeat 4096 { repeat 4096 { repeat 4096 { block a { mlp hidden=1 } } } } }"),
+		"overflow":           []byte("model m { let a = 9223372036854775807 + 1; let b = -9223372036854775807 - 2; let c = 1e308 * 1e308; let e = 1/0; vocab a }"),
+	}
+	for name, src := range cases {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			p, diags := Load("x.mhc", src)
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("took %v", d)
+			}
+			if name == "big valid" {
+				if p == nil || len(diags) > 0 {
+					t.Fatalf("want a program, got %s", diags)
+				}
+				return
+			}
+			if p != nil || !diags.HasErrors() {
+				t.Fatalf("want errors, got program=%v diags=%v", p != nil, diags)
+			}
+			for _, d := range diags {
+				if !d.Pos.IsValid() || d.Pos.File != "x.mhc" {
+					t.Errorf("diagnostic without position: %+v", d)
+				}
+				if strings.Contains(d.Message, "participle") || strings.Contains(d.Message, "lexer.") || strings.Contains(d.Message, "*lang.") {
+					t.Errorf("raw internal message: %q", d.Message)
+				}
+			}
+			var b bytes.Buffer
+			if err := diags.Render(&b, src, true, 5); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := diags.JSON(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// FuzzLoad checks that Load never panics and that every diagnostic has a
+// position and renders.
+func FuzzLoad(f *testing.F) {
+	for _, pattern := range []string{"../examples/*.mhc"} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			src, err := os.ReadFile(file)
+			if err == nil {
+				f.Add(src)
+			}
+		}
+	}
+	for _, dir := range []string{"testdata/check", "testdata/parse"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.txtar"))
+		for _, file := range files {
+			src, err := os.ReadFile(file)
+			if err != nil {
+				continue
+			}
+			if _, in, ok := bytes.Cut(src, []byte("-- in.mhc --\n")); ok {
+				in, _, _ = bytes.Cut(in, []byte("\n-- out/"))
+				f.Add(in)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		start := time.Now()
+		p, diags := Load("f.mhc", src)
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("Load took %v", d)
+		}
+		if p == nil && !diags.HasErrors() {
+			t.Fatal("nil program without errors")
+		}
+		for _, d := range diags {
+			if !d.Pos.IsValid() {
+				t.Fatalf("diagnostic without position: %+v", d)
+			}
+		}
+		var b bytes.Buffer
+		if err := diags.Render(&b, src, false, 0); err != nil {
+			t.Fatal(err)
+		}
+		if p != nil {
+			_ = p.Dump()
+		}
+	})
+}

@@ -1,0 +1,469 @@
+package lang
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// This file is the schema: one table, in Go data, of every statement the
+// language has. The checker validates files against it, and the docs,
+// `mhcc explain` and (later) editor completion read it. A new statement
+// starts here.
+
+// Where is a set of places a statement may appear.
+type Where uint8
+
+// Places a statement may appear.
+const (
+	TopLevel  Where = 1 << iota // the file itself
+	InModel                     // `model NAME { ... }`
+	InTrain                     // `train { ... }`
+	InRepeat                    // `repeat N { ... }`
+	InBlock                     // `block NAME { ... }`
+	InAnyBody = InModel | InTrain | InRepeat | InBlock
+)
+
+// String names the places, such as "`model` or `repeat`".
+func (w Where) String() string {
+	var names []string
+	for _, x := range []struct {
+		w    Where
+		name string
+	}{{TopLevel, "the top level"}, {InModel, "`model`"}, {InTrain, "`train`"}, {InRepeat, "`repeat`"}, {InBlock, "`block`"}} {
+		if w&x.w != 0 {
+			names = append(names, x.name)
+		}
+	}
+	return joinOr(names)
+}
+
+// Type is the type of an attribute or label value.
+type Type int
+
+// Value types.
+const (
+	TypeInt       Type = iota // integer, may be a `let` name or arithmetic
+	TypeFloat                 // number; integers are accepted
+	TypeString                // double-quoted string
+	TypeBool                  // `true` or `false`
+	TypeEnum                  // one of the spec's Values, written bare
+	TypeName                  // any bare identifier (block and model names)
+	TypeFloatPair             // `[a, b]`
+	TypeNormal                // `normal(STD)`
+)
+
+// String describes the type for messages: "an integer", "a number", ...
+func (t Type) String() string {
+	switch t {
+	case TypeInt:
+		return "an integer"
+	case TypeFloat:
+		return "a number"
+	case TypeString:
+		return "a string"
+	case TypeBool:
+		return "`true` or `false`"
+	case TypeEnum:
+		return "a keyword"
+	case TypeName:
+		return "a name"
+	case TypeFloatPair:
+		return "a list of two numbers"
+	case TypeNormal:
+		return "`normal(STD)`"
+	}
+	return "a value"
+}
+
+// Range is an inclusive or exclusive bound on a numeric value. The zero
+// Range allows everything.
+type Range struct {
+	Min, Max         float64
+	HasMin, HasMax   bool
+	MinOpen, MaxOpen bool // exclusive bounds
+}
+
+// atLeast, greaterThan, between, ... build Ranges for the table.
+func atLeast(x float64) Range     { return Range{Min: x, HasMin: true} }
+func greaterThan(x float64) Range { return Range{Min: x, HasMin: true, MinOpen: true} }
+func between(a, b float64) Range  { return Range{Min: a, Max: b, HasMin: true, HasMax: true} }
+func openBetween(a, b float64) Range {
+	return Range{Min: a, Max: b, HasMin: true, HasMax: true, MinOpen: true, MaxOpen: true}
+}
+
+// Contains reports whether x satisfies the range.
+func (r Range) Contains(x float64) bool {
+	if math.IsNaN(x) {
+		return false
+	}
+	if r.HasMin && (x < r.Min || (r.MinOpen && x == r.Min)) {
+		return false
+	}
+	if r.HasMax && (x > r.Max || (r.MaxOpen && x == r.Max)) {
+		return false
+	}
+	return true
+}
+
+// String describes the range: "between 1 and 1000", "at least 1",
+// "greater than 0", "between 0 and 1 (exclusive)". It is "" for no bound.
+func (r Range) String() string {
+	f := func(x float64) string { return formatFloat(x) }
+	switch {
+	case r.HasMin && r.HasMax && !r.MinOpen && !r.MaxOpen:
+		return fmt.Sprintf("between %s and %s", f(r.Min), f(r.Max))
+	case r.HasMin && r.HasMax && r.MinOpen && r.MaxOpen:
+		return fmt.Sprintf("between %s and %s (exclusive)", f(r.Min), f(r.Max))
+	case r.HasMin && r.HasMax:
+		lo, hi := "≥ "+f(r.Min), "≤ "+f(r.Max)
+		if r.MinOpen {
+			lo = "> " + f(r.Min)
+		}
+		if r.MaxOpen {
+			hi = "< " + f(r.Max)
+		}
+		return lo + " and " + hi
+	case r.HasMin && r.MinOpen:
+		return "greater than " + f(r.Min)
+	case r.HasMin:
+		return "at least " + f(r.Min)
+	case r.HasMax && r.MaxOpen:
+		return "less than " + f(r.Max)
+	case r.HasMax:
+		return "at most " + f(r.Max)
+	}
+	return ""
+}
+
+// AttrSpec describes one `key=value` attribute of a statement.
+type AttrSpec struct {
+	Name     string
+	Type     Type
+	Values   []string // TypeEnum: the accepted words
+	Range    Range    // numeric types: the accepted values
+	Default  string   // as written in the language; "" when Required or no default
+	Required bool
+	// Kinds limits the attribute to these statement kinds (the label
+	// value, such as `hyper` for `residual`); empty means every kind.
+	Kinds []string
+	Doc   string
+}
+
+// LabelSpec describes one positional label after a keyword.
+type LabelSpec struct {
+	Name   string   // placeholder for docs: NAME, N, KIND
+	Type   Type     // TypeName, TypeInt or TypeEnum
+	Values []string // TypeEnum: the accepted words
+	Range  Range    // TypeInt: the accepted values
+	// Default is the value when the label, or the whole statement, is
+	// left out.
+	Default string
+	// Required labels must be written whenever the statement is.
+	Required bool
+	Doc      string
+}
+
+// StatementSpec describes one statement kind.
+type StatementSpec struct {
+	Keyword string
+	In      Where       // where it may appear
+	Labels  []LabelSpec // positional, all optional after the first optional one
+	Attrs   []AttrSpec
+	Body    bool // takes a `{ ... }` body
+	Once    bool // at most once per enclosing body
+	// Required statements must appear (once) in each body listed in In.
+	Required bool
+	Example  string // a complete example, used in help lines
+	Doc      string
+}
+
+// Attr returns the spec of the named attribute, or nil.
+func (s *StatementSpec) Attr(name string) *AttrSpec {
+	for i := range s.Attrs {
+		if s.Attrs[i].Name == name {
+			return &s.Attrs[i]
+		}
+	}
+	return nil
+}
+
+// AttrNames lists the attribute names in table order.
+func (s *StatementSpec) AttrNames() []string {
+	var names []string
+	for _, a := range s.Attrs {
+		names = append(names, a.Name)
+	}
+	return names
+}
+
+// Usage returns a one-line synopsis such as
+// "norm rms [eps=F]".
+func (s *StatementSpec) Usage() string {
+	parts := []string{s.Keyword}
+	if s.Keyword == "let" {
+		return "let NAME = VALUE"
+	}
+	for _, l := range s.Labels {
+		x := l.Name
+		if l.Type == TypeEnum {
+			x = strings.Join(l.Values, "|")
+		}
+		if !l.Required {
+			x = "[" + x + "]"
+		}
+		parts = append(parts, x)
+	}
+	for _, a := range s.Attrs {
+		x := a.Name + "=" + placeholder(a)
+		if !a.Required {
+			x = "[" + x + "]"
+		}
+		parts = append(parts, x)
+	}
+	if s.Body {
+		parts = append(parts, "{ ... }")
+	}
+	return strings.Join(parts, " ")
+}
+
+func placeholder(a AttrSpec) string {
+	switch a.Type {
+	case TypeInt:
+		return "N"
+	case TypeFloat:
+		return "F"
+	case TypeString:
+		return `"..."`
+	case TypeBool:
+		return "true|false"
+	case TypeEnum:
+		return strings.Join(a.Values, "|")
+	case TypeFloatPair:
+		return "[F, F]"
+	case TypeNormal:
+		return "normal(F)"
+	}
+	return "X"
+}
+
+// Kinds of the statements whose label selects a kind.
+const (
+	kindHyper = "hyper"
+)
+
+// Schema lists every statement kind. Statements with the same keyword in
+// different places (such as the `norm` of a block and the final `norm`)
+// share one entry.
+var Schema = []StatementSpec{
+	{
+		Keyword: "model", In: TopLevel, Body: true, Once: true, Required: true,
+		Labels:  []LabelSpec{{Name: "NAME", Type: TypeName, Required: true, Doc: "the model's name"}},
+		Example: "model tiny { ... }",
+		Doc:     "the network: embedding, residual stream, blocks, final norm and head",
+	},
+	{
+		Keyword: "train", In: TopLevel, Body: true, Once: true,
+		Example: "train { ... }",
+		Doc:     "training settings; every one has a default, so the block is optional",
+	},
+	{
+		Keyword: "let", In: TopLevel | InAnyBody,
+		Example: "let d = 128",
+		Doc:     "names a value for the rest of the enclosing block, e.g. `let d = 128` then `hidden=4*d`",
+	},
+	{
+		Keyword: "vocab", In: InModel, Once: true, Required: true,
+		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 65536), Doc: "vocabulary size"}},
+		Example: "vocab 256",
+		Doc:     "vocabulary size (256 for bytes)",
+	},
+	{
+		Keyword: "context", In: InModel, Once: true, Required: true,
+		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "sequence length"}},
+		Example: "context 128",
+		Doc:     "the training sequence length T",
+	},
+	{
+		Keyword: "embed", In: InModel, Once: true, Required: true,
+		Attrs: []AttrSpec{
+			{Name: "dim", Type: TypeInt, Required: true, Range: between(1, 1<<16), Doc: "model width d"},
+			{Name: "init", Type: TypeNormal, Default: "normal(0.02)", Range: atLeast(0), Doc: "initialisation of the embedding table"},
+		},
+		Example: "embed dim=128",
+		Doc:     "token embedding of width d",
+	},
+	{
+		Keyword: "residual", In: InModel, Once: true,
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"plain", kindHyper}, Default: kindHyper,
+			Doc: "`plain` for x + F(norm(x)); `hyper` (the default when left out) for hyper-connections"}},
+		Attrs: []AttrSpec{
+			{Name: "streams", Type: TypeInt, Default: "4", Range: between(1, 1024), Kinds: []string{kindHyper}, Doc: "number of residual streams n"},
+			{Name: "constraint", Type: TypeEnum, Values: []string{ConstraintBirkhoff, ConstraintIdentity}, Default: ConstraintBirkhoff, Kinds: []string{kindHyper}, Doc: "`birkhoff`: H_res doubly stochastic (mHC); `identity`: fixed, no parameters"},
+			{Name: "sinkhorn", Type: TypeInt, Default: "20", Range: between(1, 1000), Kinds: []string{kindHyper}, Doc: "Sinkhorn-Knopp iterations"},
+			{Name: "init", Type: TypeEnum, Values: []string{"residual", "uniform"}, Default: "residual", Kinds: []string{kindHyper}, Doc: "initial mixing: `residual` starts as a plain residual, `uniform` mixes all streams"},
+			{Name: "alpha", Type: TypeFloat, Default: "0.01", Range: atLeast(0), Kinds: []string{kindHyper}, Doc: "initial gating factors α_pre = α_post = α_res"},
+			{Name: "phi_std", Type: TypeFloat, Default: "0.02", Range: atLeast(0), Kinds: []string{kindHyper}, Doc: "std of the normal init of phi"},
+			{Name: "collapse", Type: TypeEnum, Values: []string{"sum", "mean"}, Default: "sum", Kinds: []string{kindHyper}, Doc: "how the streams are combined before the final norm"},
+		},
+		Example: "residual streams=4 constraint=birkhoff",
+		Doc:     "the residual stream: plain, or n hyper-connected streams (default plain when the statement is absent)",
+	},
+	{
+		Keyword: "repeat", In: InModel | InRepeat, Body: true,
+		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 4096), Doc: "number of repetitions"}},
+		Example: "repeat 4 { ... }",
+		Doc:     "repeats its blocks N times; each iteration is one layer",
+	},
+	{
+		Keyword: "block", In: InModel | InRepeat, Body: true,
+		Labels:  []LabelSpec{{Name: "NAME", Type: TypeName, Required: true, Doc: "sublayer name, part of the parameter path"}},
+		Example: "block attn { norm rms; attention heads=4 }",
+		Doc:     "one hyper-connected sublayer: a norm and an attention or MLP",
+	},
+	{
+		Keyword: "norm", In: InModel | InBlock, Once: true,
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"rms"}, Default: "rms", Doc: "normalisation kind"}},
+		Attrs: []AttrSpec{
+			{Name: "eps", Type: TypeFloat, Default: "1e-6", Range: greaterThan(0), Doc: "added to the mean square"},
+		},
+		Example: "norm rms",
+		Doc:     "RMS normalisation: in a block before its layer, in the model after the last block (default `norm rms`)",
+	},
+	{
+		Keyword: "attention", In: InBlock, Once: true,
+		Attrs: []AttrSpec{
+			{Name: "heads", Type: TypeInt, Required: true, Range: between(1, 4096), Doc: "number of heads; must divide dim"},
+			{Name: "rope", Type: TypeBool, Default: "true", Doc: "rotary position embedding"},
+			{Name: "rope_base", Type: TypeFloat, Default: "10000", Range: greaterThan(0), Doc: "RoPE frequency base"},
+		},
+		Example: "attention heads=4",
+		Doc:     "causal multi-head self-attention",
+	},
+	{
+		Keyword: "mlp", In: InBlock, Once: true,
+		Attrs: []AttrSpec{
+			{Name: "hidden", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "hidden width"},
+			{Name: "act", Type: TypeEnum, Values: []string{"gelu", "relu"}, Default: "gelu", Doc: "activation (gelu: tanh approximation)"},
+		},
+		Example: "mlp hidden=512",
+		Doc:     "two-layer feed-forward network",
+	},
+	{
+		Keyword: "head", In: InModel, Once: true,
+		Labels:  []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"tied", "untied"}, Default: "tied", Required: true, Doc: "`tied` reuses the embedding matrix"}},
+		Example: "head tied",
+		Doc:     "the output projection to the vocabulary (default `head tied`)",
+	},
+	{
+		Keyword: "data", In: InTrain, Once: true,
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{DataSynthetic}, Default: DataSynthetic, Doc: "`synthetic` generated data; leave out with `file=`"}},
+		Attrs: []AttrSpec{
+			{Name: "task", Type: TypeEnum, Values: []string{"markov"}, Default: "markov", Kinds: []string{DataSynthetic}, Doc: "synthetic task"},
+			{Name: "file", Type: TypeString, Kinds: []string{DataFile}, Doc: "text file to train on, relative to the .mhc file"},
+			{Name: "val", Type: TypeFloat, Default: "0.1", Range: openBetween(0, 1), Kinds: []string{DataFile}, Doc: "held-out fraction (the tail of the file)"},
+		},
+		Example: `data file="input.txt"`,
+		Doc:     "training data: `data synthetic task=markov` (default) or `data file=\"path\"`",
+	},
+	{
+		Keyword: "batch", In: InTrain, Once: true,
+		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 1<<16), Default: "16", Doc: "sequences per step"}},
+		Example: "batch 16", Doc: "batch size B (default 16)",
+	},
+	{
+		Keyword: "steps", In: InTrain, Once: true,
+		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 1<<40), Default: "1000", Doc: "optimizer steps"}},
+		Example: "steps 1000", Doc: "number of training steps (default 1000)",
+	},
+	{
+		Keyword: "optimizer", In: InTrain, Once: true,
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"adamw"}, Default: "adamw", Doc: "optimizer"}},
+		Attrs: []AttrSpec{
+			{Name: "lr", Type: TypeFloat, Default: "3e-3", Range: greaterThan(0), Doc: "peak learning rate"},
+			{Name: "betas", Type: TypeFloatPair, Default: "[0.9, 0.95]", Range: Range{Min: 0, Max: 1, HasMin: true, HasMax: true, MaxOpen: true}, Doc: "Adam β1, β2"},
+			{Name: "eps", Type: TypeFloat, Default: "1e-8", Range: greaterThan(0), Doc: "Adam ε"},
+			{Name: "weight_decay", Type: TypeFloat, Default: "0.1", Range: atLeast(0), Doc: "decoupled weight decay"},
+			{Name: "clip", Type: TypeFloat, Default: "1.0", Range: atLeast(0), Doc: "global gradient-norm clip, 0 = off"},
+		},
+		Example: "optimizer adamw lr=3e-3", Doc: "AdamW (default `optimizer adamw`)",
+	},
+	{
+		Keyword: "schedule", In: InTrain, Once: true,
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"cosine", "constant"}, Default: "cosine", Doc: "learning-rate schedule"}},
+		Attrs: []AttrSpec{
+			{Name: "warmup", Type: TypeInt, Default: "0", Range: atLeast(0), Doc: "linear warmup steps"},
+			{Name: "min_lr", Type: TypeFloat, Default: "0.1", Range: between(0, 1), Kinds: []string{"cosine"}, Doc: "cosine floor as a fraction of lr"},
+		},
+		Example: "schedule cosine warmup=100", Doc: "learning-rate schedule (default `schedule cosine`)",
+	},
+	{
+		Keyword: "eval", In: InTrain, Once: true,
+		Attrs: []AttrSpec{
+			{Name: "every", Type: TypeInt, Default: "100", Range: atLeast(0), Doc: "steps between evaluations, 0 = off"},
+			{Name: "batches", Type: TypeInt, Default: "10", Range: atLeast(1), Doc: "validation batches per evaluation"},
+		},
+		Example: "eval every=100 batches=10", Doc: "periodic validation loss",
+	},
+	{
+		Keyword: "log", In: InTrain, Once: true,
+		Attrs: []AttrSpec{
+			{Name: "every", Type: TypeInt, Default: "10", Range: atLeast(1), Doc: "steps between log lines"},
+		},
+		Example: "log every=10", Doc: "training log frequency",
+	},
+	{
+		Keyword: "seed", In: InTrain, Once: true,
+		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: atLeast(0), Default: "1337", Doc: "random seed"}},
+		Example: "seed 1337", Doc: "random seed for initialisation and data (default 1337)",
+	},
+}
+
+// Lookup returns the spec for keyword, or nil.
+func Lookup(keyword string) *StatementSpec {
+	for i := range Schema {
+		if Schema[i].Keyword == keyword {
+			return &Schema[i]
+		}
+	}
+	return nil
+}
+
+// isEnumWord reports whether s is a keyword value of some label or
+// attribute, such as `birkhoff` or `rms`.
+func isEnumWord(s string) bool {
+	for _, st := range Schema {
+		for _, l := range st.Labels {
+			if contains(l.Values, s) {
+				return true
+			}
+		}
+		for _, a := range st.Attrs {
+			if contains(a.Values, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// keywordsIn lists the keywords allowed in w, in table order.
+func keywordsIn(w Where) []string {
+	var out []string
+	for _, s := range Schema {
+		if s.In&w != 0 {
+			out = append(out, s.Keyword)
+		}
+	}
+	return out
+}
+
+func joinOr(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
