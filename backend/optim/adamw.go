@@ -1,0 +1,245 @@
+// Package optim implements the optimiser side of training: AdamW with
+// decoupled weight decay, global gradient-norm clipping and learning-rate
+// schedules. Parameters and gradients are float32 slices owned by the
+// backend; the optimiser updates them in place.
+package optim
+
+import (
+	"fmt"
+	"math"
+)
+
+// Tensor is one trainable parameter as seen by the optimiser. Data and
+// Grad have the same length and are updated/read in place, so a backend
+// must keep writing its gradients into the same Grad slice between steps.
+type Tensor struct {
+	// Name is the parameter's stable name (the IR param name); it keys the
+	// optimiser state in checkpoints.
+	Name string
+	// Data holds the parameter values.
+	Data []float32
+	// Grad holds the gradient of the loss for the current step. A nil
+	// Grad means "no gradient": the parameter is skipped by Step and
+	// ClipGlobalNorm, as PyTorch does for params whose grad is None.
+	Grad []float32
+	// Decay reports whether weight decay applies to this parameter.
+	Decay bool
+}
+
+// AdamWConfig holds the AdamW hyper-parameters (the learning rate is
+// passed to each Step so that a schedule can drive it).
+type AdamWConfig struct {
+	Beta1, Beta2 float64 // moment decay rates, in [0, 1)
+	Eps          float64 // added to √v̂ in the denominator, ≥ 0
+	WeightDecay  float64 // decoupled weight decay coefficient, ≥ 0
+}
+
+// DefaultAdamWConfig returns β1 = 0.9, β2 = 0.95, ε = 1e-8 and weight
+// decay 0.1, the usual settings for small transformers.
+func DefaultAdamWConfig() AdamWConfig {
+	return AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
+}
+
+// Validate reports a hyper-parameter outside its range.
+func (c AdamWConfig) Validate() error {
+	switch {
+	case !(c.Beta1 >= 0 && c.Beta1 < 1):
+		return fmt.Errorf("adamw: beta1 %v is not in [0, 1)", c.Beta1)
+	case !(c.Beta2 >= 0 && c.Beta2 < 1):
+		return fmt.Errorf("adamw: beta2 %v is not in [0, 1)", c.Beta2)
+	case !(c.Eps >= 0) || math.IsInf(c.Eps, 0):
+		return fmt.Errorf("adamw: eps %v must be finite and non-negative", c.Eps)
+	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
+		return fmt.Errorf("adamw: weight decay %v must be finite and non-negative", c.WeightDecay)
+	}
+	return nil
+}
+
+// AdamW is the Adam optimiser with decoupled weight decay (Loshchilov &
+// Hutter), matching torch.optim.AdamW (amsgrad=False, maximize=False) with
+// the difference that weight decay only applies to params with Decay set.
+// The first and second moments are kept in float64; each update is computed
+// in float64 and rounded once into the float32 parameter.
+type AdamW struct {
+	cfg    AdamWConfig
+	params []Tensor
+	step   int
+	m, v   [][]float64
+}
+
+// NewAdamW creates the optimiser for params with zero moments and step
+// count 0. It keeps the params' slices (not copies). The config is not
+// checked here; call AdamWConfig.Validate on user-supplied settings first.
+// NewAdamW panics on a programming error: an empty or repeated name, or a
+// non-nil Grad whose length differs from its Data.
+func NewAdamW(params []Tensor, cfg AdamWConfig) *AdamW {
+	if err := checkParams(params); err != nil {
+		panic(err)
+	}
+	o := &AdamW{cfg: cfg, params: append([]Tensor(nil), params...)}
+	for _, p := range params {
+		o.m = append(o.m, make([]float64, len(p.Data)))
+		o.v = append(o.v, make([]float64, len(p.Data)))
+	}
+	return o
+}
+
+// checkParams reports unusable parameter lists.
+func checkParams(params []Tensor) error {
+	seen := make(map[string]bool, len(params))
+	for _, p := range params {
+		if p.Name == "" {
+			return fmt.Errorf("adamw: parameter with %d values has no name", len(p.Data))
+		}
+		if seen[p.Name] {
+			return fmt.Errorf("adamw: parameter %q is listed twice", p.Name)
+		}
+		seen[p.Name] = true
+		if p.Grad != nil && len(p.Grad) != len(p.Data) {
+			return fmt.Errorf("adamw: parameter %q has %d values but %d gradients", p.Name, len(p.Data), len(p.Grad))
+		}
+	}
+	return nil
+}
+
+// Config returns the hyper-parameters.
+func (o *AdamW) Config() AdamWConfig { return o.cfg }
+
+// Params returns the parameters the optimiser updates (the slice headers
+// are shared with the optimiser; do not reassign them).
+func (o *AdamW) Params() []Tensor { return o.params }
+
+// StepCount returns the number of Step calls so far.
+func (o *AdamW) StepCount() int { return o.step }
+
+// Step applies one AdamW update with learning rate lr, in PyTorch's order.
+// With t the new step count and g the gradient, for every element:
+//
+//	p ← p·(1 − lr·wd)                   (only for Decay params)
+//	m ← β1·m + (1−β1)·g
+//	v ← β2·v + (1−β2)·g²
+//	p ← p − lr · m̂ / (√v̂ + ε),  m̂ = m/(1−β1ᵗ),  v̂ = v/(1−β2ᵗ)
+//
+// Params with a nil Grad are skipped (their moments do not change).
+func (o *AdamW) Step(lr float64) {
+	o.step++
+	b1, b2, eps := o.cfg.Beta1, o.cfg.Beta2, o.cfg.Eps
+	bc1 := 1 - math.Pow(b1, float64(o.step))
+	bc2 := 1 - math.Pow(b2, float64(o.step))
+	stepSize := lr / bc1
+	bc2Sqrt := math.Sqrt(bc2)
+	for k, p := range o.params {
+		if p.Grad == nil {
+			continue
+		}
+		decay := 1.0
+		if p.Decay {
+			decay = 1 - lr*o.cfg.WeightDecay
+		}
+		m, v := o.m[k], o.v[k]
+		for i, g32 := range p.Grad {
+			g := float64(g32)
+			m[i] = b1*m[i] + (1-b1)*g
+			v[i] = b2*v[i] + (1-b2)*g*g
+			x := float64(p.Data[i]) * decay
+			x -= stepSize * m[i] / (math.Sqrt(v[i])/bc2Sqrt + eps)
+			p.Data[i] = float32(x)
+		}
+	}
+}
+
+// ZeroGrad sets every gradient to zero.
+func (o *AdamW) ZeroGrad() {
+	for _, p := range o.params {
+		clear(p.Grad)
+	}
+}
+
+// AdamWState is a snapshot of the optimiser state for checkpoints.
+type AdamWState struct {
+	// Step is the number of updates taken.
+	Step int
+	// Moments holds the moments of every parameter, in parameter order.
+	Moments []Moments
+}
+
+// Moments is the first (M) and second (V) moment of one parameter.
+type Moments struct {
+	Name string
+	M, V []float64
+}
+
+// State returns a deep copy of the step count and moments.
+func (o *AdamW) State() AdamWState {
+	s := AdamWState{Step: o.step, Moments: make([]Moments, len(o.params))}
+	for k, p := range o.params {
+		s.Moments[k] = Moments{
+			Name: p.Name,
+			M:    append([]float64(nil), o.m[k]...),
+			V:    append([]float64(nil), o.v[k]...),
+		}
+	}
+	return s
+}
+
+// SetState restores a snapshot taken by State. Moments are matched to the
+// parameters by name (order does not matter); every parameter must be
+// present with moments of its length. On error the optimiser is unchanged.
+func (o *AdamW) SetState(s AdamWState) error {
+	if s.Step < 0 {
+		return fmt.Errorf("adamw state: negative step count %d", s.Step)
+	}
+	byName := make(map[string]Moments, len(s.Moments))
+	for _, mo := range s.Moments {
+		if _, dup := byName[mo.Name]; dup {
+			return fmt.Errorf("adamw state: parameter %q appears twice", mo.Name)
+		}
+		byName[mo.Name] = mo
+	}
+	if len(byName) != len(o.params) {
+		return fmt.Errorf("adamw state: has moments for %d parameters, optimiser has %d", len(byName), len(o.params))
+	}
+	m := make([][]float64, len(o.params))
+	v := make([][]float64, len(o.params))
+	for k, p := range o.params {
+		mo, ok := byName[p.Name]
+		if !ok {
+			return fmt.Errorf("adamw state: no moments for parameter %q", p.Name)
+		}
+		if len(mo.M) != len(p.Data) || len(mo.V) != len(p.Data) {
+			return fmt.Errorf("adamw state: parameter %q has %d values but moments of length %d and %d",
+				p.Name, len(p.Data), len(mo.M), len(mo.V))
+		}
+		m[k] = append([]float64(nil), mo.M...)
+		v[k] = append([]float64(nil), mo.V...)
+	}
+	o.step, o.m, o.v = s.Step, m, v
+	return nil
+}
+
+// ClipGlobalNorm computes the L2 norm of all gradients together
+// (accumulated in float64) and, if maxNorm > 0 and the norm exceeds it,
+// scales every gradient by maxNorm/norm so that the new global norm is
+// maxNorm.
+// It returns the norm before clipping. A NaN or infinite norm is returned
+// as is and the gradients are left untouched (scaling could not repair
+// them; the caller should skip the step). maxNorm ≤ 0 disables clipping.
+func ClipGlobalNorm(params []Tensor, maxNorm float64) (norm float64) {
+	var ss float64
+	for _, p := range params {
+		for _, g := range p.Grad {
+			ss += float64(g) * float64(g)
+		}
+	}
+	norm = math.Sqrt(ss)
+	if maxNorm <= 0 || !(norm > maxNorm) || math.IsInf(norm, 0) {
+		return norm
+	}
+	scale := maxNorm / norm
+	for _, p := range params {
+		for i, g := range p.Grad {
+			p.Grad[i] = float32(float64(g) * scale)
+		}
+	}
+	return norm
+}

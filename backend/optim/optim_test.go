@@ -1,0 +1,308 @@
+package optim
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+// TestAdamWTwoStepsByHand checks two AdamW steps on a 2-element parameter
+// against hand-derived numbers, with and without weight decay.
+//
+// Hyper-parameters: lr = 0.1, β1 = 0.9, β2 = 0.999, ε = 1e-8, wd = 0.1.
+// Start p = [1, −2], m = v = 0.
+//
+// Step 1, g = [0.5, −1]:
+//
+//	decay:  p ← p·(1 − 0.1·0.1) = 0.99·[1, −2] = [0.99, −1.98]
+//	m = 0.1·g = [0.05, −0.1];  v = 0.001·g² = [0.00025, 0.001]
+//	bias corrections 1−0.9 = 0.1 and 1−0.999 = 0.001:
+//	m̂ = [0.5, −1];  v̂ = [0.25, 1];  √v̂ = [0.5, 1]
+//	update = 0.1·m̂/(√v̂+ε) = [0.1·0.5/0.50000001, −0.1·1/1.00000001]
+//	       = [0.099999998, −0.099999999]
+//	p = [0.99 − 0.099999998, −1.98 + 0.099999999] = [0.890000002, −1.880000001]
+//	(without decay: [0.900000002, −1.900000001])
+//
+// Step 2, g = [0.25, 2]:
+//
+//	decay:  p ← 0.99·p = [0.88110000198, −1.86120000099]
+//	m = 0.9·[0.05, −0.1] + 0.1·[0.25, 2] = [0.045+0.025, −0.09+0.2] = [0.07, 0.11]
+//	v = 0.999·[0.00025, 0.001] + 0.001·[0.0625, 4]
+//	  = [0.00024975+0.0000625, 0.000999+0.004] = [0.00031225, 0.004999]
+//	bias corrections 1−0.81 = 0.19 and 1−0.998001 = 0.001999:
+//	m̂ = [0.07/0.19, 0.11/0.19] = [0.36842105, 0.57894737]
+//	v̂ = [0.00031225/0.001999, 0.004999/0.001999] = [0.15620310, 2.50075038]
+//	√v̂ = [0.39522538, 1.58137610]
+//	update = 0.1·m̂/√v̂ = [0.09321796, 0.03661035]
+//	p = [0.88110000 − 0.09321796, −1.86120000 − 0.03661035] = [0.78788204, −1.89781035]
+//	(without decay: [0.90000000 − 0.09321796, −1.90000000 − 0.03661035]
+//	              = [0.80678204, −1.93661035])
+//
+// The parameter is float32, so the expected values hold to about 1e-7.
+func TestAdamWTwoStepsByHand(t *testing.T) {
+	cfg := AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.1}
+	dec := Tensor{Name: "w", Data: []float32{1, -2}, Grad: make([]float32, 2), Decay: true}
+	nod := Tensor{Name: "b", Data: []float32{1, -2}, Grad: make([]float32, 2), Decay: false}
+	o := NewAdamW([]Tensor{dec, nod}, cfg)
+	steps := []struct {
+		g           [2]float32
+		wantDecay   [2]float64
+		wantNoDecay [2]float64
+	}{
+		{[2]float32{0.5, -1}, [2]float64{0.890000002, -1.880000001}, [2]float64{0.900000002, -1.900000001}},
+		{[2]float32{0.25, 2}, [2]float64{0.78788204, -1.89781035}, [2]float64{0.80678204, -1.93661035}},
+	}
+	for k, s := range steps {
+		copy(dec.Grad, s.g[:])
+		copy(nod.Grad, s.g[:])
+		o.Step(0.1)
+		for i := range 2 {
+			if !near(float64(dec.Data[i]), s.wantDecay[i], 3e-7) {
+				t.Errorf("step %d: decayed p[%d] = %.9f, want %.9f", k+1, i, dec.Data[i], s.wantDecay[i])
+			}
+			if !near(float64(nod.Data[i]), s.wantNoDecay[i], 3e-7) {
+				t.Errorf("step %d: undecayed p[%d] = %.9f, want %.9f", k+1, i, nod.Data[i], s.wantNoDecay[i])
+			}
+		}
+	}
+	if o.StepCount() != 2 {
+		t.Errorf("StepCount = %d, want 2", o.StepCount())
+	}
+	st := o.State()
+	// Moments after step 2 (see above): m = [0.07, 0.11], v = [0.00031225, 0.004999].
+	for _, mo := range st.Moments {
+		if !near(mo.M[0], 0.07, 1e-12) || !near(mo.M[1], 0.11, 1e-12) ||
+			!near(mo.V[0], 0.00031225, 1e-12) || !near(mo.V[1], 0.004999, 1e-12) {
+			t.Errorf("%s: moments m=%v v=%v", mo.Name, mo.M, mo.V)
+		}
+	}
+}
+
+// TestAdamWDecayOnlyOnDecayParams: with a zero gradient the Adam update is
+// 0/(0+ε) = 0, so only decay moves the parameter: p·(1 − lr·wd) =
+// 2·(1 − 0.5·0.2) = 1.8 for the decayed one; the other stays at 2.
+func TestAdamWDecayOnlyOnDecayParams(t *testing.T) {
+	dec := Tensor{Name: "dec", Data: []float32{2}, Grad: []float32{0}, Decay: true}
+	nod := Tensor{Name: "nod", Data: []float32{2}, Grad: []float32{0}}
+	skip := Tensor{Name: "skip", Data: []float32{2}, Decay: true} // nil grad: untouched
+	o := NewAdamW([]Tensor{dec, nod, skip}, AdamWConfig{Beta1: 0.9, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0.2})
+	o.Step(0.5)
+	if !near(float64(dec.Data[0]), 1.8, 1e-7) {
+		t.Errorf("decayed param = %v, want 1.8", dec.Data[0])
+	}
+	if nod.Data[0] != 2 {
+		t.Errorf("undecayed param = %v, want 2", nod.Data[0])
+	}
+	if skip.Data[0] != 2 {
+		t.Errorf("param without gradient = %v, want 2", skip.Data[0])
+	}
+}
+
+func TestAdamWStateRoundTrip(t *testing.T) {
+	cfg := DefaultAdamWConfig()
+	mk := func() []Tensor {
+		return []Tensor{
+			{Name: "a", Data: []float32{0.5, -0.25, 1}, Grad: make([]float32, 3), Decay: true},
+			{Name: "b", Data: []float32{2}, Grad: make([]float32, 1)},
+		}
+	}
+	grads := [][]float32{{0.1, -0.2, 0.3}, {0.4}}
+	setGrads := func(ps []Tensor, scale float32) {
+		for k, p := range ps {
+			for i := range p.Grad {
+				p.Grad[i] = grads[k][i] * scale
+			}
+		}
+	}
+	pa := mk()
+	a := NewAdamW(pa, cfg)
+	for s := 1; s <= 3; s++ {
+		setGrads(pa, float32(s))
+		a.Step(0.01)
+	}
+	st := a.State()
+	pb := mk()
+	for k := range pb {
+		copy(pb[k].Data, pa[k].Data)
+	}
+	// Restore onto params listed in a different order: state matches by name.
+	b := NewAdamW([]Tensor{pb[1], pb[0]}, cfg)
+	if err := b.SetState(st); err != nil {
+		t.Fatal(err)
+	}
+	st.Moments[0].M[0] = 123 // State is a deep copy: mutating it must not matter
+	setGrads(pa, -1)
+	setGrads(pb, -1)
+	a.Step(0.01)
+	b.Step(0.01)
+	for k := range pa {
+		for i := range pa[k].Data {
+			if pa[k].Data[i] != pb[k].Data[i] {
+				t.Errorf("%s[%d]: %v after restore, want %v", pa[k].Name, i, pb[k].Data[i], pa[k].Data[i])
+			}
+		}
+	}
+	if b.StepCount() != 4 {
+		t.Errorf("restored step count %d, want 4", b.StepCount())
+	}
+
+	bad := a.State()
+	bad.Moments[1].V = bad.Moments[1].V[:0]
+	if err := b.SetState(bad); err == nil || !strings.Contains(err.Error(), `"b"`) {
+		t.Errorf("SetState with a short moment: %v, want an error naming \"b\"", err)
+	}
+	bad = a.State()
+	bad.Moments[0].Name = "zzz"
+	if err := b.SetState(bad); err == nil || !strings.Contains(err.Error(), `"a"`) {
+		t.Errorf("SetState with a missing param: %v, want an error naming \"a\"", err)
+	}
+}
+
+func TestAdamWConfigValidate(t *testing.T) {
+	if err := DefaultAdamWConfig().Validate(); err != nil {
+		t.Errorf("default config: %v", err)
+	}
+	for name, cfg := range map[string]AdamWConfig{
+		"beta1":        {Beta1: 1, Beta2: 0.9},
+		"beta2":        {Beta1: 0.9, Beta2: -0.1},
+		"eps":          {Beta1: 0.9, Beta2: 0.9, Eps: math.NaN()},
+		"weight decay": {Beta1: 0.9, Beta2: 0.9, WeightDecay: -1},
+	} {
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: Validate = %v, want an error naming %s", name, err, name)
+		}
+	}
+}
+
+func TestNewAdamWPanicsOnBadParams(t *testing.T) {
+	cases := map[string][]Tensor{
+		"grad length": {{Name: "x", Data: make([]float32, 2), Grad: make([]float32, 3)}},
+		"duplicate":   {{Name: "x"}, {Name: "x"}},
+		"unnamed":     {{Data: make([]float32, 1)}},
+	}
+	for name, params := range cases {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: NewAdamW did not panic", name)
+				}
+			}()
+			NewAdamW(params, DefaultAdamWConfig())
+		}()
+	}
+}
+
+func TestClipGlobalNorm(t *testing.T) {
+	mk := func() []Tensor {
+		return []Tensor{
+			{Name: "a", Grad: []float32{3, 4}},
+			{Name: "b", Grad: []float32{12}},
+			{Name: "c"}, // no gradient
+		}
+	}
+	// ‖(3, 4, 12)‖ = √(9 + 16 + 144) = √169 = 13.
+	ps := mk()
+	if n := ClipGlobalNorm(ps, 20); n != 13 {
+		t.Errorf("norm = %v, want 13", n)
+	}
+	if ps[0].Grad[0] != 3 || ps[0].Grad[1] != 4 || ps[1].Grad[0] != 12 {
+		t.Errorf("norm below max: grads changed to %v %v", ps[0].Grad, ps[1].Grad)
+	}
+	// max 6.5 = 13/2: every gradient is halved to (1.5, 2, 6), new norm 6.5.
+	ps = mk()
+	if n := ClipGlobalNorm(ps, 6.5); n != 13 {
+		t.Errorf("norm = %v, want 13 (before clipping)", n)
+	}
+	if ps[0].Grad[0] != 1.5 || ps[0].Grad[1] != 2 || ps[1].Grad[0] != 6 {
+		t.Errorf("clipped grads %v %v, want [1.5 2] [6]", ps[0].Grad, ps[1].Grad)
+	}
+	if n := ClipGlobalNorm(ps, 0); n != 6.5 {
+		t.Errorf("norm after clipping = %v, want 6.5", n)
+	}
+	// max ≤ 0 disables clipping but still reports the norm.
+	ps = mk()
+	if n := ClipGlobalNorm(ps, 0); n != 13 || ps[1].Grad[0] != 12 {
+		t.Errorf("disabled clipping: norm %v, grad %v", n, ps[1].Grad[0])
+	}
+	// Non-finite norms are reported and leave the gradients alone.
+	ps = mk()
+	ps[0].Grad[0] = float32(math.NaN())
+	if n := ClipGlobalNorm(ps, 1); !math.IsNaN(n) || ps[1].Grad[0] != 12 {
+		t.Errorf("NaN gradient: norm %v, grad %v", n, ps[1].Grad[0])
+	}
+	ps = mk()
+	ps[0].Grad[0] = float32(math.Inf(-1))
+	if n := ClipGlobalNorm(ps, 1); !math.IsInf(n, 1) || ps[1].Grad[0] != 12 {
+		t.Errorf("Inf gradient: norm %v, grad %v", n, ps[1].Grad[0])
+	}
+	// Large float32 gradients do not overflow the float64 accumulation:
+	// ‖(3e30, 4e30)‖ = 5e30.
+	ps = []Tensor{{Name: "big", Grad: []float32{3e30, 4e30}}}
+	if n := ClipGlobalNorm(ps, 1); math.Abs(n-5e30)/5e30 > 1e-6 {
+		t.Errorf("big gradients: norm %v, want 5e30", n)
+	}
+}
+
+func TestCosineSchedule(t *testing.T) {
+	c := Cosine{Base: 1, MinFrac: 0.1, Warmup: 10, Total: 110}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		step int
+		want float64
+	}{
+		{0, 0.1},   // clamped to step 1
+		{1, 0.1},   // Base/Warmup
+		{5, 0.5},   // linear warmup
+		{10, 1},    // Base at the end of warmup
+		{60, 0.55}, // halfway through the decay: 0.1 + 0.9·½(1 + cos(π/2)) = 0.55
+		{110, 0.1}, // Base·MinFrac at Total
+		{500, 0.1}, // and after it
+	}
+	for _, ck := range checks {
+		if got := c.LR(ck.step); !near(got, ck.want, 1e-12) {
+			t.Errorf("LR(%d) = %v, want %v", ck.step, got, ck.want)
+		}
+	}
+	for s := 2; s <= 10; s++ {
+		if c.LR(s) <= c.LR(s-1) {
+			t.Errorf("warmup not increasing at step %d: %v ≤ %v", s, c.LR(s), c.LR(s-1))
+		}
+	}
+	for s := 11; s <= 110; s++ {
+		if c.LR(s) >= c.LR(s-1) {
+			t.Errorf("decay not decreasing at step %d: %v ≥ %v", s, c.LR(s), c.LR(s-1))
+		}
+	}
+	// Without warmup the decay starts right away: step 1 of 4 is
+	// 0.5·(1 + cos(π/4)) = 0.85355339.
+	c0 := Cosine{Base: 1, Total: 4}
+	if got := c0.LR(1); !near(got, 0.5*(1+math.Sqrt2/2), 1e-12) {
+		t.Errorf("no-warmup LR(1) = %v, want 0.85355339", got)
+	}
+	if got := c0.LR(4); got != 0 {
+		t.Errorf("no-warmup LR(4) = %v, want 0", got)
+	}
+	for _, bad := range []Cosine{{Base: -1, Total: 1}, {Base: 1, MinFrac: 2, Total: 1}, {Base: 1, Warmup: -1, Total: 1}, {Base: 1}} {
+		if bad.Validate() == nil {
+			t.Errorf("%+v: Validate succeeded", bad)
+		}
+	}
+}
+
+func TestConstantSchedule(t *testing.T) {
+	c := Constant{Base: 2, Warmup: 4}
+	for step, want := range map[int]float64{1: 0.5, 2: 1, 3: 1.5, 4: 2, 5: 2, 1000: 2} {
+		if got := c.LR(step); !near(got, want, 1e-12) {
+			t.Errorf("LR(%d) = %v, want %v", step, got, want)
+		}
+	}
+	if got := (Constant{Base: 3}).LR(1); got != 3 {
+		t.Errorf("no-warmup LR(1) = %v, want 3", got)
+	}
+	var _ Schedule = c
+	var _ Schedule = Cosine{}
+}
