@@ -144,6 +144,95 @@ func InferType(op string, args []*Value, attrs Attrs) (Type, error) {
 			return Type{}, fmt.Errorf("rope: want [..., T, D] with even constant D, got %s", s)
 		}
 		return args[0].Type, nil
+	case OpRMSNorm, OpSinkhorn, OpHCCoeffs, OpHCRead, OpHCWrite, OpAttention, OpCrossEntropy, OpMatmulConcat:
+		return inferFused(op, args, attrs)
+	}
+	return Type{}, fmt.Errorf("no type rule for op %q", op)
+}
+
+// last returns the last dimension of s (the zero Dim for a scalar).
+func last(s Shape) Dim {
+	if len(s) == 0 {
+		return Dim{}
+	}
+	return s[len(s)-1]
+}
+
+func inferFused(op string, args []*Value, attrs Attrs) (Type, error) {
+	for _, a := range args {
+		if a.Type.DType != F32 && !(op == OpCrossEntropy && a == args[1]) {
+			return Type{}, fmt.Errorf("%s: want f32 arguments, got %s", op, a.Type)
+		}
+	}
+	f32 := func(s Shape) (Type, error) { return Type{DType: F32, Shape: s.Clone()}, nil }
+	switch op {
+	case OpRMSNorm:
+		x, g := args[0].Type.Shape, args[1].Type.Shape
+		if x.Rank() == 0 || g.Rank() != 1 || g[0] != last(x) {
+			return Type{}, fmt.Errorf("rmsnorm: want x [..., C] and g [C], got %s and %s", x, g)
+		}
+		return f32(x)
+	case OpSinkhorn:
+		s := args[0].Type.Shape
+		if s.Rank() < 2 || s[s.Rank()-1] != s[s.Rank()-2] || attrs.Int("iters") < 1 {
+			return Type{}, fmt.Errorf("sinkhorn: want [..., n, n] and iters ≥ 1, got %s iters=%d", s, attrs.Int("iters"))
+		}
+		return f32(s)
+	case OpHCCoeffs:
+		x, phi, alpha, bias := args[0].Type.Shape, args[1].Type.Shape, args[2].Type.Shape, args[3].Type.Shape
+		n := attrs.Int("n")
+		w := n*n + 2*n
+		if x.Rank() == 0 || phi.Rank() != 2 || phi[0] != last(x) || phi[1] != D(w) ||
+			!alpha.Equal(Dims(3)) || !bias.Equal(Dims(w)) {
+			return Type{}, fmt.Errorf("hc.coeffs: want x [..., K], phi [K, %d], alpha [3], bias [%d], got %s %s %s %s",
+				w, w, x, phi, alpha, bias)
+		}
+		out := x.Clone()
+		out[len(out)-1] = D(w)
+		return f32(out)
+	case OpHCRead:
+		h, X := args[0].Type.Shape, args[1].Type.Shape
+		if X.Rank() < 2 || !h.Equal(X[:X.Rank()-1]) {
+			return Type{}, fmt.Errorf("hc.read: want hPre [..., n] and X [..., n, C], got %s and %s", h, X)
+		}
+		return f32(append(X[:X.Rank()-2].Clone(), last(X)))
+	case OpHCWrite:
+		hRes, X, hPost, y := args[0].Type.Shape, args[1].Type.Shape, args[2].Type.Shape, args[3].Type.Shape
+		r := X.Rank()
+		if r < 2 || !hPost.Equal(X[:r-1]) || !hRes.Equal(append(X[:r-1].Clone(), X[r-2])) ||
+			!y.Equal(append(X[:r-2].Clone(), X[r-1])) {
+			return Type{}, fmt.Errorf("hc.write: want hRes [..., n, n], X [..., n, C], hPost [..., n], y [..., C], got %s %s %s %s",
+				hRes, X, hPost, y)
+		}
+		return f32(X)
+	case OpAttention:
+		q, k, v := args[0].Type.Shape, args[1].Type.Shape, args[2].Type.Shape
+		if q.Rank() < 2 || !q.Equal(k) || !q[:q.Rank()-1].Equal(v[:v.Rank()-1]) {
+			return Type{}, fmt.Errorf("attention: want q, k [..., T, d] and v [..., T, dv], got %s %s %s", q, k, v)
+		}
+		return f32(v)
+	case OpCrossEntropy:
+		x, t := args[0].Type, args[1].Type
+		if t.DType != I32 || x.Shape.Rank() != t.Shape.Rank()+1 || !x.Shape[:t.Shape.Rank()].Equal(t.Shape) {
+			return Type{}, fmt.Errorf("cross_entropy: want logits [..., V] and i32 targets [...], got %s and %s", x, t)
+		}
+		return Type{DType: F32}, nil
+	case OpMatmulConcat:
+		if len(args) < 2 {
+			return Type{}, fmt.Errorf("matmul.concat needs x and at least one weight")
+		}
+		x := args[0].Type.Shape
+		total := 0
+		for _, w := range args[1:] {
+			ws := w.Type.Shape
+			if ws.Rank() != 2 || ws[0] != last(x) || ws[1].IsSym() {
+				return Type{}, fmt.Errorf("matmul.concat: weight %s does not match x %s", ws, x)
+			}
+			total += ws[1].N
+		}
+		out := x.Clone()
+		out[len(out)-1] = D(total)
+		return f32(out)
 	}
 	return Type{}, fmt.Errorf("no type rule for op %q", op)
 }

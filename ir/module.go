@@ -100,7 +100,7 @@ func (in Init) String() string {
 	}
 	parts := make([]string, len(in.Args))
 	for i, a := range in.Args {
-		parts[i] = formatFloat(a)
+		parts[i] = strconv.FormatFloat(a, 'g', -1, 64)
 	}
 	return in.Kind + "(" + strings.Join(parts, ",") + ")"
 }

@@ -71,6 +71,44 @@ const (
 	OpRope = "rope"
 )
 
+// Fused ops, created by the fusion passes at -O2 (never by lowering). Each
+// is defined as exactly the primitive computation it replaces, so -O0 and
+// -O2 agree up to floating-point rounding.
+const (
+	// OpRMSNorm is x / sqrt(mean(x², last axis) + eps) · g: x [..., C],
+	// g [C]. Attrs: eps (float64).
+	OpRMSNorm = "rmsnorm"
+	// OpSinkhorn is Sinkhorn-Knopp on logits L [..., n, n]:
+	// M = exp(L − max over the last two axes), then iters times divide
+	// every column by its sum, then every row by its sum. Attrs: iters (int).
+	OpSinkhorn = "sinkhorn"
+	// OpHCCoeffs computes all mHC coefficients of a sublayer in one pass
+	// (mhc.md §3 steps 1–4 without Sinkhorn): x [..., K] (the flattened
+	// token, K = n·C), phi [K, n²+2n], alpha [3], bias [n²+2n]. With
+	// m = (x·phi)/sqrt(mean(x²) + eps), the result [..., n²+2n] is
+	// [σ(α₀·m_pre + b_pre) | 2σ(α₁·m_post + b_post) | α₂·m_res + b_res].
+	// Attrs: n (int), eps (float64).
+	OpHCCoeffs = "hc.coeffs"
+	// OpHCRead is u = Σ_j hPre[..., j]·X[..., j, :]: hPre [..., n],
+	// X [..., n, C] → [..., C].
+	OpHCRead = "hc.read"
+	// OpHCWrite is X'[..., i, :] = Σ_j hRes[..., i, j]·X[..., j, :] +
+	// hPost[..., i]·y: hRes [..., n, n], X [..., n, C], hPost [..., n],
+	// y [..., C] → [..., n, C].
+	OpHCWrite = "hc.write"
+	// OpAttention is softmax(causal_mask(q·kᵀ·scale))·v for q, k, v
+	// [..., T, d] (the mask only when causal). Attrs: scale (float64),
+	// causal (bool).
+	OpAttention = "attention"
+	// OpCrossEntropy is the mean over every position of
+	// −log_softmax(logits)[..., target]: logits [..., V], targets i32[...]
+	// → f32[].
+	OpCrossEntropy = "cross_entropy"
+	// OpMatmulConcat is x·[w₁ | w₂ | ... ] for shared weights wᵢ [K, Nᵢ]:
+	// x [..., K] → [..., ΣNᵢ] (one matmul for Q, K and V).
+	OpMatmulConcat = "matmul.concat"
+)
+
 // OpInfo documents an op for tools and verifiers.
 type OpInfo struct {
 	Name  string
@@ -109,6 +147,23 @@ var Ops = []OpInfo{
 	{OpPick, 2, "select one entry of the last axis per position"},
 	{OpCausalMask, 1, "mask j > i with −1e9"},
 	{OpRope, 1, "rotary position embedding"},
+	{OpRMSNorm, 2, "fused RMS normalisation with gain"},
+	{OpSinkhorn, 1, "fused Sinkhorn-Knopp projection"},
+	{OpHCCoeffs, 4, "fused mHC coefficient projection"},
+	{OpHCRead, 2, "fused stream read H_pre·X"},
+	{OpHCWrite, 4, "fused stream mix and write H_res·X + H_postᵀ·y"},
+	{OpAttention, 3, "fused causal softmax attention"},
+	{OpCrossEntropy, 2, "fused log-softmax, pick and mean"},
+	{OpMatmulConcat, -1, "one matmul against concatenated weights"},
+}
+
+// IsFused reports whether op is created by a fusion pass.
+func IsFused(op string) bool {
+	switch op {
+	case OpRMSNorm, OpSinkhorn, OpHCCoeffs, OpHCRead, OpHCWrite, OpAttention, OpCrossEntropy, OpMatmulConcat:
+		return true
+	}
+	return false
 }
 
 // LookupOp returns the info of a named op.

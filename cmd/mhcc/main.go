@@ -1,0 +1,140 @@
+// Command mhcc compiles .mhc model descriptions into self-contained
+// training executables, and runs, checks and inspects them.
+//
+//	mhcc model.mhc -o train     compile; ./train trains on CPU
+//	mhcc run model.mhc          compile and train in one go
+//	mhcc check model.mhc...     report diagnostics only
+//	mhcc ir model.mhc           print the IR
+//
+// Exit codes: 0 ok, 1 compile errors, 2 usage, 3 runtime or training failure.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/mhcc/mhcc/backend/bundle"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitCompile = 1
+	exitUsage   = 2
+	exitRuntime = 3
+)
+
+// version is the mhcc runtime version recorded in payload manifests.
+const version = "0.1.0"
+
+func main() {
+	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Main runs mhcc with args and returns the exit code. An executable that
+// carries a compiled program runs that program instead of the compiler.
+func Main(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		// A panic is a bug in mhcc; report it as one, without a stack trace
+		// (MHCC_TRACEBACK=1 re-panics for debugging).
+		if r := recover(); r != nil {
+			if os.Getenv("MHCC_TRACEBACK") == "1" {
+				panic(r)
+			}
+			fmt.Fprintf(stderr, "internal error (a bug in mhcc, please report it): %v\n", r)
+			code = exitRuntime
+		}
+	}()
+	if exe, err := os.Executable(); err == nil {
+		p, err := bundle.Read(exe)
+		switch {
+		case err == nil:
+			return programMain(p, args, stdout, stderr)
+		case !errors.Is(err, bundle.ErrNoPayload):
+			fmt.Fprintf(stderr, "error: %v\n", err)
+			return exitRuntime
+		}
+	}
+	return compilerMain(args, stdout, stderr)
+}
+
+// env carries the output streams to the commands.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+// parseArgs parses args into cli with kong, mapping usage errors and
+// --help to exit codes without ever calling os.Exit.
+func parseArgs(name, desc string, cli any, args []string, e *env) (*kong.Context, int, bool) {
+	exitCode := -1
+	parser, err := kong.New(cli,
+		kong.Name(name),
+		kong.Description(desc),
+		kong.Writers(e.stdout, e.stderr),
+		kong.Exit(func(code int) { exitCode = code }),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Bind(e),
+	)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: internal error: %v\n", name, err)
+		return nil, exitRuntime, false
+	}
+	ctx, err := parser.Parse(args)
+	if exitCode >= 0 { // --help
+		return nil, exitOK, false
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: error: %v\n", name, err)
+		fmt.Fprintf(e.stderr, "run '%s --help' for usage\n", name)
+		return nil, exitUsage, false
+	}
+	return ctx, 0, true
+}
+
+// exitError carries an exit code out of a kong command.
+type exitError struct {
+	code int
+	err  error // nil when the message has been printed already
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func runCtx(ctx *kong.Context, name string, e *env) int {
+	err := ctx.Run()
+	if err == nil {
+		return exitOK
+	}
+	var xe *exitError
+	if errors.As(err, &xe) {
+		if xe.err != nil {
+			fmt.Fprintf(e.stderr, "%s: error: %v\n", name, xe.err)
+		}
+		return xe.code
+	}
+	fmt.Fprintf(e.stderr, "%s: error: %v\n", name, err)
+	return exitRuntime
+}
+
+// isTerminal reports whether w is a character device (a TTY).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// useColor reports whether diagnostics on w may be coloured.
+func useColor(w io.Writer) bool {
+	return isTerminal(w) && os.Getenv("NO_COLOR") == ""
+}

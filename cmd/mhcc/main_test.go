@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/mhcc/mhcc/backend/bundle"
+)
+
+func TestMain(m *testing.M) {
+	// A training executable written by a test is a copy of this test
+	// binary with a payload: run it as the compiled program, not as tests.
+	if exe, err := os.Executable(); err == nil {
+		if _, err := bundle.Read(exe); err == nil {
+			os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+		}
+	}
+	testscript.Main(m, map[string]func(){
+		"mhcc": func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the CLI scripts in testdata/script with the repository's
+// examples copied into each script's work directory.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join("testdata", "script"),
+		Setup: func(e *testscript.Env) error {
+			return copyDir(filepath.Join("..", "..", "examples"), filepath.Join(e.WorkDir, "examples"))
+		},
+	})
+}
+
+func copyDir(from, to string) error {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := copyDir(filepath.Join(from, e.Name()), filepath.Join(to, e.Name())); err != nil {
+				return err
+			}
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestExitCodes pins the documented exit codes and that no failure ever
+// shows a Go panic or stack trace.
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, src string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bad := write("bad.mhc", "model m {\n  vocab 256\n  embed dim=\n}\n")
+	garbage := write("garbage.mhc", "\x00\x01\x02\xff\xfe binary \x00")
+	good := write("good.mhc", "model m {\n  vocab 11\n  context 4\n  embed dim=8\n  repeat 1 {\n    block mlp { mlp hidden=8 }\n  }\n}\n")
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string // substring
+	}{
+		{"no arguments", nil, exitUsage, "error:"},
+		{"unknown flag", []string{"run", good, "--bogus"}, exitUsage, "--bogus"},
+		{"negative steps", []string{"run", good, "--steps=-3"}, exitUsage, "--steps"},
+		{"missing output flag", []string{good}, exitUsage, "-o"},
+		{"malformed file", []string{bad, "-o", filepath.Join(dir, "out")}, exitCompile, "bad.mhc:3:"},
+		{"binary file", []string{"check", garbage}, exitCompile, "garbage.mhc:1:"},
+		{"missing file", []string{"ir", filepath.Join(dir, "nope.mhc")}, exitCompile, "nope.mhc"},
+		{"missing data file", []string{"run", good, "--steps", "1", "--out", filepath.Join(dir, "run"), "--data", filepath.Join(dir, "nope.txt")}, exitRuntime, "nope.txt"},
+		{"check ok", []string{"check", good}, exitOK, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := Main(c.args, &out, &errb)
+			if code != c.code {
+				t.Errorf("exit code %d, want %d\nstderr:\n%s", code, c.code, errb.String())
+			}
+			if !strings.Contains(errb.String(), c.stderr) {
+				t.Errorf("stderr does not mention %q:\n%s", c.stderr, errb.String())
+			}
+			if s := errb.String() + out.String(); strings.Contains(s, "panic") || strings.Contains(s, "goroutine ") {
+				t.Errorf("output shows a Go panic:\n%s", s)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed compile left an output file behind (stat: %v)", err)
+	}
+}
