@@ -1,0 +1,296 @@
+// Package gorgonia is mhcc's Gorgonia backend: it compiles an *ir.Module into
+// a gorgonia.org/gorgonia expression graph (forward, and the symbolic
+// backward pass from G.Grad) and runs it on a TapeMachine.
+//
+// Every IR op is lowered to a custom Gorgonia op with a hand-written
+// backward (op.go, ops.go, kernels.go; generic over float32 and float64),
+// which avoids the Gorgonia v0.9.18 bugs listed in
+// /work/shared/docs/gorgonia.md by construction: G.Reshape (aliasing),
+// InverseSqrt, ByIndices, Dropout, the LispMachine and BindDualValues are
+// never used. Kernels read flat row-major data with the IR's shapes, so IR
+// reshapes cost nothing. Matrix products run a packed AVX2 float32 GEMM
+// (sgemm_cgo.go, cgo on amd64) or Gorgonia's BLAS (G.WhichBLAS()). See
+// lower.go for the per-op mapping.
+package gorgonia
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/mhcc/mhcc/ir"
+)
+
+// DType is the floating-point type a graph computes in.
+type DType int
+
+const (
+	// Float32 is used for training.
+	Float32 DType = iota
+	// Float64 is used for gradient checks.
+	Float64
+)
+
+func (d DType) tensor() tensor.Dtype {
+	if d == Float64 {
+		return tensor.Float64
+	}
+	return tensor.Float32
+}
+
+// String returns "float32" or "float64".
+func (d DType) String() string {
+	if d == Float64 {
+		return "float64"
+	}
+	return "float32"
+}
+
+// Options configure Build.
+type Options struct {
+	// Binds gives the values of symbolic dims, e.g. {"B":16,"T":128}.
+	Binds map[string]int
+	// DType is Float32 for training, Float64 for gradient checks.
+	DType DType
+	// Grad builds the backward pass (G.Grad w.r.t. every param that the loss
+	// depends on); false gives a forward-only graph.
+	Grad bool
+}
+
+// LossName is the module output that Run evaluates.
+const LossName = "loss"
+
+// Graph is a compiled module: a Gorgonia graph, its TapeMachine, the
+// parameter and input buffers it owns.
+type Graph struct {
+	g       *G.ExprGraph
+	vm      G.VM
+	dt      DType
+	grad    bool
+	params  []*Param
+	byName  map[string]*Param
+	inputs  map[string]*input
+	derived []func() // recompute integer values derived from inputs, in order
+	loss    *G.Node
+	closed  bool
+}
+
+// Param is one trainable tensor.
+type Param struct {
+	Name  string
+	Shape []int
+	Init  ir.Init
+	Decay bool
+
+	t        *tensor.Dense // backing tensor (shared with BuildShared graphs)
+	f32      []float32
+	f64      []float64
+	g32      []float32 // gradient of the last Run
+	g64      []float64
+	gradNode *G.Node // nil if the loss does not depend on the param (its gradient stays 0)
+}
+
+// F32 returns the live backing slice of a Float32 graph (nil for Float64).
+// Writes are seen by the next Run.
+func (p *Param) F32() []float32 { return p.f32 }
+
+// F64 returns the live backing slice of a Float64 graph (nil for Float32).
+func (p *Param) F64() []float64 { return p.f64 }
+
+// GradF32 returns the gradient of the last Run (nil if the graph has no
+// backward pass or is Float64). The slice is reused by every Run.
+func (p *Param) GradF32() []float32 { return p.g32 }
+
+// GradF64 returns the gradient of the last Run of a Float64 graph.
+func (p *Param) GradF64() []float64 { return p.g64 }
+
+// Size returns the number of elements.
+func (p *Param) Size() int { return prod(p.Shape) }
+
+type input struct {
+	name  string
+	shape []int
+	ints  []int     // i32 inputs
+	f32   []float32 // f32 inputs (Float32 graph)
+	f64   []float64 // f32 inputs (Float64 graph)
+}
+
+// Build compiles m into a Gorgonia graph and TapeMachine.
+func Build(m *ir.Module, opts Options) (*Graph, error) {
+	return build(m, opts, nil)
+}
+
+// BuildShared is Build, but the new graph's params use the same backing
+// tensors as base's (e.g. a forward-only eval graph with another batch
+// size). Param shapes and the dtype must match.
+func BuildShared(m *ir.Module, opts Options, base *Graph) (*Graph, error) {
+	if base == nil {
+		return nil, fmt.Errorf("gorgonia: BuildShared: nil base graph")
+	}
+	if base.dt != opts.DType {
+		return nil, fmt.Errorf("gorgonia: BuildShared: dtype %v differs from the base graph's %v", opts.DType, base.dt)
+	}
+	return build(m, opts, base)
+}
+
+// Params returns the parameters in IR definition order.
+func (g *Graph) Params() []*Param { return g.params }
+
+// Param returns the named parameter, or nil.
+func (g *Graph) Param(name string) *Param { return g.byName[name] }
+
+// DType returns the graph's float type.
+func (g *Graph) DType() DType { return g.dt }
+
+// HasGrad reports whether the graph computes gradients.
+func (g *Graph) HasGrad() bool { return g.grad }
+
+// InputShape returns the bound shape of the named input (nil if unknown).
+func (g *Graph) InputShape(name string) []int {
+	if in, ok := g.inputs[name]; ok {
+		return append([]int(nil), in.shape...)
+	}
+	return nil
+}
+
+// SetInput copies token ids into the named i32 input's buffer; the length
+// must match the bound shape.
+func (g *Graph) SetInput(name string, data []int) error {
+	in, ok := g.inputs[name]
+	if !ok {
+		return fmt.Errorf("gorgonia: unknown input %q", name)
+	}
+	if in.ints == nil {
+		return fmt.Errorf("gorgonia: input %q is f32; use SetInputFloat", name)
+	}
+	if len(data) != len(in.ints) {
+		return fmt.Errorf("gorgonia: input %q: got %d values, want %d (shape %v)", name, len(data), len(in.ints), in.shape)
+	}
+	copy(in.ints, data)
+	return nil
+}
+
+// SetInputFloat copies data into the named f32 input's buffer.
+func (g *Graph) SetInputFloat(name string, data []float64) error {
+	in, ok := g.inputs[name]
+	if !ok {
+		return fmt.Errorf("gorgonia: unknown input %q", name)
+	}
+	n := len(in.f32) + len(in.f64)
+	if in.ints != nil {
+		return fmt.Errorf("gorgonia: input %q is i32; use SetInput", name)
+	}
+	if len(data) != n {
+		return fmt.Errorf("gorgonia: input %q: got %d values, want %d (shape %v)", name, len(data), n, in.shape)
+	}
+	for i, v := range data {
+		if in.f32 != nil {
+			in.f32[i] = float32(v)
+		} else {
+			in.f64[i] = v
+		}
+	}
+	return nil
+}
+
+// Run evaluates the forward pass (and the backward pass if the graph has
+// one), copies every parameter's gradient into its GradF32/GradF64 buffer
+// (fresh each call, never accumulated; zero for params the loss does not
+// depend on), resets the machine and returns the loss. It is safe to call
+// repeatedly; a failed Run leaves the graph usable.
+func (g *Graph) Run() (loss float64, err error) {
+	if g.closed {
+		return 0, fmt.Errorf("gorgonia: Run on a closed graph")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("gorgonia: Run panicked: %v\n%s", r, debug.Stack())
+		}
+		g.vm.Reset()
+	}()
+	for _, f := range g.derived {
+		f()
+	}
+	if err := g.vm.RunAll(); err != nil {
+		return 0, fmt.Errorf("gorgonia: Run: %w", err)
+	}
+	if loss, err = scalarOf(g.loss.Value()); err != nil {
+		return 0, fmt.Errorf("gorgonia: reading the loss: %w", err)
+	}
+	if !g.grad {
+		return loss, nil
+	}
+	for _, p := range g.params {
+		if p.gradNode == nil {
+			continue
+		}
+		if err := p.copyGrad(); err != nil {
+			return 0, err
+		}
+	}
+	return loss, nil
+}
+
+func (p *Param) copyGrad() error {
+	v := p.gradNode.Value()
+	if v == nil {
+		return fmt.Errorf("gorgonia: no gradient value for param %s", p.Name)
+	}
+	var n int
+	if p.g32 != nil {
+		d, err := floatsOf[float32](v)
+		if err != nil {
+			return fmt.Errorf("gorgonia: gradient of %s: %w", p.Name, err)
+		}
+		n = copy(p.g32, d)
+		if len(d) != len(p.g32) {
+			n = -1
+		}
+	} else {
+		d, err := floatsOf[float64](v)
+		if err != nil {
+			return fmt.Errorf("gorgonia: gradient of %s: %w", p.Name, err)
+		}
+		n = copy(p.g64, d)
+		if len(d) != len(p.g64) {
+			n = -1
+		}
+	}
+	if n < 0 {
+		return fmt.Errorf("gorgonia: gradient of %s has shape %v, want %v", p.Name, v.Shape(), p.Shape)
+	}
+	return nil
+}
+
+func scalarOf(v G.Value) (float64, error) {
+	switch x := v.(type) {
+	case *G.F32:
+		return float64(*x), nil
+	case *G.F64:
+		return float64(*x), nil
+	case nil:
+		return 0, fmt.Errorf("no value")
+	}
+	if d, err := floatsOf[float64](v); err == nil && len(d) == 1 {
+		return d[0], nil
+	}
+	if d, err := floatsOf[float32](v); err == nil && len(d) == 1 {
+		return float64(d[0]), nil
+	}
+	return 0, fmt.Errorf("want a scalar, got %T %v", v, v.Shape())
+}
+
+// NodeCount returns the number of nodes in the Gorgonia graph (forward and
+// backward).
+func (g *Graph) NodeCount() int { return len(g.g.AllNodes()) }
+
+// Close releases the machine. The graph must not be used afterwards.
+func (g *Graph) Close() {
+	if g.closed {
+		return
+	}
+	g.closed = true
+	g.vm.Close()
+}

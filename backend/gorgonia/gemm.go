@@ -1,0 +1,214 @@
+package gorgonia
+
+import (
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
+)
+
+// gemm computes c = op(a)·op(b) + beta·c (row-major). float32 products use
+// the package's packed AVX2 kernel (sgemm_cgo.go) while Gorgonia's BLAS is
+// gonum's pure-Go default — that kernel is several times faster and uses
+// both cores — and otherwise the BLAS that Gorgonia uses (G.WhichBLAS, e.g.
+// OpenBLAS after G.Use).
+func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m*n*k <= smallGemmWork && beta == 0 {
+		smallGemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
+		return
+	}
+	if a32, ok := any(a).([]float32); ok && useCSgemm() {
+		if cSgemm(tA, tB, m, n, k, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc) {
+			return
+		}
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	switch a := any(a).(type) {
+	case []float32:
+		G.WhichBLAS().Sgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		G.WhichBLAS().Dgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// UseNativeSgemm selects the package's own float32 GEMM kernel (when the
+// build has cgo on amd64 and the CPU has AVX2/FMA) as long as Gorgonia's
+// BLAS is gonum's default. Set it to false to always use G.WhichBLAS().
+var UseNativeSgemm = true
+
+func useCSgemm() bool {
+	if !UseNativeSgemm {
+		return false
+	}
+	_, isGonum := G.WhichBLAS().(gonum.Implementation)
+	return isGonum
+}
+
+// parallelFor runs f(lo, hi) over [0, n) split into contiguous chunks, one
+// per available CPU, when the total work (n·costPer) is large enough.
+func parallelFor(n, costPer int, f func(lo, hi int)) {
+	w := runtime.GOMAXPROCS(0)
+	if w > n {
+		w = n
+	}
+	if w <= 1 || n*costPer < 1<<15 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < w; i++ {
+		lo, hi := i*n/w, (i+1)*n/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// mm describes y = x·op(w) where x is [batch, m, k] and w is shared [k, n]
+// (or [n, k] with transB) when batch == 0 — then x is simply [rows=m, k] —
+// or batched [batch, k, n] / [batch, n, k].
+type mm struct {
+	batch   int // 0: shared weight
+	m, k, n int
+	transB  bool
+}
+
+// ldw returns the leading dimension of a w matrix.
+func (p mm) ldw() int {
+	if p.transB {
+		return p.k
+	}
+	return p.n
+}
+
+func (p mm) count() int { return max(p.batch, 1) }
+
+// each runs f for every batch element with the per-matrix slices.
+func mmEach[T float](p mm, f func(i int)) {
+	if p.batch == 0 {
+		f(0)
+		return
+	}
+	parallelFor(p.batch, p.m*p.n*p.k, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			f(i)
+		}
+	})
+}
+
+func mmWOff(p mm, i int) int {
+	if p.batch == 0 {
+		return 0
+	}
+	return i * p.k * p.n
+}
+
+// mmFwd: y = x·op(w).
+func mmFwd[T float](p mm, x, w, y []T) {
+	mmEach[T](p, func(i int) {
+		gemm(false, p.transB, p.m, p.n, p.k, x[i*p.m*p.k:], p.k, w[mmWOff(p, i):], p.ldw(), 0, y[i*p.m*p.n:], p.n)
+	})
+}
+
+// mmGradX: dx = g·op(w)ᵀ.
+func mmGradX[T float](p mm, w, g, dx []T) {
+	mmEach[T](p, func(i int) {
+		gemm(false, !p.transB, p.m, p.k, p.n, g[i*p.m*p.n:], p.n, w[mmWOff(p, i):], p.ldw(), 0, dx[i*p.m*p.k:], p.k)
+	})
+}
+
+// mmGradW: dw = xᵀ·g (or gᵀ·x for transB); a shared weight sums over all rows
+// (batch == 0 means one GEMM over every row).
+func mmGradW[T float](p mm, x, g, dw []T) {
+	mmEach[T](p, func(i int) {
+		xo, go_, wo := i*p.m*p.k, i*p.m*p.n, mmWOff(p, i)
+		if p.transB {
+			gemm(true, false, p.n, p.k, p.m, g[go_:], p.n, x[xo:], p.k, 0, dw[wo:], p.k)
+		} else {
+			gemm(true, false, p.k, p.n, p.m, x[xo:], p.k, g[go_:], p.n, 0, dw[wo:], p.n)
+		}
+	})
+}
+
+// smallGemmWork is the m·n·k below which plain loops beat a BLAS call
+// (e.g. the per-token n×n stream mixes of hyper-connections).
+const smallGemmWork = 1 << 14
+
+// smallGemm is c = op(a)·op(b) with plain loops: rows of c as sums of
+// scaled rows of b (four at a time), or dot products when b is transposed.
+func smallGemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
+	at := func(i, p int) T {
+		if tA {
+			return a[p*lda+i]
+		}
+		return a[i*lda+p]
+	}
+	if tB {
+		for i := 0; i < m; i++ {
+			crow := c[i*ldc : i*ldc+n]
+			for j := range crow {
+				brow := b[j*ldb : j*ldb+k]
+				var s0, s1, s2, s3 T
+				p := 0
+				if !tA {
+					arow := a[i*lda : i*lda+k]
+					arow = arow[:len(brow)]
+					for ; p+4 <= len(brow); p += 4 {
+						s0 += arow[p] * brow[p]
+						s1 += arow[p+1] * brow[p+1]
+						s2 += arow[p+2] * brow[p+2]
+						s3 += arow[p+3] * brow[p+3]
+					}
+				}
+				for ; p < k; p++ {
+					s0 += at(i, p) * brow[p]
+				}
+				crow[j] = (s0 + s1) + (s2 + s3)
+			}
+		}
+		return
+	}
+	for i := 0; i < m; i++ {
+		crow := c[i*ldc : i*ldc+n]
+		p := 0
+		for ; p+4 <= k; p += 4 {
+			a0, a1, a2, a3 := at(i, p), at(i, p+1), at(i, p+2), at(i, p+3)
+			b0 := b[p*ldb : p*ldb+n]
+			b1 := b[(p+1)*ldb : (p+1)*ldb+n]
+			b2 := b[(p+2)*ldb : (p+2)*ldb+n]
+			b3 := b[(p+3)*ldb : (p+3)*ldb+n]
+			b0, b1, b2, b3 = b0[:len(crow)], b1[:len(crow)], b2[:len(crow)], b3[:len(crow)]
+			if p == 0 {
+				for j := range crow {
+					crow[j] = a0*b0[j] + a1*b1[j] + a2*b2[j] + a3*b3[j]
+				}
+			} else {
+				for j := range crow {
+					crow[j] += a0*b0[j] + a1*b1[j] + a2*b2[j] + a3*b3[j]
+				}
+			}
+		}
+		if p == 0 {
+			clear(crow)
+		}
+		for ; p < k; p++ {
+			ap := at(i, p)
+			brow := b[p*ldb : p*ldb+n]
+			brow = brow[:len(crow)]
+			for j, v := range brow {
+				crow[j] += ap * v
+			}
+		}
+	}
+}

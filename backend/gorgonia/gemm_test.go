@@ -1,0 +1,161 @@
+package gorgonia
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// TestNativeSgemm compares the package's float32 GEMM with gonum's on
+// awkward sizes, every transpose combination, beta 0 and 1, and strided
+// leading dimensions.
+func TestNativeSgemm(t *testing.T) {
+	if !cSgemm(false, false, 1, 1, 1, []float32{1}, 1, []float32{1}, 1, 0, []float32{0}, 1) {
+		t.Skip("native sgemm unavailable (no cgo/amd64/AVX2)")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {13, 5, 300}, {100, 33, 257}, {97, 1030, 40}, {200, 64, 520}, {4, 128, 4}}
+	for _, s := range sizes {
+		m, n, k := s[0], s[1], s[2]
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				for _, beta := range []float32{0, 1} {
+					lda, ldb, ldc := k+3, n+1, n+2
+					if ta {
+						lda = m + 3
+					}
+					if tb {
+						ldb = k + 1
+					}
+					ra, rb := m, k
+					if ta {
+						ra = k
+					}
+					if tb {
+						rb = n
+					}
+					a := make([]float32, ra*lda)
+					b := make([]float32, rb*ldb)
+					c := make([]float32, m*ldc)
+					for i := range a {
+						a[i] = float32(rng.NormFloat64())
+					}
+					for i := range b {
+						b[i] = float32(rng.NormFloat64())
+					}
+					for i := range c {
+						c[i] = float32(rng.NormFloat64())
+					}
+					want := append([]float32(nil), c...)
+					tra, trb := blas.NoTrans, blas.NoTrans
+					if ta {
+						tra = blas.Trans
+					}
+					if tb {
+						trb = blas.Trans
+					}
+					gonum.Implementation{}.Sgemm(tra, trb, m, n, k, 1, a, lda, b, ldb, beta, want, ldc)
+					cSgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc)
+					for i := 0; i < m; i++ {
+						for j := 0; j < ldc; j++ {
+							got, w := c[i*ldc+j], want[i*ldc+j]
+							if j >= n && got != w {
+								t.Fatalf("%v ta=%v tb=%v: wrote outside C at (%d,%d)", s, ta, tb, i, j)
+							}
+							if math.Abs(float64(got-w)) > 1e-4*math.Sqrt(float64(k))*(1+math.Abs(float64(w))) {
+								t.Fatalf("%v ta=%v tb=%v beta=%v: C[%d,%d] = %v, want %v", s, ta, tb, beta, i, j, got, w)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkSgemm(b *testing.B) {
+	for _, native := range []bool{true, false} {
+		name := "gonum"
+		if native {
+			name = "native"
+		}
+		b.Run(name, func(b *testing.B) {
+			UseNativeSgemm = native
+			defer func() { UseNativeSgemm = true }()
+			m, n, k := 2048, 512, 128
+			a := make([]float32, m*k)
+			bb := make([]float32, k*n)
+			c := make([]float32, m*n)
+			for i := range a {
+				a[i] = float32(i%7) + 1
+			}
+			for i := range bb {
+				bb[i] = float32(i%5) + 1
+			}
+			for i := 0; i < b.N; i++ {
+				gemm(false, false, m, n, k, a, k, bb, n, 0, c, n)
+			}
+			b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// TestGemmPaths checks smallGemm and the BLAS path against a naive product
+// in float64.
+func TestGemmPaths(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, s := range [][3]int{{4, 128, 4}, {1, 1, 1}, {3, 5, 2}, {40, 50, 30}} {
+		m, n, k := s[0], s[1], s[2]
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				a := make([]float64, m*k)
+				b := make([]float64, k*n)
+				for i := range a {
+					a[i] = rng.NormFloat64()
+				}
+				for i := range b {
+					b[i] = rng.NormFloat64()
+				}
+				lda, ldb := k, n
+				if ta {
+					lda = m
+				}
+				if tb {
+					ldb = k
+				}
+				want := make([]float64, m*n)
+				for i := 0; i < m; i++ {
+					for j := 0; j < n; j++ {
+						for p := 0; p < k; p++ {
+							var av, bv float64
+							if ta {
+								av = a[p*lda+i]
+							} else {
+								av = a[i*lda+p]
+							}
+							if tb {
+								bv = b[j*ldb+p]
+							} else {
+								bv = b[p*ldb+j]
+							}
+							want[i*n+j] += av * bv
+						}
+					}
+				}
+				got := make([]float64, m*n)
+				smallGemm(ta, tb, m, n, k, a, lda, b, ldb, got, n)
+				got2 := make([]float64, m*n)
+				gonum.Implementation{}.Dgemm(map[bool]blas.Transpose{false: blas.NoTrans, true: blas.Trans}[ta],
+					map[bool]blas.Transpose{false: blas.NoTrans, true: blas.Trans}[tb], m, n, k, 1, a, lda, b, ldb, 0, got2, n)
+				for i := range want {
+					if math.Abs(got[i]-want[i]) > 1e-12*float64(k) || math.Abs(got2[i]-want[i]) > 1e-12*float64(k) {
+						t.Fatalf("%v ta=%v tb=%v: %v / %v, want %v", s, ta, tb, got[i], got2[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package gorgonia
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/chewxy/hm"
+	"github.com/pkg/errors"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// float is the element type of every custom kernel: the same generic code
+// runs in float32 graphs (training) and float64 graphs (gradient checks).
+type float interface{ ~float32 | ~float64 }
+
+// kernel computes one custom op. x holds the float inputs and idx the integer
+// (token id) inputs, each in argument order; y is the freshly allocated,
+// zeroed output. Kernels never write into their inputs.
+type kernel interface {
+	f32(x [][]float32, idx [][]int, y []float32) error
+	f64(x [][]float64, idx [][]int, y []float64) error
+}
+
+// gradFn builds the gradient nodes of an op's inputs (nil for inputs that
+// need none, i.e. where op.wrt is false).
+type gradFn func(o *op, inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
+
+// op is the one generic custom Gorgonia op used for every hand-written
+// kernel. It always allocates its output in Do (ReturnsPtr false), never
+// overwrites an input (OverwritesInput −1), and differentiates symbolically
+// through grad, which builds other ops (their own backward is never needed).
+type op struct {
+	name      string       // unique description including attributes; used for hashing
+	dt        tensor.Dtype // Float32 or Float64
+	in        []hm.Type    // argument types
+	isInt     []bool       // which arguments are tensor.Int index tensors
+	out       tensor.Shape // output shape
+	scalarOut bool         // output is a Gorgonia scalar (the loss)
+	k         kernel
+	grad      gradFn // nil: not differentiable
+	wrt       []bool // which arguments receive a gradient
+
+	// buf is the output buffer, reused by every run: the TapeMachine runs
+	// each instruction once per RunAll, and Graph.Run copies out everything
+	// it returns (loss, gradients) before the next run, so last run's
+	// output is dead when Do is called again.
+	buf any
+}
+
+var (
+	_ G.Op   = (*op)(nil)
+	_ G.SDOp = (*op)(nil)
+)
+
+func tensorType(dims int, of hm.Type) hm.Type {
+	if dims == 0 {
+		return of
+	}
+	return G.TensorType{Dims: dims, Of: of}
+}
+
+// newOp creates an op for the given children. wrt lists which children get
+// gradients (nil: none).
+func newOp(name string, dt tensor.Dtype, children []*G.Node, out tensor.Shape, k kernel, grad gradFn, wrt []bool) *op {
+	a := hm.TypeVariable('a')
+	o := &op{name: name, dt: dt, out: out.Clone(), k: k, grad: grad}
+	for _, c := range children {
+		isInt := c.Dtype() == tensor.Int
+		of := hm.Type(a)
+		if isInt {
+			of = tensor.Int
+		}
+		o.in = append(o.in, tensorType(c.Dims(), of))
+		o.isInt = append(o.isInt, isInt)
+	}
+	o.wrt = make([]bool, len(children))
+	if grad != nil {
+		copy(o.wrt, wrt)
+	}
+	return o
+}
+
+// apply creates the op's node.
+func apply(o *op, children ...*G.Node) (*G.Node, error) {
+	n, err := G.ApplyOp(o, children...)
+	if err != nil {
+		return nil, errors.Wrapf(err, "applying %s", o.name)
+	}
+	return n, nil
+}
+
+func (o *op) Arity() int { return len(o.in) }
+
+func (o *op) Type() hm.Type {
+	ts := append([]hm.Type(nil), o.in...)
+	if o.scalarOut {
+		ts = append(ts, hm.TypeVariable('a'))
+	} else {
+		ts = append(ts, tensorType(len(o.out), hm.TypeVariable('a')))
+	}
+	return hm.NewFnType(ts...)
+}
+
+func (o *op) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	if o.scalarOut {
+		return tensor.ScalarShape(), nil
+	}
+	return o.out.Clone(), nil
+}
+
+// opTimes, when non-nil, accumulates the time spent in each custom op kind
+// (a test hook for profiling; not safe for concurrent graphs).
+var opTimes map[string]time.Duration
+
+func opKind(name string) string {
+	if i := strings.IndexAny(name, "[(0123456789"); i > 0 {
+		name = name[:i]
+	}
+	return name
+}
+
+func (o *op) Do(vals ...G.Value) (v G.Value, err error) {
+	// The TapeMachine runs instructions on its own goroutine: a panic here
+	// would kill the process, so it becomes an error of Run.
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, errors.Errorf("%s panicked: %v\n%s", o.name, r, debug.Stack())
+		}
+	}()
+	if opTimes != nil {
+		start := time.Now()
+		defer func() { opTimes[o.name] += time.Since(start) }()
+	}
+	if len(vals) != len(o.in) {
+		return nil, errors.Errorf("%s: want %d inputs, got %d", o.name, len(o.in), len(vals))
+	}
+	switch o.dt {
+	case tensor.Float32:
+		return run(o, vals, o.k.f32)
+	case tensor.Float64:
+		return run(o, vals, o.k.f64)
+	}
+	return nil, errors.Errorf("%s: unsupported dtype %v", o.name, o.dt)
+}
+
+func run[T float](o *op, vals []G.Value, call func([][]T, [][]int, []T) error) (G.Value, error) {
+	var xs [][]T
+	var idx [][]int
+	for i, v := range vals {
+		if o.isInt[i] {
+			d, err := intsOf(v)
+			if err != nil {
+				return nil, errors.Wrapf(err, "%s input %d", o.name, i)
+			}
+			idx = append(idx, d)
+			continue
+		}
+		d, err := floatsOf[T](v)
+		if err != nil {
+			return nil, errors.Wrapf(err, "%s input %d", o.name, i)
+		}
+		xs = append(xs, d)
+	}
+	y, _ := o.buf.([]T)
+	if n := o.out.TotalSize(); len(y) != n {
+		y = make([]T, n)
+		o.buf = y
+	} else if z, ok := o.k.(interface{ needsZero() bool }); ok && z.needsZero() {
+		clear(y)
+	}
+	if err := call(xs, idx, y); err != nil {
+		return nil, errors.Wrap(err, o.name)
+	}
+	if o.scalarOut {
+		switch v := any(y[0]).(type) {
+		case float32:
+			return G.NewF32(v), nil
+		case float64:
+			return G.NewF64(v), nil
+		}
+	}
+	return tensor.New(tensor.WithShape(o.out.Clone()...), tensor.WithBacking(y)), nil
+}
+
+// floatsOf returns the contiguous data of a float tensor or scalar value.
+func floatsOf[T float](v G.Value) ([]T, error) {
+	switch t := v.(type) {
+	case *tensor.Dense:
+		if t.RequiresIterator() {
+			t = t.Materialize().(*tensor.Dense)
+		}
+		switch d := t.Data().(type) {
+		case []T:
+			return d, nil
+		case T:
+			return []T{d}, nil
+		}
+		return nil, errors.Errorf("want %T data, got %v", []T(nil), t.Dtype())
+	case *G.F32:
+		return []T{T(*t)}, nil
+	case *G.F64:
+		return []T{T(*t)}, nil
+	}
+	return nil, errors.Errorf("unsupported value %T", v)
+}
+
+func intsOf(v G.Value) ([]int, error) {
+	t, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, errors.Errorf("want an int tensor, got %T", v)
+	}
+	if t.RequiresIterator() {
+		t = t.Materialize().(*tensor.Dense)
+	}
+	d, ok := t.Data().([]int)
+	if !ok {
+		return nil, errors.Errorf("want int data, got %v", t.Dtype())
+	}
+	return d, nil
+}
+
+func (o *op) ReturnsPtr() bool     { return false }
+func (o *op) CallsExtern() bool    { return false }
+func (o *op) OverwritesInput() int { return -1 }
+func (o *op) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "mhcc.%s:%v", o.name, o.dt)
+}
+func (o *op) Hashcode() uint32 { h := fnv.New32a(); o.WriteHash(h); return h.Sum32() }
+func (o *op) String() string   { return o.name }
+
+func (o *op) DiffWRT(n int) []bool {
+	w := make([]bool, n)
+	copy(w, o.wrt)
+	return w
+}
+
+func (o *op) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if o.grad == nil {
+		return nil, errors.Errorf("%s is not differentiable", o.name)
+	}
+	gs, err := o.grad(o, inputs, output, grad)
+	if err != nil {
+		return nil, errors.Wrapf(err, "differentiating %s", o.name)
+	}
+	if len(gs) != len(inputs) {
+		return nil, errors.Errorf("differentiating %s: %d gradients for %d inputs", o.name, len(gs), len(inputs))
+	}
+	return gs, nil
+}
