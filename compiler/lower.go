@@ -80,8 +80,9 @@ func (l *lowerer) model() {
 	if res.Kind == lang.ResidualPlain {
 		for i := range md.Blocks {
 			blk := &md.Blocks[i]
+			y := l.sublayer(blk, h)
 			b.At(pos(blk.Pos))
-			h = b.Add(h, l.sublayer(blk, h))
+			h = b.Add(h, y)
 		}
 	} else {
 		n := res.Streams

@@ -189,11 +189,13 @@ func formatAttr(v any) string {
 	case string:
 		return strconv.Quote(x)
 	case []int:
+		// Integer lists print in parentheses, like a Python tuple, so that
+		// they never read as a constant Shape, which prints in brackets.
 		parts := make([]string, len(x))
 		for i, n := range x {
 			parts[i] = strconv.Itoa(n)
 		}
-		return "[" + strings.Join(parts, ",") + "]"
+		return "(" + strings.Join(parts, ",") + ")"
 	case Shape:
 		return x.String()
 	case Init:
@@ -206,7 +208,7 @@ func formatAttr(v any) string {
 // (with a '.' or an exponent) and round-trips exactly.
 func formatFloat(f float64) string {
 	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if !strings.ContainsAny(s, ".eEnI") {
+	if !strings.ContainsAny(s, ".eENI") { // NaN and ±Inf read back as floats too
 		s += ".0"
 	}
 	return s

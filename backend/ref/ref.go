@@ -226,6 +226,9 @@ func evalValue(v *ir.Value, args []*Tensor, binds map[string]int, params map[str
 			return nil, fmt.Errorf("rope needs a float64 base attribute, got %T", v.Attrs.Get("base"))
 		}
 		return rope(args[0], base)
+	case ir.OpRMSNorm, ir.OpSinkhorn, ir.OpHCCoeffs, ir.OpHCRead, ir.OpHCWrite, ir.OpAttention,
+		ir.OpCrossEntropy, ir.OpMatmulConcat:
+		return evalFused(v, args) // fused.go
 	}
 	return nil, fmt.Errorf("op %q is not implemented by the reference interpreter", v.Op)
 }

@@ -1,0 +1,533 @@
+package compiler
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mhcc/mhcc/ir"
+	"github.com/mhcc/mhcc/lang"
+)
+
+// The analyses behind `mhcc summary`: parameter count, FLOPs per token and
+// memory per training step, computed from IR types alone (no graph is
+// built and no weight allocated, so a multi-billion-parameter
+// configuration is as quick as a tiny one).
+//
+// FLOP conventions (one multiply-add is 2 FLOPs):
+//
+//   - matmul [..., M, K]·[K, N]: 2·M·K·N per leading index;
+//   - elementwise unary and binary ops (exp, sigmoid, sqrt, ... included):
+//     1 per result element; rope: 3 per element;
+//   - sum, mean, max: 1 per argument element;
+//   - softmax and log_softmax: 5 per element (max, subtract, exp, sum,
+//     divide or log);
+//   - reshape, transpose, slice, broadcast, gather, pick, causal_mask,
+//     const, param, input: 0 (data movement);
+//   - a fused op counts exactly what the primitive pattern it replaces
+//     counts (ir/ops.go), so the totals do not depend on the -O level
+//     except where cleanup really removes work;
+//   - backward = 2 × forward (gradients with respect to both operands of
+//     every product; the usual estimate, total ≈ 6 FLOPs per parameter
+//     and token for a dense model).
+//
+// FLOPs per token are those of one sequence of T = context tokens divided
+// by T, so attention's T×T products are included at the training length.
+//
+// Memory per step, in float32 bytes: parameters, gradients (one per
+// parameter) and AdamW's two moments; activations are every computed IR
+// value (all but params, inputs and consts) at B = train batch and
+// T = context, which is what a tape-based backend keeps for the backward
+// pass — fusion lowers it because a fused op's intermediates are not kept.
+
+// LayerRow is one row of the layer table: the IR values attributed to one
+// model path.
+type LayerRow struct {
+	// Path is the model path (a parameter prefix such as
+	// "blocks.0.attn.hc", or "embed", "residual.expand", "norm", "head",
+	// "loss").
+	Path string `json:"path"`
+	// Op lists the row's ops with the most FLOPs first (at most three).
+	Op string `json:"op"`
+	// Shape is the type of the row's last value, e.g. f32[B,T,4,128].
+	Shape string `json:"output"`
+	// Params counts the elements of the parameters declared in the row
+	// (a tied parameter is declared, and counted, once).
+	Params int64 `json:"params"`
+	// FLOPs is the forward FLOPs per token.
+	FLOPs float64 `json:"flops_per_token"`
+	// Values is the number of IR values in the row.
+	Values int `json:"ir_values"`
+
+	flops   int64 // per sequence of T tokens
+	opFLOPs map[string]int64
+	opCount map[string]int
+	opOrder []string
+}
+
+// Summary is the result of Analyze.
+type Summary struct {
+	Model  string `json:"model"`
+	Source string `json:"source"`
+	Level  string `json:"level"`
+	// Batch and Context are the B and T the per-step numbers use.
+	Batch   int        `json:"batch"`
+	Context int        `json:"context"`
+	Rows    []LayerRow `json:"layers"`
+	// Params is the number of trainable scalars (each tensor once).
+	Params int64 `json:"params"`
+	// ParamTensors is the number of parameter tensors.
+	ParamTensors int `json:"param_tensors"`
+	// ForwardFLOPs and BackwardFLOPs are per token.
+	ForwardFLOPs  float64 `json:"flops_per_token_forward"`
+	BackwardFLOPs float64 `json:"flops_per_token_backward"`
+	// ForwardFLOPsPerSequence is the exact forward count for one sequence
+	// of Context tokens (ForwardFLOPs × Context).
+	ForwardFLOPsPerSequence int64 `json:"flops_per_sequence_forward"`
+	// Memory per training step, in bytes (float32).
+	ActivationBytes int64 `json:"activation_bytes"`
+	ParamBytes      int64 `json:"param_bytes"`
+	GradBytes       int64 `json:"grad_bytes"`
+	OptimizerBytes  int64 `json:"optimizer_bytes"`
+	// IRValues is the number of values of the analysed module.
+	IRValues int `json:"ir_values"`
+}
+
+// TotalBytes is the memory of one training step.
+func (s *Summary) TotalBytes() int64 {
+	return s.ActivationBytes + s.ParamBytes + s.GradBytes + s.OptimizerBytes
+}
+
+// Analyze computes the summary of module m compiled from program p (which
+// names the layers and gives B and T) at the given level (for the report).
+func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
+	md := &p.Model
+	B, T := p.Train.Batch, md.Context
+	perSeq := map[string]int{SymBatch: 1, SymTime: T}
+	perStep := map[string]int{SymBatch: B, SymTime: T}
+	s := &Summary{Model: md.Name, Source: m.Source, Level: level, Batch: B, Context: T, IRValues: len(m.Values)}
+	label := newLabeler(p, m)
+	rows := map[string]*LayerRow{}
+	var order []string // paths in order of first appearance
+	for i, v := range m.Values {
+		path := label.at(i, v)
+		r := rows[path]
+		if r == nil {
+			r = &LayerRow{Path: path, opFLOPs: map[string]int64{}, opCount: map[string]int{}}
+			rows[path] = r
+			order = append(order, path)
+		}
+		f, err := ValueFLOPs(v, perSeq)
+		if err != nil {
+			return nil, err
+		}
+		r.flops += f
+		if r.opCount[v.Op] == 0 {
+			r.opOrder = append(r.opOrder, v.Op)
+		}
+		r.opCount[v.Op]++
+		r.opFLOPs[v.Op] += f
+		r.Values++
+		r.Shape = v.Type.String()
+		switch v.Op {
+		case ir.OpParam:
+			n, _ := v.Type.Shape.Size()
+			r.Params += int64(n)
+			s.Params += int64(n)
+			s.ParamTensors++
+		case ir.OpInput, ir.OpConst:
+		default:
+			sh, err := v.Type.Shape.Resolve(perStep)
+			if err != nil {
+				return nil, err
+			}
+			s.ActivationBytes += 4 * numel(sh)
+		}
+		s.ForwardFLOPsPerSequence += f
+	}
+	for _, path := range order {
+		r := rows[path]
+		r.FLOPs = float64(r.flops) / float64(T)
+		r.Op = r.describeOps()
+		s.Rows = append(s.Rows, *r)
+	}
+	s.ForwardFLOPs = float64(s.ForwardFLOPsPerSequence) / float64(T)
+	s.BackwardFLOPs = 2 * s.ForwardFLOPs
+	s.ParamBytes = 4 * s.Params
+	s.GradBytes = 4 * s.Params
+	s.OptimizerBytes = 8 * s.Params
+	return s, nil
+}
+
+func (r *LayerRow) describeOps() string {
+	var ops []string
+	for _, op := range r.opOrder {
+		if op != ir.OpParam && op != ir.OpConst || len(r.opOrder) == 1 {
+			ops = append(ops, op)
+		}
+	}
+	sort.SliceStable(ops, func(i, j int) bool { return r.opFLOPs[ops[i]] > r.opFLOPs[ops[j]] })
+	var shown []string
+	if len(ops) == 0 {
+		return ""
+	}
+	for _, op := range ops {
+		if r.opFLOPs[op] > 0 || r.opFLOPs[ops[0]] == 0 {
+			shown = append(shown, op)
+		}
+	}
+	more := ""
+	if len(shown) > 3 {
+		shown, more = shown[:3], ",…"
+	}
+	return strings.Join(shown, ",") + more
+}
+
+func numel(s []int) int64 {
+	n := int64(1)
+	for _, d := range s {
+		n *= int64(d)
+	}
+	return n
+}
+
+// ValueFLOPs returns the forward FLOPs of one value under the symbol
+// bindings, per the conventions above.
+func ValueFLOPs(v *ir.Value, binds map[string]int) (int64, error) {
+	size := func(x *ir.Value) (int64, error) {
+		s, err := x.Type.Shape.Resolve(binds)
+		if err != nil {
+			return 0, err
+		}
+		return numel(s), nil
+	}
+	dims := func(x *ir.Value) ([]int, error) { return x.Type.Shape.Resolve(binds) }
+	out, err := size(v)
+	if err != nil {
+		return 0, err
+	}
+	switch v.Op {
+	case ir.OpNeg, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpSquare, ir.OpSigmoid, ir.OpTanh, ir.OpRelu,
+		ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv:
+		return out, nil
+	case ir.OpRope:
+		return 3 * out, nil
+	case ir.OpSum, ir.OpMean, ir.OpMax:
+		return size(v.Args[0])
+	case ir.OpSoftmax, ir.OpLogSoftmax:
+		return 5 * out, nil
+	case ir.OpMatmul:
+		a, err := dims(v.Args[0])
+		if err != nil {
+			return 0, err
+		}
+		K := int64(a[len(a)-1])
+		return 2 * out * K, nil // out = lead·M·N
+	case ir.OpMatmulConcat:
+		x, err := dims(v.Args[0])
+		if err != nil {
+			return 0, err
+		}
+		return 2 * out * int64(x[len(x)-1]), nil // out = rows·ΣNᵢ
+	case ir.OpRMSNorm:
+		x, err := dims(v.Args[0])
+		if err != nil {
+			return 0, err
+		}
+		rows := out / int64(x[len(x)-1])
+		return 4*out + 2*rows, nil // square, mean, div, mul per element; add, sqrt per row
+	case ir.OpSinkhorn:
+		t := int64(v.Attrs.Int("iters"))
+		return (3 + 4*t) * out, nil // max, sub, exp; per round 2 sums and 2 divides
+	case ir.OpHCCoeffs:
+		x, err := dims(v.Args[0])
+		if err != nil {
+			return 0, err
+		}
+		K, n := int64(x[len(x)-1]), int64(v.Attrs.Int("n"))
+		w := n*n + 2*n
+		rows := out / w
+		// square, mean: 2K; add, sqrt: 2; matmul: 2Kw; divide by r: w;
+		// α·m + b: 2w; σ (pre), σ and ·2 (post): 3n.
+		return rows * (2*K + 2 + 2*K*w + 3*w + 3*n), nil
+	case ir.OpHCRead:
+		return 2 * numelMust(dims(v.Args[1])), nil // multiply and sum over the n·C stream values
+	case ir.OpHCWrite:
+		x, err := dims(v.Args[1])
+		if err != nil {
+			return 0, err
+		}
+		n := int64(x[len(x)-2])
+		return 2*n*out + 2*out, nil // H_res·X, then H_post·y multiplied and added
+	case ir.OpAttention:
+		q, err := dims(v.Args[0])
+		if err != nil {
+			return 0, err
+		}
+		d := int64(q[len(q)-1])
+		Tq := int64(q[len(q)-2])
+		scores := numel(q[:len(q)-1]) * Tq // [..., T, T]
+		f := 2*scores*d + 5*scores + 2*out*Tq
+		if v.Attrs.Float("scale") != 1 {
+			f += scores
+		}
+		return f, nil
+	case ir.OpCrossEntropy:
+		logits := numelMust(dims(v.Args[0]))
+		rows := numelMust(dims(v.Args[1]))
+		return 5*logits + rows + 1, nil // log_softmax, mean of the picked values, negate
+	}
+	return 0, nil
+}
+
+func numelMust(s []int, err error) int64 {
+	if err != nil {
+		return 0
+	}
+	return numel(s)
+}
+
+// labeler attributes every IR value to a model path from its source
+// position, the parameters declared so far, and the order in which the
+// lowering emits a program (lower.go): inputs, embedding, stream expansion,
+// then per block the hyper-connection coefficients and read, the norm, the
+// body, the write, then the collapse, the final norm, the head and the
+// loss.
+type labeler struct {
+	p         *lang.Program
+	paths     []string
+	cur       int // current block index, −1 before the first
+	lastWrite int // index of the last stream write at the residual position
+	blockOf   map[string]int
+	headSeen  bool
+}
+
+func newLabeler(p *lang.Program, m *ir.Module) *labeler {
+	l := &labeler{p: p, paths: make([]string, len(m.Values)), cur: -1, lastWrite: -1, blockOf: map[string]int{}}
+	for i, b := range p.Model.Blocks {
+		l.blockOf[b.Path] = i
+	}
+	res := p.Model.Residual
+	for i, v := range m.Values {
+		if samePos(v.Pos, res.Pos) && (v.Op == ir.OpHCWrite || v.Op == ir.OpAdd) {
+			l.lastWrite = i
+		}
+	}
+	return l
+}
+
+func samePos(a ir.Pos, b lang.Pos) bool { return a.Line == b.Line && a.Col == b.Col && a.Line != 0 }
+
+// blockPath returns the path of block k's statement at pos, or "".
+func (l *labeler) blockPath(k int, pos ir.Pos) string {
+	if k < 0 || k >= len(l.p.Model.Blocks) {
+		return ""
+	}
+	b := &l.p.Model.Blocks[k]
+	switch {
+	case samePos(pos, b.Norm.Pos):
+		return b.Path + ".norm"
+	case b.Attention != nil && samePos(pos, b.Attention.Pos), b.MLP != nil && samePos(pos, b.MLP.Pos):
+		return b.Path
+	case samePos(pos, b.Pos):
+		return b.Path + ".residual"
+	}
+	return ""
+}
+
+func (l *labeler) at(i int, v *ir.Value) string {
+	path := l.label(i, v)
+	l.paths[i] = path
+	return path
+}
+
+func (l *labeler) label(i int, v *ir.Value) string {
+	md := &l.p.Model
+	if name := v.Param(); name != "" {
+		for k := len(name) - 1; k > 0; k-- {
+			if name[k] != '.' {
+				continue
+			}
+			prefix := name[:k]
+			if b, ok := l.blockOf[prefix]; ok {
+				l.cur = b
+			}
+		}
+	}
+	if p := l.blockPath(l.cur, v.Pos); p != "" {
+		return p
+	}
+	if p := l.blockPath(l.cur+1, v.Pos); p != "" {
+		l.cur++
+		return p
+	}
+	switch {
+	case samePos(v.Pos, md.Residual.Pos):
+		switch {
+		case l.cur < 0:
+			return "residual.expand"
+		case i > l.lastWrite:
+			return "residual.collapse"
+		}
+		return md.Blocks[l.cur].Path + ".hc"
+	case samePos(v.Pos, md.Embed.Pos):
+		return "embed"
+	case samePos(v.Pos, md.FinalNorm.Pos):
+		return "norm"
+	case samePos(v.Pos, md.Head.Pos):
+		if l.headSeen {
+			return "loss"
+		}
+		if v.Op == ir.OpMatmul {
+			l.headSeen = true
+		}
+		return "head"
+	case samePos(v.Pos, md.Pos):
+		return "inputs"
+	}
+	if i > 0 {
+		return l.paths[i-1]
+	}
+	return "inputs"
+}
+
+// Formats of WriteSummary.
+const (
+	FormatText     = "text"
+	FormatMarkdown = "markdown"
+	FormatJSON     = "json"
+)
+
+// WriteSummary prints s as an aligned text table, a Markdown table or
+// JSON.
+func WriteSummary(w io.Writer, s *Summary, format string) error {
+	switch format {
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	case FormatText, FormatMarkdown, "":
+	default:
+		return fmt.Errorf("%w: unknown summary format %q (text, markdown, json)", ErrOptions, format)
+	}
+	md := format == FormatMarkdown
+	header := []string{"path", "op", "output", "params", "FLOPs/token"}
+	var rows [][]string
+	for _, r := range s.Rows {
+		rows = append(rows, []string{r.Path, r.Op, r.Shape, group(r.Params), human(r.FLOPs)})
+	}
+	rows = append(rows, []string{"total", "", "", group(s.Params), human(s.ForwardFLOPs)})
+	if md {
+		fmt.Fprintf(w, "**%s** (%s, %s)\n\n", s.Model, s.Source, s.Level)
+		fmt.Fprintf(w, "| %s |\n|---|---|---|--:|--:|\n", strings.Join(header, " | "))
+		for _, r := range rows {
+			if r[0] == "total" {
+				r = []string{"**total**", "", "", "**" + r[3] + "**", "**" + r[4] + "**"}
+			} else {
+				r = []string{"`" + r[0] + "`", "`" + r[1] + "`", "`" + r[2] + "`", r[3], r[4]}
+			}
+			fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
+		}
+		fmt.Fprintln(w)
+	} else {
+		fmt.Fprintf(w, "model %s (%s, %s, %d IR values)\n\n", s.Model, s.Source, s.Level, s.IRValues)
+		width := make([]int, len(header))
+		for _, r := range append([][]string{header}, rows...) {
+			for i, c := range r {
+				width[i] = max(width[i], len([]rune(c)))
+			}
+		}
+		line := func(r []string) {
+			var b strings.Builder
+			for i, c := range r {
+				pad := strings.Repeat(" ", width[i]-len([]rune(c)))
+				if i >= 3 { // numbers right-aligned
+					b.WriteString(pad + c)
+				} else {
+					b.WriteString(c + pad)
+				}
+				if i < len(r)-1 {
+					b.WriteString("  ")
+				}
+			}
+			fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		}
+		line(header)
+		for i, r := range rows {
+			if i == len(rows)-1 {
+				total := 0
+				for _, x := range width {
+					total += x + 2
+				}
+				fmt.Fprintln(w, strings.Repeat("-", total-2))
+			}
+			line(r)
+		}
+		fmt.Fprintln(w)
+	}
+	bullet := ""
+	if md {
+		bullet = "- "
+	}
+	fmt.Fprintf(w, "%sparameters: %s in %d tensors (a tied tensor counted once)\n", bullet, group(s.Params), s.ParamTensors)
+	fmt.Fprintf(w, "%sFLOPs per token: %s forward + %s backward = %s\n", bullet,
+		human(s.ForwardFLOPs), human(s.BackwardFLOPs), human(s.ForwardFLOPs+s.BackwardFLOPs))
+	fmt.Fprintf(w, "%smemory per step (B=%d, T=%d, f32): activations %s, parameters %s, gradients %s, AdamW moments %s; total %s\n",
+		bullet, s.Batch, s.Context, bytesStr(s.ActivationBytes), bytesStr(s.ParamBytes), bytesStr(s.GradBytes),
+		bytesStr(s.OptimizerBytes), bytesStr(s.TotalBytes()))
+	return nil
+}
+
+// group prints an integer with thousands separators: 918,872.
+func group(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// human prints a count with a k/M/G/T suffix and three significant digits.
+func human(x float64) string {
+	units := []string{"", "k", "M", "G", "T", "P"}
+	i := 0
+	for x >= 999.5 && i < len(units)-1 {
+		x /= 1000
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatFloat(x, 'g', 4, 64)
+	}
+	return strconv.FormatFloat(x, 'f', max(0, 2-int(digitsBefore(x))), 64) + units[i]
+}
+
+func digitsBefore(x float64) int {
+	n := 0
+	for x >= 10 {
+		x /= 10
+		n++
+	}
+	return n
+}
+
+// bytesStr prints a byte count in binary units.
+func bytesStr(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	x := float64(n)
+	i := 0
+	for x >= 1024 && i < len(units)-1 {
+		x /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", x, units[i])
+}
