@@ -1,7 +1,15 @@
 // Package train is the training loop behind `./train` and `mhcc run`: it
 // builds the Gorgonia graphs of a compiled module, feeds batches from a data
-// source, steps AdamW under the learning-rate schedule, evaluates on held-out
-// data and logs progress for the person watching the run.
+// source, steps the optimizer under the learning-rate schedule, evaluates on
+// held-out data, writes checkpoints and logs progress for the person
+// watching the run. It also evaluates and samples from checkpoints (eval.go,
+// sample.go) and plots runs (plot.go).
+//
+// A run is reproducible: the same program, seed and data give the same
+// per-step losses bit for bit, and a run resumed from a checkpoint
+// continues exactly as the uninterrupted run would have (the checkpoint
+// holds the parameters, the optimizer state, the data generator's state,
+// the sequential data cursor and the partial log window).
 package train
 
 import (
@@ -13,8 +21,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/mhcc/mhcc/backend/bundle"
+	"github.com/mhcc/mhcc/backend/checkpoint"
 	"github.com/mhcc/mhcc/backend/data"
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/optim"
@@ -23,20 +35,56 @@ import (
 	"github.com/mhcc/mhcc/lang"
 )
 
-// Options are the run settings that override the program's train block.
+// Options are the run settings that override the program's train block,
+// and the runtime settings the language has no statement for yet.
 type Options struct {
 	// Steps overrides train.steps when > 0.
 	Steps int
 	// Seed overrides train.seed when HasSeed is set.
 	Seed    int64
 	HasSeed bool
-	// DataPath overrides the data statement with a byte-level text file.
+	// DataPath overrides the data statement with a data file.
 	DataPath string
-	// OutDir is the run folder (metrics.jsonl, summary.json); "" means
-	// runs/<model name>.
+	// DataFormat is the file format ("text", "bin"; "" by extension).
+	DataFormat string
+	// Vocab is the declared vocabulary of a token file (0: the model's).
+	Vocab int
+	// Task overrides the synthetic task ("markov", "recall").
+	Task string
+	// Sampling is data.Random (the default) or data.Sequential.
+	Sampling string
+	// Optimizer overrides the optimizer kind ("adamw", "sgd").
+	Optimizer string
+	// Momentum is SGD's momentum.
+	Momentum float64
+	// Schedule overrides the schedule kind ("constant", "cosine", "step").
+	Schedule string
+	// Accumulate is the number of micro-batches whose mean gradient makes
+	// one optimizer step (0 or 1: none).
+	Accumulate int
+	// CheckpointEvery writes a checkpoint every N steps (0: only at the
+	// end and on interruption).
+	CheckpointEvery int
+	// Keep is how many checkpoints to keep (0: all).
+	Keep int
+	// Resume continues from the newest checkpoint in the run folder.
+	Resume bool
+	// OutDir is the run folder (metrics.jsonl, summary.json, checkpoints);
+	// "" means runs/<model name>.
 	OutDir string
+	// Source is the program text, recorded (as a hash) in checkpoints.
+	Source []byte
+	// Stop, when closed, ends the run after the current step with a
+	// checkpoint; Run then returns an *InterruptedError.
+	Stop <-chan struct{}
 	// Log receives the human-readable log.
 	Log io.Writer
+	// TTY redraws one status line instead of printing a line every
+	// log.every steps.
+	TTY bool
+	// InjectNaN is a test hook: "STEP:grad:PARAM" makes the gradient of
+	// PARAM NaN at STEP, "STEP:value:PARAM" poisons the parameter itself.
+	InjectNaN string
 }
 
 // Result summarises a finished run.
@@ -52,149 +100,572 @@ type Result struct {
 	DataName    string  `json:"data"`
 	ModelName   string  `json:"model"`
 	ResidualCfg string  `json:"residual"`
+	Checkpoint  string  `json:"checkpoint,omitempty"`   // the last checkpoint written
+	ResumedFrom int     `json:"resumed_from,omitempty"` // the step a resumed run started from
+}
+
+// ErrInterrupted is matched (errors.Is) by the error of a run stopped
+// through Options.Stop.
+var ErrInterrupted = errors.New("training interrupted")
+
+// InterruptedError reports a run stopped through Options.Stop.
+type InterruptedError struct {
+	Step       int    // completed steps
+	Checkpoint string // the checkpoint holding them
+}
+
+// Error says where the run stopped and which checkpoint holds it.
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("interrupted after step %d; checkpoint %s written (continue with --resume)", e.Step, e.Checkpoint)
+}
+
+// Is makes errors.Is(err, ErrInterrupted) true.
+func (e *InterruptedError) Is(target error) bool { return target == ErrInterrupted }
+
+// DivergedError reports a non-finite loss or gradient.
+type DivergedError struct {
+	Step int
+	// What is "loss" or "gradient".
+	What string
+	// Value is the offending loss or gradient norm.
+	Value float64
+	// Param is the first parameter (in IR order) holding a non-finite
+	// value or, failing that, the first with a non-finite gradient; ""
+	// if there is none.
+	Param string
+	// ParamValue reports that Param's values (not its gradient) are bad.
+	ParamValue bool
+	// LastCheckpoint is the newest checkpoint of the run ("" if none).
+	LastCheckpoint string
+}
+
+// Error names the step, the offending parameter and the last good
+// checkpoint.
+func (e *DivergedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "step %d: the %s is %v: training diverged", e.Step, e.What, e.Value)
+	switch {
+	case e.Param != "" && e.ParamValue:
+		fmt.Fprintf(&b, "; parameter %s holds non-finite values", e.Param)
+	case e.Param != "":
+		fmt.Fprintf(&b, "; first non-finite gradient: %s", e.Param)
+	}
+	if e.LastCheckpoint != "" {
+		fmt.Fprintf(&b, "; last good checkpoint: %s (resume with --resume, perhaps with a lower learning rate)", e.LastCheckpoint)
+	} else {
+		b.WriteString("; no checkpoint was written before it")
+	}
+	return b.String()
+}
+
+// run is the state of one training run.
+type run struct {
+	p      *lang.Program
+	m      *ir.Module
+	opts   Options
+	log    io.Writer
+	steps  int
+	seed   int64
+	B, T   int
+	accum  int
+	outDir string
+
+	src       data.Source
+	sampler   *data.Sampler
+	g         *gb.Graph
+	ev        *evaluator
+	val       windowSet
+	hasVal    bool
+	tensors   []optim.Tensor
+	acc       [][]float32
+	opt       optim.Optimizer
+	sched     optim.Schedule
+	schedDesc string
+	pcg       *rand.PCG
+	rng       *rand.Rand
+	nparams   int
+
+	step       int // completed steps
+	window     checkpoint.LogWindow
+	lastCkpt   string
+	savedStep  int
+	sourceHash string
+	irHash     string
+	inject     struct {
+		step  int
+		value bool
+		param string
+	}
 }
 
 // Run trains the module m compiled from program p.
 func Run(p *lang.Program, m *ir.Module, opts Options) (*Result, error) {
-	log := opts.Log
-	if log == nil {
-		log = io.Discard
-	}
-	tr := p.Train
-	steps := tr.Steps
-	if opts.Steps > 0 {
-		steps = opts.Steps
-	}
-	seed := tr.Seed
-	if opts.HasSeed {
-		seed = opts.Seed
-	}
-	B, T := tr.Batch, p.Model.Context
-
-	src, err := openData(p, opts.DataPath, seed)
+	r, err := newRun(p, m, opts)
 	if err != nil {
 		return nil, err
 	}
-	if src.Vocab() > p.Model.Vocab {
-		return nil, fmt.Errorf("data %s has %d token ids but the model's vocab is %d", src.Name(), src.Vocab(), p.Model.Vocab)
+	defer r.close()
+	return r.train()
+}
+
+func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
+	r := &run{p: p, m: m, opts: opts, log: opts.Log, savedStep: -1}
+	if r.log == nil {
+		r.log = io.Discard
+	}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	tr := p.Train
+	r.steps = tr.Steps
+	if opts.Steps > 0 {
+		r.steps = opts.Steps
+	}
+	r.seed = tr.Seed
+	if opts.HasSeed {
+		r.seed = opts.Seed
+	}
+	r.accum = max(opts.Accumulate, 1)
+	r.B, r.T = tr.Batch, p.Model.Context
+	r.outDir = opts.OutDir
+	if r.outDir == "" {
+		r.outDir = filepath.Join("runs", p.Model.Name)
+	}
+	if opts.CheckpointEvery < 0 || opts.Keep < 0 {
+		return nil, fmt.Errorf("checkpoint interval %d and keep %d must not be negative", opts.CheckpointEvery, opts.Keep)
+	}
+	if err := r.parseInject(); err != nil {
+		return nil, err
 	}
 
-	binds := map[string]int{compiler.SymBatch: B, compiler.SymTime: T}
-	g, err := gb.Build(m, gb.Options{Binds: binds, DType: gb.Float32, Grad: true})
-	if err != nil {
+	spec := DataSpec{Path: opts.DataPath, Format: opts.DataFormat, Vocab: opts.Vocab, Task: opts.Task}
+	if r.src, err = openData(p, spec, r.seed, valFraction(p)); err != nil {
+		return nil, err
+	}
+	sampling := opts.Sampling
+	if sampling == "" {
+		sampling = data.Random
+	}
+	if r.sampler, err = data.NewSampler(r.src, sampling); err != nil {
+		return nil, err
+	}
+
+	binds := map[string]int{compiler.SymBatch: r.B, compiler.SymTime: r.T}
+	if r.g, err = gb.Build(m, gb.Options{Binds: binds, DType: gb.Float32, Grad: true}); err != nil {
 		return nil, fmt.Errorf("building the training graph: %w", err)
 	}
-	defer g.Close()
-	g.InitParams(seed)
-	eval, err := gb.BuildShared(m, gb.Options{Binds: binds, DType: gb.Float32}, g)
-	if err != nil {
-		return nil, fmt.Errorf("building the evaluation graph: %w", err)
+	r.g.InitParams(r.seed)
+	if r.ev, err = newEvaluator(m, r.g, r.B, r.T); err != nil {
+		return nil, err
 	}
-	defer eval.Close()
+	if tr.Eval.Every > 0 {
+		r.val, r.hasVal = valWindows(r.src, r.seed, r.B, r.T, tr.Eval.Batches)
+	}
 
-	tensors := make([]optim.Tensor, 0, len(g.Params()))
-	nparams := 0
-	for _, prm := range g.Params() {
-		tensors = append(tensors, optim.Tensor{Name: prm.Name, Data: prm.F32(), Grad: prm.GradF32(), Decay: prm.Decay})
-		nparams += len(prm.F32())
+	for _, prm := range r.g.Params() {
+		grad := prm.GradF32()
+		if r.accum > 1 {
+			grad = make([]float32, len(prm.F32()))
+		}
+		r.acc = append(r.acc, grad)
+		r.tensors = append(r.tensors, optim.Tensor{Name: prm.Name, Data: prm.F32(), Grad: grad, Decay: prm.Decay})
+		r.nparams += len(prm.F32())
 	}
-	oc := tr.Optimizer
-	opt := optim.NewAdamW(tensors, optim.AdamWConfig{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay})
-	sched := schedule(tr, steps)
+	if r.opt, err = newOptimizer(tr, opts.Optimizer, opts.Momentum, r.tensors); err != nil {
+		return nil, err
+	}
+	if r.sched, r.schedDesc, err = newSchedule(tr, opts.Schedule, r.steps); err != nil {
+		return nil, err
+	}
+	r.pcg = rand.NewPCG(uint64(r.seed), 0x7472_6169_6e)
+	r.rng = rand.New(r.pcg)
+	r.irHash = bundle.Hash(m.String())
+	if len(opts.Source) > 0 {
+		r.sourceHash = bundle.Hash(string(opts.Source))
+	}
+	return r, nil
+}
 
-	outDir := opts.OutDir
-	if outDir == "" {
-		outDir = filepath.Join("runs", p.Model.Name)
+func (r *run) close() {
+	if r.ev != nil {
+		r.ev.close()
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
+	if r.g != nil {
+		r.g.Close()
+	}
+}
+
+func (r *run) parseInject() error {
+	if r.opts.InjectNaN == "" {
+		return nil
+	}
+	parts := strings.SplitN(r.opts.InjectNaN, ":", 3)
+	step, err := strconv.Atoi(parts[0])
+	if len(parts) != 3 || err != nil || (parts[1] != "grad" && parts[1] != "value") {
+		return fmt.Errorf("bad NaN injection %q (want STEP:grad:PARAM or STEP:value:PARAM)", r.opts.InjectNaN)
+	}
+	r.inject.step, r.inject.value, r.inject.param = step, parts[1] == "value", parts[2]
+	return nil
+}
+
+func (r *run) train() (*Result, error) {
+	p, tr, log := r.p, r.p.Train, r.log
+	if err := os.MkdirAll(r.outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the run folder: %w", err)
 	}
-	metricsFile, err := os.Create(filepath.Join(outDir, "metrics.jsonl"))
+	if r.inject.param != "" && r.g.Param(r.inject.param) == nil {
+		return nil, fmt.Errorf("NaN injection: no parameter %q", r.inject.param)
+	}
+	if removed, err := checkpoint.CleanTemp(r.outDir); err != nil {
+		return nil, fmt.Errorf("cleaning the run folder: %w", err)
+	} else if len(removed) > 0 {
+		fmt.Fprintf(log, "removed %d incomplete checkpoint folder(s) left by an interrupted write\n", len(removed))
+	}
+	res := &Result{Steps: r.steps, Params: r.nparams, OutDir: r.outDir, DataName: r.src.Name(),
+		ModelName: p.Model.Name, ResidualCfg: describeResidual(p.Model.Residual), ValLoss: math.NaN()}
+	floor := math.NaN()
+	if f, ok := r.src.(interface{ LossFloor(T int) float64 }); ok {
+		floor = f.LossFloor(r.T)
+		res.LossFloor = floor
+	}
+	metricsPath := filepath.Join(r.outDir, MetricsFile)
+	if r.opts.Resume {
+		if err := r.resume(); err != nil {
+			return nil, err
+		}
+		res.ResumedFrom = r.step
+		if err := truncateMetrics(metricsPath, r.step); err != nil {
+			return nil, fmt.Errorf("trimming metrics.jsonl for the resume: %w", err)
+		}
+	} else if e, ok, _ := checkpoint.Latest(r.outDir); ok {
+		fmt.Fprintf(log, "note: %s holds checkpoints of an earlier run (newest %s); this run starts from scratch and replaces them as it goes (pass --resume to continue instead)\n",
+			r.outDir, filepath.Base(e.Dir))
+	}
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if r.opts.Resume {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	metricsFile, err := os.OpenFile(metricsPath, flags, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("creating metrics.jsonl: %w", err)
+		return nil, fmt.Errorf("opening metrics.jsonl: %w", err)
 	}
 	defer metricsFile.Close()
 	metrics := json.NewEncoder(metricsFile)
 
-	res := &Result{Steps: steps, Params: nparams, OutDir: outDir, DataName: src.Name(),
-		ModelName: p.Model.Name, ResidualCfg: describeResidual(p.Model.Residual), ValLoss: math.NaN()}
-	floor := math.NaN()
-	if f, ok := src.(interface{ EntropyRate() float64 }); ok {
-		floor = f.EntropyRate()
-		res.LossFloor = floor
+	printHeader(log, p, res, r, floor)
+	if r.step >= r.steps {
+		fmt.Fprintf(log, "nothing to do: the checkpoint is at step %d and the run has %d steps\n", r.step, r.steps)
+		res.Checkpoint = r.lastCkpt
+		return res, nil
 	}
-	printHeader(log, p, res, steps, seed, g.NodeCount(), floor)
 
-	tokens := make([]int, B*T)
-	targets := make([]int, B*T)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x7472_6169_6e))
+	st := newStatus(log, r.opts.TTY)
 	logEvery := max(tr.Log.Every, 1)
-	var windowLoss float64
-	var windowN int
-	var windowTime time.Duration
-	var totalTime time.Duration
-	for step := 1; step <= steps; step++ {
+	tokens := make([]int, r.B*r.T)
+	targets := make([]int, r.B*r.T)
+	var windowTime, totalTime time.Duration
+	windowN0 := r.window.Steps
+	startStep := r.step
+	for r.step < r.steps {
+		step := r.step + 1
 		start := time.Now()
-		src.Batch(data.Train, rng, B, T, tokens, targets)
-		if err := feed(g, tokens, targets); err != nil {
+		loss, err := r.forwardBackward(step, tokens, targets)
+		if err != nil {
+			st.done()
 			return nil, err
 		}
-		loss, err := g.Run()
-		if err != nil {
-			return nil, fmt.Errorf("step %d: %w", step, err)
+		gnorm := optim.ClipGlobalNorm(r.tensors, tr.Optimizer.Clip)
+		if math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
+			st.done()
+			return nil, r.diverged(step, "gradient norm", gnorm, r.acc)
 		}
-		gnorm := optim.ClipGlobalNorm(tensors, oc.Clip)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
-			return nil, fmt.Errorf("step %d: loss %v, gradient norm %v: training diverged", step, loss, gnorm)
-		}
-		lr := sched.LR(step)
-		opt.Step(lr)
+		lr := r.sched.LR(step)
+		r.opt.Step(lr)
+		r.step = step
 		dt := time.Since(start)
 		totalTime += dt
 		windowTime += dt
-		windowLoss += loss
-		windowN++
+		r.window.LossSum += loss
+		r.window.Steps++
 
-		rec := map[string]any{"step": step, "loss": loss, "lr": lr, "grad_norm": gnorm, "ms": float64(dt.Microseconds()) / 1000}
-		evalNow := tr.Eval.Every > 0 && (step%tr.Eval.Every == 0 || step == steps)
-		if evalNow {
-			vl, err := evaluate(eval, src, seed, B, T, tr.Eval.Batches)
+		rec := Record{Step: step, Loss: loss, LR: lr, GradNorm: gnorm, Ms: float64(dt.Microseconds()) / 1000,
+			TokS: float64(r.B*r.T*r.accum) / dt.Seconds()}
+		if r.hasVal && (step%tr.Eval.Every == 0 || step == r.steps) {
+			vl, err := r.ev.meanLoss(r.val)
 			if err != nil {
+				st.done()
 				return nil, err
 			}
-			rec["val_loss"] = vl
+			rec.ValLoss = &vl
 			res.ValLoss = vl
 		}
-		if step%logEvery == 0 || step == steps {
-			ms := float64(windowTime.Microseconds()) / 1000 / float64(windowN)
-			tokS := float64(B*T*windowN) / windowTime.Seconds()
-			res.FinalLoss = windowLoss / float64(windowN)
-			fmt.Fprintf(log, "step %*d/%d | loss %.4f | lr %.1e | gnorm %.2f | %.0f ms | %s tok/s",
-				len(fmt.Sprint(steps)), step, steps, res.FinalLoss, lr, gnorm, ms, humanRate(tokS))
-			if v, ok := rec["val_loss"]; ok {
-				fmt.Fprintf(log, " | val %.4f", v)
+		line := fmt.Sprintf("step %*d/%d | loss %.4f | lr %.1e | gnorm %.2f | %.0f ms | %s tok/s",
+			len(fmt.Sprint(r.steps)), step, r.steps, loss, lr, gnorm, rec.Ms, humanRate(rec.TokS))
+		if step%logEvery == 0 || step == r.steps {
+			n := r.window.Steps
+			res.FinalLoss = r.window.LossSum / float64(n)
+			timed := n - windowN0 // steps of this window run by this process
+			ms := float64(windowTime.Microseconds()) / 1000 / float64(max(timed, 1))
+			tokS := float64(r.B*r.T*r.accum*timed) / windowTime.Seconds()
+			line = fmt.Sprintf("step %*d/%d | loss %.4f | lr %.1e | gnorm %.2f | %.0f ms | %s tok/s",
+				len(fmt.Sprint(r.steps)), step, r.steps, res.FinalLoss, lr, gnorm, ms, humanRate(tokS))
+			if rec.ValLoss != nil {
+				line += fmt.Sprintf(" | val %.4f", *rec.ValLoss)
 			}
-			fmt.Fprintln(log)
-			rec["tok_s"] = tokS
-			windowLoss, windowN, windowTime = 0, 0, 0
-		} else if v, ok := rec["val_loss"]; ok {
-			fmt.Fprintf(log, "eval step %d | val %.4f\n", step, v)
+			if !st.tty {
+				st.println(line)
+			}
+			r.window = checkpoint.LogWindow{}
+			windowTime, windowN0 = 0, 0
+		}
+		if st.tty {
+			if rec.ValLoss != nil {
+				st.println(fmt.Sprintf("step %d | val %.4f", step, *rec.ValLoss))
+			}
+			st.status(line)
+		} else if rec.ValLoss != nil && !(step%logEvery == 0 || step == r.steps) {
+			st.println(fmt.Sprintf("eval step %d | val %.4f", step, *rec.ValLoss))
 		}
 		if err := metrics.Encode(rec); err != nil {
+			st.done()
 			return nil, fmt.Errorf("writing metrics.jsonl: %w", err)
 		}
+		if r.opts.CheckpointEvery > 0 && step%r.opts.CheckpointEvery == 0 && step < r.steps {
+			if err := r.checkpoint(st); err != nil {
+				st.done()
+				return nil, err
+			}
+		}
+		if r.stopped() && step < r.steps {
+			if r.savedStep != r.step {
+				if err := r.checkpoint(st); err != nil {
+					st.done()
+					return nil, err
+				}
+			}
+			st.done()
+			return nil, &InterruptedError{Step: r.step, Checkpoint: r.lastCkpt}
+		}
 	}
-	res.MsPerStep = float64(totalTime.Microseconds()) / 1000 / float64(steps)
-	res.TokensPerS = float64(B*T*steps) / totalTime.Seconds()
-	fmt.Fprintf(log, "done: %d steps | train loss %.4f | val loss %.4f | %.0f ms/step | %s tok/s\n",
-		steps, res.FinalLoss, res.ValLoss, res.MsPerStep, humanRate(res.TokensPerS))
+	st.done()
+	if r.savedStep != r.step {
+		if err := r.checkpoint(nil); err != nil {
+			return nil, err
+		}
+	}
+	res.Checkpoint = r.lastCkpt
+	ran := r.step - startStep
+	res.MsPerStep = float64(totalTime.Microseconds()) / 1000 / float64(ran)
+	res.TokensPerS = float64(r.B*r.T*r.accum*ran) / totalTime.Seconds()
+	val := "n/a"
+	if !math.IsNaN(res.ValLoss) {
+		val = fmt.Sprintf("%.4f", res.ValLoss)
+	}
+	fmt.Fprintf(log, "done: %d steps | train loss %.4f | val loss %s | %.0f ms/step | %s tok/s\n",
+		r.steps, res.FinalLoss, val, res.MsPerStep, humanRate(res.TokensPerS))
 	if !math.IsNaN(floor) {
-		fmt.Fprintf(log, "loss floor (entropy rate of the data) %.4f nats/token\n", floor)
+		fmt.Fprintf(log, "loss floor (best achievable loss on this data) %.4f nats/token\n", floor)
 	}
-	if err := writeSummary(outDir, res); err != nil {
+	fmt.Fprintf(log, "checkpoint %s\n", res.Checkpoint)
+	if err := writeSummary(r.outDir, res); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// forwardBackward runs the accum micro-batches of one step and leaves
+// their mean gradient in r.acc (which, without accumulation, is the
+// graph's own gradient buffer); it returns the mean loss.
+func (r *run) forwardBackward(step int, tokens, targets []int) (float64, error) {
+	var lossSum float64
+	for micro := 0; micro < r.accum; micro++ {
+		r.sampler.Batch(r.rng, r.B, r.T, tokens, targets)
+		if err := feed(r.g, tokens, targets); err != nil {
+			return 0, err
+		}
+		if step == r.inject.step && micro == 0 && r.inject.value {
+			r.g.Param(r.inject.param).F32()[0] = float32(math.NaN())
+		}
+		loss, err := r.g.Run()
+		if err != nil {
+			return 0, fmt.Errorf("step %d: %w", step, err)
+		}
+		if step == r.inject.step && micro == 0 && !r.inject.value {
+			r.g.Param(r.inject.param).GradF32()[0] = float32(math.NaN())
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			grads := make([][]float32, 0, len(r.g.Params()))
+			for _, prm := range r.g.Params() {
+				grads = append(grads, prm.GradF32())
+			}
+			return 0, r.diverged(step, "loss", loss, grads)
+		}
+		lossSum += loss
+		if r.accum == 1 {
+			break
+		}
+		for k, prm := range r.g.Params() {
+			a, g := r.acc[k], prm.GradF32()
+			if micro == 0 {
+				copy(a, g)
+				continue
+			}
+			for i := range a {
+				a[i] += g[i]
+			}
+		}
+	}
+	if r.accum > 1 {
+		inv := 1 / float32(r.accum)
+		for _, a := range r.acc {
+			for i := range a {
+				a[i] *= inv
+			}
+		}
+	}
+	return lossSum / float64(r.accum), nil
+}
+
+// diverged builds the error for a non-finite loss or gradient, naming the
+// first parameter whose gradient (or value) is not finite.
+func (r *run) diverged(step int, what string, v float64, grads [][]float32) error {
+	e := &DivergedError{Step: step, What: what, Value: v, LastCheckpoint: r.lastCkpt}
+	// A parameter that already holds NaN or Inf is the cause; otherwise
+	// name the first (in IR order) non-finite gradient.
+	params := r.g.Params()
+	for _, prm := range params {
+		if !finite(prm.F32()) {
+			e.Param, e.ParamValue = prm.Name, true
+			return e
+		}
+	}
+	for k, g := range grads {
+		if !finite(g) {
+			e.Param = params[k].Name
+			return e
+		}
+	}
+	return e
+}
+
+func finite(xs []float32) bool {
+	for _, x := range xs {
+		if x-x != 0 { // NaN or ±Inf
+			return false
+		}
+	}
+	return true
+}
+
+func (r *run) stopped() bool {
+	if r.opts.Stop == nil {
+		return false
+	}
+	select {
+	case <-r.opts.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// checkpoint writes the current state as a checkpoint and prunes old ones.
+func (r *run) checkpoint(st *status) error {
+	rngState, err := r.pcg.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("saving the data generator state: %w", err)
+	}
+	meta := configMetadata(r.p, map[string]any{
+		"steps": r.steps, "seed": r.seed, "batch": r.B, "context": r.T, "accumulate": r.accum,
+		"optimizer": r.opt.Kind(), "schedule": r.schedDesc, "sampling": r.sampler.Mode(), "data": r.src.Name(),
+	})
+	meta["format"] = "mhcc"
+	meta["step"] = strconv.Itoa(r.step)
+	meta["model"] = r.p.Model.Name
+	meta["ir_sha256"] = r.irHash
+	if r.sourceHash != "" {
+		meta["source_sha256"] = r.sourceHash
+	}
+	snap := r.opt.Snapshot()
+	c := &checkpoint.Contents{
+		Model:         modelTensors(r.g),
+		ModelMeta:     meta,
+		Optimizer:     optimizerTensors(r.g, snap),
+		OptimizerMeta: map[string]string{"optimizer": snap.Kind, "step": strconv.Itoa(snap.Step)},
+		State: checkpoint.State{
+			Step: r.step, Seed: r.seed, RNG: map[string][]byte{"train": rngState},
+			Data:      checkpoint.DataState{Name: r.src.Name(), Sampling: r.sampler.Mode(), Cursor: r.sampler.Cursor()},
+			Log:       r.window,
+			Optimizer: r.opt.Kind(), SourceSHA256: r.sourceHash, IRSHA256: r.irHash,
+		},
+	}
+	dir, err := checkpoint.Save(r.outDir, c)
+	if err != nil {
+		return err
+	}
+	r.lastCkpt, r.savedStep = dir, r.step
+	if st != nil {
+		st.println(fmt.Sprintf("checkpoint %s", dir))
+	}
+	if _, err := checkpoint.Prune(r.outDir, r.opts.Keep); err != nil {
+		return err
+	}
+	return nil
+}
+
+// resume restores the newest checkpoint of the run folder.
+func (r *run) resume() error {
+	e, ok, err := checkpoint.Latest(r.outDir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Fprintf(r.log, "--resume: no checkpoint in %s; starting from scratch\n", r.outDir)
+		return nil
+	}
+	ck, err := checkpoint.Load(e.Dir, true)
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	if err := loadModel(r.g, ck.Model, nil); err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	snap, err := optimizerSnapshot(ck.Optimizer)
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	if err := r.opt.Restore(snap); err != nil {
+		return fmt.Errorf("--resume: %s: %w", ck.Dir, err)
+	}
+	st := ck.State
+	if err := r.pcg.UnmarshalBinary(st.RNG["train"]); err != nil {
+		return fmt.Errorf("--resume: %s: the data generator state is damaged: %w", ck.Dir, err)
+	}
+	if st.Data.Sampling != r.sampler.Mode() {
+		return fmt.Errorf("--resume: %s was written with sampling=%s, this run uses sampling=%s", ck.Dir, st.Data.Sampling, r.sampler.Mode())
+	}
+	if err := r.sampler.SetCursor(st.Data.Cursor); err != nil {
+		return fmt.Errorf("--resume: %s: %w", ck.Dir, err)
+	}
+	if st.Data.Name != r.src.Name() {
+		fmt.Fprintf(r.log, "note: %s was trained on %s; continuing on %s\n", ck.Dir, st.Data.Name, r.src.Name())
+	}
+	if r.sourceHash != "" && st.SourceSHA256 != "" && st.SourceSHA256 != r.sourceHash {
+		fmt.Fprintf(r.log, "note: %s was written by a different version of the program; its tensors match, continuing\n", ck.Dir)
+	}
+	if st.Seed != r.seed {
+		fmt.Fprintf(r.log, "note: continuing with the checkpoint's seed %d\n", st.Seed)
+		r.seed = st.Seed
+		if r.hasVal {
+			r.val, r.hasVal = valWindows(r.src, r.seed, r.B, r.T, r.p.Train.Eval.Batches)
+		}
+	}
+	r.step, r.window = st.Step, st.Log
+	r.lastCkpt, r.savedStep = ck.Dir, st.Step
+	fmt.Fprintf(r.log, "resuming from %s (step %d)\n", ck.Dir, st.Step)
+	return nil
 }
 
 func feed(g *gb.Graph, tokens, targets []int) error {
@@ -202,65 +673,6 @@ func feed(g *gb.Graph, tokens, targets []int) error {
 		return err
 	}
 	return g.SetInput(compiler.InputTargets, targets)
-}
-
-// evaluate returns the mean loss over the same K validation batches every
-// time it is called (their rng depends only on the seed).
-func evaluate(g *gb.Graph, src data.Source, seed int64, B, T, K int) (float64, error) {
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x7661_6c))
-	tokens := make([]int, B*T)
-	targets := make([]int, B*T)
-	var sum float64
-	for range K {
-		src.Batch(data.Val, rng, B, T, tokens, targets)
-		if err := feed(g, tokens, targets); err != nil {
-			return 0, err
-		}
-		l, err := g.Run()
-		if err != nil {
-			return 0, fmt.Errorf("evaluation: %w", err)
-		}
-		sum += l
-	}
-	return sum / float64(K), nil
-}
-
-// openData opens the run's data source: an explicit --data file, the
-// program's `data file=...`, or the built-in synthetic Markov source.
-func openData(p *lang.Program, override string, seed int64) (data.Source, error) {
-	d := p.Train.Data
-	path := override
-	if path == "" && d.Kind == lang.DataFile {
-		path = d.Path
-	}
-	if path == "" {
-		return data.NewMarkov(p.Model.Vocab, uint64(seed)), nil
-	}
-	val := d.ValFraction
-	if d.Kind != lang.DataFile || val <= 0 {
-		// A --data override of a synthetic program: hold out the default tail.
-		val = defaultValFraction
-	}
-	txt, err := data.LoadText(path, val)
-	if err != nil {
-		return nil, err
-	}
-	if err := txt.Check(p.Model.Context); err != nil {
-		return nil, err
-	}
-	return txt, nil
-}
-
-// defaultValFraction is the held-out tail of a text file when the program
-// does not say (the language's default for `data file=... val=`).
-const defaultValFraction = 0.1
-
-func schedule(tr lang.Train, steps int) optim.Schedule {
-	s := tr.Schedule
-	if s.Kind == "constant" {
-		return optim.Constant{Base: tr.Optimizer.LR, Warmup: s.Warmup}
-	}
-	return optim.Cosine{Base: tr.Optimizer.LR, MinFrac: s.MinLR, Warmup: s.Warmup, Total: steps}
 }
 
 func describeResidual(r lang.Residual) string {
@@ -273,25 +685,50 @@ func describeResidual(r lang.Residual) string {
 	return fmt.Sprintf("streams=%d constraint=%s", r.Streams, r.Constraint)
 }
 
-func printHeader(w io.Writer, p *lang.Program, res *Result, steps int, seed int64, nodes int, floor float64) {
+func printHeader(w io.Writer, p *lang.Program, res *Result, r *run, floor float64) {
 	tr := p.Train
 	md := p.Model
 	row := func(k, v string) { fmt.Fprintf(w, "  %-10s %s\n", k, v) }
 	fmt.Fprintf(w, "mhcc train: %s (%s)\n", md.Name, filepath.Base(p.File))
 	row("model", fmt.Sprintf("vocab %d, context %d, dim %d, %d sublayers, head %s", md.Vocab, md.Context, md.Embed.Dim, len(md.Blocks), map[bool]string{true: "tied", false: "untied"}[md.Head.Tied]))
 	row("residual", res.ResidualCfg)
-	row("params", fmt.Sprintf("%d (%s)", res.Params, humanCount(float64(res.Params))))
-	row("graph", fmt.Sprintf("%d nodes", nodes))
-	row("data", res.DataName)
-	row("batch", fmt.Sprintf("%d × %d tokens", tr.Batch, md.Context))
-	row("steps", fmt.Sprint(steps))
+	grp := optim.GroupsOf(r.tensors)
+	row("params", fmt.Sprintf("%d (%s; each tensor counted once, tied weights too) | decay %d in %d tensors, no decay %d in %d",
+		res.Params, humanCount(float64(res.Params)), grp.DecayElems, grp.DecayTensors, grp.NoDecayElems, grp.NoDecayTensors))
+	row("graph", fmt.Sprintf("%d nodes", r.g.NodeCount()))
+	row("data", fmt.Sprintf("%s, sampling %s", res.DataName, r.sampler.Mode()))
+	batch := fmt.Sprintf("%d × %d tokens", tr.Batch, md.Context)
+	if r.accum > 1 {
+		batch += fmt.Sprintf(" × %d accumulated micro-batches", r.accum)
+	}
+	row("batch", batch)
+	row("steps", fmt.Sprint(r.steps))
 	o := tr.Optimizer
-	row("optimizer", fmt.Sprintf("adamw lr %.1e betas [%g, %g] eps %g weight_decay %g clip %g", o.LR, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.Clip))
-	row("schedule", fmt.Sprintf("%s warmup %d min_lr %g", tr.Schedule.Kind, tr.Schedule.Warmup, tr.Schedule.MinLR))
-	row("seed", fmt.Sprint(seed))
+	switch r.opt.Kind() {
+	case "sgd":
+		row("optimizer", fmt.Sprintf("sgd lr %.1e momentum %g weight_decay %g clip %g", o.LR, r.opts.Momentum, o.WeightDecay, o.Clip))
+	default:
+		row("optimizer", fmt.Sprintf("adamw lr %.1e betas [%g, %g] eps %g weight_decay %g clip %g", o.LR, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.Clip))
+	}
+	row("schedule", r.schedDesc)
+	if r.hasVal {
+		row("eval", fmt.Sprintf("every %d steps on %s", tr.Eval.Every, r.val.desc))
+	}
+	ck := "at the end and on interrupt"
+	if r.opts.CheckpointEvery > 0 {
+		ck = fmt.Sprintf("every %d steps, at the end and on interrupt", r.opts.CheckpointEvery)
+	}
+	if r.opts.Keep > 0 {
+		ck += fmt.Sprintf("; keep %d", r.opts.Keep)
+	}
+	row("checkpoint", ck)
+	row("seed", fmt.Sprint(r.seed))
+	if set := p.Overrides(); len(set) > 0 {
+		row("--set", strings.Join(set, " "))
+	}
 	row("out", res.OutDir)
 	if !math.IsNaN(floor) {
-		row("loss floor", fmt.Sprintf("%.4f nats/token (entropy rate of the synthetic source: the best achievable loss)", floor))
+		row("loss floor", fmt.Sprintf("%.4f nats/token (the best achievable loss on this synthetic data)", floor))
 	}
 }
 

@@ -1,0 +1,499 @@
+package checkpoint
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// File names inside a checkpoint folder.
+const (
+	// ModelFile holds the parameters, named by their IR parameter names.
+	ModelFile = "model.safetensors"
+	// OptimizerFile holds the optimizer's buffers (float64), named
+	// "<param>.<buffer>", e.g. "embed.weight.exp_avg".
+	OptimizerFile = "optimizer.safetensors"
+	// StateFile is the loop state: step, RNG states, data cursor.
+	StateFile = "state.json"
+)
+
+// Format and Version identify state.json.
+const (
+	Format  = "mhcc-checkpoint"
+	Version = 1
+)
+
+// maxStateSize bounds state.json so that a forged file cannot exhaust memory.
+const maxStateSize = 16 << 20
+
+// PauseEnv names the test hook used by the crash-consistency tests: when
+// it holds a step number, writing that step's checkpoint stops after the
+// model file is written into the temporary folder, creates a file named
+// PAUSED there and blocks for ever, so that a test can kill the process
+// mid-write. It has no other effect.
+const PauseEnv = "MHCC_TEST_CHECKPOINT_PAUSE"
+
+var nameRE = regexp.MustCompile(`^ckpt-([0-9]{6,})$`)
+
+// Name returns the folder name of the checkpoint at step: ckpt-000500.
+func Name(step int) string { return fmt.Sprintf("ckpt-%06d", step) }
+
+// State is the content of state.json: everything besides the tensors that
+// a resumed run needs to continue exactly where the checkpoint was taken.
+type State struct {
+	Format  string `json:"format"`
+	Version int    `json:"version"`
+	// Step is the number of completed optimizer steps.
+	Step int `json:"step"`
+	// Seed is the run's seed.
+	Seed int64 `json:"seed"`
+	// RNG holds the binary state of each named generator (PCG
+	// MarshalBinary; base64 in JSON).
+	RNG map[string][]byte `json:"rng"`
+	// Data is the data stream's position.
+	Data DataState `json:"data"`
+	// Log is the partial log window at the time of the checkpoint, so that
+	// the first log line after a resume averages the same steps.
+	Log LogWindow `json:"log_window"`
+	// Optimizer is the optimizer kind ("adamw", "sgd").
+	Optimizer string `json:"optimizer"`
+	// SourceSHA256 and IRSHA256 identify the program that wrote it.
+	SourceSHA256 string `json:"source_sha256,omitempty"`
+	IRSHA256     string `json:"ir_sha256"`
+	// Files maps each file of the checkpoint to its SHA-256.
+	Files map[string]string `json:"files"`
+	// Written is when the checkpoint was written (informational).
+	Written string `json:"written,omitempty"`
+}
+
+// DataState is the data stream's position in state.json.
+type DataState struct {
+	Name     string `json:"name"`
+	Sampling string `json:"sampling"`
+	// Cursor is the next window start of sequential sampling.
+	Cursor int `json:"cursor"`
+}
+
+// LogWindow is a partial log-averaging window.
+type LogWindow struct {
+	LossSum float64 `json:"loss_sum"`
+	Steps   int     `json:"steps"`
+}
+
+// Contents is what Save writes.
+type Contents struct {
+	Model         []Tensor
+	ModelMeta     map[string]string
+	Optimizer     []Tensor
+	OptimizerMeta map[string]string
+	State         State
+}
+
+// Checkpoint is a loaded checkpoint folder.
+type Checkpoint struct {
+	Dir   string
+	Model *File
+	// Optimizer is nil when loaded without it.
+	Optimizer *File
+	State     State
+}
+
+// Save writes c as runDir/ckpt-NNNNNN (NNNNNN = c.State.Step) and returns
+// that path. Everything is written and synced inside a temporary folder
+// (.ckpt-NNNNNN.tmp-*) that is renamed into place only when complete, so
+// an interrupted write leaves at most a hidden temporary folder (removed
+// by CleanTemp) and never damages an existing checkpoint.
+func Save(runDir string, c *Contents) (dir string, err error) {
+	final := filepath.Join(runDir, Name(c.State.Step))
+	tmp, err := os.MkdirTemp(runDir, "."+Name(c.State.Step)+".tmp-")
+	if err != nil {
+		return "", fmt.Errorf("writing checkpoint %s: %w", final, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	st := c.State
+	st.Format, st.Version = Format, Version
+	st.Files = map[string]string{}
+	if st.Written == "" {
+		st.Written = time.Now().UTC().Format(time.RFC3339)
+	}
+	write := func(name string, tensors []Tensor, meta map[string]string) error {
+		h := sha256.New()
+		err := writeSynced(filepath.Join(tmp, name), func(w io.Writer) error {
+			return WriteSafetensors(io.MultiWriter(w, h), tensors, meta)
+		})
+		st.Files[name] = hex.EncodeToString(h.Sum(nil))
+		return err
+	}
+	if err := write(ModelFile, c.Model, c.ModelMeta); err != nil {
+		return "", fmt.Errorf("writing checkpoint %s: %w", final, err)
+	}
+	if s := os.Getenv(PauseEnv); s != "" && s == strconv.Itoa(c.State.Step) {
+		os.WriteFile(filepath.Join(tmp, "PAUSED"), nil, 0o644)
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+	if err := write(OptimizerFile, c.Optimizer, c.OptimizerMeta); err != nil {
+		return "", fmt.Errorf("writing checkpoint %s: %w", final, err)
+	}
+	sb, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("writing checkpoint %s: encoding state.json: %w", final, err)
+	}
+	if err := writeSynced(filepath.Join(tmp, StateFile), func(w io.Writer) error {
+		_, err := w.Write(append(sb, '\n'))
+		return err
+	}); err != nil {
+		return "", fmt.Errorf("writing checkpoint %s: %w", final, err)
+	}
+	if err := syncDir(tmp); err != nil {
+		return "", fmt.Errorf("writing checkpoint %s: %w", final, err)
+	}
+	// Replace an existing checkpoint of the same step (a rewrite after a
+	// resume): move it aside first, since a folder cannot be renamed over
+	// a non-empty one.
+	var old string
+	if _, err := os.Stat(final); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(final, old); err != nil {
+			return "", fmt.Errorf("writing checkpoint %s: %w", final, err)
+		}
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return "", fmt.Errorf("writing checkpoint %s: %w", final, err)
+	}
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	if err := syncDir(runDir); err != nil {
+		return "", fmt.Errorf("writing checkpoint %s: %w", final, err)
+	}
+	return final, nil
+}
+
+func writeSynced(path string, fill func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := fill(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
+		return err
+	}
+	return nil
+}
+
+// Load reads and verifies the checkpoint folder dir: state.json must be a
+// version this runtime reads, and every file must be present, a valid
+// safetensors file, and match the SHA-256 recorded in state.json. The
+// optimizer file is read only if withOptimizer is set (eval and sampling
+// need the model only).
+func Load(dir string, withOptimizer bool) (*Checkpoint, error) {
+	st, err := readState(dir)
+	if err != nil {
+		return nil, err
+	}
+	ck := &Checkpoint{Dir: dir, State: st}
+	read := func(name string) (*File, error) {
+		path := filepath.Join(dir, name)
+		want, ok := st.Files[name]
+		if !ok {
+			return nil, fmt.Errorf("checkpoint %s: state.json lists no %s", dir, name)
+		}
+		got, err := fileSHA256(path)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+		}
+		if got != want {
+			return nil, fmt.Errorf("checkpoint %s: %s does not match the SHA-256 recorded in state.json (the file was modified or truncated)", dir, name)
+		}
+		f, err := ReadSafetensors(path)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+		}
+		return f, nil
+	}
+	if ck.Model, err = read(ModelFile); err != nil {
+		return nil, err
+	}
+	if withOptimizer {
+		if ck.Optimizer, err = read(OptimizerFile); err != nil {
+			return nil, err
+		}
+	}
+	return ck, nil
+}
+
+func readState(dir string) (State, error) {
+	var st State
+	path := filepath.Join(dir, StateFile)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, derr := os.Stat(dir); derr != nil {
+				return st, fmt.Errorf("checkpoint %s: %w", dir, unwrapPath(derr))
+			}
+			return st, fmt.Errorf("checkpoint %s: no %s (not a checkpoint folder, or an incomplete one)", dir, StateFile)
+		}
+		return st, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxStateSize+1))
+	if err != nil {
+		return st, fmt.Errorf("checkpoint %s: reading %s: %w", dir, StateFile, err)
+	}
+	if len(b) > maxStateSize {
+		return st, fmt.Errorf("checkpoint %s: %s is larger than %d bytes", dir, StateFile, maxStateSize)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("checkpoint %s: %s is damaged: %v", dir, StateFile, err)
+	}
+	if st.Format != Format {
+		return st, fmt.Errorf("checkpoint %s: %s has format %q, want %q", dir, StateFile, st.Format, Format)
+	}
+	if st.Version != Version {
+		return st, fmt.Errorf("checkpoint %s: version %d, this runtime reads version %d", dir, st.Version, Version)
+	}
+	if st.Step < 0 {
+		return st, fmt.Errorf("checkpoint %s: %s has negative step %d", dir, StateFile, st.Step)
+	}
+	return st, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", filepath.Base(path), err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Entry is one complete checkpoint folder of a run.
+type Entry struct {
+	Dir  string
+	Step int
+}
+
+// List returns the checkpoints of runDir (folders named ckpt-NNNNNN that
+// hold a state.json), oldest first. A missing runDir has none.
+func List(runDir string) ([]Entry, error) {
+	des, err := os.ReadDir(runDir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("listing checkpoints in %s: %w", runDir, err)
+	}
+	var out []Entry
+	for _, de := range des {
+		m := nameRE.FindStringSubmatch(de.Name())
+		if m == nil || !de.IsDir() {
+			continue
+		}
+		step, err := strconv.Atoi(m[1])
+		if err != nil {
+			continue
+		}
+		dir := filepath.Join(runDir, de.Name())
+		if _, err := os.Stat(filepath.Join(dir, StateFile)); err != nil {
+			continue
+		}
+		out = append(out, Entry{Dir: dir, Step: step})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Step < out[j].Step })
+	return out, nil
+}
+
+// Latest returns the newest checkpoint of runDir; ok is false when there
+// is none.
+func Latest(runDir string) (e Entry, ok bool, err error) {
+	es, err := List(runDir)
+	if err != nil || len(es) == 0 {
+		return Entry{}, false, err
+	}
+	return es[len(es)-1], true, nil
+}
+
+// Resolve turns a --ckpt argument into a checkpoint folder: a checkpoint
+// folder itself, or a run folder (its newest checkpoint).
+func Resolve(path string) (string, error) {
+	if _, err := os.Stat(filepath.Join(path, StateFile)); err == nil {
+		return path, nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("checkpoint %s: %w", path, unwrapPath(err))
+	}
+	e, ok, err := Latest(path)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", fmt.Errorf("%s is neither a checkpoint folder nor a run folder with checkpoints", path)
+	}
+	return e.Dir, nil
+}
+
+// Prune deletes the oldest checkpoints of runDir so that at most keep
+// remain (keep ≤ 0 keeps all) and returns the deleted folders.
+func Prune(runDir string, keep int) ([]string, error) {
+	if keep <= 0 {
+		return nil, nil
+	}
+	es, err := List(runDir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for len(es) > keep {
+		if err := os.RemoveAll(es[0].Dir); err != nil {
+			return removed, fmt.Errorf("removing old checkpoint: %w", err)
+		}
+		removed = append(removed, es[0].Dir)
+		es = es[1:]
+	}
+	return removed, nil
+}
+
+// CleanTemp removes the temporary folders that interrupted checkpoint
+// writes left in runDir and returns them. Only one process may write a
+// run folder at a time.
+func CleanTemp(runDir string) ([]string, error) {
+	des, err := os.ReadDir(runDir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var removed []string
+	for _, de := range des {
+		n := de.Name()
+		if de.IsDir() && strings.HasPrefix(n, ".ckpt-") && strings.Contains(n, ".tmp-") {
+			p := filepath.Join(runDir, n)
+			if err := os.RemoveAll(p); err != nil {
+				return removed, err
+			}
+			removed = append(removed, p)
+		}
+	}
+	return removed, nil
+}
+
+// Spec is the name and shape of one tensor a program expects.
+type Spec struct {
+	Name  string
+	Shape []int
+}
+
+// MismatchError says how a checkpoint's tensors differ from a program's.
+type MismatchError struct {
+	Source   string   // the checkpoint or file
+	Missing  []Spec   // in the program, not in the checkpoint
+	Extra    []Spec   // in the checkpoint, not in the program
+	Reshaped []string // "name: checkpoint [a b], program [c d]"
+}
+
+// Error lists every difference, one per line.
+func (e *MismatchError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s does not match the compiled model:", e.Source)
+	for _, s := range e.Missing {
+		fmt.Fprintf(&b, "\n  missing tensor %s %v (the program has it, the checkpoint does not)", s.Name, s.Shape)
+	}
+	for _, s := range e.Extra {
+		fmt.Fprintf(&b, "\n  extra tensor %s %v (the checkpoint has it, the program does not)", s.Name, s.Shape)
+	}
+	for _, s := range e.Reshaped {
+		fmt.Fprintf(&b, "\n  reshaped tensor %s", s)
+	}
+	return b.String()
+}
+
+// Match checks that f holds exactly the tensors of want, as F32, with the
+// same shapes; otherwise it returns a *MismatchError naming every missing,
+// extra and reshaped tensor.
+func Match(f *File, want []Spec) error {
+	src := f.Path
+	if src == "" {
+		src = "checkpoint"
+	}
+	e := &MismatchError{Source: src}
+	seen := map[string]bool{}
+	for _, w := range want {
+		seen[w.Name] = true
+		t := f.Tensor(w.Name)
+		switch {
+		case t == nil:
+			e.Missing = append(e.Missing, w)
+		case !sameShape(t.Shape, w.Shape):
+			e.Reshaped = append(e.Reshaped, fmt.Sprintf("%s: checkpoint %v, program %v", w.Name, t.Shape, w.Shape))
+		case t.DType != F32:
+			e.Reshaped = append(e.Reshaped, fmt.Sprintf("%s: checkpoint dtype %s, program F32", w.Name, t.DType))
+		}
+	}
+	for _, t := range f.Tensors {
+		if !seen[t.Name] {
+			e.Extra = append(e.Extra, Spec{Name: t.Name, Shape: t.Shape})
+		}
+	}
+	if len(e.Missing)+len(e.Extra)+len(e.Reshaped) == 0 {
+		return nil
+	}
+	return e
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,221 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/mhcc/mhcc/backend/checkpoint"
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
+	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/ir"
+	"github.com/mhcc/mhcc/lang"
+)
+
+// Names of the readout added to the sampling module.
+const (
+	readoutProbe  = "__readout.probe"  // param f32[V], all ones
+	readoutSelect = "__readout.select" // input f32[B,T], one-hot position
+)
+
+// readoutModule turns the logits module of p into one whose scalar "loss"
+// is Σ_{b,t,v} logits[b,t,v]·select[b,t]·probe[v]. The Gorgonia backend
+// evaluates a scalar loss and the gradients of parameters only; the
+// gradient of this loss with respect to probe is Σ_{b,t} select[b,t]·
+// logits[b,t,:], i.e. exactly the logits at the position that select
+// marks. This reads logits through the backend unchanged, in float32
+// like training.
+func readoutModule(p *lang.Program) (*ir.Module, error) {
+	lm, err := compiler.LowerLogits(p)
+	if err != nil {
+		return nil, err
+	}
+	logits := lm.Output(compiler.OutputLogits)
+	m := *lm
+	m.Values = append([]*ir.Value(nil), lm.Values...)
+	m.Outputs = nil
+	b := &ir.Builder{M: &m}
+	V := p.Model.Vocab
+	bt := ir.Shape{ir.S(compiler.SymBatch), ir.S(compiler.SymTime)}
+	sel := b.Input(readoutSelect, ir.Type{DType: ir.F32, Shape: bt})
+	probe := b.Param(readoutProbe, ir.Dims(V), ir.Init{Kind: "ones"}, false)
+	w := b.Mul(b.Mul(logits, b.Reshape(sel, append(bt.Clone(), ir.D(1)))), probe)
+	b.Output(compiler.OutputLoss, b.Reshape(b.Sum(w, 0, 1, 2), ir.Shape{}))
+	if err := b.Err(); err != nil {
+		return nil, fmt.Errorf("internal error building the sampling readout: %w", err)
+	}
+	return &m, nil
+}
+
+// SampleOptions configure Sample.
+type SampleOptions struct {
+	// Checkpoint is a checkpoint folder or a run folder (its newest).
+	Checkpoint string
+	// Prompt is the token ids to continue; empty starts from a newline
+	// (token 10) or, for a vocabulary of 10 or fewer, token 0.
+	Prompt []int
+	// Tokens is the number of tokens to generate.
+	Tokens int
+	// Temperature divides the logits; 0 picks the most likely token.
+	Temperature float64
+	// TopK keeps the K most likely tokens before sampling; 0 keeps all.
+	TopK int
+	// Seed seeds the sampler.
+	Seed uint64
+	// Emit, if set, receives every generated token as it is produced.
+	Emit func(tok int)
+}
+
+// SampleResult is what Sample generated.
+type SampleResult struct {
+	Checkpoint string
+	Step       int
+	Prompt     []int
+	Tokens     []int // generated, without the prompt
+}
+
+// Sample loads a checkpoint of the model compiled from p and generates
+// tokens autoregressively: each step runs the model on the last `context`
+// tokens (shorter windows are padded at the end, which causal attention
+// never looks at) and samples from the logits at the last real position.
+func Sample(p *lang.Program, opts SampleOptions) (*SampleResult, error) {
+	V, T := p.Model.Vocab, p.Model.Context
+	switch {
+	case opts.Tokens < 0:
+		return nil, fmt.Errorf("--tokens must be non-negative, got %d", opts.Tokens)
+	case !(opts.Temperature >= 0) || math.IsInf(opts.Temperature, 0):
+		return nil, fmt.Errorf("--temperature must be finite and non-negative, got %v", opts.Temperature)
+	case opts.TopK < 0:
+		return nil, fmt.Errorf("--top-k must be non-negative, got %d", opts.TopK)
+	}
+	for i, t := range opts.Prompt {
+		if t < 0 || t >= V {
+			return nil, fmt.Errorf("prompt token %d at position %d is outside the model's vocabulary of %d", t, i, V)
+		}
+	}
+	dir, err := checkpoint.Resolve(opts.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := checkpoint.Load(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	m, err := readoutModule(p)
+	if err != nil {
+		return nil, err
+	}
+	g, err := gb.Build(m, gb.Options{Binds: map[string]int{compiler.SymBatch: 1, compiler.SymTime: T}, DType: gb.Float32, Grad: true})
+	if err != nil {
+		return nil, fmt.Errorf("building the sampling graph: %w", err)
+	}
+	defer g.Close()
+	if err := loadModel(g, ck.Model, map[string]bool{readoutProbe: true}); err != nil {
+		return nil, err
+	}
+	probe := g.Param(readoutProbe)
+	for i := range probe.F32() {
+		probe.F32()[i] = 1
+	}
+	seq := append([]int(nil), opts.Prompt...)
+	if len(seq) == 0 {
+		seq = []int{0}
+		if V > 10 {
+			seq[0] = '\n'
+		}
+	}
+	res := &SampleResult{Checkpoint: dir, Step: ck.State.Step, Prompt: append([]int(nil), seq...)}
+	rng := rand.New(rand.NewPCG(opts.Seed, 0x73_616d_706c_65))
+	tokens := make([]int, T)
+	targets := make([]int, T)
+	sel := make([]float64, T)
+	logits := make([]float64, V)
+	for range opts.Tokens {
+		win := seq[max(0, len(seq)-T):]
+		clear(tokens)
+		copy(tokens, win)
+		clear(sel)
+		sel[len(win)-1] = 1
+		if err := feed(g, tokens, targets); err != nil {
+			return nil, err
+		}
+		if err := g.SetInputFloat(readoutSelect, sel); err != nil {
+			return nil, err
+		}
+		if _, err := g.Run(); err != nil {
+			return nil, fmt.Errorf("sampling: %w", err)
+		}
+		for i, x := range probe.GradF32() {
+			logits[i] = float64(x)
+		}
+		next, err := pickToken(logits, opts.Temperature, opts.TopK, rng)
+		if err != nil {
+			return nil, err
+		}
+		seq = append(seq, next)
+		res.Tokens = append(res.Tokens, next)
+		if opts.Emit != nil {
+			opts.Emit(next)
+		}
+	}
+	return res, nil
+}
+
+// pickToken samples from softmax(logits/temperature) restricted to the
+// topK largest logits (all when topK is 0); temperature 0 is argmax.
+func pickToken(logits []float64, temperature float64, topK int, rng *rand.Rand) (int, error) {
+	idx := make([]int, len(logits))
+	for i := range idx {
+		idx[i] = i
+		if math.IsNaN(logits[i]) || math.IsInf(logits[i], 0) {
+			return 0, fmt.Errorf("sampling: the model produced a non-finite logit for token %d", i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
+	if temperature == 0 {
+		return idx[0], nil
+	}
+	if topK > 0 && topK < len(idx) {
+		idx = idx[:topK]
+	}
+	mx := logits[idx[0]]
+	w := make([]float64, len(idx))
+	var total float64
+	for i, t := range idx {
+		w[i] = math.Exp((logits[t] - mx) / temperature)
+		total += w[i]
+	}
+	u := rng.Float64() * total
+	for i, t := range idx {
+		u -= w[i]
+		if u < 0 {
+			return t, nil
+		}
+	}
+	return idx[len(idx)-1], nil
+}
+
+// WriteTokens writes tokens as text: raw bytes for a vocabulary of at most
+// 256 (byte-level models), otherwise space-separated token ids.
+func WriteTokens(w io.Writer, vocab int, toks []int) error {
+	if vocab <= 256 {
+		b := make([]byte, len(toks))
+		for i, t := range toks {
+			b[i] = byte(t)
+		}
+		_, err := w.Write(b)
+		return err
+	}
+	for i, t := range toks {
+		sep := " "
+		if i == 0 {
+			sep = ""
+		}
+		if _, err := fmt.Fprintf(w, "%s%d", sep, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}

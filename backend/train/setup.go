@@ -1,0 +1,145 @@
+package train
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mhcc/mhcc/backend/data"
+	"github.com/mhcc/mhcc/backend/optim"
+	"github.com/mhcc/mhcc/lang"
+)
+
+// Defaults of the runtime settings the language has no statement for yet.
+const (
+	// DefaultCheckpointEvery is the checkpoint interval of the CLI.
+	DefaultCheckpointEvery = 500
+	// DefaultKeep is how many checkpoints the CLI keeps.
+	DefaultKeep = 3
+)
+
+// DataSpec selects a data source: a file (text or uint16 tokens) or a
+// synthetic task.
+type DataSpec struct {
+	// Path is the data file; "" for the program's own data.
+	Path string
+	// Format is data.FormatText, data.FormatBin or "" (by extension).
+	Format string
+	// Vocab is the declared vocabulary of a token file; 0 means the
+	// model's vocabulary.
+	Vocab int
+	// Task overrides the synthetic task ("markov", "recall").
+	Task string
+}
+
+// openData opens the run's data source: an explicit file, the program's
+// `data file=...`, or a synthetic task (Markov by default). File errors
+// name the file; the source is checked to hold windows of the context and
+// to fit the model's vocabulary.
+func openData(p *lang.Program, spec DataSpec, seed int64, val float64) (data.Source, error) {
+	d := p.Train.Data
+	path := spec.Path
+	if path == "" && d.Kind == lang.DataFile {
+		path = d.Path
+	}
+	if path == "" {
+		task := spec.Task
+		if task == "" {
+			task = d.Task
+		}
+		switch task {
+		case "", "markov":
+			return data.NewMarkov(p.Model.Vocab, uint64(seed)), nil
+		case "recall":
+			return data.NewRecall(p.Model.Vocab)
+		}
+		return nil, fmt.Errorf("unknown synthetic task %q (want markov or recall)", task)
+	}
+	if spec.Task != "" {
+		return nil, fmt.Errorf("--task %s selects synthetic data, but the run reads the file %s", spec.Task, path)
+	}
+	vocab := spec.Vocab
+	if vocab == 0 {
+		vocab = p.Model.Vocab
+	}
+	src, err := data.Open(path, spec.Format, vocab, val)
+	if err != nil {
+		return nil, err
+	}
+	if err := src.Check(p.Model.Context); err != nil {
+		return nil, err
+	}
+	if src.Vocab() > p.Model.Vocab {
+		return nil, fmt.Errorf("data %s has %d token ids but the model's vocab is %d", src.Name(), src.Vocab(), p.Model.Vocab)
+	}
+	return src, nil
+}
+
+// valFraction is the held-out fraction of the run's data file: the
+// program's `val=`, or the default tail for a --data override of a
+// synthetic program.
+func valFraction(p *lang.Program) float64 {
+	d := p.Train.Data
+	if d.Kind != lang.DataFile || d.ValFraction <= 0 {
+		return defaultValFraction
+	}
+	return d.ValFraction
+}
+
+// defaultValFraction is the held-out tail of a data file when the program
+// does not say (the language's default for `data file=... val=`).
+const defaultValFraction = 0.1
+
+// newOptimizer builds the optimizer for tensors: the program's AdamW, or
+// SGD when kind says so.
+func newOptimizer(tr lang.Train, kind string, momentum float64, tensors []optim.Tensor) (optim.Optimizer, error) {
+	oc := tr.Optimizer
+	if kind == "" {
+		kind = oc.Kind
+	}
+	switch kind {
+	case "", "adamw":
+		cfg := optim.AdamWConfig{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		return optim.NewAdamW(tensors, cfg), nil
+	case "sgd":
+		cfg := optim.SGDConfig{Momentum: momentum, WeightDecay: oc.WeightDecay}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		return optim.NewSGD(tensors, cfg), nil
+	}
+	return nil, fmt.Errorf("unknown optimizer %q (want adamw or sgd)", kind)
+}
+
+// newSchedule builds the learning-rate schedule over steps optimizer
+// steps: the program's, or kind ("constant", "cosine", "step").
+func newSchedule(tr lang.Train, kind string, steps int) (optim.Schedule, string, error) {
+	s := tr.Schedule
+	if kind == "" {
+		kind = s.Kind
+	}
+	lr := tr.Optimizer.LR
+	switch kind {
+	case "constant":
+		return optim.Constant{Base: lr, Warmup: s.Warmup}, fmt.Sprintf("constant warmup %d", s.Warmup), nil
+	case "", "cosine":
+		c := optim.Cosine{Base: lr, MinFrac: s.MinLR, Warmup: s.Warmup, Total: steps}
+		if err := c.Validate(); err != nil {
+			return nil, "", err
+		}
+		return c, fmt.Sprintf("cosine warmup %d min_lr %g", s.Warmup, s.MinLR), nil
+	case "step":
+		st := optim.Step{Base: lr, Warmup: s.Warmup, Total: steps, Milestones: optim.PaperMilestones}
+		if err := st.Validate(); err != nil {
+			return nil, "", err
+		}
+		var ms []string
+		for _, m := range st.Milestones {
+			ms = append(ms, fmt.Sprintf("×%g at %g%%", m.Factor, 100*m.At))
+		}
+		return st, fmt.Sprintf("step warmup %d, %s", s.Warmup, strings.Join(ms, ", ")), nil
+	}
+	return nil, "", fmt.Errorf("unknown schedule %q (want constant, cosine or step)", kind)
+}
