@@ -9,6 +9,15 @@ package lang
 type File struct {
 	Name  string  // the filename given to Parse
 	Stmts []*Stmt // top-level statements in source order
+	// Comments holds every `# ...` comment in source order; only the
+	// formatter looks at them.
+	Comments []Comment
+}
+
+// Comment is one `# ...` comment, running to the end of its line.
+type Comment struct {
+	Pos  Pos
+	Text string // from `#` to the end of the line, trailing blanks removed
 }
 
 // Stmt is one statement. For `let NAME = expr`, Keyword is "let" and Let

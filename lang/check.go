@@ -18,17 +18,7 @@ const maxBlocks = 10000
 // succeeded. The Program is nil when there are errors; warnings come with
 // a valid Program.
 func Load(filename string, src []byte) (*Program, Diagnostics) {
-	f, diags := Parse(filename, src)
-	if diags.HasErrors() || f == nil {
-		return nil, diags
-	}
-	p, more := Check(f)
-	diags = append(diags, more...)
-	diags.Sort()
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	return p, diags
+	return LoadWith(filename, src, Options{})
 }
 
 // Check validates a parsed file and resolves it into a Program: every
@@ -36,21 +26,14 @@ func Load(filename string, src []byte) (*Program, Diagnostics) {
 // unrolled and every Pos filled. It returns all the problems it finds,
 // sorted by position; the Program is nil when any of them is an error.
 func Check(f *File) (*Program, Diagnostics) {
-	if f == nil {
-		return nil, Diagnostics{{Severity: Error, Message: "no file to check"}}
-	}
-	c := &checker{file: f.Name}
-	p := c.check(f)
-	c.diags.list.Sort()
-	if c.diags.list.HasErrors() {
-		return nil, c.diags.list
-	}
-	return p, c.diags.list
+	return CheckWith(f, Options{})
 }
 
 type checker struct {
 	file  string
 	diags diagList
+	// blockSettings collects the settings of the unrolled blocks.
+	blockSettings []Setting
 }
 
 // place is the body a statement stands in.
@@ -86,7 +69,7 @@ func (c *checker) check(f *File) *Program {
 		case "model":
 			if model == nil {
 				model = s
-				c.model(s, top, &p.Model)
+				c.model(s, top, p)
 			}
 		case "train":
 			if train == nil {
@@ -105,9 +88,9 @@ func (c *checker) check(f *File) *Program {
 	}
 	// train is checked after the model so its defaults can point at it.
 	if train != nil {
-		c.train(train, trainScope, &p.Train)
+		c.train(train, trainScope, p)
 	} else {
-		c.train(&Stmt{Keyword: Ident{Name: "train", Pos: model.Pos, End: model.Keyword.End}, Pos: model.Pos, Body: &Body{}}, top, &p.Train)
+		c.train(&Stmt{Keyword: Ident{Name: "train", Pos: model.Pos, End: model.Keyword.End}, Pos: model.Pos, Body: &Body{}}, top, p)
 	}
 	return p
 }
@@ -161,6 +144,8 @@ type item struct {
 type blockT struct {
 	b    Block
 	attn *inst // the `attention` statement, for the semantic checks
+	// settings are the block's settings, with paths relative to the block.
+	settings []Setting
 }
 
 type repeatT struct {
@@ -168,9 +153,14 @@ type repeatT struct {
 	items []item
 }
 
-func (c *checker) model(s *Stmt, parent *scope, m *Model) {
+func (c *checker) model(s *Stmt, parent *scope, p *Program) {
+	m := &p.Model
 	in := c.instance(s, Lookup("model"), parent)
 	m.Name = in.name(0)
+	var lets []Setting
+	if in.labelOK(0) {
+		lets = append(lets, written("model.name", m.Name, in.labels[0].pos))
+	}
 	m.Pos = s.Pos
 	sc := newScope(parent)
 	here := place{InModel, fmt.Sprintf("`model %s`", m.Name)}
@@ -187,6 +177,9 @@ func (c *checker) model(s *Stmt, parent *scope, m *Model) {
 		switch kw := st.Keyword.Name; kw {
 		case "let":
 			c.let(st, sc)
+			if set, ok := letSetting("model", st, sc); ok {
+				lets = append(lets, set)
+			}
 		case "repeat", "block":
 			hasBlocks = true
 			lastBlock = st
@@ -200,7 +193,7 @@ func (c *checker) model(s *Stmt, parent *scope, m *Model) {
 			stmts[kw] = c.instance(st, spec, sc)
 		}
 	}
-	if finalNorm != nil && lastBlock != nil && lastBlock.Pos.Offset > finalNorm.Pos.Offset {
+	if finalNorm != nil && lastBlock != nil && lastBlock.Pos.Offset > finalNorm.Pos.Offset && !finalNorm.Keyword.Pos.IsOverride() {
 		c.diags.errorf(finalNorm.Keyword.Pos, finalNorm.Keyword.End, "the final `norm` must come after the blocks").
 			related(lastBlock.Keyword.Pos, lastBlock.Keyword.End, "`%s` comes after it", c.stmtText(lastBlock, min(1, len(lastBlock.Labels)))).
 			help("move it after the last `block` or `repeat`")
@@ -243,6 +236,22 @@ func (c *checker) model(s *Stmt, parent *scope, m *Model) {
 		c.blockChecks(items, m.Embed.Dim, dimPos, dimEnd)
 	}
 	c.unroll(m, items, -1)
+
+	// The settings: name and lets, then the statements in table order with
+	// the blocks where `block` stands.
+	p.Settings = append(p.Settings, lets...)
+	for i := range Schema {
+		spec := &Schema[i]
+		switch {
+		case spec.Keyword == "block":
+			p.Settings = append(p.Settings, c.blockSettings...)
+		case spec.In&InModel == 0 || spec.Body || spec.Keyword == "let":
+		case spec.Keyword == "residual" && stmts["residual"] == nil:
+			p.Settings = append(p.Settings, Setting{Path: "model.residual", Value: ResidualPlain})
+		default:
+			p.Settings = append(p.Settings, settingsOf("model."+spec.Keyword, get(spec.Keyword))...)
+		}
+	}
 }
 
 func countString(n int) string {
@@ -336,7 +345,7 @@ func (c *checker) block(st *Stmt, spec *StatementSpec, sc *scope) *blockT {
 	inner := newScope(sc)
 	here := place{InBlock, fmt.Sprintf("`block %s`", t.b.Name)}
 	seen := map[string]*Stmt{}
-	var norm *inst
+	var norm, layerInst *inst
 	var layer *Stmt
 	errs := c.diags.errors
 	for _, x := range st.Body.Stmts {
@@ -357,7 +366,7 @@ func (c *checker) block(st *Stmt, spec *StatementSpec, sc *scope) *blockT {
 					help("a block holds one layer; split it into two blocks")
 				continue
 			}
-			layer = x
+			layer, layerInst = x, xi
 			if kw == "attention" {
 				t.attn = xi
 				t.b.Attention = &Attention{Heads: int(xi.int("heads")), Rope: xi.bool("rope"), RopeBase: xi.float("rope_base"), Pos: x.Pos}
@@ -374,6 +383,10 @@ func (c *checker) block(st *Stmt, spec *StatementSpec, sc *scope) *blockT {
 		norm = c.absent("norm", st.Pos)
 	}
 	t.b.Norm = Norm{Kind: norm.kind, Eps: norm.float("eps"), Pos: norm.pos}
+	t.settings = settingsOf("norm", norm)
+	if layerInst != nil {
+		t.settings = append(t.settings, settingsOf(layerInst.spec.Keyword, layerInst)...)
+	}
 	return t
 }
 
@@ -460,6 +473,10 @@ func (c *checker) unroll(m *Model, items []item, depth int) {
 		b.Layer = layer
 		b.Index = len(m.Blocks)
 		b.Path = fmt.Sprintf("blocks.%d.%s", layer, b.Name)
+		for _, set := range it.block.settings {
+			set.Path = "model." + b.Path + "." + set.Path
+			c.blockSettings = append(c.blockSettings, set)
+		}
 		if b.Attention != nil {
 			a := *b.Attention
 			b.Attention = &a
@@ -511,8 +528,10 @@ func (c *checker) residual(in *inst, modelPos Pos) Residual {
 	return r
 }
 
-func (c *checker) train(s *Stmt, parent *scope, t *Train) {
+func (c *checker) train(s *Stmt, parent *scope, p *Program) {
+	t := &p.Train
 	t.Pos = s.Pos
+	var lets []Setting
 	sc := newScope(parent)
 	here := place{InTrain, "`train`"}
 	seen := map[string]*Stmt{}
@@ -524,6 +543,9 @@ func (c *checker) train(s *Stmt, parent *scope, t *Train) {
 		}
 		if st.Keyword.Name == "let" {
 			c.let(st, sc)
+			if set, ok := letSetting("train", st, sc); ok {
+				lets = append(lets, set)
+			}
 			continue
 		}
 		stmts[st.Keyword.Name] = c.instance(st, spec, sc)
@@ -565,4 +587,11 @@ func (c *checker) train(s *Stmt, parent *scope, t *Train) {
 	lg := get("log")
 	t.Log = Log{Every: int(lg.int("every")), Pos: lg.pos}
 	t.Seed = get("seed").labelInt(0)
+
+	p.Settings = append(p.Settings, lets...)
+	for i := range Schema {
+		if spec := &Schema[i]; spec.In&InTrain != 0 && !spec.Body && spec.Keyword != "let" {
+			p.Settings = append(p.Settings, settingsOf("train."+spec.Keyword, get(spec.Keyword))...)
+		}
+	}
 }

@@ -18,6 +18,14 @@
 //	Check (check.go, stmt.go, eval.go)      validates against Schema (schema.go),
 //	                                        evaluates, applies defaults, unrolls repeat
 //	Load = Parse + Check
+//	LoadWith, CheckWith (override.go)       the same with `--set PATH=VALUE` overrides,
+//	                                        put into the tree and checked like the file
+//
+// Around it: Format (format.go) prints a parsed file in canonical layout
+// for `mhcc fmt`; Program.Settings and Program.Explain (explain.go) are the
+// resolved configuration with the origin of every value, for `mhcc
+// explain`; Reference (reference.go) generates the statement reference of
+// docs/language.md from the schema.
 //
 // Problems are reported as Diagnostics (diag.go), rendered GCC/rustc style
 // or as JSON (render.go). Diagnostics are values: nothing in this package

@@ -322,7 +322,7 @@ func abs64(x int64) int64 {
 }
 
 // undefined reports a bare word used where a value is needed.
-func (c *checker) undefined(v value, sc *scope) {
+func (c *checker) undefined(v value, sc *scope) *Diagnostic {
 	d := c.diags.errorf(v.pos, v.end, "undefined name `%s`", v.s)
 	names := sc.visible()
 	if s := suggest(v.s, names); s != "" {
@@ -332,6 +332,7 @@ func (c *checker) undefined(v value, sc *scope) {
 	} else {
 		d.help("define it first with `let %s = ...`", v.s)
 	}
+	return d
 }
 
 // exprString prints an expression in canonical form.

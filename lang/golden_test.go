@@ -23,7 +23,7 @@ const renderLimit = 10
 // compares the rendered diagnostics (out/errors) and the resolved program
 // (out/program) with the archive.
 func TestCheckGolden(t *testing.T) {
-	runGolden(t, "testdata/check", func(src []byte) map[string]string {
+	runGolden(t, "testdata/check", func(src []byte, _ map[string]string) map[string]string {
 		p, diags := Load("in.mhc", src)
 		out := map[string]string{}
 		if len(diags) > 0 {
@@ -39,7 +39,7 @@ func TestCheckGolden(t *testing.T) {
 // TestParseGolden runs Parse only on each testdata/parse/*.txtar and
 // compares the syntax errors (out/errors) or a dump of the tree (out/ast).
 func TestParseGolden(t *testing.T) {
-	runGolden(t, "testdata/parse", func(src []byte) map[string]string {
+	runGolden(t, "testdata/parse", func(src []byte, _ map[string]string) map[string]string {
 		f, diags := Parse("in.mhc", src)
 		out := map[string]string{}
 		if len(diags) > 0 {
@@ -60,7 +60,9 @@ func render(d Diagnostics, src []byte) string {
 	return b.String()
 }
 
-func runGolden(t *testing.T, dir string, run func(src []byte) map[string]string) {
+// runGolden runs each archive in dir: run gets the `in.mhc` section and
+// the other input sections by name, and returns the out/ sections.
+func runGolden(t *testing.T, dir string, run func(src []byte, inputs map[string]string) map[string]string) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.txtar"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files in %s: %v", dir, err)
@@ -72,19 +74,21 @@ func runGolden(t *testing.T, dir string, run func(src []byte) map[string]string)
 				t.Fatal(err)
 			}
 			var src []byte
-			want := map[string]string{}
+			want, inputs := map[string]string{}, map[string]string{}
 			for _, f := range ar.Files {
 				switch {
 				case f.Name == "in.mhc":
 					src = f.Data
 				case strings.HasPrefix(f.Name, "out/"):
 					want[f.Name] = string(f.Data)
+				default:
+					inputs[f.Name] = string(f.Data)
 				}
 			}
 			if src == nil {
 				t.Fatal("no in.mhc section")
 			}
-			got := run(src)
+			got := run(src, inputs)
 			if *update {
 				writeGolden(t, file, ar, got)
 				return
@@ -165,4 +169,28 @@ func dumpAST(f *File) string {
 	}
 	walk(f.Stmts, 0)
 	return b.String()
+}
+
+// TestExplainGolden runs LoadWith on each testdata/explain/*.txtar `in.mhc`
+// with the overrides of its optional `set` section (one PATH=VALUE per
+// line) and compares Program.Explain (out/explain) and the diagnostics
+// (out/errors).
+func TestExplainGolden(t *testing.T) {
+	runGolden(t, "testdata/explain", func(src []byte, inputs map[string]string) map[string]string {
+		var sets []string
+		for _, line := range strings.Split(inputs["set"], "\n") {
+			if line != "" {
+				sets = append(sets, line)
+			}
+		}
+		p, diags := LoadWith("in.mhc", src, Options{Set: sets})
+		out := map[string]string{}
+		if len(diags) > 0 {
+			out["out/errors"] = render(diags, src)
+		}
+		if p != nil {
+			out["out/explain"] = p.Explain()
+		}
+		return out
+	})
 }

@@ -119,11 +119,15 @@ var parser = participle.MustBuild[gFile](
 	participle.UseLookahead(1),
 )
 
-// maxFileSize bounds the input. Real .mhc files are a few kilobytes; the
-// grammar costs participle several microseconds per token, so the bound
-// keeps the worst case (a file of nothing but tokens) around 0.3 s, and a
-// huge or binary file is rejected at once.
+// maxFileSize bounds the input, so that a huge or binary file is rejected
+// at once. Real .mhc files are a few kilobytes.
 const maxFileSize = 64 << 10
+
+// maxTokens bounds the tokens of a file (comments and blanks are free).
+// participle costs several microseconds per token, so the bound keeps the
+// worst case (a file of nothing but one-letter words) well under a second;
+// real files have a few hundred tokens.
+const maxTokens = 8192
 
 // maxDepth bounds the nesting of `{`, `[` and `(`.
 const maxDepth = 64
@@ -140,7 +144,7 @@ func Parse(filename string, src []byte) (*File, Diagnostics) {
 			Help:    []string{"is this really an .mhc model description?"},
 		}}
 	}
-	toks, diags := lex(filename, src)
+	toks, comments, diags := lex(filename, src)
 	if diags.HasErrors() {
 		diags.Sort()
 		return nil, diags
@@ -148,6 +152,15 @@ func Parse(filename string, src []byte) (*File, Diagnostics) {
 	if diags = checkBrackets(toks); diags.HasErrors() {
 		diags.Sort()
 		return nil, diags
+	}
+	if len(toks) > maxTokens+1 { // +1: EOF
+		t := toks[maxTokens]
+		p := toPos(t.Pos)
+		return nil, Diagnostics{{
+			Severity: Error, Pos: p, End: tokEnd(t),
+			Message: fmt.Sprintf("file is too long: more than %d tokens (names, numbers and symbols)", maxTokens),
+			Help:    []string{"real model descriptions have a few hundred; use `repeat` for repeated blocks"},
+		}}
 	}
 	peek, err := lexer.Upgrade(&sliceLexer{toks: toks})
 	if err != nil {
@@ -158,7 +171,7 @@ func Parse(filename string, src []byte) (*File, Diagnostics) {
 		return nil, Diagnostics{syntaxError(toks, err)}
 	}
 	var c converter
-	return &File{Name: filename, Stmts: c.stmts(g.Stmts)}, nil
+	return &File{Name: filename, Stmts: c.stmts(g.Stmts), Comments: comments}, nil
 }
 
 func humanSize(n int) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -49,7 +50,7 @@ func (tokenDef) Lex(filename string, r io.Reader) (lexer.Lexer, error) {
 	if err != nil {
 		return nil, err
 	}
-	toks, diags := lex(filename, src)
+	toks, _, diags := lex(filename, src)
 	if diags.HasErrors() {
 		d := diags[0]
 		return nil, fmt.Errorf("%s: %s", d.Pos, d.Message)
@@ -82,13 +83,14 @@ type scanner struct {
 	off        int
 	line, col  int
 	toks       []lexer.Token
+	comments   []Comment
 	diags      Diagnostics
 	lastWasSep bool
 }
 
-// lex splits src into tokens. The last token is always EOF. Lexing stops
-// early on binary input and after maxLexErrors errors.
-func lex(file string, src []byte) ([]lexer.Token, Diagnostics) {
+// lex splits src into tokens and comments. The last token is always EOF.
+// Lexing stops early on binary input and after maxLexErrors errors.
+func lex(file string, src []byte) ([]lexer.Token, []Comment, Diagnostics) {
 	s := &scanner{src: src, text: string(src), file: file, line: 1, col: 1, lastWasSep: true}
 	s.toks = make([]lexer.Token, 0, len(src)/4+2)
 	if i := bytes.IndexByte(src, 0); i >= 0 {
@@ -99,7 +101,7 @@ func lex(file string, src []byte) ([]lexer.Token, Diagnostics) {
 			Help:    []string{".mhc files are UTF-8 text"},
 		})
 		s.toks = append(s.toks, lexer.EOFToken(s.pos()))
-		return s.toks, s.diags
+		return s.toks, nil, s.diags
 	}
 	if bytes.HasPrefix(src, []byte("\xEF\xBB\xBF")) { // UTF-8 byte order mark
 		s.off = 3
@@ -108,7 +110,7 @@ func lex(file string, src []byte) ([]lexer.Token, Diagnostics) {
 		s.next()
 	}
 	s.toks = append(s.toks, lexer.EOFToken(s.pos()))
-	return s.toks, s.diags
+	return s.toks, s.comments, s.diags
 }
 
 func (s *scanner) pos() lexer.Position {
@@ -146,6 +148,7 @@ func (s *scanner) next() {
 			s.adv(1)
 		}
 		s.checkUTF8(start.Offset, s.off)
+		s.comments = append(s.comments, Comment{Pos: toPos(start), Text: strings.TrimRight(s.text[start.Offset:s.off], " \t\r")})
 	case c == '\n' || c == ';':
 		if !s.lastWasSep {
 			s.toks = append(s.toks, lexer.Token{Type: tokSep, Value: s.text[s.off : s.off+1], Pos: start})
@@ -177,7 +180,7 @@ func (s *scanner) next() {
 			s.off = len(s.src) // one encoding error is enough
 			return
 		}
-		s.errorf(start, n, "", "unexpected character %s", quoteRune(r))
+		s.errorf(start, n, s.unquotedHint(start.Offset), "unexpected character %s", quoteRune(r))
 		s.adv(n)
 	}
 }
@@ -248,6 +251,30 @@ func (s *scanner) str(start lexer.Position) {
 		}
 	}
 	s.errorf(start, s.off-start.Offset, "close it with `\"`", "unterminated string")
+}
+
+// unquotedHint suggests quotes when the stray character at off is part of
+// a word like `input.txt` or `data/train.txt`: text written without the
+// double quotes a string needs.
+func (s *scanner) unquotedHint(off int) string {
+	word := func(c byte) bool {
+		return isLetter(c) || isDigit(c) || c == '.' || c == '/' || c == '-' || c == '~'
+	}
+	c := s.src[off]
+	if c != '.' && c != '/' && c != '~' {
+		return ""
+	}
+	from, to := off, off
+	for from > 0 && word(s.src[from-1]) {
+		from--
+	}
+	for to < len(s.src) && word(s.src[to]) {
+		to++
+	}
+	if to-from < 2 || to-from > 80 {
+		return ""
+	}
+	return fmt.Sprintf("text such as a file name is written in double quotes: \"%s\"", s.src[from:to])
 }
 
 // checkUTF8 reports the first invalid UTF-8 sequence in src[from:to] (a

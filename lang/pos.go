@@ -11,8 +11,12 @@ type Pos struct {
 	Col    int
 }
 
-// String returns "file:line:col".
+// String returns "file:line:col", or just the file for a position
+// without a line, such as a `--set` override ("--set train.steps=0").
 func (p Pos) String() string {
+	if p.Line == 0 && p.File != "" {
+		return p.File
+	}
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
 }
 

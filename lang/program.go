@@ -16,6 +16,9 @@ type Program struct {
 	File  string
 	Model Model
 	Train Train
+	// Settings is the resolved configuration, one value per line of
+	// `mhcc explain`, with where each value came from.
+	Settings []Setting
 }
 
 // Model is the resolved `model NAME { ... }` block.

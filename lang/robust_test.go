@@ -21,7 +21,7 @@ func TestRobust(t *testing.T) {
 	big := bytes.Repeat([]byte("let a = 4 * 5\n"), 10<<20/14)
 	var bigValid bytes.Buffer // just under the size limit
 	bigValid.WriteString("model m {\n  vocab 256; context 64; embed dim=64\n  block a { mlp hidden=4 }\n")
-	for i := 0; bigValid.Len() < maxFileSize-100; i++ {
+	for i := 0; bigValid.Len() < maxFileSize-100 && i < (maxTokens-100)/12; i++ { // 12 tokens a line
 		fmt.Fprintf(&bigValid, "  let a%d = 4 * (5 + %d) # comment\n", i, i)
 	}
 	bigValid.WriteString("}\n")
@@ -44,6 +44,7 @@ func TestRobust(t *testing.T) {
 		"deep lists":         []byte("x a=" + strings.Repeat("[", 100000)),
 		"long minus chain":   []byte("x a=" + strings.Repeat("-", 100000) + "1"),
 		"long line":          []byte(longLine),
+		"too many tokens":    []byte(strings.Repeat("x ", maxTokens+1)),
 		"huge repeat":        []byte("model m { vocab 1; context 1; embed dim=2; repeat 4096 { repeat 4096 { repeat 4096 { block a { mlp hidden=1 } } } } }"),
 		"overflow":           []byte("model m { let a = 9223372036854775807 + 1; let b = -9223372036854775807 - 2; let c = 1e308 * 1e308; let e = 1/0; vocab a }"),
 	}
@@ -82,8 +83,9 @@ func TestRobust(t *testing.T) {
 	}
 }
 
-// FuzzLoad checks that Load never panics and that every diagnostic has a
-// position and renders.
+// FuzzLoad checks that Load never panics, that every diagnostic has a
+// position and renders, and that anything that parses formats, re-parses,
+// formats idempotently and checks to the same program.
 func FuzzLoad(f *testing.F) {
 	for _, pattern := range []string{"../examples/*.mhc"} {
 		files, _ := filepath.Glob(pattern)
@@ -94,7 +96,7 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	}
-	for _, dir := range []string{"testdata/check", "testdata/parse"} {
+	for _, dir := range []string{"testdata/check", "testdata/parse", "testdata/fmt", "testdata/explain"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.txtar"))
 		for _, file := range files {
 			src, err := os.ReadFile(file)
@@ -127,6 +129,67 @@ func FuzzLoad(f *testing.F) {
 		}
 		if p != nil {
 			_ = p.Dump()
+			_ = p.Explain()
+		}
+		checkFormat(t, src, p)
+	})
+}
+
+// checkFormat is the formatter's half of FuzzLoad.
+func checkFormat(t *testing.T, src []byte, p *Program) {
+	file, diags := Parse("f.mhc", src)
+	if diags.HasErrors() {
+		return
+	}
+	out, err := Format(file, src)
+	if err != nil {
+		t.Fatalf("Format: %v", err)
+	}
+	if len(out) > maxFileSize {
+		return // indentation can push a huge input over the size limit
+	}
+	file2, diags := Parse("f.mhc", out)
+	if diags.HasErrors() {
+		t.Fatalf("formatted output does not parse:\n%s\n%s", out, diags)
+	}
+	out2, err := Format(file2, out)
+	if err != nil || !bytes.Equal(out, out2) {
+		t.Fatalf("format is not idempotent:\n%q\nthen\n%q", out, out2)
+	}
+	p2, _ := Load("f.mhc", out)
+	if (p == nil) != (p2 == nil) {
+		t.Fatalf("formatting changed whether the file checks:\n%q\n%q", src, out)
+	}
+	if p != nil {
+		if a, b := posLine.ReplaceAllString(p.Dump(), ""), posLine.ReplaceAllString(p2.Dump(), ""); a != b {
+			t.Fatalf("formatting changed the program:\n%q\n%q", src, out)
+		}
+	}
+}
+
+// FuzzSet checks that no `--set` flag makes the checker panic, and that
+// every diagnostic it causes names a position.
+func FuzzSet(f *testing.F) {
+	for _, s := range []string{"train.optimizer.lr=1e-3", "model.residual.streams=1", "train.batch=8", "model.d=64",
+		"model.residual=plain", "train.data.file=x.txt", "model.blocks.0.attn.attention.heads=2", "x", "model.=", "train.optimizer.betas=[0.9, 0.99]"} {
+		f.Add(s)
+	}
+	src, err := os.ReadFile("../examples/tiny.mhc")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, set string) {
+		p, diags := LoadWith("tiny.mhc", src, Options{Set: []string{set, set}})
+		if p == nil && !diags.HasErrors() {
+			t.Fatal("nil program without errors")
+		}
+		for _, d := range diags {
+			if !d.Pos.IsValid() && !d.Pos.IsOverride() {
+				t.Fatalf("diagnostic without position: %+v", d)
+			}
+		}
+		if p != nil {
+			_ = p.Explain()
 		}
 	})
 }

@@ -24,6 +24,7 @@ func (c *checker) specFor(s *Stmt, here place, seen map[string]*Stmt) *Statement
 		}
 		if sug := suggest(kw.Name, allowed); sug != "" {
 			msg += fmt.Sprintf(", did you mean `%s`?", sug)
+			seen[misspelt+sug] = s // so that `missing` does not report it again
 		}
 		c.diags.errorf(kw.Pos, kw.End, "%s", msg).help("statements allowed here: %s", strings.Join(allowed, ", "))
 		return nil
@@ -52,12 +53,17 @@ func (c *checker) specFor(s *Stmt, here place, seen map[string]*Stmt) *Statement
 	return spec
 }
 
+// misspelt prefixes the keys of seen that record an unknown statement
+// whose did-you-mean is the rest of the key.
+const misspelt = "?"
+
 // missing reports the required statements of a body that are absent, in
-// one diagnostic.
+// one diagnostic. A statement reported as a likely misspelling (`embd` for
+// `embed`) is not reported as missing too.
 func (c *checker) missing(s *Stmt, here place, seen map[string]*Stmt) {
 	var names, examples []string
 	for _, spec := range Schema {
-		if spec.Required && spec.In&here.where != 0 && seen[spec.Keyword] == nil {
+		if spec.Required && spec.In&here.where != 0 && seen[spec.Keyword] == nil && seen[misspelt+spec.Keyword] == nil {
 			names = append(names, "`"+spec.Keyword+"`")
 			examples = append(examples, "`"+spec.Example+"`")
 		}
@@ -93,6 +99,9 @@ type inst struct {
 	vals   map[string]value
 	keys   map[string]*Attr
 	ok     map[string]bool // attribute written and valid
+	// misspelt holds the attributes an unknown one was taken for
+	// (`hiden` for `hidden`), which are then not reported as missing.
+	misspelt map[string]bool
 }
 
 // absent returns the defaults of statement kw, not written in the file;
@@ -155,7 +164,7 @@ func (c *checker) instance(s *Stmt, spec *StatementSpec, sc *scope) *inst {
 		c.attr(in, a, sc)
 	}
 	for _, a := range spec.Attrs {
-		if a.Required && in.keys[a.Name] == nil && kindOK(a, in.kind) {
+		if a.Required && in.keys[a.Name] == nil && !in.misspelt[a.Name] && kindOK(a, in.kind) {
 			c.diags.errorf(kw.Pos, kw.End, "`%s` needs `%s=`", kw.Name, a.Name).
 				help("for example `%s`", spec.Example).
 				help("%s: %s", a.Name, a.Doc)
@@ -258,6 +267,10 @@ func (c *checker) attr(in *inst, a *Attr, sc *scope) {
 		d := c.diags.errorf(key.Pos, key.End, "unknown attribute `%s` on `%s`", key.Name, kw)
 		if sug := suggest(key.Name, spec.AttrNames()); sug != "" {
 			d.Message += fmt.Sprintf(", did you mean `%s`?", sug)
+			if in.misspelt == nil {
+				in.misspelt = map[string]bool{}
+			}
+			in.misspelt[sug] = true
 		}
 		if len(spec.Attrs) == 0 {
 			d.help("`%s` takes no attributes; usage: %s", kw, spec.Usage())
@@ -323,7 +336,8 @@ func (c *checker) convert(v value, t Type, values []string, rng Range, what stri
 		return x, true
 	}
 	if v.kind == vWord && (t == TypeInt || t == TypeFloat || t == TypeFloatPair || t == TypeNormal) {
-		c.undefined(v, sc)
+		d := c.undefined(v, sc)
+		d.Help = append([]string{fmt.Sprintf("%s must be %s", what, t)}, d.Help...)
 		return v, false
 	}
 	switch t {

@@ -38,6 +38,9 @@ type Payload struct {
 	File string `json:"file"`
 	// Source is the full .mhc text.
 	Source string `json:"source"`
+	// Set holds the `--set PATH=VALUE` overrides the program was compiled
+	// with; recompiling Source with them gives IR.
+	Set []string `json:"set,omitempty"`
 	// DataPath is the data file resolved at compile time (relative .mhc
 	// paths are resolved against the .mhc file's directory); empty for
 	// synthetic data.

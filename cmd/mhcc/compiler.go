@@ -17,7 +17,16 @@ type compilerCLI struct {
 	Build buildCmd `cmd:"" default:"withargs" help:"Compile FILE.mhc into a self-contained training executable (the default command)."`
 	Run   runCmd   `cmd:"" help:"Compile FILE.mhc and train it in one go."`
 	Check checkCmd `cmd:"" help:"Check .mhc files and report diagnostics."`
-	IR    irCmd    `cmd:"" name:"ir" help:"Print the IR of FILE.mhc."`
+	IR    irCmd    `cmd:"" name:"ir" help:"Print the IR of FILE.mhc (pass flags in ir.go)."`
+	// The analyses are in summary.go.
+	Summary summaryCmd `cmd:"" help:"Print the layer table of FILE.mhc: shapes, parameters, FLOPs per token, memory per step."`
+	// The front-end commands are in langcmds.go.
+	Fmt     fmtCmd     `cmd:"" help:"Print .mhc files in canonical layout (-w: rewrite them)."`
+	Explain explainCmd `cmd:"" help:"Print the resolved configuration of FILE.mhc, one path = value per line with where each value came from."`
+	// The runtime commands are in runtime_cmds.go.
+	Eval   evalCmd   `cmd:"" help:"Print the mean loss of a checkpoint over the first K context-length windows of a data file."`
+	Sample sampleCmd `cmd:"" help:"Generate text from a checkpoint."`
+	Plot   plotCmd   `cmd:"" help:"Draw the loss curves of one or several runs to PNG and SVG."`
 }
 
 func compilerMain(args []string, stdout, stderr io.Writer) int {
@@ -30,19 +39,16 @@ func compilerMain(args []string, stdout, stderr io.Writer) int {
 	return runCtx(ctx, "mhcc", e)
 }
 
-// compile loads, checks and lowers path, printing diagnostics to stderr.
-// It returns an exitError with code 1 when the program has errors.
-func compile(e *env, path string) (*compiler.Result, error) {
-	res, err := compiler.CompileFile(path)
+// compile loads, checks (with the --set overrides in fe), lowers and
+// optimises path (with opts, default compiler.DefaultOptions), printing
+// diagnostics to stderr as fe.Diag says. It returns an exitError
+// with code 1 when the program has errors.
+func compile(e *env, path string, fe frontEnd, opts ...compiler.Options) (*compiler.Result, error) {
+	res, err := compileFile(path, fe.Set, opts...)
 	if err != nil {
-		if res == nil { // unreadable file
-			return nil, &exitError{code: exitCompile, err: err}
-		}
 		return nil, &exitError{code: exitRuntime, err: err}
 	}
-	if len(res.Diags) > 0 {
-		res.Diags.Render(e.stderr, res.Source, useColor(e.stderr), 50)
-	}
+	fe.report(e, res.Diags, res.Source)
 	if res.Module == nil {
 		return nil, &exitError{code: exitCompile}
 	}
@@ -65,11 +71,13 @@ func resolveDataPath(mhcPath string, p *lang.Program) string {
 type buildCmd struct {
 	File string `arg:"" help:"The .mhc file to compile."`
 	Out  string `short:"o" required:"" placeholder:"OUT" help:"Path of the executable to write."`
+	setFlags
+	diagFlag
 }
 
 // Run compiles the file and writes the bundled executable.
 func (c *buildCmd) Run(e *env) error {
-	res, err := compile(e, c.File)
+	res, err := compile(e, c.File, frontEnd{Set: c.Set, Diag: c.Diag})
 	if err != nil {
 		return err
 	}
@@ -82,6 +90,7 @@ func (c *buildCmd) Run(e *env) error {
 		Version:  bundle.PayloadVersion,
 		File:     filepath.Base(c.File),
 		Source:   string(res.Source),
+		Set:      c.Set,
 		DataPath: resolveDataPath(c.File, res.Program),
 		IR:       irText,
 		Manifest: bundle.Manifest{
@@ -103,6 +112,8 @@ type trainFlags struct {
 	Data  string `help:"Train on this byte-level text file instead of the program's data." placeholder:"PATH"`
 	Seed  *int64 `help:"Random seed (overrides train.seed)." placeholder:"N"`
 	Out   string `help:"Run folder for metrics.jsonl and summary.json (default runs/<model>)." placeholder:"DIR"`
+	setFlags
+	runtimeFlags
 }
 
 func (f *trainFlags) options(e *env) (train.Options, error) {
@@ -113,17 +124,21 @@ func (f *trainFlags) options(e *env) (train.Options, error) {
 	if f.Seed != nil {
 		o.Seed, o.HasSeed = *f.Seed, true
 	}
+	if err := f.runtimeFlags.apply(&o); err != nil {
+		return train.Options{}, err
+	}
 	return o, nil
 }
 
 type runCmd struct {
 	File string `arg:"" help:"The .mhc file to compile and train."`
 	trainFlags
+	diagFlag
 }
 
 // Run compiles and trains.
 func (c *runCmd) Run(e *env) error {
-	res, err := compile(e, c.File)
+	res, err := compile(e, c.File, frontEnd{Set: c.Set, Diag: c.Diag})
 	if err != nil {
 		return err
 	}
@@ -134,46 +149,5 @@ func (c *runCmd) Run(e *env) error {
 	if opts.DataPath == "" {
 		opts.DataPath = resolveDataPath(c.File, res.Program)
 	}
-	if _, err := train.Run(res.Program, res.Module, opts); err != nil {
-		return &exitError{code: exitRuntime, err: err}
-	}
-	return nil
-}
-
-type checkCmd struct {
-	Files []string `arg:"" help:"The .mhc files to check."`
-}
-
-// Run checks every file and reports all diagnostics.
-func (c *checkCmd) Run(e *env) error {
-	failed := false
-	for _, f := range c.Files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "mhcc: error: cannot read %s: %v\n", f, err)
-			failed = true
-			continue
-		}
-		_, diags := lang.Load(f, src)
-		diags.Render(e.stderr, src, useColor(e.stderr), 50)
-		failed = failed || diags.HasErrors()
-	}
-	if failed {
-		return &exitError{code: exitCompile}
-	}
-	return nil
-}
-
-type irCmd struct {
-	File string `arg:"" help:"The .mhc file to lower."`
-}
-
-// Run prints the IR.
-func (c *irCmd) Run(e *env) error {
-	res, err := compile(e, c.File)
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(e.stdout, res.Module.String())
-	return nil
+	return runTraining(e, res.Program, res.Module, res.Source, opts)
 }

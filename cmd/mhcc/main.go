@@ -6,7 +6,8 @@
 //	mhcc check model.mhc...     report diagnostics only
 //	mhcc ir model.mhc           print the IR
 //
-// Exit codes: 0 ok, 1 compile errors, 2 usage, 3 runtime or training failure.
+// Exit codes: 0 ok, 1 compile errors, 2 usage, 3 runtime or training failure,
+// 130 training stopped by SIGINT or SIGTERM after writing a checkpoint.
 package main
 
 import (

@@ -5,14 +5,16 @@ import (
 	"io"
 
 	"github.com/mhcc/mhcc/backend/bundle"
-	"github.com/mhcc/mhcc/backend/train"
 	"github.com/mhcc/mhcc/compiler"
 )
 
 // programCLI is the command line of a compiled training executable.
 type programCLI struct {
-	Train programTrainCmd `cmd:"" default:"withargs" help:"Train the compiled model (the default command)."`
-	IR    programIRCmd    `cmd:"" name:"ir" help:"Print the compiled IR."`
+	Train  programTrainCmd  `cmd:"" default:"withargs" help:"Train the compiled model (the default command)."`
+	IR     programIRCmd     `cmd:"" name:"ir" help:"Print the compiled IR."`
+	Eval   programEvalCmd   `cmd:"" help:"Print the mean loss of a checkpoint over the first K context-length windows of a data file."`
+	Sample programSampleCmd `cmd:"" help:"Generate text from a checkpoint."`
+	Plot   plotCmd          `cmd:"" help:"Draw the loss curves of one or several runs to PNG and SVG."`
 }
 
 // compiled is the program recovered from the payload.
@@ -23,9 +25,10 @@ type compiled struct {
 
 func programMain(p *bundle.Payload, args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr}
-	// The payload carries the source; recompiling it with this runtime must
-	// give exactly the IR that was bundled, or the executable is refused.
-	res, err := compiler.CompileSource(p.File, []byte(p.Source))
+	// The payload carries the source and its --set overrides; recompiling
+	// them with this runtime must give exactly the IR that was bundled, or
+	// the executable is refused.
+	res, err := compileSource(p.File, []byte(p.Source), p.Set)
 	if err != nil || res.Module == nil {
 		if res != nil {
 			res.Diags.Render(stderr, res.Source, false, 20)
@@ -49,6 +52,7 @@ func programMain(p *bundle.Payload, args []string, stdout, stderr io.Writer) int
 
 type programTrainCmd struct {
 	trainFlags
+	diagFlag
 }
 
 // Run trains the embedded program.
@@ -57,13 +61,42 @@ func (c *programTrainCmd) Run(e *env, c2 *compiled) error {
 	if err != nil {
 		return err
 	}
+	if len(c.Set) > 0 {
+		// More overrides: recompile the embedded source with the bundled
+		// ones followed by these (a later override wins).
+		set := append(append([]string(nil), c2.payload.Set...), c.Set...)
+		res, err := compileSource(c2.payload.File, []byte(c2.payload.Source), set)
+		if err != nil {
+			return &exitError{code: exitRuntime, err: err}
+		}
+		frontEnd{Diag: c.Diag}.report(e, res.Diags, res.Source)
+		if res.Module == nil {
+			return &exitError{code: exitCompile}
+		}
+		c2.res = res
+	}
 	if opts.DataPath == "" {
 		opts.DataPath = c2.payload.DataPath
 	}
-	if _, err := train.Run(c2.res.Program, c2.res.Module, opts); err != nil {
-		return &exitError{code: exitRuntime, err: err}
-	}
-	return nil
+	return runTraining(e, c2.res.Program, c2.res.Module, c2.res.Source, opts)
+}
+
+type programEvalCmd struct {
+	evalFlags
+}
+
+// Run evaluates a checkpoint of the embedded program.
+func (c *programEvalCmd) Run(e *env, c2 *compiled) error {
+	return c.run(e, c2.res.Program, c2.res.Module, c2.payload.DataPath)
+}
+
+type programSampleCmd struct {
+	sampleFlags
+}
+
+// Run samples from a checkpoint of the embedded program.
+func (c *programSampleCmd) Run(e *env, c2 *compiled) error {
+	return c.run(e, c2.res.Program)
 }
 
 type programIRCmd struct{}

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mhcc/mhcc/backend/checkpoint"
+	"github.com/mhcc/mhcc/backend/train"
+)
+
+// signalModel is small enough that a step takes a few milliseconds.
+const signalModel = `model m {
+  vocab 256
+  context 8
+  embed dim=16
+  residual streams=2 constraint=birkhoff sinkhorn=5
+  repeat 1 {
+    block attn { norm rms; attention heads=2 }
+    block mlp { norm rms; mlp hidden=16 }
+  }
+}
+train {
+  batch 2
+  eval every=4 batches=1
+  log every=1
+}
+`
+
+// buildProgram compiles src into a training executable: a copy of this
+// test binary with the program appended, which TestMain runs as the
+// program.
+func buildProgram(t *testing.T, src string) (dir, exe string) {
+	t.Helper()
+	dir = t.TempDir()
+	mhc := filepath.Join(dir, "m.mhc")
+	if err := os.WriteFile(mhc, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exe = filepath.Join(dir, "train")
+	var out, errb bytes.Buffer
+	if code := Main([]string{mhc, "-o", exe}, &out, &errb); code != 0 {
+		t.Fatalf("compiling: exit %d\n%s", code, errb.String())
+	}
+	return dir, exe
+}
+
+func runProgram(t *testing.T, exe string, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+// waitFor polls until cond holds; the generous deadline only guards
+// against a hung process, it is not a timing assertion.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func metricLines(path string) int {
+	b, _ := os.ReadFile(path)
+	return bytes.Count(b, []byte("\n"))
+}
+
+func sameLosses(t *testing.T, got, want string) {
+	t.Helper()
+	g, err := train.ReadMetrics(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := train.ReadMetrics(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g) != len(w) {
+		t.Fatalf("%d steps in %s, %d in %s", len(g), got, len(w), want)
+	}
+	for i := range w {
+		if g[i].Step != w[i].Step || g[i].Loss != w[i].Loss || g[i].LR != w[i].LR {
+			t.Errorf("step %d: loss %v lr %v, uninterrupted %v %v", w[i].Step, g[i].Loss, g[i].LR, w[i].Loss, w[i].LR)
+		}
+	}
+}
+
+// TestSIGINTWritesALoadableCheckpoint: Ctrl-C during training finishes the
+// step, writes a checkpoint, exits with code 130, and `--resume` then
+// completes the run with exactly the uninterrupted run's losses.
+func TestSIGINTWritesALoadableCheckpoint(t *testing.T) {
+	dir, exe := buildProgram(t, signalModel)
+	const steps = "400"
+	run := filepath.Join(dir, "run")
+	cmd := exec.Command(exe, "--steps", steps, "--checkpoint-every", "0", "--out", run)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three steps", func() bool { return metricLines(filepath.Join(run, train.MetricsFile)) >= 3 })
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want code %d\n%s", err, exitInterrupted, out.String())
+	}
+	if !strings.Contains(out.String(), "interrupted after step") || strings.Contains(out.String(), "panic") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	e, ok, err := checkpoint.Latest(run)
+	if err != nil || !ok {
+		t.Fatalf("no checkpoint after SIGINT (%v)\n%s", err, out.String())
+	}
+	if _, err := checkpoint.Load(e.Dir, true); err != nil {
+		t.Fatalf("the SIGINT checkpoint does not load: %v", err)
+	}
+	if n := metricLines(filepath.Join(run, train.MetricsFile)); n != e.Step {
+		t.Errorf("checkpoint at step %d, metrics has %d steps", e.Step, n)
+	}
+	if o, code := runProgram(t, exe, nil, "eval", "--ckpt", run); code != 0 {
+		t.Errorf("eval of the SIGINT checkpoint: exit %d\n%s", code, o)
+	}
+
+	o, code := runProgram(t, exe, nil, "--steps", steps, "--checkpoint-every", "0", "--out", run, "--resume")
+	if code != 0 || !strings.Contains(o, "resuming from "+e.Dir) {
+		t.Fatalf("resume: exit %d\n%s", code, o)
+	}
+	full := filepath.Join(dir, "full")
+	if o, code := runProgram(t, exe, nil, "--steps", steps, "--checkpoint-every", "0", "--out", full); code != 0 {
+		t.Fatalf("uninterrupted run: exit %d\n%s", code, o)
+	}
+	sameLosses(t, run, full)
+}
+
+// TestSIGKILLDuringCheckpointWrite: a process killed while writing a
+// checkpoint (paused there by the checkpoint package's test hook) leaves
+// the previous checkpoint intact and loadable and no half checkpoint under
+// a checkpoint's name; resuming continues from the previous one and gives
+// the uninterrupted run's losses.
+func TestSIGKILLDuringCheckpointWrite(t *testing.T) {
+	dir, exe := buildProgram(t, signalModel)
+	run := filepath.Join(dir, "run")
+	args := []string{"--steps", "9", "--checkpoint-every", "3", "--keep", "0", "--out", run}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), checkpoint.PauseEnv+"=6")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	paused := func() bool {
+		m, _ := filepath.Glob(filepath.Join(run, ".ckpt-000006.tmp-*", "PAUSED"))
+		return len(m) == 1
+	}
+	waitFor(t, "the paused checkpoint write", paused)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	es, err := checkpoint.List(run)
+	if err != nil || len(es) != 1 || es[0].Step != 3 {
+		t.Fatalf("checkpoints after the kill: %+v (%v)\n%s", es, err, out.String())
+	}
+	if _, err := checkpoint.Load(es[0].Dir, true); err != nil {
+		t.Fatalf("the previous checkpoint does not load: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(run, "ckpt-000006")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a half-written ckpt-000006 exists (%v)", err)
+	}
+	o, code := runProgram(t, exe, nil, append(args, "--resume")...)
+	if code != 0 || !strings.Contains(o, "removed 1 incomplete checkpoint folder") || !strings.Contains(o, "resuming from "+es[0].Dir) {
+		t.Fatalf("resume: exit %d\n%s", code, o)
+	}
+	full := filepath.Join(dir, "full")
+	if o, code := runProgram(t, exe, nil, "--steps", "9", "--checkpoint-every", "3", "--out", full); code != 0 {
+		t.Fatalf("uninterrupted: exit %d\n%s", code, o)
+	}
+	sameLosses(t, run, full)
+}
+
+// TestDamagedCheckpointsAreRefused: a truncated model file, a tampered
+// weight and a forged safetensors header (with state.json's hash updated
+// so that the parser itself must refuse it) all give a clear error, exit
+// code 3 and no panic.
+func TestDamagedCheckpointsAreRefused(t *testing.T) {
+	dir, exe := buildProgram(t, signalModel)
+	run := filepath.Join(dir, "run")
+	if o, code := runProgram(t, exe, nil, "--steps", "2", "--out", run); code != 0 {
+		t.Fatalf("train: exit %d\n%s", code, o)
+	}
+	ck := filepath.Join(run, "ckpt-000002")
+	model := filepath.Join(ck, checkpoint.ModelFile)
+	good, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rehash := func(b []byte) {
+		st, _ := os.ReadFile(filepath.Join(ck, checkpoint.StateFile))
+		var s map[string]any
+		json.Unmarshal(st, &s)
+		sum := sha256.Sum256(b)
+		s["files"].(map[string]any)[checkpoint.ModelFile] = hex.EncodeToString(sum[:])
+		nb, _ := json.Marshal(s)
+		os.WriteFile(filepath.Join(ck, checkpoint.StateFile), nb, 0o644)
+	}
+	forged := append([]byte(nil), good...)
+	binary.LittleEndian.PutUint64(forged, 1<<60)
+	flipped := append([]byte(nil), good...)
+	flipped[len(flipped)-1] ^= 0x10
+	cases := []struct {
+		name    string
+		content []byte
+		rehash  bool
+		want    string
+	}{
+		{"truncated", good[:len(good)/2], false, "model.safetensors does not match the SHA-256 recorded in state.json"},
+		{"truncated, rehashed", good[:len(good)/2], true, "not a valid safetensors file"},
+		{"tampered weight, rehashed", flipped, true, "the tensor data does not match its recorded SHA-256"},
+		{"forged header length, rehashed", forged, true, "header length 1152921504606846976 exceeds the 100000000-byte limit"},
+	}
+	for _, c := range cases {
+		os.WriteFile(model, c.content, 0o644)
+		if c.rehash {
+			rehash(c.content)
+		}
+		for _, args := range [][]string{{"eval", "--ckpt", ck}, {"sample", "--ckpt", ck, "--tokens", "1"}, {"--steps", "3", "--out", run, "--resume"}} {
+			o, code := runProgram(t, exe, nil, args...)
+			if code != exitRuntime || !strings.Contains(o, c.want) || strings.Contains(o, "panic") || strings.Contains(o, "goroutine") {
+				t.Errorf("%s, %s: exit %d, want %d and %q:\n%s", c.name, args[0], code, exitRuntime, c.want, o)
+			}
+		}
+	}
+}

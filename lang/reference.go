@@ -1,0 +1,129 @@
+package lang
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Reference returns the statement reference of docs/language.md in
+// Markdown, generated from Schema: for every statement its synopsis, where
+// it may appear, and a table of its labels and attributes with type,
+// default, range and meaning. A test keeps the document in sync with it.
+func Reference() string {
+	var b strings.Builder
+	for i := range Schema {
+		s := &Schema[i]
+		fmt.Fprintf(&b, "### `%s`\n\n", s.Keyword)
+		fmt.Fprintf(&b, "```\n%s\n```\n\n", s.Usage())
+		fmt.Fprintf(&b, "%s.\n\n", upperFirst(s.Doc))
+		var facts []string
+		facts = append(facts, "Where: "+s.In.String())
+		switch {
+		case s.Required:
+			facts = append(facts, "required, once")
+		case s.Once:
+			facts = append(facts, "at most once")
+		}
+		facts = append(facts, "example: `"+s.Example+"`")
+		if path := setPath(s); path != "" {
+			facts = append(facts, "`--set` path: `"+path+"`")
+		}
+		fmt.Fprintf(&b, "%s.\n\n", strings.Join(facts, "; "))
+		if len(s.Labels) == 0 && len(s.Attrs) == 0 {
+			continue
+		}
+		b.WriteString("| name | type | default | range | meaning |\n|---|---|---|---|---|\n")
+		for _, l := range s.Labels {
+			def := code(l.Default)
+			if l.Required && l.Default == "" {
+				def = "required"
+			}
+			fmt.Fprintf(&b, "| %s (label) | %s | %s | %s | %s |\n", l.Name, typeDoc(l.Type, l.Values), def, l.Range, cell(l.Doc))
+		}
+		for _, a := range s.Attrs {
+			def := code(a.Default)
+			switch {
+			case a.Required:
+				def = "required"
+			case a.Default == "":
+				def = "—"
+			}
+			doc := cell(a.Doc)
+			if len(a.Kinds) > 0 {
+				doc += " (" + kindsDoc(s.Keyword, a.Kinds) + " only)"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", a.Name, typeDoc(a.Type, a.Values), def, a.Range, doc)
+		}
+		b.WriteString("\n")
+	}
+	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+// setPath is the `--set` path of a statement, "" when it cannot be set.
+func setPath(s *StatementSpec) string {
+	if s.Body || s.Keyword == "let" {
+		return ""
+	}
+	top := "model"
+	switch {
+	case s.In&InTrain != 0:
+		top = "train"
+	case s.In&InModel == 0:
+		return ""
+	}
+	path := top + "." + s.Keyword
+	switch {
+	case len(s.Labels) > 0 && len(s.Attrs) > 0:
+		return path + "[.ATTRIBUTE]"
+	case len(s.Attrs) > 0:
+		return path + ".ATTRIBUTE"
+	}
+	return path
+}
+
+func typeDoc(t Type, values []string) string {
+	switch t {
+	case TypeInt:
+		return "integer"
+	case TypeFloat:
+		return "number"
+	case TypeString:
+		return "string"
+	case TypeBool:
+		return "bool"
+	case TypeEnum:
+		return strings.Join(quoteAll(values), " \\| ")
+	case TypeName:
+		return "name"
+	case TypeFloatPair:
+		return "`[number, number]`"
+	case TypeNormal:
+		return "`normal(STD)`"
+	}
+	return "value"
+}
+
+func kindsDoc(kw string, kinds []string) string {
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = "`" + kindText(kw, k) + "`"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + s + "`"
+}
+
+// cell escapes a table cell.
+func cell(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+func upperFirst(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
