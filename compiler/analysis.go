@@ -312,7 +312,9 @@ func newLabeler(p *lang.Program, m *ir.Module) *labeler {
 	}
 	res := p.Model.Residual
 	for i, v := range m.Values {
-		if samePos(v.Pos, res.Pos) && (v.Op == ir.OpHCWrite || v.Op == ir.OpAdd) {
+		// The write of a sublayer is hc.write or the add of the stream tensor
+		// [B,T,n,C]; the learned collapse's adds have rank 3.
+		if samePos(v.Pos, res.Pos) && (v.Op == ir.OpHCWrite || v.Op == ir.OpAdd && v.Type.Shape.Rank() == 4) {
 			l.lastWrite = i
 		}
 	}

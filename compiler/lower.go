@@ -34,17 +34,30 @@ const maskedLogit = -1e9
 // Lower turns a checked program into a primitive-op IR module whose output
 // "loss" is the mean next-token cross-entropy of a batch.
 func Lower(p *lang.Program) (m *ir.Module, err error) {
+	l, err := lower(p)
+	if err != nil {
+		return nil, err
+	}
+	return l.b.M, nil
+}
+
+// lower runs the lowering and returns the lowerer, whose coeffs record
+// the hyper-connection coefficients.
+func lower(p *lang.Program) (*lowerer, error) {
 	l := &lowerer{p: p, b: ir.NewBuilder(filepath.Base(p.File), SymBatch, SymTime)}
 	l.model()
 	if err := l.b.Err(); err != nil {
 		return nil, fmt.Errorf("internal compiler error while lowering %s: %w", p.File, err)
 	}
-	return l.b.M, nil
+	return l, nil
 }
 
 type lowerer struct {
 	p *lang.Program
 	b *ir.Builder
+	// coeffs are the coefficients of the learned hyper-connected
+	// sublayers, in order (for LowerDiagnostics).
+	coeffs []hcCoeffs
 }
 
 func pos(p lang.Pos) ir.Pos { return ir.Pos{Line: p.Line, Col: p.Col} }
@@ -92,11 +105,7 @@ func (l *lowerer) model() {
 		for i := range md.Blocks {
 			X = l.hyperSublayer(&md.Blocks[i], X)
 		}
-		b.At(pos(res.Pos))
-		h = b.Reshape(b.Sum(X, 2), bt(C))
-		if res.Collapse == "mean" {
-			h = b.Scale(h, 1/float64(n))
-		}
+		h = l.collapse(X)
 	}
 
 	h = l.rmsNorm("norm", md.FinalNorm, h)

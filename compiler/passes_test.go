@@ -68,6 +68,17 @@ func variants() map[string][]byte {
 		"identity1":       variant("residual streams=1 constraint=identity", "rope=true", "act=gelu"),
 		"identity3":       variant("residual streams=3 constraint=identity collapse=mean", "rope=false", "act=gelu"),
 		"streams3-untied": []byte(strings.Replace(string(variant("residual streams=3 sinkhorn=2", "", "")), "head tied", "head untied", 1)),
+		// The hyper-connection variants of issue 6.
+		"birkhoff3-static":   variant("residual streams=3 dynamic=false sinkhorn=4", "rope=true", "act=gelu"),
+		"birkhoff3-learned":  variant("residual streams=3 sinkhorn=3 collapse=learned", "rope=false", "act=gelu"),
+		"stochastic4":        variant("residual streams=4 constraint=stochastic collapse=learned", "rope=true", "act=gelu"),
+		"stochastic2-static": variant("residual streams=2 constraint=stochastic dynamic=false init=uniform", "rope=true", "act=relu"),
+		"perm1":              variant("residual streams=1 constraint=permutations", "rope=true", "act=gelu"),
+		"perm3":              variant("residual streams=3 constraint=permutations collapse=mean", "rope=true", "act=gelu"),
+		"perm4-static":       variant("residual streams=4 constraint=permutations dynamic=false init=uniform", "rope=false", "act=gelu"),
+		"none4":              variant("residual streams=4 constraint=none", "rope=true", "act=gelu"),
+		"none3-learned":      variant("residual streams=3 constraint=none collapse=learned init=uniform", "rope=true", "act=relu"),
+		"none2-static":       variant("residual streams=2 constraint=none dynamic=false", "rope=true", "act=gelu"),
 	}
 }
 

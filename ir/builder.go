@@ -198,3 +198,9 @@ func (b *Builder) CausalMask(x *Value) *Value { return b.Apply(OpCausalMask, nil
 func (b *Builder) Rope(x *Value, base float64) *Value {
 	return b.Apply(OpRope, Attrs{{"base", base}}, x)
 }
+
+// Permutations is the constant table f32[n!, n²] of the n×n permutation
+// matrices (see OpPermutations).
+func (b *Builder) Permutations(n int) *Value {
+	return b.Apply(OpPermutations, Attrs{{"n", n}})
+}

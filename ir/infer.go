@@ -26,6 +26,12 @@ func InferType(op string, args []*Value, attrs Attrs) (Type, error) {
 		return Type{}, fmt.Errorf("%s values carry their own type", op)
 	case OpConst:
 		return Type{DType: F32}, nil
+	case OpPermutations:
+		n := attrs.Int("n")
+		if n < 1 || n > MaxPermutationsN {
+			return Type{}, fmt.Errorf("permutations: n=%d out of range [1, %d]", n, MaxPermutationsN)
+		}
+		return Type{DType: F32, Shape: Dims(Factorial(n), n*n)}, nil
 	case OpNeg, OpExp, OpLog, OpSqrt, OpSquare, OpSigmoid, OpTanh, OpRelu,
 		OpSoftmax, OpLogSoftmax:
 		if err := wantF32(op, args[0]); err != nil {

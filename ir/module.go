@@ -88,6 +88,15 @@ func (as Attrs) Init(key string) Init { v, _ := as.Get(key).(Init); return v }
 //	hc_bias(n, home)   mHC coefficient bias, layout [pre n | post n | res n²]:
 //	                   pre = +3 on stream home and −3 elsewhere, post = 0,
 //	                   res = 6·I − 3 (row-major)
+//	hc_perm_bias(n, home)
+//	                   the same for constraint=permutations, layout
+//	                   [pre n | post n | res n!]: pre and post as hc_bias,
+//	                   res = ln(99·(n!−1)) for the identity permutation
+//	                   (index 0) and 0 for the others, so that the identity
+//	                   has softmax weight 0.99 (res = 0 when n = 1)
+//	one_hot(i)         1 at flat index i, 0 elsewhere
+//	identity           the identity matrix: a square [n, n] shape, 1 on
+//	                   the diagonal and 0 elsewhere
 type Init struct {
 	Kind string
 	Args []float64

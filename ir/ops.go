@@ -15,6 +15,13 @@ const (
 	OpInput = "input"
 	// OpConst is a scalar constant f32[]. Attrs: value (float64).
 	OpConst = "const"
+	// OpPermutations is the constant table of the n! permutation matrices
+	// of size n×n, f32[n!, n²]: row p is vec(P_p) (row-major), where
+	// P_p[i, π_p(i)] = 1 and every other entry is 0, for the permutations
+	// π_p of 0..n−1 in lexicographic order (row 0 is the identity; see
+	// Permutations). Attrs: n (int, 1 ≤ n ≤ MaxPermutationsN). It has no
+	// arguments and no gradient.
+	OpPermutations = "permutations"
 
 	// Unary elementwise ops; the result has the argument's type.
 	OpNeg     = "neg"
@@ -128,6 +135,7 @@ var Ops = []OpInfo{
 	{OpParam, 0, "trainable tensor"},
 	{OpInput, 0, "tensor fed each step"},
 	{OpConst, 0, "scalar constant"},
+	{OpPermutations, 0, "constant table of the n! permutation matrices"},
 	{OpNeg, 1, "−x"},
 	{OpExp, 1, "eˣ"},
 	{OpLog, 1, "ln x"},

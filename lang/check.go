@@ -508,6 +508,7 @@ func (c *checker) residual(in *inst, modelPos Pos) Residual {
 		Kind:       ResidualHyper,
 		Streams:    int(in.int("streams")),
 		Constraint: in.str("constraint"),
+		Dynamic:    in.bool("dynamic"),
 		Sinkhorn:   int(in.int("sinkhorn")),
 		Init:       in.str("init"),
 		Alpha:      in.float("alpha"),
@@ -515,16 +516,7 @@ func (c *checker) residual(in *inst, modelPos Pos) Residual {
 		Collapse:   in.str("collapse"),
 		Pos:        in.pos,
 	}
-	if r.Streams == 1 && r.Constraint == ConstraintBirkhoff && in.ok["streams"] {
-		p, e := in.attrSpan("streams")
-		c.diags.warnf(p, e, "`constraint=birkhoff` with `streams=1` has no effect: the only 1×1 doubly stochastic matrix is the identity").
-			help("use `streams=4` for hyper-connections, or `residual plain` for the baseline")
-	}
-	if r.Constraint == ConstraintIdentity && in.ok["sinkhorn"] {
-		p, e := in.attrSpan("sinkhorn")
-		c.diags.warnf(p, e, "`sinkhorn` has no effect with `constraint=identity`").
-			help("remove it, or use `constraint=birkhoff`")
-	}
+	c.residualChecks(in, r) // hc.go
 	return r
 }
 
@@ -557,14 +549,18 @@ func (c *checker) train(s *Stmt, parent *scope, p *Program) {
 		return c.absent(kw, s.Pos)
 	}
 	d := get("data")
-	t.Data = Data{Kind: d.kind, Pos: d.pos}
+	t.Data = Data{Kind: d.kind, Sampling: SamplingRandom, Pos: d.pos}
 	if d.kind == DataFile {
 		t.Data.Path = d.str("file")
 		t.Data.ValFraction = d.float("val")
+		t.Data.Format = d.str("format")
+		t.Data.Vocab = int(d.int("vocab"))
+		t.Data.Sampling = d.str("sampling")
 		if t.Data.Path == "" && d.ok["file"] {
 			p, e := d.attrSpan("file")
 			c.diags.errorf(p, e, "`file` is empty").help(`name the text file to train on, e.g. file="input.txt"`)
 		}
+		c.dataVocab(d, t.Data, p.Model.Vocab)
 	} else {
 		t.Data.Task = d.str("task")
 	}
@@ -574,9 +570,14 @@ func (c *checker) train(s *Stmt, parent *scope, p *Program) {
 	o := get("optimizer")
 	b1, b2 := o.pair("betas")
 	t.Optimizer = Optimizer{Kind: o.kind, LR: o.float("lr"), Beta1: b1, Beta2: b2, Eps: o.float("eps"),
-		WeightDecay: o.float("weight_decay"), Clip: o.float("clip"), Pos: o.pos}
+		Momentum: o.float("momentum"), WeightDecay: o.float("weight_decay"), Clip: o.float("clip"),
+		Accumulate: int(o.int("accumulate")), Pos: o.pos}
 	sch := get("schedule")
-	t.Schedule = Schedule{Kind: sch.kind, Warmup: int(sch.int("warmup")), MinLR: sch.float("min_lr"), Pos: sch.pos}
+	t.Schedule = Schedule{Kind: sch.kind, Warmup: int(sch.int("warmup")), MinLR: sch.float("min_lr"),
+		Milestones: sch.floats("milestones"), Factors: sch.floats("factors"), Pos: sch.pos}
+	if sch.kind == ScheduleStep {
+		c.milestones(sch, t.Schedule)
+	}
 	if sch.ok["warmup"] && t.Schedule.Warmup > t.Steps {
 		p, e := sch.attrSpan("warmup")
 		c.diags.warnf(p, e, "`warmup=%d` is longer than the run (`steps %d`)", t.Schedule.Warmup, t.Steps).
@@ -584,6 +585,8 @@ func (c *checker) train(s *Stmt, parent *scope, p *Program) {
 	}
 	ev := get("eval")
 	t.Eval = Eval{Every: int(ev.int("every")), Batches: int(ev.int("batches")), Pos: ev.pos}
+	ck := get("checkpoint")
+	t.Checkpoint = Checkpoint{Every: int(ck.int("every")), Keep: int(ck.int("keep")), Pos: ck.pos}
 	lg := get("log")
 	t.Log = Log{Every: int(lg.int("every")), Pos: lg.pos}
 	t.Seed = get("seed").labelInt(0)
@@ -592,6 +595,65 @@ func (c *checker) train(s *Stmt, parent *scope, p *Program) {
 	for i := range Schema {
 		if spec := &Schema[i]; spec.In&InTrain != 0 && !spec.Body && spec.Keyword != "let" {
 			p.Settings = append(p.Settings, settingsOf("train."+spec.Keyword, get(spec.Keyword))...)
+		}
+	}
+	c.diagnostics(get("diagnostics"), t, p) // hc.go
+}
+
+// dataVocab checks the declared vocabulary of a data file against the
+// model's.
+func (c *checker) dataVocab(d *inst, data Data, modelVocab int) {
+	if !d.ok["vocab"] {
+		return
+	}
+	p, e := d.attrSpan("vocab")
+	switch {
+	case data.Format == DataFormatText:
+		c.diags.warnf(p, e, "`vocab` has no effect with `format=text`: text is bytes, vocabulary 256").
+			help("remove it, or use `format=bin` for a file of uint16 tokens")
+	case modelVocab > 0 && data.Vocab > modelVocab:
+		c.diags.errorf(p, e, "the data's `vocab=%d` exceeds the model's vocabulary of %d", data.Vocab, modelVocab).
+			help("raise the model's `vocab` to at least %d", data.Vocab)
+	}
+}
+
+// milestones checks a step schedule's milestones and factors: as many of
+// each, milestones ascending.
+func (c *checker) milestones(in *inst, s Schedule) {
+	for _, name := range []string{"milestones", "factors"} {
+		if in.keys[name] != nil && !in.ok[name] {
+			return // reported already
+		}
+	}
+	if len(s.Milestones) != len(s.Factors) && (in.ok["milestones"] || in.ok["factors"]) {
+		name, other := "factors", "milestones"
+		if !in.ok["factors"] {
+			name, other = "milestones", "factors"
+		}
+		p, e := in.attrSpan(name)
+		count := func(n int) string {
+			if n == 1 {
+				return "1 value"
+			}
+			return fmt.Sprintf("%d values", n)
+		}
+		d := c.diags.errorf(p, e, "`%s` has %s but `%s` has %s", name, count(len(in.floats(name))), other, count(len(in.floats(other))))
+		if in.ok[other] {
+			op, oe := in.attrSpan(other)
+			d.related(op, oe, "`%s` is set here", other)
+		} else {
+			d.help("`%s` defaults to %s; write it too, with one value per milestone", other, valueText(TypeFloatList, in.val(other)))
+		}
+		d.help("each milestone needs its factor: the rate from that point on, as a fraction of lr")
+	}
+	if in.ok["milestones"] {
+		for i := 1; i < len(s.Milestones); i++ {
+			if s.Milestones[i] <= s.Milestones[i-1] {
+				v := in.vals["milestones"].list[i]
+				c.diags.errorf(v.pos, v.end, "`milestones` must be ascending, but %s follows %s", formatFloat(s.Milestones[i]), formatFloat(s.Milestones[i-1])).
+					help("list the fractions of training in increasing order, e.g. `[0.8, 0.9]`")
+				break
+			}
 		}
 	}
 }

@@ -45,6 +45,7 @@ func (p *Program) Dump() string {
 	put("model.residual.streams", r.Streams)
 	if r.Kind == ResidualHyper {
 		put("model.residual.constraint", r.Constraint)
+		put("model.residual.dynamic", r.Dynamic)
 		put("model.residual.sinkhorn", r.Sinkhorn)
 		put("model.residual.init", r.Init)
 		put("model.residual.alpha", r.Alpha)
@@ -82,9 +83,12 @@ func (p *Program) Dump() string {
 	if t.Data.Kind == DataFile {
 		put("train.data.path", t.Data.Path)
 		put("train.data.val", t.Data.ValFraction)
+		put("train.data.format", t.Data.Format)
+		put("train.data.vocab", t.Data.Vocab)
 	} else {
 		put("train.data.task", t.Data.Task)
 	}
+	put("train.data.sampling", t.Data.Sampling)
 	put("train.data.pos", t.Data.Pos)
 	put("train.batch", t.Batch)
 	put("train.steps", t.Steps)
@@ -94,18 +98,43 @@ func (p *Program) Dump() string {
 	put("train.optimizer.beta1", o.Beta1)
 	put("train.optimizer.beta2", o.Beta2)
 	put("train.optimizer.eps", o.Eps)
+	if o.Kind == OptimizerSGD {
+		put("train.optimizer.momentum", o.Momentum)
+	}
 	put("train.optimizer.weight_decay", o.WeightDecay)
 	put("train.optimizer.clip", o.Clip)
+	put("train.optimizer.accumulate", o.Accumulate)
 	put("train.optimizer.pos", o.Pos)
 	put("train.schedule.kind", t.Schedule.Kind)
 	put("train.schedule.warmup", t.Schedule.Warmup)
 	put("train.schedule.min_lr", t.Schedule.MinLR)
+	if t.Schedule.Kind == ScheduleStep {
+		put("train.schedule.milestones", floatList(t.Schedule.Milestones))
+		put("train.schedule.factors", floatList(t.Schedule.Factors))
+	}
 	put("train.schedule.pos", t.Schedule.Pos)
 	put("train.eval.every", t.Eval.Every)
 	put("train.eval.batches", t.Eval.Batches)
 	put("train.eval.pos", t.Eval.Pos)
+	put("train.checkpoint.every", t.Checkpoint.Every)
+	put("train.checkpoint.keep", t.Checkpoint.Keep)
+	put("train.checkpoint.pos", t.Checkpoint.Pos)
 	put("train.log.every", t.Log.Every)
 	put("train.log.pos", t.Log.Pos)
+	put("train.diagnostics.every", t.Diagnostics.Every)
+	put("train.diagnostics.pos", t.Diagnostics.Pos)
 	put("train.seed", t.Seed)
 	return b.String()
+}
+
+// rawText is dumped as is, without quotes.
+type rawText string
+
+// floatList prints xs as a list is written: [0.8, 0.9].
+func floatList(xs []float64) rawText {
+	v := value{kind: vList}
+	for _, x := range xs {
+		v.list = append(v.list, value{kind: vFloat, f: x})
+	}
+	return rawText(valueText(TypeFloatList, v))
 }

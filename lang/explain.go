@@ -137,7 +137,7 @@ func valueText(t Type, v value) string {
 		return v.s
 	case TypeNormal:
 		return "normal(" + formatFloat(v.f) + ")"
-	case TypeFloatPair:
+	case TypeFloatPair, TypeFloatList:
 		parts := make([]string, len(v.list))
 		for i, x := range v.list {
 			parts[i] = formatFloat(x.f)

@@ -22,6 +22,8 @@ var irPos = regexp.MustCompile(`(?m) @\d+:\d+$`)
 func TestFormatKeepsIR(t *testing.T) {
 	inputs := map[string][]byte{}
 	examples, _ := filepath.Glob("../examples/*.mhc")
+	sub, _ := filepath.Glob("../examples/*/*.mhc")
+	examples = append(examples, sub...)
 	for _, f := range examples {
 		src, err := os.ReadFile(f)
 		if err != nil {

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,10 +52,11 @@ func assertSameProgram(t *testing.T, src, out []byte) {
 	}
 }
 
-// TestExamplesClean checks that every example passes check without a
-// single diagnostic and is formatted already.
+// TestExamplesClean checks that every example, in examples/ and its
+// subfolders, passes check without a single diagnostic and is formatted
+// already.
 func TestExamplesClean(t *testing.T) {
-	files, err := filepath.Glob("../examples/*.mhc")
+	files, err := exampleFiles()
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples: %v", err)
 	}
@@ -74,6 +76,18 @@ func TestExamplesClean(t *testing.T) {
 			t.Errorf("%s is not formatted; `mhcc fmt -w %s` gives\n%s", file, file, out)
 		}
 	}
+}
+
+// exampleFiles lists the .mhc files under examples/, subfolders included.
+func exampleFiles() ([]string, error) {
+	var files []string
+	err := filepath.WalkDir("../examples", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(path) == ".mhc" {
+			files = append(files, path)
+		}
+		return err
+	})
+	return files, err
 }
 
 // TestFormatEdgeCases pins the layout of small inputs.

@@ -53,21 +53,50 @@ const (
 // Residual constraints on H_res.
 const (
 	ConstraintBirkhoff = "birkhoff" // mHC: Sinkhorn-Knopp onto doubly stochastic matrices
+	// ConstraintStochastic: rows sum to 1 by a softmax over each row;
+	// columns are free (mhcc).
+	ConstraintStochastic = "stochastic"
+	// ConstraintPermutations: a convex combination of the n! permutation
+	// matrices, weights = softmax of n! logits; exactly doubly stochastic,
+	// n ≤ 5 (mhcc).
+	ConstraintPermutations = "permutations"
+	// ConstraintNone: the dynamic hyper-connections of the HC paper, no
+	// constraint on H_res (mhc.md §4).
+	ConstraintNone     = "none"
 	ConstraintIdentity = "identity" // fixed H_pre = e_home, H_post = 1, H_res = I; no parameters
+)
+
+// Initialisations of the hyper-connection coefficients (`init=`).
+const (
+	InitResidual = "residual" // start as a plain residual: read the home stream, keep every stream
+	InitUniform  = "uniform"  // start with maximal mixing
+)
+
+// Collapses of the streams before the final norm (`collapse=`).
+const (
+	CollapseSum     = "sum"     // h = Σ_i X_i
+	CollapseMean    = "mean"    // h = (1/n) Σ_i X_i
+	CollapseLearned = "learned" // DeepSeek's pre-only head: h = Σ_i (σ(...)_i + 1e-6)·X_i
 )
 
 // Residual is the resolved `residual` statement. For ResidualPlain only
 // Kind, Streams (1) and Pos are set.
 type Residual struct {
-	Kind       string  // ResidualPlain or ResidualHyper
-	Streams    int     // n; 1 for plain
-	Constraint string  // ConstraintBirkhoff or ConstraintIdentity (hyper only)
-	Sinkhorn   int     // Sinkhorn-Knopp iterations t_max, default 20
-	Init       string  // "residual" (default) or "uniform"
-	Alpha      float64 // initial α_pre = α_post = α_res, default 0.01
-	PhiStd     float64 // std of the normal init of phi, default 0.02
-	Collapse   string  // "sum" (default) or "mean"
-	Pos        Pos
+	Kind    string // ResidualPlain or ResidualHyper
+	Streams int    // n; 1 for plain
+	// Constraint is ConstraintBirkhoff, ConstraintStochastic,
+	// ConstraintPermutations, ConstraintNone or ConstraintIdentity (hyper
+	// only).
+	Constraint string
+	// Dynamic keeps the input-dependent part of the coefficients (default
+	// true); false keeps only their learned static part.
+	Dynamic  bool
+	Sinkhorn int     // Sinkhorn-Knopp iterations t_max, default 20
+	Init     string  // InitResidual (default) or InitUniform
+	Alpha    float64 // initial α_pre = α_post = α_res (HC: s_α = s_β), default 0.01
+	PhiStd   float64 // std of the normal init of phi, default 0.02
+	Collapse string  // CollapseSum (default), CollapseMean or CollapseLearned
+	Pos      Pos
 }
 
 // Block is one sublayer: `block NAME { norm ...; attention ... | mlp ... }`.
@@ -124,9 +153,13 @@ type Train struct {
 	Optimizer Optimizer
 	Schedule  Schedule
 	Eval      Eval
-	Log       Log
-	Seed      int64 // `seed N`, default 1337
-	Pos       Pos
+	// Checkpoint is `checkpoint every=N keep=K`.
+	Checkpoint Checkpoint
+	Log        Log
+	// Diagnostics is `diagnostics every=N`.
+	Diagnostics HCDiagnostics
+	Seed        int64 // `seed N`, default 1337
+	Pos         Pos
 }
 
 // Data kinds.
@@ -135,36 +168,85 @@ const (
 	DataFile      = "file"
 )
 
-// Data is `data synthetic task=markov` or `data file="path" [val=0.1]`.
+// Data file formats (`data file=... format=`).
+const (
+	DataFormatAuto = "auto" // by extension: .bin is DataFormatBin, anything else DataFormatText
+	DataFormatText = "text" // bytes are tokens, vocabulary 256
+	DataFormatBin  = "bin"  // little-endian uint16 tokens
+)
+
+// Sampling modes of the training windows (`data file=... sampling=`).
+const (
+	SamplingRandom     = "random"     // windows at random offsets
+	SamplingSequential = "sequential" // non-overlapping windows in file order
+)
+
+// Data is `data synthetic task=markov|recall` or
+// `data file="path" [val=0.1] [format=auto|text|bin] [vocab=N] [sampling=random|sequential]`.
 type Data struct {
 	Kind string // DataSynthetic (default) or DataFile
-	Task string // synthetic task, "markov"
+	Task string // synthetic task, "markov" (default) or "recall"
 	// Path is the file path as written; relative paths are relative to the
 	// .mhc file's directory.
 	Path string
 	// ValFraction is the held-out fraction (the tail of the file), default 0.1.
 	ValFraction float64
-	Pos         Pos
+	// Format is the file format: DataFormatAuto (default), DataFormatText
+	// or DataFormatBin.
+	Format string
+	// Vocab is the declared vocabulary of a token file; 0 (default) means
+	// the model's.
+	Vocab int
+	// Sampling is SamplingRandom (default, and always for synthetic data)
+	// or SamplingSequential.
+	Sampling string
+	Pos      Pos
 }
 
-// Optimizer is `optimizer adamw lr=... betas=[b1, b2] eps=... weight_decay=... clip=...`.
+// Optimizer kinds.
+const (
+	OptimizerAdamW = "adamw"
+	OptimizerSGD   = "sgd"
+)
+
+// Optimizer is `optimizer adamw lr=... betas=[b1, b2] eps=... weight_decay=... clip=... accumulate=...`
+// or `optimizer sgd lr=... momentum=... weight_decay=... clip=... accumulate=...`.
 type Optimizer struct {
-	Kind        string  // "adamw"
+	Kind        string  // OptimizerAdamW (default) or OptimizerSGD
 	LR          float64 // default 3e-3
-	Beta1       float64 // default 0.9
-	Beta2       float64 // default 0.95
-	Eps         float64 // default 1e-8
+	Beta1       float64 // default 0.9 (adamw)
+	Beta2       float64 // default 0.95 (adamw)
+	Eps         float64 // default 1e-8 (adamw)
+	Momentum    float64 // SGD momentum, default 0 (sgd; 0 for adamw)
 	WeightDecay float64 // default 0.1
 	Clip        float64 // global gradient-norm clip, 0 = off; default 1.0
-	Pos         Pos
+	// Accumulate is the number of micro-batches whose mean gradient makes
+	// one optimizer step, default 1 (no accumulation).
+	Accumulate int
+	Pos        Pos
 }
 
-// Schedule is `schedule cosine|constant [warmup=N] [min_lr=F]`.
+// Schedule kinds.
+const (
+	ScheduleCosine   = "cosine"
+	ScheduleConstant = "constant"
+	ScheduleStep     = "step"
+)
+
+// Schedule is `schedule cosine|constant|step [warmup=N] [min_lr=F]
+// [milestones=[...]] [factors=[...]]`.
 type Schedule struct {
-	Kind   string  // "cosine" (default) or "constant"
+	Kind   string  // ScheduleCosine (default), ScheduleConstant or ScheduleStep
 	Warmup int     // linear warmup steps, default 0
 	MinLR  float64 // cosine floor as a fraction of lr, default 0.1
-	Pos    Pos
+	// Milestones are the fractions of training, ascending in (0, 1], at
+	// which a step schedule drops the rate; Factors (as long) are the rate
+	// from each milestone on as a fraction of lr, absolute rather than
+	// cumulative. Defaults: [0.8, 0.9] and [0.316, 0.1], the mHC paper's.
+	// Both hold their defaults for the other kinds.
+	Milestones []float64
+	Factors    []float64
+	Pos        Pos
 }
 
 // Eval is `eval every=N batches=K`: validation loss every N steps over K batches.
@@ -172,6 +254,26 @@ type Eval struct {
 	Every   int // default 100; 0 disables periodic evaluation
 	Batches int // default 10
 	Pos     Pos
+}
+
+// Checkpoint is `checkpoint every=N keep=K`.
+type Checkpoint struct {
+	// Every is the number of steps between checkpoints, default 500; 0
+	// writes one only at the end and on interruption.
+	Every int
+	// Keep is how many of the newest checkpoints are kept, default 3; 0
+	// keeps all.
+	Keep int
+	Pos  Pos
+}
+
+// HCDiagnostics is `diagnostics every=N`: the hyper-connection stability
+// diagnostics written to metrics.jsonl every N steps.
+type HCDiagnostics struct {
+	// Every is the interval in steps; when not written it is the eval
+	// interval (Eval.Every). 0 turns the diagnostics off.
+	Every int
+	Pos   Pos
 }
 
 // Log is `log every=N`: one log line every N steps (default 10).

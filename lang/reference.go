@@ -45,6 +45,8 @@ func Reference() string {
 			switch {
 			case a.Required:
 				def = "required"
+			case a.DefaultDoc != "":
+				def = a.DefaultDoc
 			case a.Default == "":
 				def = "—"
 			}
@@ -99,6 +101,8 @@ func typeDoc(t Type, values []string) string {
 		return "`[number, number]`"
 	case TypeNormal:
 		return "`normal(STD)`"
+	case TypeFloatList:
+		return "`[number, ...]`"
 	}
 	return "value"
 }

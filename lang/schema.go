@@ -51,6 +51,7 @@ const (
 	TypeName                  // any bare identifier (block and model names)
 	TypeFloatPair             // `[a, b]`
 	TypeNormal                // `normal(STD)`
+	TypeFloatList             // `[a, b, ...]`: one or more numbers
 )
 
 // String describes the type for messages: "an integer", "a number", ...
@@ -72,6 +73,8 @@ func (t Type) String() string {
 		return "a list of two numbers"
 	case TypeNormal:
 		return "`normal(STD)`"
+	case TypeFloatList:
+		return "a list of numbers"
 	}
 	return "a value"
 }
@@ -148,6 +151,9 @@ type AttrSpec struct {
 	// value, such as `hyper` for `residual`); empty means every kind.
 	Kinds []string
 	Doc   string
+	// DefaultDoc describes a default that is computed from other settings
+	// (Default is then ""), such as "the `eval` interval".
+	DefaultDoc string
 }
 
 // LabelSpec describes one positional label after a keyword.
@@ -243,6 +249,8 @@ func placeholder(a AttrSpec) string {
 		return "[F, F]"
 	case TypeNormal:
 		return "normal(F)"
+	case TypeFloatList:
+		return "[F, ...]"
 	}
 	return "X"
 }
@@ -299,12 +307,17 @@ var Schema = []StatementSpec{
 			Doc: "`plain` for x + F(norm(x)); `hyper` (the default when left out) for hyper-connections"}},
 		Attrs: []AttrSpec{
 			{Name: "streams", Type: TypeInt, Default: "4", Range: between(1, 1024), Kinds: []string{kindHyper}, Doc: "number of residual streams n"},
-			{Name: "constraint", Type: TypeEnum, Values: []string{ConstraintBirkhoff, ConstraintIdentity}, Default: ConstraintBirkhoff, Kinds: []string{kindHyper}, Doc: "`birkhoff`: H_res doubly stochastic (mHC); `identity`: fixed, no parameters"},
-			{Name: "sinkhorn", Type: TypeInt, Default: "20", Range: between(1, 1000), Kinds: []string{kindHyper}, Doc: "Sinkhorn-Knopp iterations"},
-			{Name: "init", Type: TypeEnum, Values: []string{"residual", "uniform"}, Default: "residual", Kinds: []string{kindHyper}, Doc: "initial mixing: `residual` starts as a plain residual, `uniform` mixes all streams"},
-			{Name: "alpha", Type: TypeFloat, Default: "0.01", Range: atLeast(0), Kinds: []string{kindHyper}, Doc: "initial gating factors α_pre = α_post = α_res"},
-			{Name: "phi_std", Type: TypeFloat, Default: "0.02", Range: atLeast(0), Kinds: []string{kindHyper}, Doc: "std of the normal init of phi"},
-			{Name: "collapse", Type: TypeEnum, Values: []string{"sum", "mean"}, Default: "sum", Kinds: []string{kindHyper}, Doc: "how the streams are combined before the final norm"},
+			{Name: "constraint", Type: TypeEnum, Values: []string{ConstraintBirkhoff, ConstraintStochastic, ConstraintPermutations, ConstraintNone, ConstraintIdentity}, Default: ConstraintBirkhoff, Kinds: []string{kindHyper},
+				Doc: "the manifold of H_res: `birkhoff` doubly stochastic by Sinkhorn-Knopp (mHC); `stochastic` rows sum to 1 by softmax; `permutations` a learned convex combination of the n! permutation matrices (n ≤ 5); `none` unconstrained dynamic hyper-connections (HC); `identity` fixed, no parameters"},
+			{Name: "dynamic", Type: TypeBool, Default: "true", Kinds: []string{kindHyper},
+				Doc: "input-dependent coefficients; `false` keeps only the learned static part (mHC's bias, HC's A_m, A_r, B)"},
+			{Name: "sinkhorn", Type: TypeInt, Default: "20", Range: between(1, 1000), Kinds: []string{kindHyper}, Doc: "Sinkhorn-Knopp iterations of `constraint=birkhoff`"},
+			{Name: "init", Type: TypeEnum, Values: []string{InitResidual, InitUniform}, Default: InitResidual, Kinds: []string{kindHyper}, Doc: "initial mixing: `residual` starts as a plain residual, `uniform` mixes all streams"},
+			{Name: "alpha", Type: TypeFloat, Default: "0.01", Range: atLeast(0), Kinds: []string{kindHyper},
+				Doc: "initial gating factors: α_pre = α_post = α_res (mHC), s_α = s_β (HC), α_head (`collapse=learned`)"},
+			{Name: "phi_std", Type: TypeFloat, Default: "0.02", Range: atLeast(0), Kinds: []string{kindHyper}, Doc: "std of the normal init of phi (mHC coefficients and the learned collapse)"},
+			{Name: "collapse", Type: TypeEnum, Values: []string{CollapseSum, CollapseMean, CollapseLearned}, Default: CollapseSum, Kinds: []string{kindHyper},
+				Doc: "how the streams are combined before the final norm: `sum`, `mean`, or `learned` (DeepSeek's pre-only head: a weighted sum with dynamic weights)"},
 		},
 		Example: "residual streams=4 constraint=birkhoff",
 		Doc:     "the residual stream: plain, or n hyper-connected streams (default plain when the statement is absent)",
@@ -359,12 +372,18 @@ var Schema = []StatementSpec{
 		Keyword: "data", In: InTrain, Once: true,
 		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{DataSynthetic}, Default: DataSynthetic, Doc: "`synthetic` generated data; leave out with `file=`"}},
 		Attrs: []AttrSpec{
-			{Name: "task", Type: TypeEnum, Values: []string{"markov"}, Default: "markov", Kinds: []string{DataSynthetic}, Doc: "synthetic task"},
-			{Name: "file", Type: TypeString, Kinds: []string{DataFile}, Doc: "text file to train on, relative to the .mhc file"},
+			{Name: "task", Type: TypeEnum, Values: []string{"markov", "recall"}, Default: "markov", Kinds: []string{DataSynthetic},
+				Doc: "synthetic task: `markov` (a Markov chain whose entropy rate is the loss floor) or `recall` (associative recall, needs attention)"},
+			{Name: "file", Type: TypeString, Kinds: []string{DataFile}, Doc: "data file to train on, relative to the .mhc file"},
 			{Name: "val", Type: TypeFloat, Default: "0.1", Range: openBetween(0, 1), Kinds: []string{DataFile}, Doc: "held-out fraction (the tail of the file)"},
+			{Name: "format", Type: TypeEnum, Values: []string{DataFormatAuto, DataFormatText, DataFormatBin}, Default: DataFormatAuto, Kinds: []string{DataFile},
+				Doc: "`text` (bytes are tokens, vocabulary 256), `bin` (little-endian uint16 tokens) or `auto` (`bin` for a .bin file, else `text`)"},
+			{Name: "vocab", Type: TypeInt, Default: "0", Range: between(0, 65536), Kinds: []string{DataFile}, Doc: "declared vocabulary of a token file, at most the model's; 0 = the model's"},
+			{Name: "sampling", Type: TypeEnum, Values: []string{SamplingRandom, SamplingSequential}, Default: SamplingRandom, Kinds: []string{DataFile},
+				Doc: "training windows at `random` offsets, or `sequential` non-overlapping windows in file order"},
 		},
 		Example: `data file="input.txt"`,
-		Doc:     "training data: `data synthetic task=markov` (default) or `data file=\"path\"`",
+		Doc:     "training data: `data synthetic task=markov|recall` (default `markov`) or `data file=\"path\" [format=text|bin] [vocab=N] [sampling=random|sequential]`",
 	},
 	{
 		Keyword: "batch", In: InTrain, Once: true,
@@ -378,22 +397,30 @@ var Schema = []StatementSpec{
 	},
 	{
 		Keyword: "optimizer", In: InTrain, Once: true,
-		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"adamw"}, Default: "adamw", Doc: "optimizer"}},
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{OptimizerAdamW, OptimizerSGD}, Default: OptimizerAdamW,
+			Doc: "`adamw` (decoupled weight decay) or `sgd` (PyTorch semantics, for parity checks)"}},
 		Attrs: []AttrSpec{
 			{Name: "lr", Type: TypeFloat, Default: "3e-3", Range: greaterThan(0), Doc: "peak learning rate"},
-			{Name: "betas", Type: TypeFloatPair, Default: "[0.9, 0.95]", Range: Range{Min: 0, Max: 1, HasMin: true, HasMax: true, MaxOpen: true}, Doc: "Adam β1, β2"},
-			{Name: "eps", Type: TypeFloat, Default: "1e-8", Range: greaterThan(0), Doc: "Adam ε"},
-			{Name: "weight_decay", Type: TypeFloat, Default: "0.1", Range: atLeast(0), Doc: "decoupled weight decay"},
+			{Name: "betas", Type: TypeFloatPair, Default: "[0.9, 0.95]", Range: Range{Min: 0, Max: 1, HasMin: true, HasMax: true, MaxOpen: true}, Kinds: []string{OptimizerAdamW}, Doc: "Adam β1, β2"},
+			{Name: "eps", Type: TypeFloat, Default: "1e-8", Range: greaterThan(0), Kinds: []string{OptimizerAdamW}, Doc: "Adam ε"},
+			{Name: "momentum", Type: TypeFloat, Default: "0", Range: Range{Min: 0, Max: 1, HasMin: true, HasMax: true, MaxOpen: true}, Kinds: []string{OptimizerSGD}, Doc: "SGD momentum μ, 0 = plain gradient descent"},
+			{Name: "weight_decay", Type: TypeFloat, Default: "0.1", Range: atLeast(0), Doc: "weight decay (decoupled for AdamW, added to the gradient for SGD)"},
 			{Name: "clip", Type: TypeFloat, Default: "1.0", Range: atLeast(0), Doc: "global gradient-norm clip, 0 = off"},
+			{Name: "accumulate", Type: TypeInt, Default: "1", Range: between(1, 1<<16), Doc: "micro-batches whose mean gradient makes one step (gradient accumulation)"},
 		},
-		Example: "optimizer adamw lr=3e-3", Doc: "AdamW (default `optimizer adamw`)",
+		Example: "optimizer adamw lr=3e-3", Doc: "the optimizer (default `optimizer adamw`)",
 	},
 	{
 		Keyword: "schedule", In: InTrain, Once: true,
-		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"cosine", "constant"}, Default: "cosine", Doc: "learning-rate schedule"}},
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{ScheduleCosine, ScheduleConstant, ScheduleStep}, Default: ScheduleCosine,
+			Doc: "`cosine` (to `min_lr`), `constant`, or `step` (the mHC paper's decay: ×0.316 from 80% of training, ×0.1 from 90%)"}},
 		Attrs: []AttrSpec{
 			{Name: "warmup", Type: TypeInt, Default: "0", Range: atLeast(0), Doc: "linear warmup steps"},
-			{Name: "min_lr", Type: TypeFloat, Default: "0.1", Range: between(0, 1), Kinds: []string{"cosine"}, Doc: "cosine floor as a fraction of lr"},
+			{Name: "min_lr", Type: TypeFloat, Default: "0.1", Range: between(0, 1), Kinds: []string{ScheduleCosine}, Doc: "cosine floor as a fraction of lr"},
+			{Name: "milestones", Type: TypeFloatList, Default: "[0.8, 0.9]", Range: Range{Min: 0, Max: 1, HasMin: true, HasMax: true, MinOpen: true}, Kinds: []string{ScheduleStep},
+				Doc: "fractions of training, ascending, at which the rate drops"},
+			{Name: "factors", Type: TypeFloatList, Default: "[0.316, 0.1]", Range: atLeast(0), Kinds: []string{ScheduleStep},
+				Doc: "the rate from each milestone on, as a fraction of lr (not cumulative); one per milestone"},
 		},
 		Example: "schedule cosine warmup=100", Doc: "learning-rate schedule (default `schedule cosine`)",
 	},
@@ -406,11 +433,27 @@ var Schema = []StatementSpec{
 		Example: "eval every=100 batches=10", Doc: "periodic validation loss",
 	},
 	{
+		Keyword: "checkpoint", In: InTrain, Once: true,
+		Attrs: []AttrSpec{
+			{Name: "every", Type: TypeInt, Default: "500", Range: atLeast(0), Doc: "steps between checkpoints, 0 = only at the end and on interruption"},
+			{Name: "keep", Type: TypeInt, Default: "3", Range: atLeast(0), Doc: "how many of the newest checkpoints to keep, 0 = all"},
+		},
+		Example: "checkpoint every=500 keep=3", Doc: "periodic checkpoints in the run folder (a final one is always written)",
+	},
+	{
 		Keyword: "log", In: InTrain, Once: true,
 		Attrs: []AttrSpec{
 			{Name: "every", Type: TypeInt, Default: "10", Range: atLeast(1), Doc: "steps between log lines"},
 		},
 		Example: "log every=10", Doc: "training log frequency",
+	},
+	{
+		Keyword: "diagnostics", In: InTrain, Once: true,
+		Attrs: []AttrSpec{
+			{Name: "every", Type: TypeInt, Range: atLeast(0), DefaultDoc: "the `eval` interval", Doc: "steps between diagnostics, 0 = off"},
+		},
+		Example: "diagnostics every=100",
+		Doc:     "stability diagnostics of the hyper-connections in metrics.jsonl: Amax gains of each H_res and of their composite, means of H_pre and H_post, the Sinkhorn residual",
 	},
 	{
 		Keyword: "seed", In: InTrain, Once: true,

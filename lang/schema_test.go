@@ -39,7 +39,7 @@ func TestSchemaDefaults(t *testing.T) {
 			if a.Doc == "" {
 				t.Errorf("%s.%s: no doc", s.Keyword, a.Name)
 			}
-			if a.Required != (a.Default == "") && a.Type != TypeString {
+			if a.Required != (a.Default == "" && a.DefaultDoc == "") && a.Type != TypeString {
 				t.Errorf("%s.%s: want either Required or a Default", s.Keyword, a.Name)
 			}
 			if a.Default == "" {
@@ -78,7 +78,7 @@ func TestUsage(t *testing.T) {
 		"norm":     "norm [rms] [eps=F]",
 		"block":    "block NAME { ... }",
 		"vocab":    "vocab N",
-		"residual": "residual [plain|hyper] [streams=N] [constraint=birkhoff|identity] [sinkhorn=N] [init=residual|uniform] [alpha=F] [phi_std=F] [collapse=sum|mean]",
+		"residual": "residual [plain|hyper] [streams=N] [constraint=birkhoff|stochastic|permutations|none|identity] [dynamic=true|false] [sinkhorn=N] [init=residual|uniform] [alpha=F] [phi_std=F] [collapse=sum|mean|learned]",
 		"let":      "let NAME = VALUE",
 	} {
 		if got := Lookup(kw).Usage(); got != want {

@@ -320,6 +320,9 @@ func kindText(kw, kind string) string {
 	return kw + " " + kind
 }
 
+// maxListLen caps the length of a list of numbers, such as `milestones`.
+const maxListLen = 64
+
 // convert checks that v has type t (and lies in rng or values) and
 // returns it in canonical form: TypeFloat values are vFloat, a TypeNormal
 // value is the vFloat standard deviation.
@@ -335,7 +338,7 @@ func (c *checker) convert(v value, t Type, values []string, rng Range, what stri
 		}
 		return x, true
 	}
-	if v.kind == vWord && (t == TypeInt || t == TypeFloat || t == TypeFloatPair || t == TypeNormal) {
+	if v.kind == vWord && (t == TypeInt || t == TypeFloat || t == TypeFloatPair || t == TypeFloatList || t == TypeNormal) {
 		d := c.undefined(v, sc)
 		d.Help = append([]string{fmt.Sprintf("%s must be %s", what, t)}, d.Help...)
 		return v, false
@@ -387,9 +390,22 @@ func (c *checker) convert(v value, t Type, values []string, rng Range, what stri
 			d.help("write it without quotes: `%s`", v.s)
 		}
 		return v, false
-	case TypeFloatPair:
-		if v.kind != vList || len(v.list) != 2 {
+	case TypeFloatPair, TypeFloatList:
+		switch {
+		case t == TypeFloatPair && (v.kind != vList || len(v.list) != 2):
 			bad("a list of two numbers").help("for example `[0.9, 0.95]`")
+			return v, false
+		case t == TypeFloatList && v.kind != vList:
+			d := bad("a list of numbers")
+			if _, isNum := v.num(); isNum {
+				d.help("write it in brackets: `[%s]`", v)
+			}
+			return v, false
+		case t == TypeFloatList && len(v.list) == 0:
+			c.diags.errorf(v.pos, v.end, "%s must hold at least one number", what)
+			return v, false
+		case len(v.list) > maxListLen:
+			c.diags.errorf(v.pos, v.end, "%s holds %d values; the limit is %d", what, len(v.list), maxListLen)
 			return v, false
 		}
 		ok := true
@@ -459,6 +475,16 @@ func (in *inst) float(name string) float64 { return in.val(name).f }
 func (in *inst) normal(name string) float64 {
 	return in.val(name).f
 }
+
+// floats returns a TypeFloatList attribute (or its default).
+func (in *inst) floats(name string) []float64 {
+	var out []float64
+	for _, x := range in.val(name).list {
+		out = append(out, x.f)
+	}
+	return out
+}
+
 func (in *inst) pair(name string) (float64, float64) {
 	v := in.val(name)
 	if len(v.list) != 2 {
@@ -523,7 +549,7 @@ func parseDefault(t Type, s string) value {
 		return value{kind: vWord, s: s}
 	case TypeString:
 		return value{kind: vString, s: s}
-	case TypeFloatPair:
+	case TypeFloatPair, TypeFloatList:
 		v := value{kind: vList}
 		for _, part := range strings.Split(strings.Trim(s, "[]"), ",") {
 			f, _ := strconv.ParseFloat(strings.TrimSpace(part), 64)

@@ -74,6 +74,7 @@ type Graph struct {
 	inputs  map[string]*input
 	derived []func() // recompute integer values derived from inputs, in order
 	loss    *G.Node
+	outs    map[string]*output // every named output (outputs.go)
 	closed  bool
 }
 

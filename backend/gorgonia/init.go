@@ -10,6 +10,9 @@ import (
 
 // checkInit validates an ir.Init against the parameter shape.
 func checkInit(in ir.Init, shape []int) error {
+	if _, ok := hcInits[in.Kind]; ok {
+		return checkHCInit(in, shape) // init_hc.go
+	}
 	want := map[string]int{"normal": 1, "zeros": 0, "ones": 0, "fill": 1, "hc_bias": 2}
 	n, ok := want[in.Kind]
 	if !ok {
@@ -51,6 +54,8 @@ func initValues(p *Param, seed int64) []float64 {
 		for i := range out {
 			out[i] = in.Args[0]
 		}
+	case "one_hot", "identity", "hc_perm_bias":
+		hcInitValues(in, p.Shape, out) // init_hc.go
 	case "hc_bias":
 		n, home := int(in.Args[0]), int(in.Args[1])
 		for i := 0; i < n; i++ { // pre

@@ -245,8 +245,16 @@ func binFwd[T float](kind int, p *plan, a, b, y []T) {
 	})
 }
 
+// vecMin is the length from which float32 elementwise runs use the AVX2
+// kernels (shorter runs are not worth a cgo call).
+const vecMin = 256
+
 func binVV[T float](kind int, a, b, y []T) {
 	b, y = b[:len(a)], y[:len(a)]
+	if af, ok := any(a).([]float32); ok && useVec && len(a) >= vecMin {
+		vBin(kind, 0, af, any(b).([]float32), 0, any(y).([]float32))
+		return
+	}
 	switch kind {
 	case kAdd:
 		for i, v := range a {
@@ -269,6 +277,10 @@ func binVV[T float](kind int, a, b, y []T) {
 
 func binVS[T float](kind int, a []T, c T, y []T) {
 	y = y[:len(a)]
+	if af, ok := any(a).([]float32); ok && useVec && len(a) >= vecMin {
+		vBin(kind, 1, af, nil, float32(c), any(y).([]float32))
+		return
+	}
 	switch kind {
 	case kAdd:
 		for i, v := range a {
@@ -291,6 +303,10 @@ func binVS[T float](kind int, a []T, c T, y []T) {
 
 func binSV[T float](kind int, c T, b, y []T) {
 	y = y[:len(b)]
+	if bf, ok := any(b).([]float32); ok && useVec && len(b) >= vecMin {
+		vBin(kind, 2, nil, bf, float32(c), any(y).([]float32))
+		return
+	}
 	switch kind {
 	case kAdd:
 		for i, v := range b {
@@ -307,6 +323,44 @@ func binSV[T float](kind int, c T, b, y []T) {
 	case kDiv:
 		for i, v := range b {
 			y[i] = c / v
+		}
+	}
+}
+
+// binGradDirect computes the gradient of operand w of y = a ∘ b when a,
+// b and y all have the same shape (no broadcasting, so no accumulation):
+// mul: g·other, div: g/b or −g·a/b², sub (w = 1): −g.
+func binGradDirect[T float](kind, w int, a, b, g, out []T) {
+	if gf, ok := any(g).([]float32); ok && useVec && len(g) >= vecMin {
+		f := func(s []T) []float32 { return any(s).([]float32) }
+		if kind == kSub {
+			vBin(kSub, 2, nil, gf, 0, f(out))
+		} else {
+			vBinGrad(kind, w, f(a), f(b), 0, gf, f(out))
+		}
+		return
+	}
+	out = out[:len(g)]
+	switch {
+	case kind == kSub:
+		for i, v := range g {
+			out[i] = -v
+		}
+	case kind == kMul && w == 0:
+		for i, v := range g {
+			out[i] = v * b[i]
+		}
+	case kind == kMul:
+		for i, v := range g {
+			out[i] = v * a[i]
+		}
+	case w == 0:
+		for i, v := range g {
+			out[i] = v / b[i]
+		}
+	default:
+		for i, v := range g {
+			out[i] = -v * a[i] / (b[i] * b[i])
 		}
 	}
 }
@@ -457,6 +511,19 @@ func binGrad[T float](kind, w int, p *plan, a, b, g, out []T) {
 // scalarFwd computes y = x ∘ c (or c ∘ x for the r-kinds).
 func scalarFwd[T float](kind int, c T, x, y []T) {
 	switch kind {
+	case kRSub:
+		binSV(kSub, c, x, y)
+		return
+	case kRDiv:
+		binSV(kDiv, c, x, y)
+		return
+	default:
+		if len(x) >= vecMin {
+			binVS(kind, x, c, y)
+			return
+		}
+	}
+	switch kind {
 	case kAdd:
 		for i, v := range x {
 			y[i] = v + c
@@ -486,6 +553,20 @@ func scalarFwd[T float](kind int, c T, x, y []T) {
 
 // scalarGrad computes dx from g (and x for rdiv).
 func scalarGrad[T float](kind int, c T, x, g, dx []T) {
+	if gf, ok := any(g).([]float32); ok && useVec && len(g) >= vecMin {
+		df := any(dx).([]float32)
+		switch kind {
+		case kMul, kDiv:
+			vBin(kind, 1, gf, nil, float32(c), df)
+			return
+		case kRSub:
+			vBin(kSub, 2, nil, gf, 0, df)
+			return
+		case kRDiv: // −g·c/x²
+			vBinGrad(kDiv, 1, nil, any(x).([]float32), float32(c), gf, df)
+			return
+		}
+	}
 	switch kind {
 	case kAdd, kSub:
 		copy(dx, g)
@@ -633,26 +714,20 @@ func scaleAll[T float](x []T, c T) {
 // softmaxFwd normalises each contiguous row of length n (rows split over
 // the CPUs).
 func softmaxFwd[T float](x, y []T, n int, logOut bool) {
-	parallelFor(len(x)/n, n*8, func(lo, hi int) { softmaxRows(x[lo*n:hi*n], y[lo*n:hi*n], n, logOut) })
+	parallelFor(len(x)/n, n*8, func(lo, hi int) {
+		if xf, ok := any(x).([]float32); ok && useVec {
+			vSoftmaxRows(xf, any(y).([]float32), lo, hi, n, logOut)
+			return
+		}
+		softmaxRows(x[lo*n:hi*n], y[lo*n:hi*n], n, logOut)
+	})
 }
 
 func softmaxRows[T float](x, y []T, n int, logOut bool) {
 	for r := 0; r+n <= len(x); r += n {
 		xr, yr := x[r:r+n], y[r:r+n]
-		m := xr[0]
-		for _, v := range xr {
-			if v > m {
-				m = v
-			}
-		}
-		var s float64
-		for i, v := range xr {
-			e := math.Exp(float64(v - m))
-			s += e
-			if !logOut {
-				yr[i] = T(e)
-			}
-		}
+		m := maxOf(xr)
+		s := expShift(xr, yr, m)
 		if logOut {
 			ls := T(math.Log(s)) + m
 			for i, v := range xr {
@@ -677,8 +752,9 @@ func softmaxGrad[T float](y, g, dx []T, n int, logOut bool) {
 			for _, v := range gr {
 				s += v
 			}
-			for i, v := range yr {
-				dr[i] = gr[i] - T(math.Exp(float64(v)))*s
+			expInto(yr, dr) // dr = exp(y) = softmax
+			for i, e := range dr {
+				dr[i] = gr[i] - e*s
 			}
 			continue
 		}
@@ -796,6 +872,18 @@ var unaryGradUsesY = []bool{false, true, false, true, false, true, true, false}
 
 func unaryFwd[T float](kind int, x, y []T) {
 	y = y[:len(x)]
+	if xf, ok := any(x).([]float32); ok && (kind == uExp || kind == uTanh || kind == uSigmoid) {
+		unaryFwd32(kind, xf, any(y).([]float32))
+		return
+	}
+	if len(x) >= vecMin && (kind == uSquare || kind == uNeg) {
+		if kind == uSquare {
+			binVV(kMul, x, x, y)
+		} else {
+			binSV(kSub, 0, x, y)
+		}
+		return
+	}
 	switch kind {
 	case uNeg:
 		for i, v := range x {
@@ -837,10 +925,45 @@ func unaryFwd[T float](kind int, x, y []T) {
 	}
 }
 
+// unaryFwd32 computes exp, tanh and sigmoid in float32: with the AVX2
+// kernels when available, else with the fast scalar functions of
+// fastmath.go.
+func unaryFwd32(kind int, x, y []float32) {
+	vk, f := vExp, expf32
+	switch kind {
+	case uTanh:
+		vk, f = vTanh, tanhf32
+	case uSigmoid:
+		vk, f = vSigmoid, sigmoidf32
+	}
+	if useVec {
+		vUnary(vk, x, y)
+		return
+	}
+	for i, v := range x {
+		y[i] = f(v)
+	}
+}
+
+// expInto writes y = exp(x).
+func expInto[T float](x, y []T) {
+	if xf, ok := any(x).([]float32); ok {
+		unaryFwd32(uExp, xf, any(y).([]float32))
+		return
+	}
+	for i, v := range x {
+		y[i] = T(math.Exp(float64(v)))
+	}
+}
+
 // unaryGrad computes dx from g and xy (the input, or the output when
 // unaryGradUsesY[kind]).
 func unaryGrad[T float](kind int, xy, g, dx []T) {
 	g, dx = g[:len(xy)], dx[:len(xy)]
+	if xf, ok := any(xy).([]float32); ok && useVec && len(xy) >= vecMin {
+		vUnaryGrad(kind, xf, any(g).([]float32), any(dx).([]float32))
+		return
+	}
 	switch kind {
 	case uNeg:
 		for i, v := range g {

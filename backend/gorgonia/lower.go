@@ -35,6 +35,9 @@ import (
 //	softmax log_softmax   custom, last axis
 //	gather pick           custom (never ByIndices)
 //	causal_mask rope      custom
+//	rmsnorm sinkhorn hc.coeffs hc.read hc.write attention cross_entropy
+//	matmul.concat         fused ops: one custom op each with one hand-written
+//	                      backward kernel for all inputs (fused.go)
 //
 // Integer (i32) values derived from inputs by reshape/transpose/slice/
 // broadcast are computed in Go at the start of every Run.
@@ -57,6 +60,7 @@ type builder struct {
 	vals    map[*ir.Value]*entry
 	dep     map[*G.Node]bool // node depends on a param (only when gradients are built)
 	nconst  int
+	nfused  int // stateful fused ops built so far (unique op names)
 	current int
 }
 
@@ -88,6 +92,7 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 		return nil, fmt.Errorf("gorgonia: module has no %q output", LossName)
 	}
 	live := reaching(lv)
+	liveOutputs(m, live) // outputs.go
 	for i, v := range m.Values {
 		b.current = i
 		if !live[v] && v.Op != ir.OpParam && v.Op != ir.OpInput {
@@ -114,6 +119,9 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 	}
 	if b.out.loss, err = b.toScalar(ln, le.shape); err != nil {
 		return nil, fmt.Errorf("gorgonia: output %q: %w", LossName, err)
+	}
+	if err := b.collectOutputs(m); err != nil { // outputs.go
+		return nil, err
 	}
 	gr = b.out
 	gr.g = b.g
@@ -221,7 +229,7 @@ func (b *builder) lowerValue(v *ir.Value) error {
 		return nil
 	}
 	for i, a := range v.Args {
-		if a.Type.DType == ir.I32 && !(i == 1 && (v.Op == ir.OpGather || v.Op == ir.OpPick)) {
+		if a.Type.DType == ir.I32 && !(i == 1 && (v.Op == ir.OpGather || v.Op == ir.OpPick || v.Op == ir.OpCrossEntropy)) {
 			return fmt.Errorf("argument %d of %s must be f32, got %s", i, v.Op, a.Type)
 		}
 	}
@@ -231,6 +239,8 @@ func (b *builder) lowerValue(v *ir.Value) error {
 		err = b.param(v, e)
 	case ir.OpInput:
 		err = b.input(v, e)
+	case ir.OpPermutations:
+		err = b.permutations(v, e) // perm.go
 	case ir.OpConst:
 		val, ok := v.Attrs.Get("value").(float64)
 		if !ok {
@@ -284,6 +294,8 @@ func (b *builder) lowerValue(v *ir.Value) error {
 			return fmt.Errorf("rope: want [..., T, D] with even D, got %v", shape)
 		}
 		err = b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.rope(x, shape, v.Attrs.Float("base")) })
+	case ir.OpRMSNorm, ir.OpSinkhorn, ir.OpHCCoeffs, ir.OpHCRead, ir.OpHCWrite, ir.OpAttention, ir.OpCrossEntropy, ir.OpMatmulConcat:
+		err = b.lowerFused(v, args, e) // fused.go
 	default:
 		return fmt.Errorf("unsupported op %q", v.Op)
 	}

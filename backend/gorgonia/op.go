@@ -117,6 +117,25 @@ func (o *op) InferShape(...G.DimSizer) (tensor.Shape, error) {
 // (a test hook for profiling; not safe for concurrent graphs).
 var opTimes map[string]time.Duration
 
+// OpTimes runs f (which runs graphs) with per-op timing on and returns the
+// wall time spent in the custom ops by kind: "matmul", "attention", ...,
+// and "matmul (backward)" for the ops of the backward pass. A profiling aid
+// (mhcc benchmarks use it): it is not safe while graphs run concurrently.
+func OpTimes(f func()) map[string]time.Duration {
+	opTimes = map[string]time.Duration{}
+	defer func() { opTimes = nil }()
+	f()
+	kinds := map[string]time.Duration{}
+	for name, d := range opTimes {
+		k := opKind(name)
+		if strings.Contains(name, "_grad") || strings.HasPrefix(name, "regrad") {
+			k += " (backward)"
+		}
+		kinds[k] += d
+	}
+	return kinds
+}
+
 func opKind(name string) string {
 	if i := strings.IndexAny(name, "[(0123456789"); i > 0 {
 		name = name[:i]
@@ -165,6 +184,12 @@ func run[T float](o *op, vals []G.Value, call func([][]T, [][]int, []T) error) (
 			return nil, errors.Wrapf(err, "%s input %d", o.name, i)
 		}
 		xs = append(xs, d)
+	}
+	if p, ok := o.k.(partK); ok {
+		// a further output of a multi-gradient backward: its buffer was
+		// filled by the backward node (this node's only input)
+		y := sideBuf[T](&p.g.side, p.i, o.out.TotalSize())
+		return tensor.New(tensor.WithShape(o.out.Clone()...), tensor.WithBacking(y)), nil
 	}
 	y, _ := o.buf.([]T)
 	if n := o.out.TotalSize(); len(y) != n {

@@ -99,9 +99,18 @@ type binGradK struct {
 	kind, w int
 	p       *plan
 	ab      bool // inputs are (a, b, g) rather than (g)
+	direct  bool // a, b and y have one shape: binGradDirect, no accumulation
 }
 
 func (k binGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	if k.direct {
+		if k.ab {
+			binGradDirect(k.kind, k.w, x[0], x[1], x[2], y)
+		} else {
+			binGradDirect(k.kind, k.w, nil, nil, x[0], y)
+		}
+		return nil
+	}
 	if k.ab {
 		binGrad(k.kind, k.w, k.p, x[0], x[1], x[2], y)
 	} else {
@@ -110,6 +119,14 @@ func (k binGradK) f32(x [][]float32, _ [][]int, y []float32) error {
 	return nil
 }
 func (k binGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	if k.direct {
+		if k.ab {
+			binGradDirect(k.kind, k.w, x[0], x[1], x[2], y)
+		} else {
+			binGradDirect(k.kind, k.w, nil, nil, x[0], y)
+		}
+		return nil
+	}
 	if k.ab {
 		binGrad(k.kind, k.w, k.p, x[0], x[1], x[2], y)
 	} else {
@@ -145,7 +162,8 @@ func (b *builder) broadcastBinary(kind int, x, y *G.Node, xs, ys, out []int) (*G
 			if ab {
 				children = G.Nodes{in[0], in[1], g}
 			}
-			n, err := b.gradOp(fmt.Sprintf("%s_grad%d", name, w), in[w].Shape(), binGradK{kind, w, p, ab}, children...)
+			direct := sameShape(xs, out) && sameShape(ys, out)
+			n, err := b.gradOp(fmt.Sprintf("%s_grad%d", name, w), in[w].Shape(), binGradK{kind, w, p, ab, direct}, children...)
 			if err != nil {
 				return nil, err
 			}
@@ -232,7 +250,7 @@ type maxGradK struct{ p *plan }
 // op.Do clears a reused output buffer for them.
 func (reduceK) needsZero() bool     { return true }
 func (maxGradK) needsZero() bool    { return true }
-func (binGradK) needsZero() bool    { return true }
+func (k binGradK) needsZero() bool  { return !k.direct }
 func (gatherGradK) needsZero() bool { return true }
 func (pickGradK) needsZero() bool   { return true }
 

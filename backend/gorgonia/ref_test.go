@@ -54,6 +54,28 @@ func refEval(m *ir.Module, binds map[string]int, params map[string][]float64, in
 			}
 		case ir.OpConst:
 			out.d[0] = v.Attrs.Float("value")
+		case ir.OpPermutations:
+			// every permutation of 0..n−1 in lexicographic order, by recursion
+			n := v.Attrs.Int("n")
+			row := 0
+			var gen func(prefix []int, used []bool)
+			gen = func(prefix []int, used []bool) {
+				if len(prefix) == n {
+					for i, j := range prefix {
+						out.d[row*n*n+i*n+j] = 1
+					}
+					row++
+					return
+				}
+				for j := 0; j < n; j++ {
+					if !used[j] {
+						used[j] = true
+						gen(append(prefix, j), used)
+						used[j] = false
+					}
+				}
+			}
+			gen(nil, make([]bool, n))
 		case ir.OpNeg, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpSquare, ir.OpSigmoid, ir.OpTanh, ir.OpRelu:
 			for i, x := range arg(0).d {
 				var y float64
@@ -234,7 +256,13 @@ func refEval(m *ir.Module, binds map[string]int, params map[string][]float64, in
 				}
 			}
 		default:
-			return 0, fmt.Errorf("ref: unsupported op %s", v.Op)
+			args := make([]*rt, len(v.Args))
+			for i := range args {
+				args[i] = arg(i)
+			}
+			if err := refFused(v, args, out); err != nil {
+				return 0, err
+			}
 		}
 		vals[v] = out
 	}

@@ -183,6 +183,8 @@ func evalValue(v *ir.Value, args []*Tensor, binds map[string]int, params map[str
 			return nil, fmt.Errorf("const needs a float64 value attribute, got %T", v.Attrs.Get("value"))
 		}
 		return &Tensor{Shape: []int{}, Data: []float64{c}}, nil
+	case ir.OpPermutations:
+		return permutations(v) // perm.go
 
 	case ir.OpNeg, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpSquare, ir.OpSigmoid, ir.OpTanh, ir.OpRelu:
 		return unary(v.Op, args[0]), nil

@@ -24,6 +24,19 @@ type Record struct {
 	Ms       float64  `json:"ms"`
 	TokS     float64  `json:"tok_s"`
 	ValLoss  *float64 `json:"val_loss,omitempty"`
+
+	// The hyper-connection diagnostics (diagnostics.go), present on the
+	// steps that compute them (`diagnostics every=N`: step 1, every N-th
+	// step and the last) and absent for a plain residual. The lists have
+	// one entry per sublayer k = 0, 1, ...
+	GainFwd          []float64 `json:"gain_fwd,omitempty"`           // Amax forward gain (max |row sum|) of H_res, mean over tokens
+	GainBwd          []float64 `json:"gain_bwd,omitempty"`           // Amax backward gain (max |column sum|) of H_res, mean over tokens
+	CompositeGainFwd *float64  `json:"composite_gain_fwd,omitempty"` // the same for H_res^(L−1)···H_res^(0)
+	CompositeGainBwd *float64  `json:"composite_gain_bwd,omitempty"`
+	HPreMean         []float64 `json:"hpre_mean,omitempty"`        // mean of H_pre over tokens and streams
+	HPostMean        []float64 `json:"hpost_mean,omitempty"`       // mean of H_post over tokens and streams
+	SinkhornRowErr   *float64  `json:"sinkhorn_row_err,omitempty"` // birkhoff: max |row sum − 1| over sublayers and tokens
+	SinkhornColErr   *float64  `json:"sinkhorn_col_err,omitempty"` // birkhoff: max |column sum − 1|
 }
 
 // ReadMetrics reads a run's metrics.jsonl (path is the run folder or the

@@ -146,6 +146,181 @@ func TestGradientEveryParameterMHC(t *testing.T) {
 	t.Logf("checked %d parameter elements in %d tensors", checked, len(g.Params()))
 }
 
+// gradCheck compares the float64 Gorgonia gradient of the tiny model
+// with residual spliced in against central finite differences of the
+// reference interpreter, for every parameter tensor: every element of the
+// tensors of at most maxAll elements, and a fixed sample of sample
+// elements (the first and the last among them) of larger ones. The
+// tolerance is 1e-6 of the tensor's largest gradient plus 1e-9, a few
+// times the rounding noise of the differences (loss ≈ 2.4, ε = 1e-6):
+// some gradients are genuinely tiny, such as the read weights of the
+// first sublayer, whose streams are all equal so that the sublayer's norm
+// cancels the read's scale. A tensor whose gradient is below 1e-8 at
+// every checked element fails as vacuous.
+func gradCheck(t *testing.T, residual string, maxAll, sample int) {
+	t.Helper()
+	_, m := compile(t, tinySource(residual))
+	binds := map[string]int{compiler.SymBatch: 2, compiler.SymTime: 5}
+	g, err := gb.Build(m, gb.Options{Binds: binds, DType: gb.Float64, Grad: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	params := randomize(g, 1)
+	inputs := map[string][]int{
+		compiler.InputTokens:  randomTokens(2, 10, 11),
+		compiler.InputTargets: randomTokens(3, 10, 11),
+	}
+	for name, v := range inputs {
+		if err := g.SetInput(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loss, err := g.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refLoss := func() float64 {
+		outs, err := ref.Eval(m, binds, params, inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return outs[compiler.OutputLoss].Data[0]
+	}
+	if l0 := refLoss(); math.Abs(l0-loss) > 1e-10*math.Abs(l0) {
+		t.Fatalf("gorgonia loss %.15g, reference interpreter %.15g", loss, l0)
+	}
+	const eps = 1e-6
+	rng := rand.New(rand.NewPCG(17, 17))
+	checked := 0
+	for _, p := range g.Params() {
+		grad := p.GradF64()
+		vals := params[p.Name]
+		idx := make([]int, len(vals))
+		for i := range idx {
+			idx[i] = i
+		}
+		if len(vals) > maxAll {
+			rng.Shuffle(len(idx)-2, func(i, j int) { idx[i+1], idx[j+1] = idx[j+1], idx[i+1] })
+			idx = append(idx[:sample-1], len(vals)-1)
+		}
+		var maxErr, maxNum float64
+		for _, i := range idx {
+			orig := vals[i]
+			vals[i] = orig + eps
+			lp := refLoss()
+			vals[i] = orig - eps
+			lm := refLoss()
+			vals[i] = orig
+			num := (lp - lm) / (2 * eps)
+			maxErr = max(maxErr, math.Abs(num-grad[i]))
+			maxNum = max(maxNum, math.Abs(num))
+			checked++
+		}
+		if maxNum < 1e-8 {
+			t.Errorf("%s: gradient below 1e-8 at every checked element; the check would be vacuous", p.Name)
+			continue
+		}
+		if maxErr > 1e-6*maxNum+1e-9 {
+			t.Errorf("%s: max |analytic − numeric| = %.3g (max |gradient| %.3g)", p.Name, maxErr, maxNum)
+		}
+	}
+	t.Logf("checked %d parameter elements in %d tensors", checked, len(g.Params()))
+}
+
+// TestGradientEveryParameterVariants runs the finite-difference check of
+// every parameter tensor for each residual variant (2 layers, n = 4; the
+// elements of large tensors sampled, which the birkhoff check above
+// covers in full).
+func TestGradientEveryParameterVariants(t *testing.T) {
+	for _, residual := range []string{
+		"residual streams=4 constraint=none",
+		"residual streams=4 constraint=none dynamic=false init=uniform",
+		"residual streams=4 constraint=birkhoff dynamic=false sinkhorn=5",
+		"residual streams=4 constraint=birkhoff sinkhorn=6 init=uniform collapse=learned",
+		"residual streams=4 constraint=stochastic",
+		"residual streams=4 constraint=stochastic dynamic=false collapse=mean",
+		"residual streams=4 constraint=permutations",
+		"residual streams=4 constraint=permutations dynamic=false",
+		"residual streams=4 constraint=none collapse=learned",
+		"residual streams=4 constraint=identity",
+	} {
+		t.Run(strings.TrimPrefix(residual, "residual streams=4 "), func(t *testing.T) {
+			gradCheck(t, residual, 40, 12)
+		})
+	}
+}
+
+// TestHCAtInitEqualsPlain: constraint=none at its initialisation is the
+// pre-norm residual (identical streams, one-hot read, identity mix, write
+// 1, zero dynamic weights), so with collapse=mean (the mean of n equal
+// streams is the stream) it gives the plain model's loss for the same
+// weights of the shared parameters, within float32 rounding.
+func TestHCAtInitEqualsPlain(t *testing.T) {
+	_, plain := compile(t, tinySource("residual plain"))
+	_, hc := compile(t, tinySource("residual streams=4 constraint=none collapse=mean"))
+	binds := map[string]int{compiler.SymBatch: 2, compiler.SymTime: 5}
+	inputs := map[string][]int{
+		compiler.InputTokens:  randomTokens(6, 10, 11),
+		compiler.InputTargets: randomTokens(7, 10, 11),
+	}
+	for _, dt := range []gb.DType{gb.Float64, gb.Float32} {
+		gp, err := gb.Build(plain, gb.Options{Binds: binds, DType: dt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer gp.Close()
+		gh, err := gb.Build(hc, gb.Options{Binds: binds, DType: dt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer gh.Close()
+		// The same seed gives every shared parameter (embedding, norms,
+		// attention, MLP) the same values: init streams are per name.
+		gp.InitParams(42)
+		gh.InitParams(42)
+		shared := 0
+		for _, p := range gp.Params() {
+			q := gh.Param(p.Name)
+			if q == nil {
+				t.Fatalf("%s missing from the HC model", p.Name)
+			}
+			for i := range p.F32() {
+				if p.F32()[i] != q.F32()[i] {
+					t.Fatalf("%s differs", p.Name)
+				}
+			}
+			for i := range p.F64() {
+				if p.F64()[i] != q.F64()[i] {
+					t.Fatalf("%s differs", p.Name)
+				}
+			}
+			shared++
+		}
+		if len(gh.Params()) <= shared {
+			t.Fatalf("the HC model has no parameters of its own")
+		}
+		var losses [2]float64
+		for i, g := range []*gb.Graph{gp, gh} {
+			for name, v := range inputs {
+				if err := g.SetInput(name, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if losses[i], err = g.Run(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tol := 1e-12
+		if dt == gb.Float32 {
+			tol = 2e-6
+		}
+		if math.Abs(losses[0]-losses[1]) > tol*math.Abs(losses[0]) {
+			t.Errorf("dtype %v: plain loss %.10g, HC at init %.10g", dt, losses[0], losses[1])
+		}
+	}
+}
+
 // TestOneStreamIdentityEqualsPlain: one stream with the identity mixing is
 // the plain pre-norm residual, written through the stream machinery.
 func TestOneStreamIdentityEqualsPlain(t *testing.T) {
@@ -245,4 +420,64 @@ func firstLoggedLoss(t *testing.T, log string) float64 {
 	}
 	t.Fatalf("no step line in log:\n%s", log)
 	return 0
+}
+
+// TestVariantsO2MatchesO0: for every residual variant the float64 Gorgonia
+// graph of the -O2 module (fused ops) gives the loss and every gradient of
+// the -O0 module (primitive ops).
+func TestVariantsO2MatchesO0(t *testing.T) {
+	for _, residual := range []string{
+		"residual streams=4 constraint=birkhoff sinkhorn=7 collapse=learned",
+		"residual streams=4 constraint=birkhoff dynamic=false",
+		"residual streams=4 constraint=stochastic",
+		"residual streams=4 constraint=permutations dynamic=false",
+		"residual streams=4 constraint=permutations collapse=mean",
+		"residual streams=4 constraint=none",
+		"residual streams=4 constraint=none dynamic=false collapse=learned",
+		"residual streams=4 constraint=identity",
+	} {
+		t.Run(strings.TrimPrefix(residual, "residual streams=4 "), func(t *testing.T) {
+			src := []byte(tinySource(residual))
+			binds := map[string]int{compiler.SymBatch: 2, compiler.SymTime: 5}
+			var losses []float64
+			var grads []map[string][]float64
+			for _, level := range []compiler.Level{compiler.O0, compiler.O2} {
+				res, err := compiler.CompileSource("tiny.mhc", src, compiler.Options{Level: level})
+				if err != nil || res.Module == nil {
+					t.Fatalf("%s: %v %v", level, err, res.Diags)
+				}
+				g, err := gb.Build(res.Module, gb.Options{Binds: binds, DType: gb.Float64, Grad: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer g.Close()
+				randomize(g, 3)
+				for name, v := range map[string][]int{compiler.InputTokens: randomTokens(4, 10, 11), compiler.InputTargets: randomTokens(5, 10, 11)} {
+					if err := g.SetInput(name, v); err != nil {
+						t.Fatal(err)
+					}
+				}
+				l, err := g.Run()
+				if err != nil {
+					t.Fatal(err)
+				}
+				gs := map[string][]float64{}
+				for _, p := range g.Params() {
+					gs[p.Name] = append([]float64(nil), p.GradF64()...)
+				}
+				losses, grads = append(losses, l), append(grads, gs)
+			}
+			if math.Abs(losses[0]-losses[1]) > 1e-10*math.Abs(losses[0]) {
+				t.Errorf("-O0 loss %.15g, -O2 loss %.15g", losses[0], losses[1])
+			}
+			for name, g0 := range grads[0] {
+				g2 := grads[1][name]
+				for i := range g0 {
+					if math.Abs(g0[i]-g2[i]) > 1e-9*math.Max(1, math.Abs(g0[i])) {
+						t.Fatalf("%s[%d]: -O0 gradient %.12g, -O2 %.12g", name, i, g0[i], g2[i])
+					}
+				}
+			}
+		})
+	}
 }

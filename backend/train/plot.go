@@ -32,15 +32,7 @@ func PlotRuns(runs []string, opts PlotOptions) ([]string, error) {
 	if len(runs) == 0 {
 		return nil, fmt.Errorf("no runs to plot")
 	}
-	p := plot.New()
-	p.Title.Text = opts.Title
-	if p.Title.Text == "" {
-		p.Title.Text = "training loss"
-	}
-	p.X.Label.Text = "step"
-	p.Y.Label.Text = "loss (nats/token)"
-	p.Legend.Top = true
-	p.Add(plotter.NewGrid())
+	var curves []Curve
 	for i, run := range runs {
 		recs, err := ReadMetrics(run)
 		if err != nil {
@@ -50,44 +42,130 @@ func PlotRuns(runs []string, opts PlotOptions) ([]string, error) {
 			return nil, fmt.Errorf("%s: metrics.jsonl has no steps", run)
 		}
 		name := filepath.Base(filepath.Clean(run))
-		var train, val plotter.XYs
-		ema := math.NaN()
-		alpha := 1.0
-		if opts.Smooth > 1 {
-			alpha = 2 / float64(opts.Smooth+1)
-		}
+		train := Curve{Name: name + " train", Color: i}
+		val := Curve{Name: name + " val", Color: i, Dashed: true, Points: true}
 		for _, r := range recs {
-			if math.IsNaN(ema) {
-				ema = r.Loss
-			} else {
-				ema = alpha*r.Loss + (1-alpha)*ema
-			}
-			train = append(train, plotter.XY{X: float64(r.Step), Y: ema})
+			train.X = append(train.X, float64(r.Step))
+			train.Y = append(train.Y, r.Loss)
 			if r.ValLoss != nil {
-				val = append(val, plotter.XY{X: float64(r.Step), Y: *r.ValLoss})
+				val.X = append(val.X, float64(r.Step))
+				val.Y = append(val.Y, *r.ValLoss)
 			}
 		}
-		col := plotutil.Color(i)
-		l, err := plotter.NewLine(train)
+		train.Y = Smooth(train.Y, opts.Smooth)
+		curves = append(curves, train)
+		if len(val.X) > 0 {
+			curves = append(curves, val)
+		}
+	}
+	title := opts.Title
+	if title == "" {
+		title = "training loss"
+	}
+	return PlotCurves(curves, CurveOptions{Out: opts.Out, Title: title, XLabel: "step", YLabel: "loss (nats/token)"})
+}
+
+// Smooth returns the exponential moving average of ys over about window
+// points (α = 2/(window+1)); window ≤ 1 returns ys unchanged.
+func Smooth(ys []float64, window int) []float64 {
+	if window <= 1 {
+		return ys
+	}
+	alpha := 2 / float64(window+1)
+	out := make([]float64, len(ys))
+	ema := math.NaN()
+	for i, y := range ys {
+		if math.IsNaN(ema) {
+			ema = y
+		} else {
+			ema = alpha*y + (1-alpha)*ema
+		}
+		out[i] = ema
+	}
+	return out
+}
+
+// Curve is one line of a plot drawn by PlotCurves.
+type Curve struct {
+	// Name is the legend entry.
+	Name string
+	// X and Y are the points, of equal length.
+	X, Y []float64
+	// Color indexes the palette (plotutil.Color); curves of one run share
+	// it.
+	Color int
+	// Dashed draws a dashed line; Points marks every point with a circle.
+	Dashed, Points bool
+}
+
+// CurveOptions configure PlotCurves.
+type CurveOptions struct {
+	// Out is the output path without extension; Out.png and Out.svg are
+	// written.
+	Out string
+	// Title, XLabel and YLabel label the plot and its axes.
+	Title, XLabel, YLabel string
+	// LogY draws the Y axis on a logarithmic scale (every Y must then be
+	// positive; other points are left out).
+	LogY bool
+	// YMin and YMax, when YMax > YMin, widen the Y axis to show at least
+	// that range.
+	YMin, YMax float64
+	// LegendLeft puts the legend in the top left corner instead of the
+	// top right.
+	LegendLeft bool
+}
+
+// PlotCurves draws curves into one plot with a legend and writes
+// opts.Out+".png" and opts.Out+".svg" (8 × 5 inches). It returns the
+// written paths.
+func PlotCurves(curves []Curve, opts CurveOptions) ([]string, error) {
+	if len(curves) == 0 {
+		return nil, fmt.Errorf("no curves to plot")
+	}
+	p := plot.New()
+	p.Title.Text = opts.Title
+	p.X.Label.Text = opts.XLabel
+	p.Y.Label.Text = opts.YLabel
+	p.Legend.Top = true
+	p.Legend.Left = opts.LegendLeft
+	if opts.LogY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	p.Add(plotter.NewGrid())
+	for _, c := range curves {
+		var xys plotter.XYs
+		for i := range c.X {
+			if i < len(c.Y) && (!opts.LogY || c.Y[i] > 0) {
+				xys = append(xys, plotter.XY{X: c.X[i], Y: c.Y[i]})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		col := plotutil.Color(c.Color)
+		l, pts, err := plotter.NewLinePoints(xys)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", run, err)
+			return nil, fmt.Errorf("%s: %w", c.Name, err)
 		}
-		l.Color = col
+		l.Color, pts.Color = col, col
 		l.Width = vg.Points(1.2)
-		p.Add(l)
-		p.Legend.Add(name+" train", l)
-		if len(val) > 0 {
-			vl, vp, err := plotter.NewLinePoints(val)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", run, err)
-			}
-			vl.Color, vp.Color = col, col
-			vl.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-			vp.Shape = draw.CircleGlyph{}
-			vp.Radius = vg.Points(2)
-			p.Add(vl, vp)
-			p.Legend.Add(name+" val", vl, vp)
+		if c.Dashed {
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		}
+		if c.Points {
+			pts.Shape = draw.CircleGlyph{}
+			pts.Radius = vg.Points(2)
+			p.Add(l, pts)
+			p.Legend.Add(c.Name, l, pts)
+		} else {
+			p.Add(l)
+			p.Legend.Add(c.Name, l)
+		}
+	}
+	if opts.YMax > opts.YMin {
+		p.Y.Min, p.Y.Max = math.Min(p.Y.Min, opts.YMin), math.Max(p.Y.Max, opts.YMax)
 	}
 	var out []string
 	for _, ext := range []string{".png", ".svg"} {

@@ -9,32 +9,44 @@ import (
 	"github.com/mhcc/mhcc/lang"
 )
 
-// Defaults of the runtime settings the language has no statement for yet.
-const (
-	// DefaultCheckpointEvery is the checkpoint interval of the CLI.
-	DefaultCheckpointEvery = 500
-	// DefaultKeep is how many checkpoints the CLI keeps.
-	DefaultKeep = 3
-)
+// SetZero, as the value of Options.CheckpointEvery, Options.Keep or
+// Options.Momentum, overrides the program's setting with 0 (whose zero
+// value means "the program's").
+const SetZero = -1
+
+// overrideInt returns the run's value of a setting: the program's p,
+// unless o overrides it (o != 0; SetZero means 0).
+func overrideInt(o, p int) int {
+	switch o {
+	case 0:
+		return p
+	case SetZero:
+		return 0
+	}
+	return o
+}
 
 // DataSpec selects a data source: a file (text or uint16 tokens) or a
 // synthetic task.
 type DataSpec struct {
 	// Path is the data file; "" for the program's own data.
 	Path string
-	// Format is data.FormatText, data.FormatBin or "" (by extension).
+	// Format is data.FormatText, data.FormatBin or "" (the program's
+	// `format=`, by default by extension).
 	Format string
 	// Vocab is the declared vocabulary of a token file; 0 means the
-	// model's vocabulary.
+	// program's `vocab=` (by default the model's vocabulary).
 	Vocab int
 	// Task overrides the synthetic task ("markov", "recall").
 	Task string
 }
 
 // openData opens the run's data source: an explicit file, the program's
-// `data file=...`, or a synthetic task (Markov by default). File errors
-// name the file; the source is checked to hold windows of the context and
-// to fit the model's vocabulary.
+// `data file=...`, or a synthetic task (Markov by default). The program's
+// `format=` and `vocab=` apply unless spec overrides them, also to a file
+// that replaces the program's (as `--set train.data.file=` would). File
+// errors name the file; the source is checked to hold windows of the
+// context and to fit the model's vocabulary.
 func openData(p *lang.Program, spec DataSpec, seed int64, val float64) (data.Source, error) {
 	d := p.Train.Data
 	path := spec.Path
@@ -57,11 +69,19 @@ func openData(p *lang.Program, spec DataSpec, seed int64, val float64) (data.Sou
 	if spec.Task != "" {
 		return nil, fmt.Errorf("--task %s selects synthetic data, but the run reads the file %s", spec.Task, path)
 	}
-	vocab := spec.Vocab
+	format, vocab := spec.Format, spec.Vocab
+	if d.Kind == lang.DataFile {
+		if format == "" && d.Format != lang.DataFormatAuto {
+			format = d.Format
+		}
+		if vocab == 0 {
+			vocab = d.Vocab
+		}
+	}
 	if vocab == 0 {
 		vocab = p.Model.Vocab
 	}
-	src, err := data.Open(path, spec.Format, vocab, val)
+	src, err := data.Open(path, format, vocab, val)
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +109,8 @@ func valFraction(p *lang.Program) float64 {
 // does not say (the language's default for `data file=... val=`).
 const defaultValFraction = 0.1
 
-// newOptimizer builds the optimizer for tensors: the program's AdamW, or
-// SGD when kind says so.
+// newOptimizer builds the optimizer for tensors: the program's, or kind
+// ("adamw", "sgd") when set; momentum is the run's SGD momentum.
 func newOptimizer(tr lang.Train, kind string, momentum float64, tensors []optim.Tensor) (optim.Optimizer, error) {
 	oc := tr.Optimizer
 	if kind == "" {
@@ -131,7 +151,14 @@ func newSchedule(tr lang.Train, kind string, steps int) (optim.Schedule, string,
 		}
 		return c, fmt.Sprintf("cosine warmup %d min_lr %g", s.Warmup, s.MinLR), nil
 	case "step":
-		st := optim.Step{Base: lr, Warmup: s.Warmup, Total: steps, Milestones: optim.PaperMilestones}
+		milestones := optim.PaperMilestones
+		if len(s.Milestones) > 0 && len(s.Milestones) == len(s.Factors) {
+			milestones = nil
+			for i, at := range s.Milestones {
+				milestones = append(milestones, optim.Milestone{At: at, Factor: s.Factors[i]})
+			}
+		}
+		st := optim.Step{Base: lr, Warmup: s.Warmup, Total: steps, Milestones: milestones}
 		if err := st.Validate(); err != nil {
 			return nil, "", err
 		}

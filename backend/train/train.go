@@ -35,8 +35,10 @@ import (
 	"github.com/mhcc/mhcc/lang"
 )
 
-// Options are the run settings that override the program's train block,
-// and the runtime settings the language has no statement for yet.
+// Options are the run settings that override the program's train block.
+// A zero field leaves the program's value (its statement, or the
+// language's default) in place; where 0 is itself a meaningful value
+// (CheckpointEvery, Keep, Momentum), SetZero overrides with 0.
 type Options struct {
 	// Steps overrides train.steps when > 0.
 	Steps int
@@ -45,27 +47,30 @@ type Options struct {
 	HasSeed bool
 	// DataPath overrides the data statement with a data file.
 	DataPath string
-	// DataFormat is the file format ("text", "bin"; "" by extension).
+	// DataFormat overrides the data file's `format=` ("text", "bin"; ""
+	// the program's, which by default goes by the extension).
 	DataFormat string
-	// Vocab is the declared vocabulary of a token file (0: the model's).
+	// Vocab overrides the declared vocabulary of a token file (`vocab=`;
+	// 0: the program's, which by default is the model's).
 	Vocab int
 	// Task overrides the synthetic task ("markov", "recall").
 	Task string
-	// Sampling is data.Random (the default) or data.Sequential.
+	// Sampling overrides `sampling=`: data.Random or data.Sequential.
 	Sampling string
 	// Optimizer overrides the optimizer kind ("adamw", "sgd").
 	Optimizer string
-	// Momentum is SGD's momentum.
+	// Momentum overrides SGD's `momentum=` (SetZero: none).
 	Momentum float64
 	// Schedule overrides the schedule kind ("constant", "cosine", "step").
 	Schedule string
-	// Accumulate is the number of micro-batches whose mean gradient makes
-	// one optimizer step (0 or 1: none).
+	// Accumulate overrides `accumulate=`, the number of micro-batches
+	// whose mean gradient makes one optimizer step.
 	Accumulate int
-	// CheckpointEvery writes a checkpoint every N steps (0: only at the
-	// end and on interruption).
+	// CheckpointEvery overrides `checkpoint every=N`, the steps between
+	// checkpoints (SetZero: only at the end and on interruption).
 	CheckpointEvery int
-	// Keep is how many checkpoints to keep (0: all).
+	// Keep overrides `checkpoint keep=K`, how many checkpoints to keep
+	// (SetZero: all).
 	Keep int
 	// Resume continues from the newest checkpoint in the run folder.
 	Resume bool
@@ -85,6 +90,9 @@ type Options struct {
 	// InjectNaN is a test hook: "STEP:grad:PARAM" makes the gradient of
 	// PARAM NaN at STEP, "STEP:value:PARAM" poisons the parameter itself.
 	InjectNaN string
+	// DiagEvery overrides `diagnostics every=N`, the steps between the
+	// hyper-connection diagnostics in metrics.jsonl (SetZero: none).
+	DiagEvery int
 }
 
 // Result summarises a finished run.
@@ -174,6 +182,8 @@ type run struct {
 	sampler   *data.Sampler
 	g         *gb.Graph
 	ev        *evaluator
+	diag      *diagnoser // nil: no hyper-connection diagnostics (diagnostics.go)
+	diagEvery int
 	val       windowSet
 	hasVal    bool
 	tensors   []optim.Tensor
@@ -184,6 +194,10 @@ type run struct {
 	pcg       *rand.PCG
 	rng       *rand.Rand
 	nparams   int
+
+	// The resolved settings that Options may override.
+	ckEvery, keep int
+	momentum      float64
 
 	step       int // completed steps
 	window     checkpoint.LogWindow
@@ -227,14 +241,22 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 	if opts.HasSeed {
 		r.seed = opts.Seed
 	}
-	r.accum = max(opts.Accumulate, 1)
+	r.accum = max(overrideInt(opts.Accumulate, tr.Optimizer.Accumulate), 1)
 	r.B, r.T = tr.Batch, p.Model.Context
 	r.outDir = opts.OutDir
 	if r.outDir == "" {
 		r.outDir = filepath.Join("runs", p.Model.Name)
 	}
-	if opts.CheckpointEvery < 0 || opts.Keep < 0 {
-		return nil, fmt.Errorf("checkpoint interval %d and keep %d must not be negative", opts.CheckpointEvery, opts.Keep)
+	r.ckEvery = overrideInt(opts.CheckpointEvery, tr.Checkpoint.Every)
+	r.keep = overrideInt(opts.Keep, tr.Checkpoint.Keep)
+	r.momentum = tr.Optimizer.Momentum
+	if opts.Momentum == SetZero {
+		r.momentum = 0
+	} else if opts.Momentum != 0 {
+		r.momentum = opts.Momentum
+	}
+	if r.ckEvery < 0 || r.keep < 0 {
+		return nil, fmt.Errorf("checkpoint interval %d and keep %d must not be negative", r.ckEvery, r.keep)
 	}
 	if err := r.parseInject(); err != nil {
 		return nil, err
@@ -245,6 +267,9 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 		return nil, err
 	}
 	sampling := opts.Sampling
+	if sampling == "" {
+		sampling = p.Train.Data.Sampling
+	}
 	if sampling == "" {
 		sampling = data.Random
 	}
@@ -260,6 +285,13 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 	if r.ev, err = newEvaluator(m, r.g, r.B, r.T); err != nil {
 		return nil, err
 	}
+	if r.diagEvery = overrideInt(opts.DiagEvery, tr.Diagnostics.Every); r.diagEvery < 0 {
+		return nil, fmt.Errorf("the diagnostics interval %d must not be negative", r.diagEvery)
+	} else if r.diagEvery > 0 {
+		if r.diag, err = newDiagnoser(p, r.g, r.B, r.T); err != nil {
+			return nil, err
+		}
+	}
 	if tr.Eval.Every > 0 {
 		r.val, r.hasVal = valWindows(r.src, r.seed, r.B, r.T, tr.Eval.Batches)
 	}
@@ -273,7 +305,7 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 		r.tensors = append(r.tensors, optim.Tensor{Name: prm.Name, Data: prm.F32(), Grad: grad, Decay: prm.Decay})
 		r.nparams += len(prm.F32())
 	}
-	if r.opt, err = newOptimizer(tr, opts.Optimizer, opts.Momentum, r.tensors); err != nil {
+	if r.opt, err = newOptimizer(tr, opts.Optimizer, r.momentum, r.tensors); err != nil {
 		return nil, err
 	}
 	if r.sched, r.schedDesc, err = newSchedule(tr, opts.Schedule, r.steps); err != nil {
@@ -292,6 +324,7 @@ func (r *run) close() {
 	if r.ev != nil {
 		r.ev.close()
 	}
+	r.diag.close()
 	if r.g != nil {
 		r.g.Close()
 	}
@@ -376,6 +409,18 @@ func (r *run) train() (*Result, error) {
 			st.done()
 			return nil, err
 		}
+		// The diagnostics of this step's (last) batch and parameters, before
+		// the update; their time does not count as training time.
+		var hc *HCStats
+		if r.diag != nil && (step == 1 || step%r.diagEvery == 0 || step == r.steps) {
+			s, err := r.diag.run(tokens, targets)
+			if err != nil {
+				st.done()
+				return nil, fmt.Errorf("step %d: %w", step, err)
+			}
+			hc = &s
+			start = start.Add(r.diag.took)
+		}
 		gnorm := optim.ClipGlobalNorm(r.tensors, tr.Optimizer.Clip)
 		if math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
 			st.done()
@@ -392,6 +437,9 @@ func (r *run) train() (*Result, error) {
 
 		rec := Record{Step: step, Loss: loss, LR: lr, GradNorm: gnorm, Ms: float64(dt.Microseconds()) / 1000,
 			TokS: float64(r.B*r.T*r.accum) / dt.Seconds()}
+		if hc != nil && hc.finite() {
+			hc.record(&rec)
+		}
 		if r.hasVal && (step%tr.Eval.Every == 0 || step == r.steps) {
 			vl, err := r.ev.meanLoss(r.val)
 			if err != nil {
@@ -432,7 +480,7 @@ func (r *run) train() (*Result, error) {
 			st.done()
 			return nil, fmt.Errorf("writing metrics.jsonl: %w", err)
 		}
-		if r.opts.CheckpointEvery > 0 && step%r.opts.CheckpointEvery == 0 && step < r.steps {
+		if r.ckEvery > 0 && step%r.ckEvery == 0 && step < r.steps {
 			if err := r.checkpoint(st); err != nil {
 				st.done()
 				return nil, err
@@ -609,7 +657,7 @@ func (r *run) checkpoint(st *status) error {
 	if st != nil {
 		st.println(fmt.Sprintf("checkpoint %s", dir))
 	}
-	if _, err := checkpoint.Prune(r.outDir, r.opts.Keep); err != nil {
+	if _, err := checkpoint.Prune(r.outDir, r.keep); err != nil {
 		return err
 	}
 	return nil
@@ -679,10 +727,21 @@ func describeResidual(r lang.Residual) string {
 	if r.Kind == lang.ResidualPlain {
 		return "plain"
 	}
-	if r.Constraint == lang.ConstraintBirkhoff {
-		return fmt.Sprintf("streams=%d constraint=birkhoff sinkhorn=%d init=%s", r.Streams, r.Sinkhorn, r.Init)
+	s := fmt.Sprintf("streams=%d constraint=%s", r.Streams, r.Constraint)
+	if r.Constraint == lang.ConstraintIdentity {
+		return s
 	}
-	return fmt.Sprintf("streams=%d constraint=%s", r.Streams, r.Constraint)
+	if !r.Dynamic {
+		s += " dynamic=false"
+	}
+	if r.Constraint == lang.ConstraintBirkhoff {
+		s += fmt.Sprintf(" sinkhorn=%d", r.Sinkhorn)
+	}
+	s += " init=" + r.Init
+	if r.Collapse != lang.CollapseSum {
+		s += " collapse=" + r.Collapse
+	}
+	return s
 }
 
 func printHeader(w io.Writer, p *lang.Program, res *Result, r *run, floor float64) {
@@ -706,7 +765,7 @@ func printHeader(w io.Writer, p *lang.Program, res *Result, r *run, floor float6
 	o := tr.Optimizer
 	switch r.opt.Kind() {
 	case "sgd":
-		row("optimizer", fmt.Sprintf("sgd lr %.1e momentum %g weight_decay %g clip %g", o.LR, r.opts.Momentum, o.WeightDecay, o.Clip))
+		row("optimizer", fmt.Sprintf("sgd lr %.1e momentum %g weight_decay %g clip %g", o.LR, r.momentum, o.WeightDecay, o.Clip))
 	default:
 		row("optimizer", fmt.Sprintf("adamw lr %.1e betas [%g, %g] eps %g weight_decay %g clip %g", o.LR, o.Beta1, o.Beta2, o.Eps, o.WeightDecay, o.Clip))
 	}
@@ -714,12 +773,15 @@ func printHeader(w io.Writer, p *lang.Program, res *Result, r *run, floor float6
 	if r.hasVal {
 		row("eval", fmt.Sprintf("every %d steps on %s", tr.Eval.Every, r.val.desc))
 	}
-	ck := "at the end and on interrupt"
-	if r.opts.CheckpointEvery > 0 {
-		ck = fmt.Sprintf("every %d steps, at the end and on interrupt", r.opts.CheckpointEvery)
+	if r.diag != nil {
+		row("hc diag", fmt.Sprintf("hyper-connection gains and coefficient means every %d steps in %s", r.diagEvery, MetricsFile))
 	}
-	if r.opts.Keep > 0 {
-		ck += fmt.Sprintf("; keep %d", r.opts.Keep)
+	ck := "at the end and on interrupt"
+	if r.ckEvery > 0 {
+		ck = fmt.Sprintf("every %d steps, at the end and on interrupt", r.ckEvery)
+	}
+	if r.keep > 0 {
+		ck += fmt.Sprintf("; keep %d", r.keep)
 	}
 	row("checkpoint", ck)
 	row("seed", fmt.Sprint(r.seed))

@@ -17,7 +17,7 @@ type compilerCLI struct {
 	Build buildCmd `cmd:"" default:"withargs" help:"Compile FILE.mhc into a self-contained training executable (the default command)."`
 	Run   runCmd   `cmd:"" help:"Compile FILE.mhc and train it in one go."`
 	Check checkCmd `cmd:"" help:"Check .mhc files and report diagnostics."`
-	IR    irCmd    `cmd:"" name:"ir" help:"Print the IR of FILE.mhc (pass flags in ir.go)."`
+	IR    irCmd    `cmd:"" name:"ir" help:"Print the IR of FILE.mhc after the optimisation passes (-O0, -O1, -O2)."`
 	// The analyses are in summary.go.
 	Summary summaryCmd `cmd:"" help:"Print the layer table of FILE.mhc: shapes, parameters, FLOPs per token, memory per step."`
 	// The front-end commands are in langcmds.go.
@@ -27,6 +27,9 @@ type compilerCLI struct {
 	Eval   evalCmd   `cmd:"" help:"Print the mean loss of a checkpoint over the first K context-length windows of a data file."`
 	Sample sampleCmd `cmd:"" help:"Generate text from a checkpoint."`
 	Plot   plotCmd   `cmd:"" help:"Draw the loss curves of one or several runs to PNG and SVG."`
+	// The comparison commands are in ablate.go and diff.go.
+	Ablate ablateCmd `cmd:"" help:"Train several .mhc files on the same data, seeds and budget; print a comparison table and plot the loss and gain curves."`
+	Diff   diffCmd   `cmd:"" help:"Print what differs between two models: resolved configuration, parameters, FLOPs and parameter tensors."`
 }
 
 func compilerMain(args []string, stdout, stderr io.Writer) int {

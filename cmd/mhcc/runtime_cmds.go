@@ -1,9 +1,9 @@
 package main
 
 // This file holds the runtime side of the CLI shared by mhcc and compiled
-// executables: the training flags for runtime features the language has
-// no statement for yet, signal handling around training, and the eval,
-// sample and plot commands.
+// executables: the training flags that override the train block's
+// checkpoint, optimizer, schedule and data statements, signal handling
+// around training, and the eval, sample and plot commands.
 
 import (
 	"encoding/json"
@@ -22,38 +22,69 @@ import (
 // after writing its checkpoint (128 + SIGINT, the shell's convention).
 const exitInterrupted = 130
 
-// runtimeFlags are training settings the language has no statement for
-// yet (see the report of issue 5 for the schema additions); they are
-// embedded in trainFlags.
+// runtimeFlags override the train block's `checkpoint`, `optimizer`,
+// `schedule` and `data` statements for one run (as `--set` would, without
+// changing the program); a flag left out keeps the program's value. They
+// are embedded in trainFlags.
 type runtimeFlags struct {
-	Resume          bool    `help:"Continue from the newest checkpoint in the run folder, exactly where it stopped."`
-	CheckpointEvery int     `name:"checkpoint-every" default:"500" placeholder:"N" help:"Write a checkpoint every N steps (0: only at the end and on Ctrl-C)."`
-	Keep            int     `default:"3" placeholder:"K" help:"Keep the newest K checkpoints (0: all)."`
-	Accumulate      int     `default:"1" placeholder:"N" help:"Average the gradients of N micro-batches per optimizer step."`
-	Optimizer       string  `enum:",adamw,sgd" default:"" placeholder:"KIND" help:"Optimizer: adamw (the program's) or sgd."`
-	Momentum        float64 `placeholder:"M" help:"SGD momentum."`
-	Schedule        string  `enum:",constant,cosine,step" default:"" placeholder:"KIND" help:"Learning-rate schedule: constant, cosine, or step (the mHC paper's ×0.316 at 80% and ×0.1 at 90%)."`
-	Sampling        string  `enum:"random,sequential" default:"random" help:"Training windows at random offsets, or walking through the file in order."`
-	DataFormat      string  `name:"data-format" enum:",text,bin" default:"" placeholder:"FORMAT" help:"Format of --data: text (bytes) or bin (uint16 tokens); default by extension (.bin)."`
-	Vocab           int     `placeholder:"N" help:"Declared vocabulary of a .bin token file (default: the model's)."`
-	Task            string  `enum:",markov,recall" default:"" placeholder:"TASK" help:"Synthetic task instead of the program's: markov or recall (associative recall)."`
-	InjectNaN       string  `name:"debug-inject-nan" hidden:"" help:"Test hook: STEP:grad:PARAM or STEP:value:PARAM."`
+	Resume          bool     `help:"Continue from the newest checkpoint in the run folder, exactly where it stopped."`
+	CheckpointEvery *int     `name:"checkpoint-every" placeholder:"N" help:"Write a checkpoint every N steps (0: only at the end and on Ctrl-C; default: the program's checkpoint every=, 500)."`
+	Keep            *int     `placeholder:"K" help:"Keep the newest K checkpoints (0: all; default: the program's checkpoint keep=, 3)."`
+	Accumulate      *int     `placeholder:"N" help:"Average the gradients of N micro-batches per optimizer step (default: the program's optimizer accumulate=, 1)."`
+	Optimizer       string   `enum:",adamw,sgd" default:"" placeholder:"KIND" help:"Optimizer: adamw or sgd (default: the program's)."`
+	Momentum        *float64 `placeholder:"M" help:"SGD momentum (default: the program's optimizer sgd momentum=, 0)."`
+	Schedule        string   `enum:",constant,cosine,step" default:"" placeholder:"KIND" help:"Learning-rate schedule: constant, cosine, or step (the program's milestones, by default the mHC paper's ×0.316 at 80% and ×0.1 at 90%; default: the program's schedule)."`
+	Sampling        string   `enum:",random,sequential" default:"" placeholder:"MODE" help:"Training windows at random offsets, or walking through the file in order (default: the program's data sampling=, random)."`
+	DataFormat      string   `name:"data-format" enum:",text,bin" default:"" placeholder:"FORMAT" help:"Format of the data file: text (bytes) or bin (uint16 tokens) (default: the program's data format=, by extension)."`
+	Vocab           int      `placeholder:"N" help:"Declared vocabulary of a .bin token file (default: the program's data vocab=, the model's)."`
+	Task            string   `enum:",markov,recall" default:"" placeholder:"TASK" help:"Synthetic task instead of the program's: markov or recall (associative recall)."`
+	InjectNaN       string   `name:"debug-inject-nan" hidden:"" help:"Test hook: STEP:grad:PARAM or STEP:value:PARAM."`
+	DiagEvery       *int     `name:"diag-every" placeholder:"N" help:"Write the hyper-connection diagnostics (gains, H_pre/H_post means, Sinkhorn residual) to metrics.jsonl every N steps (0: never; default: the program's diagnostics every=, else its eval interval)."`
 }
 
-// apply copies the flags into o.
+// apply copies the flags that were given into o.
 func (f *runtimeFlags) apply(o *train.Options) error {
 	switch {
-	case f.CheckpointEvery < 0:
-		return &exitError{code: exitUsage, err: fmt.Errorf("--checkpoint-every must not be negative, got %d", f.CheckpointEvery)}
-	case f.Keep < 0:
-		return &exitError{code: exitUsage, err: fmt.Errorf("--keep must not be negative, got %d", f.Keep)}
-	case f.Accumulate < 1:
-		return &exitError{code: exitUsage, err: fmt.Errorf("--accumulate must be at least 1, got %d", f.Accumulate)}
+	case f.CheckpointEvery != nil && *f.CheckpointEvery < 0:
+		return &exitError{code: exitUsage, err: fmt.Errorf("--checkpoint-every must not be negative, got %d", *f.CheckpointEvery)}
+	case f.Keep != nil && *f.Keep < 0:
+		return &exitError{code: exitUsage, err: fmt.Errorf("--keep must not be negative, got %d", *f.Keep)}
+	case f.Accumulate != nil && *f.Accumulate < 1:
+		return &exitError{code: exitUsage, err: fmt.Errorf("--accumulate must be at least 1, got %d", *f.Accumulate)}
+	case f.Momentum != nil && !(*f.Momentum >= 0 && *f.Momentum < 1):
+		return &exitError{code: exitUsage, err: fmt.Errorf("--momentum must be in [0, 1), got %v", *f.Momentum)}
+	case f.Vocab < 0:
+		return &exitError{code: exitUsage, err: fmt.Errorf("--vocab must not be negative, got %d", f.Vocab)}
+	case f.DiagEvery != nil && *f.DiagEvery < 0:
+		return &exitError{code: exitUsage, err: fmt.Errorf("--diag-every must not be negative, got %d", *f.DiagEvery)}
 	}
-	o.Resume, o.CheckpointEvery, o.Keep, o.Accumulate = f.Resume, f.CheckpointEvery, f.Keep, f.Accumulate
-	o.Optimizer, o.Momentum, o.Schedule, o.Sampling = f.Optimizer, f.Momentum, f.Schedule, f.Sampling
+	o.Resume = f.Resume
+	o.CheckpointEvery, o.Keep = intOverride(f.CheckpointEvery), intOverride(f.Keep)
+	o.DiagEvery = intOverride(f.DiagEvery)
+	if f.Accumulate != nil {
+		o.Accumulate = *f.Accumulate
+	}
+	if f.Momentum != nil {
+		o.Momentum = *f.Momentum
+		if o.Momentum == 0 {
+			o.Momentum = train.SetZero
+		}
+	}
+	o.Optimizer, o.Schedule, o.Sampling = f.Optimizer, f.Schedule, f.Sampling
 	o.DataFormat, o.Vocab, o.Task, o.InjectNaN = f.DataFormat, f.Vocab, f.Task, f.InjectNaN
 	return nil
+}
+
+// intOverride is the train.Options value of an optional flag whose 0 is
+// meaningful: 0 (the program's) when absent, train.SetZero for 0.
+func intOverride(p *int) int {
+	switch {
+	case p == nil:
+		return 0
+	case *p == 0:
+		return train.SetZero
+	}
+	return *p
 }
 
 // runTraining trains with SIGINT and SIGTERM turned into a clean stop: the
@@ -63,23 +94,8 @@ func (f *runtimeFlags) apply(o *train.Options) error {
 func runTraining(e *env, p *lang.Program, m *ir.Module, source []byte, opts train.Options) error {
 	opts.Source = source
 	opts.TTY = isTerminal(e.stdout)
-	stop := make(chan struct{})
-	sigs := make(chan os.Signal, 1)
-	done := make(chan struct{})
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer func() {
-		signal.Stop(sigs)
-		close(done)
-	}()
-	go func() {
-		select {
-		case s := <-sigs:
-			signal.Reset(os.Interrupt, syscall.SIGTERM)
-			fmt.Fprintf(e.stderr, "\n%v: stopping after this step and writing a checkpoint (again to abort)\n", s)
-			close(stop)
-		case <-done:
-		}
-	}()
+	stop, release := stopOnSignal(e)
+	defer release()
 	opts.Stop = stop
 	_, err := train.Run(p, m, opts)
 	if errors.Is(err, train.ErrInterrupted) {
@@ -90,6 +106,29 @@ func runTraining(e *env, p *lang.Program, m *ir.Module, source []byte, opts trai
 		return &exitError{code: exitRuntime, err: err}
 	}
 	return nil
+}
+
+// stopOnSignal returns a channel closed by the first SIGINT or SIGTERM,
+// for train.Options.Stop; after it, the signals get their default action
+// again (a second one kills the process). release stops listening.
+func stopOnSignal(e *env) (stop <-chan struct{}, release func()) {
+	ch := make(chan struct{})
+	sigs := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-sigs:
+			signal.Reset(os.Interrupt, syscall.SIGTERM)
+			fmt.Fprintf(e.stderr, "\n%v: stopping after this step and writing a checkpoint (again to abort)\n", s)
+			close(ch)
+		case <-done:
+		}
+	}()
+	return ch, func() {
+		signal.Stop(sigs)
+		close(done)
+	}
 }
 
 // evalFlags are the flags of `eval`.

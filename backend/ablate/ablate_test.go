@@ -1,0 +1,265 @@
+package ablate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mhcc/mhcc/backend/train"
+)
+
+func TestSpikeRule(t *testing.T) {
+	flat := make([]float64, 30)
+	for i := range flat {
+		flat[i] = 2
+	}
+	r := SpikeRule{Window: 20, Ratio: 0.1}
+	if n := r.Count(flat); n != 0 {
+		t.Errorf("flat: %d spikes", n)
+	}
+	spiky := append([]float64(nil), flat...)
+	spiky[5] = 9    // inside the first window: not counted
+	spiky[20] = 2.2 // exactly 10% above the median: not a spike
+	spiky[21] = 2.21
+	spiky[25] = 5
+	if n := r.Count(spiky); n != 2 {
+		t.Errorf("spiky: %d spikes, want 2", n)
+	}
+	// The median ignores a single outlier in the window.
+	if n := r.Count(append(spiky, 2.3)); n != 3 {
+		t.Errorf("after a spike: %d spikes, want 3", n)
+	}
+	if n := (SpikeRule{}).Count(spiky); n != 0 {
+		t.Errorf("zero rule: %d spikes", n)
+	}
+}
+
+func TestStat(t *testing.T) {
+	s := statOf([]float64{1, 2, 3, math.NaN()})
+	if s.N != 3 || s.Mean != 2 || s.Std != 1 {
+		t.Errorf("stat %+v", s)
+	}
+	if b, _ := json.Marshal(statOf(nil)); string(b) != "null" {
+		t.Errorf("empty stat marshals as %s", b)
+	}
+	for _, c := range []struct {
+		s    Stat
+		want string
+	}{
+		{Stat{Mean: 1, N: 1}, "1.000"},
+		{Stat{Mean: 1.00004, Std: 0.00001, N: 2}, "1.000 ± 0.000"},
+		{Stat{Mean: 3141.6, Std: 12.3, N: 3}, "3142 ± 12"},
+		{Stat{Mean: 0.012345, N: 1}, "0.01235"},
+		{Stat{}, "-"},
+	} {
+		if got := general(c.s); got != c.want {
+			t.Errorf("general(%+v) = %q, want %q", c.s, got, c.want)
+		}
+	}
+}
+
+// fakeRun writes the metrics.jsonl of a synthetic run into out/rel and
+// reads it back as a run would be: steps steps whose loss falls from 4,
+// with a spike at each step in spikes, validation every 10 steps, and the
+// composite gains every 5 steps when gain > 0 (growing from 1 to gain).
+func fakeRun(t *testing.T, out, rel string, seed int64, steps int, spikes []int, gain, ms float64, diverged int) RunStats {
+	t.Helper()
+	dir := filepath.Join(out, rel)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	wobble := float64(seed%7) / 1000
+	for s := 1; s <= steps; s++ {
+		m := map[string]any{"step": s, "loss": 4 - 2*float64(s)/float64(steps) + wobble, "lr": 0.001,
+			"grad_norm": 1 + float64(s%4)/4 + wobble, "ms": ms, "tok_s": 512 / ms * 1000}
+		for _, x := range spikes {
+			if s == x {
+				m["loss"] = 6.0
+				m["grad_norm"] = 40 + wobble
+			}
+		}
+		if s%10 == 0 {
+			m["val_loss"] = 4.1 - 2*float64(s)/float64(steps) + wobble
+		}
+		if gain > 0 && (s%5 == 0 || s == 1) {
+			m["composite_gain_fwd"] = 1 + (gain-1)*float64(s)/float64(steps)
+			m["composite_gain_bwd"] = 1 + (gain-1)*float64(s)/float64(steps)/2
+		}
+		line, _ := json.Marshal(m)
+		b.Write(append(line, '\n'))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "metrics.jsonl"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &runResult{RunStats: RunStats{Seed: seed, Dir: rel, Params: 1000, DivergedAt: diverged}, dir: dir}
+	if err := r.readMetrics(DefaultSpikeRule); err != nil {
+		t.Fatal(err)
+	}
+	return r.RunStats
+}
+
+// TestTableGolden pins the layout of the table, the legend and the JSON
+// on synthetic runs (so every number is exact): one seed per file and
+// several, a file without gains, one with spikes, one whose runs all
+// diverged and one where one of two did.
+func TestTableGolden(t *testing.T) {
+	out := t.TempDir()
+	type spec struct {
+		file, residual string
+		spikes         []int
+		gain, ms       float64
+		diverged       []int // per seed, 0: finished
+	}
+	build := func(seeds []int64, specs []spec) *Report {
+		rep := &Report{Steps: 60, Seeds: seeds, Data: "markov(vocab=32)", Spikes: DefaultSpikeRule}
+		models := make([]Model, len(specs))
+		for i, s := range specs {
+			models[i] = Model{File: s.file}
+		}
+		labels := Labels(models)
+		for i, s := range specs {
+			row := Row{File: s.file, Label: labels[i], Residual: s.residual}
+			for k, seed := range seeds {
+				steps, div := 60, 0
+				if k < len(s.diverged) && s.diverged[k] > 0 {
+					div = s.diverged[k]
+					steps = div - 1
+				}
+				rel := filepath.Join("runs", labels[i], fmt.Sprintf("seed-%d", seed))
+				row.Runs = append(row.Runs, fakeRun(t, out, rel, seed, steps, s.spikes, s.gain, s.ms, div))
+			}
+			row.aggregate()
+			rep.Rows = append(rep.Rows, row)
+		}
+		rep.finish()
+		return rep
+	}
+	one := build([]int64{7}, []spec{
+		{file: "examples/plain.mhc", residual: "plain", ms: 10},
+		{file: "examples/hc.mhc", residual: "none n=4", spikes: []int{30, 45}, gain: 3000, ms: 21},
+		{file: "other/hc.mhc", residual: "birkhoff n=4", gain: 1.6, ms: 22.5},
+	})
+	three := build([]int64{1, 2, 3}, []spec{
+		{file: "plain.mhc", residual: "plain", ms: 10},
+		{file: "hc.mhc", residual: "none n=4", spikes: []int{25}, gain: 120, ms: 20, diverged: []int{0, 50, 0}},
+		{file: "deep_hc.mhc", residual: "none n=4", gain: 5000, ms: 40, diverged: []int{31, 41, 51}},
+	})
+	file := filepath.Join("testdata", "table.txtar")
+	ar := readArchive(t, file)
+	got := map[string]string{
+		"out/one_seed.md":    one.Markdown(true),
+		"out/three_seeds.md": three.Markdown(true),
+		"out/no_timing.md":   one.Markdown(false),
+	}
+	b, err := three.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got["out/three_seeds.json"] = string(b)
+	golden(t, file, ar, got)
+	if !*update && !json.Valid(b) {
+		t.Error("invalid JSON")
+	}
+	if ps, err := one.Plot(out, 5); err != nil || strings.Join(ps, " ") != "loss.png loss.svg gain.png gain.svg" {
+		t.Errorf("plots %v, %v", ps, err)
+	}
+}
+
+// number matches the numbers of a table, for the layout golden of a real
+// run.
+var number = regexp.MustCompile(`[0-9]+(\.[0-9]+)?(e[-+][0-9]+)?`)
+
+// TestTinyAblation trains two tiny models (the plain residual and mHC)
+// with two seeds for 25 steps through Run, checks the files it writes,
+// and pins the table's layout with every number masked (the numbers
+// themselves depend on the kernels' rounding).
+func TestTinyAblation(t *testing.T) {
+	src := func(residual string) []byte {
+		return []byte(fmt.Sprintf(`model tiny {
+  vocab 16
+  context 8
+  embed dim=8
+  %s
+  block attn {
+    attention heads=2
+  }
+  block mlp {
+    mlp hidden=16
+  }
+}
+
+train {
+  batch 2
+  steps 1000
+  eval every=10 batches=1
+  diagnostics every=5
+}
+`, residual))
+	}
+	models := []Model{
+		compileModel(t, "plain.mhc", src("residual plain")),
+		compileModel(t, "mhc.mhc", src("residual streams=2 constraint=birkhoff")),
+	}
+	out := t.TempDir()
+	var log strings.Builder
+	rep, err := Run(models, Options{Steps: 25, Seeds: 2, OutDir: out, Log: &log})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	for _, f := range []string{MarkdownFile, JSONFile, "loss.png", "loss.svg", "gain.png", "gain.svg",
+		"runs/plain/seed-1337/metrics.jsonl", "runs/mhc/seed-1338/train.log"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(out, JSONFile))
+	if err != nil || !json.Valid(b) {
+		t.Fatalf("ablation.json: %v", err)
+	}
+	if md, _ := os.ReadFile(filepath.Join(out, MarkdownFile)); !strings.Contains(string(md), rep.Markdown(true)) {
+		t.Errorf("ablation.md does not hold the table:\n%s", md)
+	}
+	// Identical data and seeds: the two files start from the same batch,
+	// and the plain residual measures no gains while mHC keeps them near 1.
+	plain, mhc := rep.Rows[0], rep.Rows[1]
+	if plain.Runs[0].series.loss[0] == plain.Runs[1].series.loss[0] {
+		t.Error("the two seeds gave the same first loss")
+	}
+	if plain.MaxGainFwd.N != 0 || mhc.MaxGainFwd.N != 2 || math.Abs(mhc.MaxGainFwd.Mean-1) > 0.01 {
+		t.Errorf("gains: plain %+v, mhc %+v", plain.MaxGainFwd, mhc.MaxGainFwd)
+	}
+	if rep.Steps != 25 || len(rep.Seeds) != 2 || rep.Seeds[0] != 1337 || plain.Runs[0].Steps != 25 {
+		t.Errorf("budget: %d steps, seeds %v, run steps %d", rep.Steps, rep.Seeds, plain.Runs[0].Steps)
+	}
+	masked := number.ReplaceAllString(rep.Markdown(false), "N")
+	masked = regexp.MustCompile(` +`).ReplaceAllString(masked, " ")
+	masked = regexp.MustCompile(`-{2,}`).ReplaceAllString(masked, "--")
+	file := filepath.Join("testdata", "tiny.txtar")
+	golden(t, file, readArchive(t, file), map[string]string{"out/table": masked, "out/log": number.ReplaceAllString(log.String(), "N")})
+}
+
+// TestInterrupted: a closed Stop channel ends the ablation after the
+// current step with an error matching train.ErrInterrupted.
+func TestInterrupted(t *testing.T) {
+	m := compileModel(t, "a.mhc", []byte("model m {\n  vocab 16\n  context 8\n  embed dim=8\n  block mlp {\n    mlp hidden=8\n  }\n}\n"))
+	stop := make(chan struct{})
+	close(stop)
+	out := t.TempDir()
+	_, err := Run([]Model{m, m}, Options{Steps: 5, OutDir: out, Stop: stop})
+	if !errors.Is(err, train.ErrInterrupted) || !strings.Contains(err.Error(), "a.mhc seed 1337 stopped after step 1") {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, MarkdownFile)); err == nil {
+		t.Error("an interrupted ablation wrote a table")
+	}
+	if got := Labels([]Model{m, m, {File: "x/a.mhc"}}); strings.Join(got, " ") != "a a-2 a-3" {
+		t.Errorf("labels %v", got)
+	}
+}

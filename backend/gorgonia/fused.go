@@ -1,0 +1,592 @@
+package gorgonia
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/mhcc/mhcc/ir"
+)
+
+// The fused ops of ir/ops.go (created by the -O2 fusion passes). Each is
+// one custom op whose forward kernel does the whole computation and whose
+// backward is one hand-written kernel computing the gradients of all its
+// inputs at once (fused_kernels.go):
+//
+//	rmsnorm        x [..., C], g [C]; backward recomputes 1/r per row
+//	sinkhorn       L [..., n, n]; backward recomputes the 2t+1 iterates per
+//	               matrix (the paper's approach) and backpropagates through
+//	               every half-step
+//	hc.coeffs      one product x·phi, RMS divide, α, bias, σ / 2σ epilogue;
+//	               keeps m = x·phi/r and 1/r ([N, n²+2n] + [N]) for the
+//	               backward (two products: dphi = xᵀ·dz, dx = dz·phiᵀ + RMS
+//	               term). The products are thin (n²+2n = 24 columns at n=4):
+//	               float32 uses register-blocked kernels, not the packed GEMM
+//	hc.read        one pass over the streams, forward and backward
+//	hc.write       one pass over the streams: reads X and y once per token
+//	attention      per (batch, head): S = q·kᵀ (GEMM), masked softmax, P·v
+//	               (GEMM). The forward keeps P ([..., T, T] floats, which the
+//	               unfused graph keeps too) and nothing else; the backward
+//	               reads P instead of recomputing it: dv = Pᵀ·G, dP = G·vᵀ,
+//	               dS = P⊙(dP − rowsum(P⊙dP))·scale, dq = dS·k, dk = dSᵀ·q.
+//	               Causal with T ≥ 64: every GEMM skips the masked blocks
+//	               (row blocks of 32; ~60% of the work at T = 128)
+//	cross_entropy  log-softmax + pick + mean; keeps the probabilities
+//	matmul.concat  x·[w₁|w₂|…] as one GEMM against the packed weights;
+//	               backward: one GEMM for dx, one for d[w₁|w₂|…], split
+//
+// float32 kernels run AVX2/FMA code (vec_cgo.go) when cgo on amd64 and the
+// CPU allow, else the generic Go code, which float64 graphs (gradient
+// checks) always use; TestVectorKernels compares the two.
+//
+// State that a backward needs from its forward (m, P, probabilities) lives
+// in a side buffer shared by the two kernels: the backward op takes the
+// forward's output node as an input, so it always runs after the forward of
+// the same Run. Gradients beyond the first come out of the backward kernel
+// through side buffers exposed by "part" nodes (see grads).
+
+// side holds buffers that outlive one kernel call, by slot. A side belongs
+// to one op of one graph; every slot is fully overwritten by its writer in
+// each Run before anything reads it.
+type side struct {
+	f32 [][]float32
+	f64 [][]float64
+}
+
+// sideBuf returns slot i of s with n elements (allocated on first use).
+func sideBuf[T float](s *side, i, n int) []T {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		for len(s.f32) <= i {
+			s.f32 = append(s.f32, nil)
+		}
+		if len(s.f32[i]) != n {
+			s.f32[i] = make([]float32, n)
+		}
+		return any(s.f32[i]).([]T)
+	}
+	for len(s.f64) <= i {
+		s.f64 = append(s.f64, nil)
+	}
+	if len(s.f64[i]) != n {
+		s.f64[i] = make([]float64, n)
+	}
+	return any(s.f64[i]).([]T)
+}
+
+// grads describes the outputs of a backward kernel that computes the
+// gradients of several inputs at once: gradient i goes to the kernel's own
+// output if i == first, to side slot i (exposed by a part node) otherwise,
+// and nowhere if !need[i].
+type grads struct {
+	need  []bool
+	first int
+	sizes []int
+	side
+}
+
+// dst returns where gradient i goes (nil when it is not needed).
+func gradDst[T float](g *grads, y []T, i int) []T {
+	if !g.need[i] {
+		return nil
+	}
+	if i == g.first {
+		return y
+	}
+	return sideBuf[T](&g.side, i, g.sizes[i])
+}
+
+// partK is the kernel of a part node: run (op.go) returns the side buffer
+// the backward filled; the kernel itself does nothing.
+type partK struct {
+	g *grads
+	i int
+}
+
+func (partK) f32([][]float32, [][]int, []float32) error { return nil }
+func (partK) f64([][]float64, [][]int, []float64) error { return nil }
+
+// multiGrad applies a backward kernel built by mk (given the output
+// description) to children and returns one gradient node per input, nil
+// where o.wrt is false.
+func (b *builder) multiGrad(name string, o *op, inputs G.Nodes, mk func(*grads) kernel, children ...*G.Node) (G.Nodes, error) {
+	res := make(G.Nodes, len(inputs))
+	g := &grads{need: make([]bool, len(inputs)), first: -1, sizes: make([]int, len(inputs))}
+	for i, in := range inputs {
+		g.need[i] = o.wrt[i]
+		g.sizes[i] = in.Shape().TotalSize()
+		if g.need[i] && g.first < 0 {
+			g.first = i
+		}
+	}
+	if g.first < 0 {
+		return res, nil
+	}
+	main, err := b.gradOp(name, inputs[g.first].Shape(), mk(g), children...)
+	if err != nil {
+		return nil, err
+	}
+	res[g.first] = main
+	for i := g.first + 1; i < len(inputs); i++ {
+		if !g.need[i] {
+			continue
+		}
+		if res[i], err = b.gradOp(fmt.Sprintf("%s_part%d", name, i), inputs[i].Shape(), partK{g, i}, main); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// fusedName names a stateful fused op uniquely (Gorgonia merges nodes whose
+// op hashes and children are equal; ops with side buffers must never be
+// merged with another op's).
+func (b *builder) fusedName(op string, shape []int) string {
+	b.nfused++
+	return fmt.Sprintf("%s%v#%d", op, shape, b.nfused)
+}
+
+// attrFloat reads a float attribute, accepting an integer value too.
+func attrFloat(v *ir.Value, key string) float64 {
+	switch x := v.Attrs.Get(key).(type) {
+	case float64:
+		return x
+	case int:
+		return float64(x)
+	}
+	return 0
+}
+
+// lowerFused lowers one fused op.
+func (b *builder) lowerFused(v *ir.Value, args []*entry, e *entry) error {
+	nodes := make([]*G.Node, len(args))
+	shapes := make([][]int, len(args))
+	for i, a := range args {
+		n, err := b.node(a)
+		if err != nil {
+			return fmt.Errorf("argument %d: %w", i, err)
+		}
+		nodes[i], shapes[i] = n, a.shape
+	}
+	last := func(s []int) int {
+		if len(s) == 0 {
+			return 1
+		}
+		return s[len(s)-1]
+	}
+	var err error
+	switch v.Op {
+	case ir.OpRMSNorm:
+		c := last(shapes[0])
+		if len(shapes[0]) == 0 || prod(shapes[1]) != c {
+			return fmt.Errorf("rmsnorm: want x [..., C] and g [C], got %v and %v", shapes[0], shapes[1])
+		}
+		e.node, err = b.rmsnorm(nodes[0], nodes[1], shapes[0], attrFloat(v, "eps"))
+	case ir.OpSinkhorn:
+		s := shapes[0]
+		iters := v.Attrs.Int("iters")
+		if r := len(s); r < 2 || s[r-1] != s[r-2] || iters < 1 {
+			return fmt.Errorf("sinkhorn: want [..., n, n] and iters ≥ 1, got %v iters=%d", s, iters)
+		}
+		e.node, err = b.sinkhorn(nodes[0], s, iters)
+	case ir.OpHCCoeffs:
+		n := v.Attrs.Int("n")
+		w := n*n + 2*n
+		k := last(shapes[0])
+		if n < 1 || len(shapes[0]) == 0 || !sameShape(shapes[1], []int{k, w}) || prod(shapes[2]) != 3 || prod(shapes[3]) != w {
+			return fmt.Errorf("hc.coeffs n=%d: bad operand shapes %v %v %v %v", n, shapes[0], shapes[1], shapes[2], shapes[3])
+		}
+		e.node, err = b.hcCoeffs(nodes, shapes[0], n, attrFloat(v, "eps"))
+	case ir.OpHCRead:
+		X := shapes[1]
+		if len(X) < 2 || prod(shapes[0]) != prod(X[:len(X)-1]) {
+			return fmt.Errorf("hc.read: want hPre [..., n] and X [..., n, C], got %v and %v", shapes[0], X)
+		}
+		e.node, err = b.hcRead(nodes[0], nodes[1], X)
+	case ir.OpHCWrite:
+		X := shapes[1]
+		r := len(X)
+		if r < 2 {
+			return fmt.Errorf("hc.write: X must be [..., n, C], got %v", X)
+		}
+		n, c := X[r-2], X[r-1]
+		tok := prod(X[:r-2])
+		if prod(shapes[0]) != tok*n*n || prod(shapes[2]) != tok*n || prod(shapes[3]) != tok*c {
+			return fmt.Errorf("hc.write: bad operand shapes %v %v %v %v", shapes[0], X, shapes[2], shapes[3])
+		}
+		e.node, err = b.hcWrite(nodes, X)
+	case ir.OpAttention:
+		q, k, vv := shapes[0], shapes[1], shapes[2]
+		r := len(q)
+		if r < 2 || !sameShape(q, k) || len(vv) != r || !sameShape(q[:r-1], vv[:r-1]) {
+			return fmt.Errorf("attention: want q, k [..., T, d] and v [..., T, dv], got %v %v %v", q, k, vv)
+		}
+		e.node, err = b.attention(nodes, q, vv[r-1], attrFloat(v, "scale"), v.Attrs.Bool("causal"))
+	case ir.OpCrossEntropy:
+		x := shapes[0]
+		if len(x) == 0 || args[1].ints == nil || prod(shapes[1]) != prod(x[:len(x)-1]) {
+			return fmt.Errorf("cross_entropy: want logits [..., V] and i32 targets [...], got %v and %v", x, shapes[1])
+		}
+		e.node, err = b.crossEntropy(nodes[0], nodes[1], x)
+	case ir.OpMatmulConcat:
+		if len(args) < 2 {
+			return fmt.Errorf("matmul.concat needs x and at least one weight")
+		}
+		k := last(shapes[0])
+		var ns []int
+		for _, ws := range shapes[1:] {
+			if len(ws) != 2 || ws[0] != k {
+				return fmt.Errorf("matmul.concat: weight %v does not match x %v", ws, shapes[0])
+			}
+			ns = append(ns, ws[1])
+		}
+		e.node, err = b.matmulConcat(nodes, shapes[0], ns)
+	default:
+		return fmt.Errorf("unsupported fused op %q", v.Op)
+	}
+	return err
+}
+
+// ---------------------------------------------------------------- rmsnorm
+
+type rmsK struct {
+	c   int
+	eps float64
+}
+
+func (k rmsK) f32(x [][]float32, _ [][]int, y []float32) error {
+	rmsFwd(x[0], x[1], y, k.c, k.eps)
+	return nil
+}
+func (k rmsK) f64(x [][]float64, _ [][]int, y []float64) error {
+	rmsFwd(x[0], x[1], y, k.c, k.eps)
+	return nil
+}
+
+type rmsGradK struct {
+	rmsK
+	g *grads
+	s *side
+}
+
+func (k rmsGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	rmsBwd(x[0], x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.s, k.c, k.eps)
+	return nil
+}
+func (k rmsGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	rmsBwd(x[0], x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.s, k.c, k.eps)
+	return nil
+}
+
+func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64) (*G.Node, error) {
+	c := shape[len(shape)-1]
+	name := fmt.Sprintf("rmsnorm(%v)%v", eps, shape)
+	k := rmsK{c, eps}
+	grad := func(o *op, in G.Nodes, _, gy *G.Node) (G.Nodes, error) {
+		s := &side{}
+		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return rmsGradK{k, g, s} }, in[0], in[1], gy)
+	}
+	return b.custom(name, shape, k, grad, x, g)
+}
+
+// ---------------------------------------------------------------- sinkhorn
+
+type sinkK struct{ n, iters int }
+
+func (k sinkK) f32(x [][]float32, _ [][]int, y []float32) error {
+	sinkFwd(x[0], y, k.n, k.iters)
+	return nil
+}
+func (k sinkK) f64(x [][]float64, _ [][]int, y []float64) error {
+	sinkFwd(x[0], y, k.n, k.iters)
+	return nil
+}
+
+type sinkGradK sinkK
+
+func (k sinkGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	sinkBwd(x[0], x[1], y, k.n, k.iters)
+	return nil
+}
+func (k sinkGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	sinkBwd(x[0], x[1], y, k.n, k.iters)
+	return nil
+}
+
+func (b *builder) sinkhorn(x *G.Node, shape []int, iters int) (*G.Node, error) {
+	n := shape[len(shape)-1]
+	name := fmt.Sprintf("sinkhorn(%d)%v", iters, shape)
+	grad := func(o *op, in G.Nodes, _, g *G.Node) (G.Nodes, error) {
+		r, err := b.gradOp(name+"_grad", in[0].Shape(), sinkGradK{n, iters}, in[0], g)
+		return G.Nodes{r}, err
+	}
+	return b.custom(name, shape, sinkK{n, iters}, grad, x)
+}
+
+// ---------------------------------------------------------------- hc.coeffs
+
+type hcCoeffsK struct {
+	n, k int
+	eps  float64
+	st   *side // slot 0: m = x·phi/r [N, w]; slot 1: 1/r [N]
+}
+
+func (k hcCoeffsK) f32(x [][]float32, _ [][]int, y []float32) error {
+	hcCoeffsFwd(x[0], x[1], x[2], x[3], y, k.st, k.n, k.k, k.eps)
+	return nil
+}
+func (k hcCoeffsK) f64(x [][]float64, _ [][]int, y []float64) error {
+	hcCoeffsFwd(x[0], x[1], x[2], x[3], y, k.st, k.n, k.k, k.eps)
+	return nil
+}
+
+type hcCoeffsGradK struct {
+	hcCoeffsK
+	g   *grads
+	tmp *side
+}
+
+func (k hcCoeffsGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	hcCoeffsBwd(x[0], x[1], x[2], x[3], x[4], k.st, k.tmp, k.n, k.k,
+		gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3))
+	return nil
+}
+func (k hcCoeffsGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	hcCoeffsBwd(x[0], x[1], x[2], x[3], x[4], k.st, k.tmp, k.n, k.k,
+		gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3))
+	return nil
+}
+
+// hcCoeffs: children x, phi, alpha, bias.
+func (b *builder) hcCoeffs(c []*G.Node, xs []int, n int, eps float64) (*G.Node, error) {
+	w := n*n + 2*n
+	out := append(append([]int(nil), xs[:len(xs)-1]...), w)
+	name := b.fusedName(fmt.Sprintf("hc.coeffs(%d,%v)", n, eps), xs)
+	k := hcCoeffsK{n: n, k: xs[len(xs)-1], eps: eps, st: &side{}}
+	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
+		tmp := &side{}
+		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcCoeffsGradK{k, g, tmp} },
+			in[0], in[1], in[2], y, gy)
+	}
+	return b.custom(name, out, k, grad, c...)
+}
+
+// ---------------------------------------------------------------- hc.read
+
+type hcReadK struct{ n, c int }
+
+func (k hcReadK) f32(x [][]float32, _ [][]int, y []float32) error {
+	hcReadFwd(x[0], x[1], y, k.n, k.c)
+	return nil
+}
+func (k hcReadK) f64(x [][]float64, _ [][]int, y []float64) error {
+	hcReadFwd(x[0], x[1], y, k.n, k.c)
+	return nil
+}
+
+type hcReadGradK struct {
+	hcReadK
+	g *grads
+}
+
+func (k hcReadGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	hcReadBwd(x[0], x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.n, k.c)
+	return nil
+}
+func (k hcReadGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	hcReadBwd(x[0], x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.n, k.c)
+	return nil
+}
+
+func (b *builder) hcRead(h, X *G.Node, xs []int) (*G.Node, error) {
+	r := len(xs)
+	k := hcReadK{n: xs[r-2], c: xs[r-1]}
+	out := append(append([]int(nil), xs[:r-2]...), k.c)
+	name := fmt.Sprintf("hc.read%v", xs)
+	grad := func(o *op, in G.Nodes, _, gy *G.Node) (G.Nodes, error) {
+		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcReadGradK{k, g} }, in[0], in[1], gy)
+	}
+	return b.custom(name, out, k, grad, h, X)
+}
+
+// ---------------------------------------------------------------- hc.write
+
+type hcWriteK struct{ n, c int }
+
+func (k hcWriteK) f32(x [][]float32, _ [][]int, y []float32) error {
+	hcWriteFwd(x[0], x[1], x[2], x[3], y, k.n, k.c)
+	return nil
+}
+func (k hcWriteK) f64(x [][]float64, _ [][]int, y []float64) error {
+	hcWriteFwd(x[0], x[1], x[2], x[3], y, k.n, k.c)
+	return nil
+}
+
+type hcWriteGradK struct {
+	hcWriteK
+	g *grads
+}
+
+func (k hcWriteGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	hcWriteBwd(x[0], x[1], x[2], x[3], x[4], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3), k.n, k.c)
+	return nil
+}
+func (k hcWriteGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	hcWriteBwd(x[0], x[1], x[2], x[3], x[4], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3), k.n, k.c)
+	return nil
+}
+
+// hcWrite: children hRes, X, hPost, y.
+func (b *builder) hcWrite(c []*G.Node, xs []int) (*G.Node, error) {
+	r := len(xs)
+	k := hcWriteK{n: xs[r-2], c: xs[r-1]}
+	name := fmt.Sprintf("hc.write%v", xs)
+	grad := func(o *op, in G.Nodes, _, gy *G.Node) (G.Nodes, error) {
+		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcWriteGradK{k, g} },
+			in[0], in[1], in[2], in[3], gy)
+	}
+	return b.custom(name, xs, k, grad, c...)
+}
+
+// ---------------------------------------------------------------- attention
+
+type attnK struct {
+	t, d, dv int
+	scale    float64
+	causal   bool
+	st       *side // slot 0: the probabilities P [..., T, T]
+}
+
+func (k attnK) f32(x [][]float32, _ [][]int, y []float32) error {
+	attnFwd(x[0], x[1], x[2], y, k)
+	return nil
+}
+func (k attnK) f64(x [][]float64, _ [][]int, y []float64) error {
+	attnFwd(x[0], x[1], x[2], y, k)
+	return nil
+}
+
+type attnGradK struct {
+	attnK
+	g   *grads
+	tmp *side
+}
+
+func (k attnGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	attnBwd(x[0], x[1], x[2], x[4], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), k)
+	return nil
+}
+func (k attnGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	attnBwd(x[0], x[1], x[2], x[4], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), k)
+	return nil
+}
+
+// attention: children q, k, v.
+func (b *builder) attention(c []*G.Node, qs []int, dv int, scale float64, causal bool) (*G.Node, error) {
+	r := len(qs)
+	k := attnK{t: qs[r-2], d: qs[r-1], dv: dv, scale: scale, causal: causal, st: &side{}}
+	out := append(append([]int(nil), qs[:r-1]...), dv)
+	name := b.fusedName(fmt.Sprintf("attention(%v,%v)", scale, causal), out)
+	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
+		tmp := &side{}
+		// y orders the backward after the forward that filled P
+		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return attnGradK{k, g, tmp} },
+			in[0], in[1], in[2], y, gy)
+	}
+	return b.custom(name, out, k, grad, c...)
+}
+
+// ---------------------------------------------------------------- cross_entropy
+
+type ceK struct {
+	v  int
+	st *side // slot 0: the probabilities [N, V]; slot 1: per-chunk losses
+}
+
+func (k ceK) f32(x [][]float32, idx [][]int, y []float32) error {
+	return ceFwd(x[0], idx[0], y, k.v, k.st)
+}
+func (k ceK) f64(x [][]float64, idx [][]int, y []float64) error {
+	return ceFwd(x[0], idx[0], y, k.v, k.st)
+}
+
+type ceGradK ceK
+
+// inputs: targets (int), the loss (orders the backward after the forward),
+// the incoming gradient
+func (k ceGradK) f32(x [][]float32, idx [][]int, y []float32) error {
+	ceBwd(idx[0], x[1][0], y, k.v, k.st)
+	return nil
+}
+func (k ceGradK) f64(x [][]float64, idx [][]int, y []float64) error {
+	ceBwd(idx[0], x[1][0], y, k.v, k.st)
+	return nil
+}
+
+func (b *builder) crossEntropy(x, tgt *G.Node, xs []int) (*G.Node, error) {
+	k := ceK{v: xs[len(xs)-1], st: &side{}}
+	name := b.fusedName("cross_entropy", xs)
+	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
+		r, err := b.gradOp(name+"_grad", in[0].Shape(), ceGradK(k), in[1], y, gy)
+		return G.Nodes{r, nil}, err
+	}
+	return b.custom(name, nil, k, grad, x, tgt)
+}
+
+// ---------------------------------------------------------------- matmul.concat
+
+type mmcK struct {
+	k  int
+	ns []int // widths of the weights
+	st *side // slot 0: packed weights [K, ΣN]
+}
+
+func (k mmcK) f32(x [][]float32, _ [][]int, y []float32) error {
+	mmcFwd(x[0], x[1:], y, k)
+	return nil
+}
+func (k mmcK) f64(x [][]float64, _ [][]int, y []float64) error {
+	mmcFwd(x[0], x[1:], y, k)
+	return nil
+}
+
+type mmcGradK struct {
+	mmcK
+	g *grads
+}
+
+func (k mmcGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	nw := len(k.ns)
+	dst := make([][]float32, nw+1)
+	for i := range dst {
+		dst[i] = gradDst(k.g, y, i)
+	}
+	mmcBwd(x[0], x[1:1+nw], x[1+nw], dst, k.mmcK)
+	return nil
+}
+func (k mmcGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	nw := len(k.ns)
+	dst := make([][]float64, nw+1)
+	for i := range dst {
+		dst[i] = gradDst(k.g, y, i)
+	}
+	mmcBwd(x[0], x[1:1+nw], x[1+nw], dst, k.mmcK)
+	return nil
+}
+
+// matmulConcat: children x, w₁, w₂, ...
+func (b *builder) matmulConcat(c []*G.Node, xs []int, ns []int) (*G.Node, error) {
+	total := 0
+	for _, n := range ns {
+		total += n
+	}
+	out := append(append([]int(nil), xs[:len(xs)-1]...), total)
+	name := fmt.Sprintf("matmul.concat%v%v", xs, ns)
+	k := mmcK{k: xs[len(xs)-1], ns: ns, st: &side{}}
+	grad := func(o *op, in G.Nodes, _, gy *G.Node) (G.Nodes, error) {
+		gk := mmcK{k: k.k, ns: ns, st: &side{}} // its own packing buffer
+		children := append(append(G.Nodes(nil), in...), gy)
+		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return mmcGradK{gk, g} }, children...)
+	}
+	return b.custom(name, out, k, grad, c...)
+}

@@ -1,0 +1,43 @@
+//go:build !(cgo && amd64)
+
+package gorgonia
+
+// Without cgo on amd64 the AVX2 kernels of vec_cgo.go do not exist and
+// every float32 kernel runs the generic Go code.
+var useVec = false
+
+func setVectorKernels(bool) bool { return false }
+
+const (
+	vExp = iota
+	vTanh
+	vSigmoid
+)
+
+func vUnary(kind int, x, y []float32)                                  { panic("no vector kernels") }
+func vExpShift(x, y []float32, m float32) float64                      { panic("no vector kernels") }
+func vSoftmaxRows(x, y []float32, r0, r1, n int, logOut bool)          { panic("no vector kernels") }
+func vAttnSoftmax(s []float32, t int, causal bool, scale float32)      { panic("no vector kernels") }
+func vAttnDSoftmax(p, ds []float32, t int, causal bool, scale float32) { panic("no vector kernels") }
+func vCERows(x []float32, tgt []int, p []float32, r0, r1, v int) float64 {
+	panic("no vector kernels")
+}
+func vHCReadFwd(h, X, u []float32, t0, t1, n, c int)          { panic("no vector kernels") }
+func vHCReadBwd(h, X, gy, dh, dX []float32, t0, t1, n, c int) { panic("no vector kernels") }
+func vHCWriteFwd(R, X, p, y, out []float32, t0, t1, n, c int) { panic("no vector kernels") }
+func vHCWriteBwd(R, X, p, y, G, dR, dX, dp, dy []float32, t0, t1, n, c int) {
+	panic("no vector kernels")
+}
+func vSinkFwd(x, y []float32, m0, m1, n, iters int)      { panic("no vector kernels") }
+func vSinkBwd(x, gy, dx []float32, m0, m1, n, iters int) { panic("no vector kernels") }
+
+func vThinMM(a, b, c []float32, r0, r1, k, w int)                    { panic("no vector kernels") }
+func vHCDx(dz, phiT, x, cst, dx []float32, r0, r1, k, w int)         { panic("no vector kernels") }
+func vHCDphi(x, dz, dphi []float32, t0, t1, k, w int)                { panic("no vector kernels") }
+func vRMSInv(x, inv []float32, r0, r1, c int, eps float64)           { panic("no vector kernels") }
+func vRMSFwd(x, g, y []float32, r0, r1, c int, eps float64)          { panic("no vector kernels") }
+func vRMSBwd(x, g, gy, dx, dg []float32, r0, r1, c int, eps float64) { panic("no vector kernels") }
+
+func vBin(kind, mode int, a, b []float32, c float32, y []float32)     { panic("no vector kernels") }
+func vBinGrad(kind, w int, a, b []float32, c float32, g, y []float32) { panic("no vector kernels") }
+func vUnaryGrad(kind int, xy, g, dx []float32)                        { panic("no vector kernels") }
