@@ -2,6 +2,7 @@ package gorgonia
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 
@@ -21,7 +22,8 @@ import (
 //	               keeps m = x·phi/r and 1/r ([N, n²+2n] + [N]) for the
 //	               backward (two products: dphi = xᵀ·dz, dx = dz·phiᵀ + RMS
 //	               term). The products are thin (n²+2n = 24 columns at n=4):
-//	               float32 uses register-blocked kernels, not the packed GEMM
+//	               x·phi and dz·phiᵀ run the packed GEMM (2–3× faster there
+//	               than the register-blocked thin kernel), dphi vHCDphi
 //	hc.read        one pass over the streams, forward and backward
 //	hc.write       one pass over the streams: reads X and y once per token
 //	attention      per (batch, head): S = q·kᵀ (GEMM), masked softmax, P·v
@@ -589,4 +591,131 @@ func (b *builder) matmulConcat(c []*G.Node, xs []int, ns []int) (*G.Node, error)
 		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return mmcGradK{gk, g} }, children...)
 	}
 	return b.custom(name, out, k, grad, c...)
+}
+
+// mmcSlice lowers the slice of a matmul.concat result that is exactly one
+// member's columns (what fuse-qkv creates: q, k and v of x·[wq|wk|wv]). The
+// slice copies its columns out of the packed product like any slice, but
+// its backward goes straight to x and to the member's weight — the two
+// GEMMs of a plain matmul's backward on the member's own columns — instead
+// of to the packed result: G.Grad then never builds the zero-padded
+// [N, ΣN] gradient of every slice and the stock Adds that sum them (which
+// cost more than the fused forward GEMM saves). The packed result is an
+// input the slice does not differentiate through, so with no other
+// consumer the matmul.concat's own backward is never built. It returns
+// (nil, nil) when v is not such a slice.
+func (b *builder) mmcSlice(v *ir.Value, in []int, axis, start, end int) (*G.Node, error) {
+	src := v.Args[0]
+	if src.Op != ir.OpMatmulConcat || axis != len(in)-1 || len(src.Args) < 2 {
+		return nil, nil
+	}
+	member := -1
+	off := 0
+	for i, wv := range src.Args[1:] {
+		we := b.vals[wv]
+		if we == nil || len(we.shape) != 2 {
+			return nil, nil
+		}
+		if off == start && off+we.shape[1] == end {
+			member = i
+		}
+		off += we.shape[1]
+	}
+	if member < 0 || off != in[axis] || !b.memberSlicesOnly(src) {
+		return nil, nil
+	}
+	fe, xe, we := b.vals[src], b.vals[src.Args[0]], b.vals[src.Args[1+member]]
+	if fe == nil || fe.node == nil || xe == nil || we == nil {
+		return nil, nil
+	}
+	x, err := b.node(xe)
+	if err != nil {
+		return nil, err
+	}
+	w, err := b.node(we)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]int(nil), in...)
+	out[axis] = end - start
+	cs := contiguous(in)
+	pl := newPlan(out, [][]int{contiguous(out), cs})
+	k := xe.shape[len(xe.shape)-1]
+	p := mm{m: prod(in[:len(in)-1]), k: k, n: end - start}
+	name := fmt.Sprintf("matmul.concat.slice%v[%d:%d]", in, start, end)
+	grad := func(o *op, nodes G.Nodes, _, g *G.Node) (G.Nodes, error) {
+		res := make(G.Nodes, 3)
+		var err error
+		if o.wrt[1] {
+			if res[1], err = b.gradOp(name+"_gradx", nodes[1].Shape(), mmGradXK{p}, nodes[2], g); err != nil {
+				return nil, err
+			}
+		}
+		if o.wrt[2] {
+			if res[2], err = b.gradOp(name+"_gradw", nodes[2].Shape(), mmGradWK{p}, nodes[1], g); err != nil {
+				return nil, err
+			}
+		}
+		return res, nil
+	}
+	children := []*G.Node{fe.node, x, w}
+	wrt := []bool{false, b.dep[x], b.dep[w]}
+	n, err := apply(newOp(name, b.dt, children, gshape(out), copyK{p: pl, scale: 1, srcOff: start * cs[axis]}, grad, wrt), children...)
+	if err != nil {
+		return nil, err
+	}
+	if wrt[1] || wrt[2] {
+		b.dep[n] = true
+	}
+	return n, nil
+}
+
+// memberSlicesOnly reports whether every live user of the matmul.concat
+// value mc is a slice of exactly one member's columns, and every member has
+// such a slice: only then does every weight (and x) get its gradient
+// through the slices, so that the packed result needs none.
+func (b *builder) memberSlicesOnly(mc *ir.Value) bool {
+	if ok, done := b.mmcOK[mc]; done {
+		return ok
+	}
+	if b.mmcOK == nil {
+		b.mmcOK = map[*ir.Value]bool{}
+	}
+	var bounds []int // member i is [bounds[i], bounds[i+1])
+	off := 0
+	for _, w := range mc.Args[1:] {
+		s, err := w.Type.Shape.Resolve(b.opts.Binds)
+		if err != nil || len(s) != 2 {
+			b.mmcOK[mc] = false
+			return false
+		}
+		bounds = append(bounds, off)
+		off += s[1]
+	}
+	bounds = append(bounds, off)
+	covered := make([]bool, len(mc.Args)-1)
+	ok := true
+	for _, u := range b.mod.Values {
+		if !b.live[u] || !slices.Contains(u.Args, mc) {
+			continue
+		}
+		member := -1
+		if u.Op == ir.OpSlice && u.Attrs.Int("axis") == mc.Type.Shape.Rank()-1 {
+			for i := range covered {
+				if u.Attrs.Int("start") == bounds[i] && u.Attrs.Int("end") == bounds[i+1] {
+					member = i
+				}
+			}
+		}
+		if member < 0 {
+			ok = false
+			break
+		}
+		covered[member] = true
+	}
+	for _, c := range covered {
+		ok = ok && c
+	}
+	b.mmcOK[mc] = ok
+	return ok
 }

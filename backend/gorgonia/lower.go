@@ -37,7 +37,9 @@ import (
 //	causal_mask rope      custom
 //	rmsnorm sinkhorn hc.coeffs hc.read hc.write attention cross_entropy
 //	matmul.concat         fused ops: one custom op each with one hand-written
-//	                      backward kernel for all inputs (fused.go)
+//	                      backward kernel for all inputs (fused.go); a slice
+//	                      that is one member's columns of a matmul.concat
+//	                      differentiates straight to x and the member's weight
 //
 // Integer (i32) values derived from inputs by reshape/transpose/slice/
 // broadcast are computed in Go at the start of every Run.
@@ -62,6 +64,9 @@ type builder struct {
 	nconst  int
 	nfused  int // stateful fused ops built so far (unique op names)
 	current int
+	mod     *ir.Module
+	live    map[*ir.Value]bool
+	mmcOK   map[*ir.Value]bool // matmul.concat values whose slices take mmcSlice (fused.go)
 }
 
 func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
@@ -93,6 +98,7 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 	}
 	live := reaching(lv)
 	liveOutputs(m, live) // outputs.go
+	b.mod, b.live = m, live
 	for i, v := range m.Values {
 		b.current = i
 		if !live[v] && v.Op != ir.OpParam && v.Op != ir.OpInput {
@@ -270,7 +276,9 @@ func (b *builder) lowerValue(v *ir.Value) error {
 		if err := checkSlice(args[0].shape, ax, start, end); err != nil {
 			return err
 		}
-		err = b.structural(args[0], e, start == 0 && end == args[0].shape[ax], func(x *G.Node) (*G.Node, error) { return b.slice(x, args[0].shape, ax, start, end) })
+		if e.node, err = b.mmcSlice(v, args[0].shape, ax, start, end); e.node == nil && err == nil { // fused.go
+			err = b.structural(args[0], e, start == 0 && end == args[0].shape[ax], func(x *G.Node) (*G.Node, error) { return b.slice(x, args[0].shape, ax, start, end) })
+		}
 	case ir.OpBroadcast:
 		err = b.structural(args[0], e, sameShape(args[0].shape, shape), func(x *G.Node) (*G.Node, error) { return b.broadcast(x, args[0].shape, shape) })
 	case ir.OpMatmul:

@@ -479,96 +479,7 @@ TGT void mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, i
 	free(g);
 }
 
-// ---------------------------------------------------------------- thin matmuls (hc.coeffs)
-
-// C[r, 0:w] = A[r, 0:K]·B[K, w] (+ cst[r]·X0[r, 0:w] when X0 is not NULL)
-// for rows [r0, r1), K or w small: four rows at a time against column
-// chunks of up to 24 (three vectors), no packing.
-TGT static inline void thin_mm_chunk(const float *A, const float *B, float *Cm, const float *X0, const float *cst,
-                                     int r0, int r1, int K, int w, int j0, int nv, int full) {
-	__m256i mk[3];
-	for (int v = 0; v < 3; v++) {
-		int left = w - j0 - 8 * v;
-		mk[v] = lanemask(left > 8 ? 8 : left < 0 ? 0 : left);
-	}
-	int r = r0;
-	for (; r + 4 <= r1; r += 4) {
-		__m256 acc[4][3];
-		for (int a = 0; a < 4; a++)
-			for (int v = 0; v < nv; v++) {
-				const float *x0 = X0 + (size_t)(r + a) * w + j0 + 8 * v;
-				acc[a][v] = !X0 ? _mm256_setzero_ps() : _mm256_mul_ps(_mm256_set1_ps(cst[r + a]), full ? _mm256_loadu_ps(x0) : _mm256_maskload_ps(x0, mk[v]));
-			}
-		const float *a0 = A + (size_t)r * K;
-		for (int k = 0; k < K; k++) {
-			__m256 b[3];
-			for (int v = 0; v < nv; v++)
-				b[v] = full ? _mm256_loadu_ps(B + (size_t)k * w + j0 + 8 * v) : _mm256_maskload_ps(B + (size_t)k * w + j0 + 8 * v, mk[v]);
-			for (int a = 0; a < 4; a++) {
-				__m256 x = _mm256_broadcast_ss(a0 + (size_t)a * K + k);
-				for (int v = 0; v < nv; v++) acc[a][v] = _mm256_fmadd_ps(x, b[v], acc[a][v]);
-			}
-		}
-		for (int a = 0; a < 4; a++)
-			for (int v = 0; v < nv; v++) {
-				float *c = Cm + (size_t)(r + a) * w + j0 + 8 * v;
-				if (full) _mm256_storeu_ps(c, acc[a][v]);
-				else _mm256_maskstore_ps(c, mk[v], acc[a][v]);
-			}
-	}
-	for (; r < r1; r++) {
-		__m256 acc[3];
-		for (int v = 0; v < nv; v++) {
-			const float *x0 = X0 + (size_t)r * w + j0 + 8 * v;
-			acc[v] = !X0 ? _mm256_setzero_ps() : _mm256_mul_ps(_mm256_set1_ps(cst[r]), full ? _mm256_loadu_ps(x0) : _mm256_maskload_ps(x0, mk[v]));
-		}
-		const float *a0 = A + (size_t)r * K;
-		for (int k = 0; k < K; k++) {
-			__m256 x = _mm256_broadcast_ss(a0 + k);
-			for (int v = 0; v < nv; v++) {
-				__m256 b = full ? _mm256_loadu_ps(B + (size_t)k * w + j0 + 8 * v) : _mm256_maskload_ps(B + (size_t)k * w + j0 + 8 * v, mk[v]);
-				acc[v] = _mm256_fmadd_ps(x, b, acc[v]);
-			}
-		}
-		for (int v = 0; v < nv; v++) {
-			float *c = Cm + (size_t)r * w + j0 + 8 * v;
-			if (full) _mm256_storeu_ps(c, acc[v]);
-			else _mm256_maskstore_ps(c, mk[v], acc[v]);
-		}
-	}
-}
-
-TGT static void thin_mm_cols(const float *A, const float *B, float *Cm, const float *X0, const float *cst, int r0, int r1, int K, int w) {
-	for (int j0 = 0; j0 < w; j0 += 24) {
-		int nw = w - j0 < 24 ? w - j0 : 24;
-		int nv = (nw + 7) / 8, full = nw % 8 == 0;
-		// constant nv and full let the compiler keep acc in registers
-		if (full && nv == 3) thin_mm_chunk(A, B, Cm, X0, cst, r0, r1, K, w, j0, 3, 1);
-		else if (full && nv == 1) thin_mm_chunk(A, B, Cm, X0, cst, r0, r1, K, w, j0, 1, 1);
-		else if (nv == 1) thin_mm_chunk(A, B, Cm, X0, cst, r0, r1, K, w, j0, 1, 0);
-		else thin_mm_chunk(A, B, Cm, X0, cst, r0, r1, K, w, j0, nv, full);
-	}
-}
-
-// C = A·B (+ cst·X0) for small K or small w. With a wide C (w > 48),
-// blocks of rows go outermost so that each C row is written in one go.
-TGT static void thin_mm(const float *A, const float *B, float *Cm, const float *X0, const float *cst, int r0, int r1, int K, int w) {
-	if (w <= 48) {
-		thin_mm_cols(A, B, Cm, X0, cst, r0, r1, K, w);
-		return;
-	}
-	for (int r = r0; r < r1; r += 16) thin_mm_cols(A, B, Cm, X0, cst, r, r1 - r < 16 ? r1 : r + 16, K, w);
-}
-
-TGT void mhcc_thin_mm(const float *A, const float *B, float *Cm, int r0, int r1, int K, int w) {
-	thin_mm(A, B, Cm, 0, 0, r0, r1, K, w);
-}
-
-// dx[t, :] = dz[t, 0:w]·phiT[w, K] + cst[t]·x[t, :] for rows [r0, r1): a
-// thin product (inner dimension w) with the scaled add fused
-TGT void mhcc_hc_dx(const float *dz, const float *phiT, const float *x, const float *cst, float *dx, int r0, int r1, int K, int w) {
-	thin_mm(dz, phiT, dx, x, cst, r0, r1, w, K);
-}
+// ---------------------------------------------------------------- hc.coeffs weight gradient
 
 // dphi rows [k, k+KR) × columns [j0, j0+8·NV) += Σ_{t ∈ [tb, te)} x[t, k+a]·dz[t, j0:]
 TGT static inline void dphi_block(const float *x, const float *dz, float *dphi, int tb, int te, int K, int w, int k, int j0, int KR, int NV, int full, const __m256i *mk) {
@@ -855,14 +766,6 @@ func cbool(b bool) C.int {
 		return 1
 	}
 	return 0
-}
-
-func vThinMM(a, b, c []float32, r0, r1, k, w int) {
-	C.mhcc_thin_mm(fp(a), fp(b), fp(c), C.int(r0), C.int(r1), C.int(k), C.int(w))
-}
-
-func vHCDx(dz, phiT, x, cst, dx []float32, r0, r1, k, w int) {
-	C.mhcc_hc_dx(fp(dz), fp(phiT), fp(x), fp(cst), fp(dx), C.int(r0), C.int(r1), C.int(k), C.int(w))
 }
 
 func vHCDphi(x, dz, dphi []float32, t0, t1, k, w int) {

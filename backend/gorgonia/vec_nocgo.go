@@ -31,8 +31,6 @@ func vHCWriteBwd(R, X, p, y, G, dR, dX, dp, dy []float32, t0, t1, n, c int) {
 func vSinkFwd(x, y []float32, m0, m1, n, iters int)      { panic("no vector kernels") }
 func vSinkBwd(x, gy, dx []float32, m0, m1, n, iters int) { panic("no vector kernels") }
 
-func vThinMM(a, b, c []float32, r0, r1, k, w int)                    { panic("no vector kernels") }
-func vHCDx(dz, phiT, x, cst, dx []float32, r0, r1, k, w int)         { panic("no vector kernels") }
 func vHCDphi(x, dz, dphi []float32, t0, t1, k, w int)                { panic("no vector kernels") }
 func vRMSInv(x, inv []float32, r0, r1, c int, eps float64)           { panic("no vector kernels") }
 func vRMSFwd(x, g, y []float32, r0, r1, c int, eps float64)          { panic("no vector kernels") }

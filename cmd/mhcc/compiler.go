@@ -30,6 +30,8 @@ type compilerCLI struct {
 	// The comparison commands are in ablate.go and diff.go.
 	Ablate ablateCmd `cmd:"" help:"Train several .mhc files on the same data, seeds and budget; print a comparison table and plot the loss and gain curves."`
 	Diff   diffCmd   `cmd:"" help:"Print what differs between two models: resolved configuration, parameters, FLOPs and parameter tensors."`
+	// The benchmark is in bench.go.
+	Bench benchCmd `cmd:"" help:"Time training steps of FILE.mhc: median step time, tokens/s, GFLOP/s and MFU against the measured matmul peak, memory, a per-op profile; --vs compares two models."`
 }
 
 func compilerMain(args []string, stdout, stderr io.Writer) int {

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/mhcc/mhcc/backend/bench"
+	"github.com/mhcc/mhcc/compiler"
+)
+
+type benchCmd struct {
+	File    string `arg:"" help:"The .mhc file to benchmark."`
+	Opt     *int   `name:"opt" short:"O" placeholder:"N" help:"Optimisation level (-O0, -O1, -O2; default: the level training uses)."`
+	Steps   int    `default:"20" placeholder:"N" help:"Timed training steps per model."`
+	Warmup  int    `default:"3" placeholder:"N" help:"Untimed training steps per model before the timed ones."`
+	Batch   int    `placeholder:"B" help:"Batch size (default: the program's train batch)."`
+	JSON    bool   `name:"json" help:"Print the report as JSON."`
+	Vs      string `name:"vs" placeholder:"OTHER.mhc" help:"Also benchmark OTHER.mhc, interleaved step by step with FILE, and print the ratio FILE / OTHER of their median step times."`
+	VsOpt   *int   `name:"vs-opt" placeholder:"N" help:"Optimisation level of OTHER.mhc (default: the same as FILE's), e.g. --vs FILE.mhc --vs-opt 0 compares -O2 with -O0 in one run."`
+	Top     int    `default:"12" placeholder:"N" help:"Number of op kinds in the per-op profile."`
+	Profile string `name:"profile" placeholder:"FILE" help:"Write a pprof CPU profile of the timed steps to FILE (go tool pprof FILE)."`
+	NoPeak  bool   `name:"no-peak" help:"Skip the matmul peak measurement (no MFU)."`
+	setFlags
+	diagFlag
+}
+
+// Run compiles the file(s), times training steps and prints the report.
+func (c *benchCmd) Run(e *env) error {
+	opts := compiler.DefaultOptions()
+	if c.Opt != nil {
+		opts.Level = compiler.Level(*c.Opt)
+	}
+	if _, err := opts.Pipeline(); err != nil {
+		return usageError(err)
+	}
+	if c.Steps < 1 || c.Warmup < 0 || c.Batch < 0 || c.Top < 1 {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--steps and --top must be at least 1, --warmup and --batch not negative")}
+	}
+	vsOpts := opts
+	if c.VsOpt != nil {
+		if c.Vs == "" {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--vs-opt needs --vs")}
+		}
+		vsOpts.Level = compiler.Level(*c.VsOpt)
+		if _, err := vsOpts.Pipeline(); err != nil {
+			return usageError(err)
+		}
+	}
+	var specs []bench.Spec
+	for i, f := range []string{c.File, c.Vs} {
+		if f == "" {
+			continue
+		}
+		o := opts
+		if i == 1 {
+			o = vsOpts
+		}
+		res, err := compile(e, f, frontEnd{Set: c.Set, Diag: c.Diag}, o)
+		if err != nil {
+			return err
+		}
+		specs = append(specs, bench.Spec{File: f, Program: res.Program, Module: res.Module, Level: o.Level})
+	}
+	cfg := bench.Config{Steps: c.Steps, Warmup: c.Warmup, Batch: c.Batch, TopOps: c.Top, Progress: e.stderr}
+	if c.NoPeak {
+		cfg.PeakSize = -1
+	}
+	if c.Profile != "" {
+		f, err := os.Create(c.Profile)
+		if err != nil {
+			return &exitError{code: exitRuntime, err: err}
+		}
+		defer f.Close()
+		cfg.CPUProfile = f
+	}
+	rep, err := bench.Run(cfg, specs...)
+	if err != nil {
+		return &exitError{code: exitRuntime, err: err}
+	}
+	if c.JSON {
+		err = bench.WriteJSON(e.stdout, rep)
+	} else {
+		err = bench.WriteText(e.stdout, rep)
+	}
+	if err != nil {
+		return &exitError{code: exitRuntime, err: err}
+	}
+	if c.Profile != "" {
+		fmt.Fprintf(e.stderr, "wrote %s\n", c.Profile)
+	}
+	return nil
+}
