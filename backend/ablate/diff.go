@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/mhcc/mhcc/backend/train"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/ir"
 )
@@ -200,7 +201,7 @@ func change(a, b float64, exact bool) string {
 		if exact {
 			return fmt.Sprintf("%.0f", x)
 		}
-		return human(x)
+		return train.HumanCount(x)
 	}
 	if a == b {
 		return num(a) + " (the same)"

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mhcc/mhcc/backend/train"
 )
 
 // Report is the comparison Run produces: one Row per file, in the order
@@ -219,7 +221,7 @@ func rate(s Stat) string {
 	if s.N == 0 {
 		return "-"
 	}
-	return human(s.Mean)
+	return train.HumanCount(s.Mean)
 }
 
 func stat(s Stat, format string) string {
@@ -231,19 +233,6 @@ func stat(s Stat, format string) string {
 		out += " ± " + fmt.Sprintf(format, s.Std)
 	}
 	return out
-}
-
-// human formats x with a k, M or G suffix.
-func human(x float64) string {
-	switch {
-	case x >= 1e9:
-		return fmt.Sprintf("%.2fG", x/1e9)
-	case x >= 1e6:
-		return fmt.Sprintf("%.2fM", x/1e6)
-	case x >= 1e3:
-		return fmt.Sprintf("%.1fk", x/1e3)
-	}
-	return fmt.Sprintf("%.0f", x)
 }
 
 // writeFile writes data to path through a temporary file and a rename.

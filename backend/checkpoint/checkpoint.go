@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -469,7 +470,7 @@ func Match(f *File, want []Spec) error {
 		switch {
 		case t == nil:
 			e.Missing = append(e.Missing, w)
-		case !sameShape(t.Shape, w.Shape):
+		case !slices.Equal(t.Shape, w.Shape):
 			e.Reshaped = append(e.Reshaped, fmt.Sprintf("%s: checkpoint %v, program %v", w.Name, t.Shape, w.Shape))
 		case t.DType != F32:
 			e.Reshaped = append(e.Reshaped, fmt.Sprintf("%s: checkpoint dtype %s, program F32", w.Name, t.DType))
@@ -484,16 +485,4 @@ func Match(f *File, want []Spec) error {
 		return nil
 	}
 	return e
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -450,7 +450,7 @@ func (r *run) train() (*Result, error) {
 			res.ValLoss = vl
 		}
 		line := fmt.Sprintf("step %*d/%d | loss %.4f | lr %.1e | gnorm %.2f | %.0f ms | %s tok/s",
-			len(fmt.Sprint(r.steps)), step, r.steps, loss, lr, gnorm, rec.Ms, humanRate(rec.TokS))
+			len(fmt.Sprint(r.steps)), step, r.steps, loss, lr, gnorm, rec.Ms, HumanCount(rec.TokS))
 		if step%logEvery == 0 || step == r.steps {
 			n := r.window.Steps
 			res.FinalLoss = r.window.LossSum / float64(n)
@@ -458,7 +458,7 @@ func (r *run) train() (*Result, error) {
 			ms := float64(windowTime.Microseconds()) / 1000 / float64(max(timed, 1))
 			tokS := float64(r.B*r.T*r.accum*timed) / windowTime.Seconds()
 			line = fmt.Sprintf("step %*d/%d | loss %.4f | lr %.1e | gnorm %.2f | %.0f ms | %s tok/s",
-				len(fmt.Sprint(r.steps)), step, r.steps, res.FinalLoss, lr, gnorm, ms, humanRate(tokS))
+				len(fmt.Sprint(r.steps)), step, r.steps, res.FinalLoss, lr, gnorm, ms, HumanCount(tokS))
 			if rec.ValLoss != nil {
 				line += fmt.Sprintf(" | val %.4f", *rec.ValLoss)
 			}
@@ -512,7 +512,7 @@ func (r *run) train() (*Result, error) {
 		val = fmt.Sprintf("%.4f", res.ValLoss)
 	}
 	fmt.Fprintf(log, "done: %d steps | train loss %.4f | val loss %s | %.0f ms/step | %s tok/s\n",
-		r.steps, res.FinalLoss, val, res.MsPerStep, humanRate(res.TokensPerS))
+		r.steps, res.FinalLoss, val, res.MsPerStep, HumanCount(res.TokensPerS))
 	if !math.IsNaN(floor) {
 		fmt.Fprintf(log, "loss floor (best achievable loss on this data) %.4f nats/token\n", floor)
 	}
@@ -753,7 +753,7 @@ func printHeader(w io.Writer, p *lang.Program, res *Result, r *run, floor float6
 	row("residual", res.ResidualCfg)
 	grp := optim.GroupsOf(r.tensors)
 	row("params", fmt.Sprintf("%d (%s; each tensor counted once, tied weights too) | decay %d in %d tensors, no decay %d in %d",
-		res.Params, humanCount(float64(res.Params)), grp.DecayElems, grp.DecayTensors, grp.NoDecayElems, grp.NoDecayTensors))
+		res.Params, HumanCount(float64(res.Params)), grp.DecayElems, grp.DecayTensors, grp.NoDecayElems, grp.NoDecayTensors))
 	row("graph", fmt.Sprintf("%d nodes", r.g.NodeCount()))
 	row("data", fmt.Sprintf("%s, sampling %s", res.DataName, r.sampler.Mode()))
 	batch := fmt.Sprintf("%d × %d tokens", tr.Batch, md.Context)
@@ -794,9 +794,8 @@ func printHeader(w io.Writer, p *lang.Program, res *Result, r *run, floor float6
 	}
 }
 
-func humanRate(x float64) string { return humanCount(x) }
-
-func humanCount(x float64) string {
+// HumanCount formats x with a k, M or G suffix (5.4k, 1.20M).
+func HumanCount(x float64) string {
 	switch {
 	case x >= 1e9:
 		return fmt.Sprintf("%.2fG", x/1e9)
