@@ -215,6 +215,8 @@ func ValueFLOPs(v *ir.Value, binds map[string]int) (int64, error) {
 		return out, nil
 	case ir.OpRope:
 		return 3 * out, nil
+	case ir.OpGELU:
+		return 9 * out, nil // the 9 elementwise ops of the primitive form
 	case ir.OpSum, ir.OpMean, ir.OpMax:
 		return size(v.Args[0])
 	case ir.OpSoftmax, ir.OpLogSoftmax:

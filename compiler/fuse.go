@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"math"
+
 	"github.com/mhcc/mhcc/ir"
 )
 
@@ -541,6 +543,85 @@ func fuseCrossEntropy(m *ir.Module) (bool, Counts) {
 		}
 		f.replace([]*ir.Value{ls, pk, mn, rs, ng}, map[*ir.Value]*ir.Value{ng: nv}, nv)
 		n++
+	}
+	f.finish()
+	var c Counts
+	c.Add("fused", n)
+	return n > 0, c
+}
+
+// geluC is √(2/π), the constant of the tanh approximation of GELU.
+var geluC = math.Sqrt(2 / math.Pi)
+
+// withConst reports whether v is op(a, c) or op(c, a) for the scalar
+// constant c, and returns a.
+func withConst(v *ir.Value, op string, c float64) (*ir.Value, bool) {
+	if !is(v, op) {
+		return nil, false
+	}
+	if isConst(v.Args[1], c) {
+		return v.Args[0], true
+	}
+	if isConst(v.Args[0], c) {
+		return v.Args[1], true
+	}
+	return nil, false
+}
+
+// fuseGELU: the tanh approximation as lower.go emits it,
+//
+//	mul(mul(x, 0.5), add(tanh(mul(add(x, mul(mul(square(x), x), 0.044715)), √(2/π))), 1))
+//
+// → gelu(x). Every product and sum may have its operands in either order.
+func fuseGELU(m *ir.Module) (bool, Counts) {
+	f := newFusion(m)
+	n := 0
+	for _, v := range m.Values {
+		if v.Op != ir.OpMul || f.e.claimed(v) {
+			continue
+		}
+		for _, ord := range [][2]int{{0, 1}, {1, 0}} {
+			h, a2 := v.Args[ord[0]], v.Args[ord[1]]
+			x, ok := withConst(h, ir.OpMul, 0.5)
+			if !ok {
+				continue
+			}
+			th, ok := withConst(a2, ir.OpAdd, 1)
+			if !ok || !is(th, ir.OpTanh) {
+				continue
+			}
+			s2 := th.Args[0]
+			a1, ok := withConst(s2, ir.OpMul, geluC)
+			if !ok || !is(a1, ir.OpAdd) {
+				continue
+			}
+			s1 := a1.Args[1]
+			if a1.Args[1] == x {
+				s1 = a1.Args[0]
+			} else if a1.Args[0] != x {
+				continue
+			}
+			x3, ok := withConst(s1, ir.OpMul, 0.044715)
+			if !ok || !is(x3, ir.OpMul) {
+				continue
+			}
+			sq := x3.Args[0]
+			if x3.Args[0] == x {
+				sq = x3.Args[1]
+			} else if x3.Args[1] != x {
+				continue
+			}
+			if !is(sq, ir.OpSquare) || sq.Args[0] != x || !f.only(sq, x3, s1, a1, s2, th, a2, h) {
+				continue
+			}
+			nv := newValue(ir.OpGELU, ir.Attrs{members(9)}, v.Type, v.Pos, x)
+			if nv == nil {
+				continue
+			}
+			f.replace([]*ir.Value{sq, x3, s1, a1, s2, th, a2, h, v}, map[*ir.Value]*ir.Value{v: nv}, nv)
+			n++
+			break
+		}
 	}
 	f.finish()
 	var c Counts

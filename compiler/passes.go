@@ -129,6 +129,8 @@ var passes = [...]Pass{
 		Doc: "softmax(causal_mask(q·kᵀ·scale))·v → attention"},
 	{Name: "fuse-cross-entropy", Level: O2, Run: fuseCrossEntropy,
 		Doc: "−mean(pick(log_softmax(logits), targets)) → cross_entropy"},
+	{Name: "fuse-gelu", Level: O2, Run: fuseGELU,
+		Doc: "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) → gelu"},
 }
 
 // passOrder lists ordering constraints between passes, checked at start-up
@@ -149,6 +151,7 @@ var passOrder = []struct{ a, b, why string }{
 	{"dce", "fuse-qkv", "fusions need dead users gone"},
 	{"dce", "fuse-attention", "fusions need dead users gone"},
 	{"dce", "fuse-cross-entropy", "fusions need dead users gone"},
+	{"dce", "fuse-gelu", "fusions need dead users gone"},
 }
 
 func init() {

@@ -234,6 +234,7 @@ func TestTinyO2Counts(t *testing.T) {
 		{"fuse-qkv", "matmuls", 12},
 		{"fuse-attention", "fused", 4},
 		{"fuse-cross-entropy", "fused", 1},
+		{"fuse-gelu", "fused", 4},
 	}
 	for _, w := range wantStats {
 		if got := st.Get(w.pass, w.count); got != w.n {
@@ -243,7 +244,9 @@ func TestTinyO2Counts(t *testing.T) {
 	ops := res.Module.OpCounts()
 	wantOps := map[string]int{
 		ir.OpSinkhorn: 8, ir.OpHCCoeffs: 8, ir.OpHCRead: 8, ir.OpHCWrite: 8, ir.OpAttention: 4,
-		ir.OpCrossEntropy: 1, ir.OpRMSNorm: 9, ir.OpMatmulConcat: 4,
+		ir.OpCrossEntropy: 1, ir.OpRMSNorm: 9, ir.OpMatmulConcat: 4, ir.OpGELU: 4,
+		// Nothing of the GELU chains is left.
+		ir.OpTanh: 0, ir.OpSquare: 0,
 		// Nothing of Sinkhorn, the norms, softmax or the loss is left.
 		ir.OpDiv: 0, ir.OpExp: 0, ir.OpMax: 0, ir.OpSqrt: 0, ir.OpSigmoid: 0, ir.OpSoftmax: 0,
 		ir.OpLogSoftmax: 0, ir.OpCausalMask: 0, ir.OpPick: 0,
@@ -264,7 +267,7 @@ func TestTinyO2Counts(t *testing.T) {
 	}
 	// Every fused value records how many primitive values it replaced.
 	members := map[string]int{ir.OpSinkhorn: 3 + 4*20, ir.OpHCCoeffs: 24, ir.OpHCRead: 4, ir.OpHCWrite: 5,
-		ir.OpRMSNorm: 6, ir.OpAttention: 5, ir.OpCrossEntropy: 5, ir.OpMatmulConcat: 3}
+		ir.OpRMSNorm: 6, ir.OpAttention: 5, ir.OpCrossEntropy: 5, ir.OpMatmulConcat: 3, ir.OpGELU: 9}
 	for _, v := range res.Module.Values {
 		if ir.IsFused(v.Op) {
 			if got := v.Attrs.Int("members"); got != members[v.Op] {
@@ -353,7 +356,7 @@ func TestPipelines(t *testing.T) {
 	}{
 		{Options{Level: O0}, "no passes"},
 		{Options{Level: O1}, "fold,canonicalize,cse,dce"},
-		{Options{Level: O2}, "fold,canonicalize,cse,dce,fuse-rmsnorm,fuse-hc-coeffs,fuse-sinkhorn,fuse-hc-read,fuse-hc-write,fuse-qkv,fuse-attention,fuse-cross-entropy"},
+		{Options{Level: O2}, "fold,canonicalize,cse,dce,fuse-rmsnorm,fuse-hc-coeffs,fuse-sinkhorn,fuse-hc-read,fuse-hc-write,fuse-qkv,fuse-attention,fuse-cross-entropy,fuse-gelu"},
 		{Options{Level: O2, Passes: []string{"dce", "fuse-sinkhorn", "dce"}}, "dce,fuse-sinkhorn,dce"},
 		{Options{Passes: []string{}}, "no passes"},
 		{Options{Level: 3}, "error: invalid compiler options: no optimisation level 3"},
@@ -400,7 +403,7 @@ func TestPrintIRAfterAndDumpDir(t *testing.T) {
 	sort.Strings(files)
 	want := []string{"00-input.ir", "01-fold.ir", "02-canonicalize.ir", "03-cse.ir", "04-dce.ir", "05-fuse-rmsnorm.ir",
 		"06-fuse-hc-coeffs.ir", "07-fuse-sinkhorn.ir", "08-fuse-hc-read.ir", "09-fuse-hc-write.ir", "10-fuse-qkv.ir",
-		"11-fuse-attention.ir", "12-fuse-cross-entropy.ir"}
+		"11-fuse-attention.ir", "12-fuse-cross-entropy.ir", "13-fuse-gelu.ir"}
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Fatalf("dump files %v, want %v", files, want)
 	}
@@ -445,7 +448,7 @@ func TestStatsString(t *testing.T) {
 	res := compileAt(t, "tiny", examples(t)["tiny.mhc"], Options{Level: O2})
 	s := res.Stats.String()
 	for _, want := range []string{"cse: 38 merged\n", "dce: no change\n", "fuse-sinkhorn: 8 fused, 160 iterations\n",
-		"fuse-qkv: 4 fused, 12 matmuls\n", "values: 1234 in, 260 out\n"} {
+		"fuse-qkv: 4 fused, 12 matmuls\n", "values: 1234 in, 224 out\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("stats lack %q:\n%s", want, s)
 		}

@@ -150,7 +150,7 @@ func InferType(op string, args []*Value, attrs Attrs) (Type, error) {
 			return Type{}, fmt.Errorf("rope: want [..., T, D] with even constant D, got %s", s)
 		}
 		return args[0].Type, nil
-	case OpRMSNorm, OpSinkhorn, OpHCCoeffs, OpHCRead, OpHCWrite, OpAttention, OpCrossEntropy, OpMatmulConcat:
+	case OpRMSNorm, OpSinkhorn, OpHCCoeffs, OpHCRead, OpHCWrite, OpAttention, OpCrossEntropy, OpMatmulConcat, OpGELU:
 		return inferFused(op, args, attrs)
 	}
 	return Type{}, fmt.Errorf("no type rule for op %q", op)
@@ -172,6 +172,8 @@ func inferFused(op string, args []*Value, attrs Attrs) (Type, error) {
 	}
 	f32 := func(s Shape) (Type, error) { return Type{DType: F32, Shape: s.Clone()}, nil }
 	switch op {
+	case OpGELU:
+		return f32(args[0].Type.Shape)
 	case OpRMSNorm:
 		x, g := args[0].Type.Shape, args[1].Type.Shape
 		if x.Rank() == 0 || g.Rank() != 1 || g[0] != last(x) {

@@ -120,6 +120,10 @@ const (
 	// OpMatmulConcat is x·[w₁ | w₂ | ... ] for shared weights wᵢ [K, Nᵢ]:
 	// x [..., K] → [..., ΣNᵢ] (one matmul for Q, K and V).
 	OpMatmulConcat = "matmul.concat"
+	// OpGELU is the tanh approximation of GELU, elementwise:
+	// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), the result has the
+	// argument's type.
+	OpGELU = "gelu"
 )
 
 // OpInfo documents an op for tools and verifiers.
@@ -170,12 +174,13 @@ var Ops = []OpInfo{
 	{OpAttention, 3, "fused causal softmax attention"},
 	{OpCrossEntropy, 2, "fused log-softmax, pick and mean"},
 	{OpMatmulConcat, -1, "one matmul against concatenated weights"},
+	{OpGELU, 1, "fused GELU (tanh approximation)"},
 }
 
 // IsFused reports whether op is created by a fusion pass.
 func IsFused(op string) bool {
 	switch op {
-	case OpRMSNorm, OpSinkhorn, OpHCCoeffs, OpHCRead, OpHCWrite, OpAttention, OpCrossEntropy, OpMatmulConcat:
+	case OpRMSNorm, OpSinkhorn, OpHCCoeffs, OpHCRead, OpHCWrite, OpAttention, OpCrossEntropy, OpMatmulConcat, OpGELU:
 		return true
 	}
 	return false

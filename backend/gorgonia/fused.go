@@ -36,6 +36,8 @@ import (
 //	cross_entropy  log-softmax + pick + mean; keeps the probabilities
 //	matmul.concat  x·[w₁|w₂|…] as one GEMM against the packed weights;
 //	               backward: one GEMM for dx, one for d[w₁|w₂|…], split
+//	gelu           one elementwise pass (float32: AVX2 blocks, else the
+//	               fast tanh of fastmath.go); keeps tanh u for the backward
 //
 // float32 kernels run AVX2/FMA code (vec_cgo.go) when cgo on amd64 and the
 // CPU allow, else the generic Go code, which float64 graphs (gradient
@@ -243,6 +245,8 @@ func (b *builder) lowerFused(v *ir.Value, args []*entry, e *entry) error {
 			ns = append(ns, ws[1])
 		}
 		e.node, err = b.matmulConcat(nodes, shapes[0], ns)
+	case ir.OpGELU:
+		e.node, err = b.gelu(nodes[0], shapes[0])
 	default:
 		return fmt.Errorf("unsupported fused op %q", v.Op)
 	}
@@ -289,6 +293,47 @@ func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64) (*G.Node, erro
 		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return rmsGradK{k, g, s} }, in[0], in[1], gy)
 	}
 	return b.custom(name, shape, k, grad, x, g)
+}
+
+// ---------------------------------------------------------------- gelu
+
+type geluK struct {
+	st *side // slot 0: t = tanh(√(2/π)·(x + 0.044715·x³)), for the backward
+}
+
+func (k geluK) f32(x [][]float32, _ [][]int, y []float32) error {
+	geluFwd(x[0], y, sideBuf[float32](k.st, 0, len(y)))
+	return nil
+}
+func (k geluK) f64(x [][]float64, _ [][]int, y []float64) error {
+	geluFwd(x[0], y, sideBuf[float64](k.st, 0, len(y)))
+	return nil
+}
+
+// geluGradK's inputs are x, the forward's output (only so that it runs
+// after the forward that filled st) and the output gradient.
+type geluGradK geluK
+
+func (k geluGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	geluBwd(x[0], sideBuf[float32](k.st, 0, len(y)), x[2], y)
+	return nil
+}
+func (k geluGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	geluBwd(x[0], sideBuf[float64](k.st, 0, len(y)), x[2], y)
+	return nil
+}
+
+// gelu applies the fused GELU. The forward keeps tanh u (one float per
+// element, as the unfused graph keeps its tanh output) and the backward
+// reads it instead of recomputing it.
+func (b *builder) gelu(x *G.Node, shape []int) (*G.Node, error) {
+	k := geluK{st: &side{}}
+	name := b.fusedName("gelu", shape)
+	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
+		r, err := b.gradOp(name+"_grad", in[0].Shape(), geluGradK(k), in[0], y, gy)
+		return G.Nodes{r}, err
+	}
+	return b.custom(name, shape, k, grad, x)
 }
 
 // ---------------------------------------------------------------- sinkhorn

@@ -53,6 +53,12 @@ func fAttention(b *ir.Builder, q, k, v *ir.Value, scale float64, causal bool) *i
 // The same computations from primitive ops, written as compiler/lower.go
 // and compiler/hyper.go emit them (the patterns the fusion passes match).
 
+func pGELU(b *ir.Builder, x *ir.Value) *ir.Value {
+	x3 := b.Mul(b.Square(x), x)
+	inner := b.Scale(b.Add(x, b.Scale(x3, 0.044715)), math.Sqrt(2/math.Pi))
+	return b.Mul(b.Scale(x, 0.5), b.Add(b.Tanh(inner), b.Const(1)))
+}
+
 func pRMSNorm(b *ir.Builder, x, g *ir.Value, eps float64) *ir.Value {
 	r := b.Sqrt(b.Add(b.Mean(b.Square(x), -1), b.Const(eps)))
 	return b.Mul(b.Div(x, r), g)
@@ -355,6 +361,25 @@ func fusedCases() []fusedCase {
 			sumLossAll(b, ys...)
 		})
 	}
+	// gelu, including a scaled input reaching the saturated tails
+	for _, s := range [][]int{{3, 5}, {2, 3, 4}, {7}} {
+		add(fmt.Sprintf("gelu%v", s), nil, func(b *ir.Builder, fused bool) {
+			x := param(b, "x", d(s...)...)
+			if fused {
+				sumLossAll(b, b.Apply(ir.OpGELU, nil, x))
+			} else {
+				sumLossAll(b, pGELU(b, x))
+			}
+		})
+	}
+	add("gelu_wide", nil, func(b *ir.Builder, fused bool) {
+		x := b.Scale(param(b, "x", d(4, 6)...), 4)
+		if fused {
+			sumLossAll(b, b.Apply(ir.OpGELU, nil, x))
+		} else {
+			sumLossAll(b, pGELU(b, x))
+		}
+	})
 	mmc("matmul.concat_qkv", []int{2, 3, 4}, []int{2, 3, 1}, false)
 	mmc("matmul.concat_one", []int{3, 4}, []int{5}, false)
 	mmc("matmul.concat_same_weight", []int{2, 2, 3}, []int{2, 2}, true)
@@ -506,6 +531,14 @@ func largeCases() []fusedCase {
 			}
 		}})
 	}
+	cs = append(cs, fusedCase{"gelu_3x7x128", nil, func(b *ir.Builder, fused bool) {
+		x := param(b, "x", d(3, 7, 128)...) // large enough to run in parallel chunks
+		if fused {
+			sumLossAll(b, b.Apply(ir.OpGELU, nil, x))
+		} else {
+			sumLossAll(b, pGELU(b, x))
+		}
+	}})
 	return cs
 }
 
@@ -691,4 +724,37 @@ func TestSinkhornStochastic(t *testing.T) {
 		}
 	}
 	check("float32", y, 1e-6)
+}
+
+// TestGELUVectorPath compares the float32 GELU kernels with the AVX2 tanh
+// (blocks, a ragged last block) against the scalar Go code.
+func TestGELUVectorPath(t *testing.T) {
+	if !useVec {
+		t.Skip("no AVX2 kernels in this build")
+	}
+	for _, n := range []int{vecMin, 1003, 70000} {
+		x, gy := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i] = float32(6 * math.Sin(float64(i)*0.37))
+			gy[i] = float32(math.Cos(float64(i) * 0.11))
+		}
+		run := func() (y, dx []float32) {
+			y, dx, th := make([]float32, n), make([]float32, n), make([]float32, n)
+			geluFwd(x, y, th)
+			geluBwd(x, th, gy, dx)
+			return y, dx
+		}
+		y, dx := run()
+		old := setVectorKernels(false)
+		wy, wdx := run()
+		setVectorKernels(old)
+		for i := range x {
+			if d := math.Abs(float64(y[i] - wy[i])); d > 1e-6*math.Max(1, math.Abs(float64(wy[i]))) {
+				t.Fatalf("n=%d: gelu(%g) vector %g, scalar %g", n, x[i], y[i], wy[i])
+			}
+			if d := math.Abs(float64(dx[i] - wdx[i])); d > 1e-6*math.Max(1, math.Abs(float64(wdx[i]))) {
+				t.Fatalf("n=%d: gelu'(%g) vector %g, scalar %g", n, x[i], dx[i], wdx[i])
+			}
+		}
+	}
 }

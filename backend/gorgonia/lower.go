@@ -302,7 +302,7 @@ func (b *builder) lowerValue(v *ir.Value) error {
 			return fmt.Errorf("rope: want [..., T, D] with even D, got %v", shape)
 		}
 		err = b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.rope(x, shape, v.Attrs.Float("base")) })
-	case ir.OpRMSNorm, ir.OpSinkhorn, ir.OpHCCoeffs, ir.OpHCRead, ir.OpHCWrite, ir.OpAttention, ir.OpCrossEntropy, ir.OpMatmulConcat:
+	case ir.OpRMSNorm, ir.OpSinkhorn, ir.OpHCCoeffs, ir.OpHCRead, ir.OpHCWrite, ir.OpAttention, ir.OpCrossEntropy, ir.OpMatmulConcat, ir.OpGELU:
 		err = b.lowerFused(v, args, e) // fused.go
 	default:
 		return fmt.Errorf("unsupported op %q", v.Op)

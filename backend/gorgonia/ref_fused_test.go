@@ -159,6 +159,10 @@ func refFused(v *ir.Value, a []*rt, out *rt) error {
 				col -= nw
 			}
 		}
+	case ir.OpGELU:
+		for i, x := range a[0].d {
+			out.d[i] = 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+		}
 	default:
 		return fmt.Errorf("ref: unsupported op %s", v.Op)
 	}

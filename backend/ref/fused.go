@@ -57,6 +57,8 @@ func evalFused(v *ir.Value, args []*Tensor) (*Tensor, error) {
 			return nil, fmt.Errorf("matmul.concat needs x and at least one weight")
 		}
 		return matmulConcat(args[0], args[1:])
+	case ir.OpGELU:
+		return gelu(args[0]), nil
 	}
 	return nil, fmt.Errorf("op %q is not a fused op", v.Op)
 }
@@ -362,4 +364,16 @@ func matmulConcat(x *Tensor, ws []*Tensor) (*Tensor, error) {
 		}
 	}
 	return out, nil
+}
+
+// gelu is 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) elementwise, in the
+// order of operations of the primitive form.
+func gelu(x *Tensor) *Tensor {
+	out := NewTensor(x.Shape...)
+	c := math.Sqrt(2 / math.Pi)
+	for i, a := range x.Data {
+		x3 := a * a * a
+		out.Data[i] = a * 0.5 * (math.Tanh((a+x3*0.044715)*c) + 1)
+	}
+	return out
 }

@@ -253,6 +253,16 @@ func TestFusedMatmulConcat(t *testing.T) {
 	}
 }
 
+func TestFusedGELU(t *testing.T) {
+	f := newFusedCase(t, 12)
+	b := f.c.b
+	x := f.in("x", 2, 4, 7)
+	x3 := b.Mul(b.Square(x), x)
+	inner := b.Scale(b.Add(x, b.Scale(x3, 0.044715)), math.Sqrt(2/math.Pi))
+	prim := b.Mul(b.Scale(x, 0.5), b.Add(b.Tanh(inner), b.Const(1)))
+	f.compare("gelu", b.Apply(ir.OpGELU, nil, x), prim)
+}
+
 func TestFusedErrorsNotPanics(t *testing.T) {
 	c := newTB(t)
 	x := c.p("x", sh(2, 3), 1, 2, 3, 4, 5, 6)

@@ -229,7 +229,7 @@ func evalValue(v *ir.Value, args []*Tensor, binds map[string]int, params map[str
 		}
 		return rope(args[0], base)
 	case ir.OpRMSNorm, ir.OpSinkhorn, ir.OpHCCoeffs, ir.OpHCRead, ir.OpHCWrite, ir.OpAttention,
-		ir.OpCrossEntropy, ir.OpMatmulConcat:
+		ir.OpCrossEntropy, ir.OpMatmulConcat, ir.OpGELU:
 		return evalFused(v, args) // fused.go
 	}
 	return nil, fmt.Errorf("op %q is not implemented by the reference interpreter", v.Op)
