@@ -87,8 +87,11 @@ type Summary struct {
 	// ForwardFLOPsPerSequence is the exact forward count for one sequence
 	// of Context tokens (ForwardFLOPs × Context).
 	ForwardFLOPsPerSequence int64 `json:"flops_per_sequence_forward"`
-	// Memory per training step, in bytes (float32).
+	// Memory per training step, in bytes (float32). With `recompute=true`
+	// ActivationBytes leaves out RecomputedBytes: the stream tensors that
+	// are recomputed in the backward pass instead of kept.
 	ActivationBytes int64 `json:"activation_bytes"`
+	RecomputedBytes int64 `json:"recomputed_bytes,omitempty"`
 	ParamBytes      int64 `json:"param_bytes"`
 	GradBytes       int64 `json:"grad_bytes"`
 	OptimizerBytes  int64 `json:"optimizer_bytes"`
@@ -147,6 +150,24 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 			s.ActivationBytes += 4 * numel(sh)
 		}
 		s.ForwardFLOPsPerSequence += f
+	}
+	if S := m.RecomputeSegment; S > 0 {
+		// the fused hc.write outputs X_1 … X_L; the inner L−1 are the
+		// candidates (compiler.RecomputeKept)
+		var writes []*ir.Value
+		for _, v := range m.Values {
+			if v.Op == ir.OpHCWrite {
+				writes = append(writes, v)
+			}
+		}
+		if L := len(writes); L > 1 {
+			sh, err := writes[0].Type.Shape.Resolve(perStep)
+			if err != nil {
+				return nil, err
+			}
+			s.RecomputedBytes = int64(L-1-RecomputeKept(L, S)) * 4 * numel(sh)
+			s.ActivationBytes -= s.RecomputedBytes
+		}
 	}
 	for _, path := range order {
 		r := rows[path]
@@ -482,6 +503,10 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 	fmt.Fprintf(w, "%smemory per step (B=%d, T=%d, f32): activations %s, parameters %s, gradients %s, AdamW moments %s; total %s\n",
 		bullet, s.Batch, s.Context, bytesStr(s.ActivationBytes), bytesStr(s.ParamBytes), bytesStr(s.GradBytes),
 		bytesStr(s.OptimizerBytes), bytesStr(s.TotalBytes()))
+	if s.RecomputedBytes > 0 {
+		fmt.Fprintf(w, "%srecompute=true: %s of stream tensors recomputed in the backward pass instead of kept (not in the activations above)\n",
+			bullet, bytesStr(s.RecomputedBytes))
+	}
 	return nil
 }
 

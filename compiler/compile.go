@@ -63,6 +63,7 @@ func CompileSource(filename string, src []byte, opts ...Options) (*Result, error
 		return res, err
 	}
 	res.Module = m
+	res.Diags = append(res.Diags, ModuleDiagnostics(prog, m)...)
 	return res, nil
 }
 

@@ -106,6 +106,9 @@ func (l *lowerer) model() {
 			X = l.hyperSublayer(&md.Blocks[i], X)
 		}
 		h = l.collapse(X)
+		if res.Recompute {
+			b.M.RecomputeSegment = RecomputeSegment(len(md.Blocks))
+		}
 	}
 
 	h = l.rmsNorm("norm", md.FinalNorm, h)

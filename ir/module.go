@@ -22,6 +22,12 @@ type Module struct {
 	Values []*Value
 	// Outputs are the module results, e.g. "loss".
 	Outputs []Output
+	// RecomputeSegment, when > 0, asks the backend not to keep the
+	// hyper-connection stream tensors between the forward and the backward
+	// pass but to recompute them from a stored one every RecomputeSegment
+	// sublayers (`residual ... recompute=true`; printed as the header line
+	// `recompute streams segment=N`). It changes memory, never values.
+	RecomputeSegment int
 }
 
 // Output names one module result.
@@ -159,6 +165,9 @@ func (m *Module) String() string {
 	fmt.Fprintf(&b, "source %s\n", strconv.Quote(m.Source))
 	if len(m.Symbols) > 0 {
 		fmt.Fprintf(&b, "symbols %s\n", strings.Join(m.Symbols, " "))
+	}
+	if m.RecomputeSegment > 0 {
+		fmt.Fprintf(&b, "recompute streams segment=%d\n", m.RecomputeSegment)
 	}
 	ids := make(map[*Value]int, len(m.Values))
 	for i, v := range m.Values {

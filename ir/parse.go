@@ -12,6 +12,7 @@ import (
 //	mhcc.ir v1                                   header (first line)
 //	source "tiny.mhc"                            source file name
 //	symbols B T                                  symbolic dimensions (optional)
+//	recompute streams segment=3                  Module.RecomputeSegment (optional)
 //	%0 = input name="tokens" : i32[B,T] @2:1     one value per line
 //	%9 = sum %8 axes=(2) : f32[B,T,1,4] @7:3
 //	output loss = %1237                          module outputs, in order
@@ -142,6 +143,16 @@ func (p *parser) module(text string) (*Module, error) {
 				}
 				m.Symbols = append(m.Symbols, s.text)
 			}
+		case t.kind == tIdent && t.text == "recompute":
+			if len(m.Values) > 0 || m.RecomputeSegment > 0 {
+				return nil, p.errf(t.col, "recompute must come once, before the first value")
+			}
+			p.next()
+			seg, err := p.recompute()
+			if err != nil {
+				return nil, err
+			}
+			m.RecomputeSegment = seg
 		case t.kind == tIdent && t.text == "output":
 			p.next()
 			name := p.next()
@@ -171,7 +182,7 @@ func (p *parser) module(text string) (*Module, error) {
 			}
 			m.Values = append(m.Values, v)
 		default:
-			return nil, p.errf(t.col, "want a value (%%N = ...), an output or symbols line, got %s", describe(t))
+			return nil, p.errf(t.col, "want a value (%%N = ...), an output, symbols or recompute line, got %s", describe(t))
 		}
 	}
 	switch state {
@@ -571,4 +582,23 @@ func (p *parser) lex(line string) error {
 	}
 	p.toks = append(p.toks, token{kind: tEOL, col: len(line) + 1})
 	return nil
+}
+
+// recompute parses the rest of `recompute streams segment=N` (N ≥ 1).
+func (p *parser) recompute() (int, error) {
+	if t := p.next(); t.kind != tIdent || t.text != "streams" {
+		return 0, p.errf(t.col, "want recompute streams segment=N, got %s", describe(t))
+	}
+	if t := p.next(); t.kind != tIdent || t.text != "segment" {
+		return 0, p.errf(t.col, "want segment=N, got %s", describe(t))
+	}
+	if err := p.expect("="); err != nil {
+		return 0, err
+	}
+	t := p.next()
+	n, err := strconv.Atoi(t.text)
+	if t.kind != tNumber || err != nil || n < 1 {
+		return 0, p.errf(t.col, "want a segment length ≥ 1, got %s", describe(t))
+	}
+	return n, p.end()
 }

@@ -32,6 +32,7 @@ func sample() *Module {
 	if err := b.Err(); err != nil {
 		panic(err)
 	}
+	b.M.RecomputeSegment = 3
 	return b.M
 }
 
@@ -39,7 +40,8 @@ func TestParseRoundTrip(t *testing.T) {
 	m := sample()
 	text := m.String()
 	for _, want := range []string{"perm=(0,1,3,2)", "axes=(2,3)", "shape=[B,T,2,2]", "shape=[]",
-		"value=+Inf", "value=NaN", "value=-2.0", "init=fill(-3.5e-07)", "@-", "@2:1", `source "we ird\"name.mhc"`} {
+		"value=+Inf", "value=NaN", "value=-2.0", "init=fill(-3.5e-07)", "@-", "@2:1", `source "we ird\"name.mhc"`,
+		"\nrecompute streams segment=3\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("printed IR lacks %q:\n%s", want, text)
 		}
@@ -47,6 +49,9 @@ func TestParseRoundTrip(t *testing.T) {
 	p, err := Parse(text)
 	if err != nil {
 		t.Fatalf("Parse: %v\n%s", err, text)
+	}
+	if p.RecomputeSegment != 3 {
+		t.Errorf("RecomputeSegment parsed as %d, want 3", p.RecomputeSegment)
 	}
 	if got := p.String(); got != text {
 		t.Fatalf("round trip differs:\n--- printed\n%s--- reparsed\n%s", text, got)
@@ -123,6 +128,11 @@ func TestParseErrors(t *testing.T) {
 		{head + "%0 = input name=\"x\" : f32[B,3] @-\n%1 = sum %0 axes=(1,x) : f32[B,1] @-\n", "5:21: want an integer"},
 		{head + "%0 = input name=\"x\" : f32[B,3] @-\n%1 = sum %0 axes=[1] : f32[B,1] @-\n", "5:1: sum needs at least one axis"},
 		{head + "%0 = input name=\"x\" : f32[B,3] @- ; \n", "4:35: unexpected character ';'"},
+		{head + "recompute streams segment=0\n", "4:27: want a segment length ≥ 1"},
+		{head + "recompute stream segment=2\n", `4:11: want recompute streams segment=N, got "stream"`},
+		{head + "recompute streams every=2\n", `4:19: want segment=N, got "every"`},
+		{head + "recompute streams segment=2\nrecompute streams segment=2\n", "5:1: recompute must come once"},
+		{head + "%0 = input name=\"x\" : f32[B,3] @-\nrecompute streams segment=2\n", "5:1: recompute must come once, before the first value"},
 	}
 	for _, c := range cases {
 		_, err := Parse(c.text)

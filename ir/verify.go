@@ -51,6 +51,9 @@ func Verify(m *Module) error {
 		}
 		syms[s] = true
 	}
+	if m.RecomputeSegment < 0 {
+		return &VerifyError{Output: -1, Msg: fmt.Sprintf("negative recompute segment %d", m.RecomputeSegment)}
+	}
 	defined := make(map[*Value]int, len(m.Values))
 	params := map[string]int{}
 	inputs := map[string]int{}

@@ -514,6 +514,7 @@ func (c *checker) residual(in *inst, modelPos Pos) Residual {
 		Alpha:      in.float("alpha"),
 		PhiStd:     in.float("phi_std"),
 		Collapse:   in.str("collapse"),
+		Recompute:  in.bool("recompute"),
 		Pos:        in.pos,
 	}
 	c.residualChecks(in, r) // hc.go

@@ -28,7 +28,7 @@ func TestRenderExactFormat(t *testing.T) {
 	want := "tiny.mhc:6:12: error: unknown attribute `stream` on `residual`, did you mean `streams`?\n" +
 		"    6 |   residual stream=4 constraint=birkhoff\n" +
 		"      |            ^~~~~~\n" +
-		"  = help: accepted attributes: streams, constraint, dynamic, sinkhorn, init, alpha, phi_std, collapse\n"
+		"  = help: accepted attributes: streams, constraint, dynamic, sinkhorn, init, alpha, phi_std, collapse, recompute\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("render mismatch (-want +got):\n%s", diff)
 	}

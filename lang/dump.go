@@ -51,6 +51,7 @@ func (p *Program) Dump() string {
 		put("model.residual.alpha", r.Alpha)
 		put("model.residual.phi_std", r.PhiStd)
 		put("model.residual.collapse", r.Collapse)
+		put("model.residual.recompute", r.Recompute)
 	}
 	put("model.residual.pos", r.Pos)
 	for i, blk := range m.Blocks {

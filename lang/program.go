@@ -96,7 +96,10 @@ type Residual struct {
 	Alpha    float64 // initial α_pre = α_post = α_res (HC: s_α = s_β), default 0.01
 	PhiStd   float64 // std of the normal init of phi, default 0.02
 	Collapse string  // CollapseSum (default), CollapseMean or CollapseLearned
-	Pos      Pos
+	// Recompute drops the stream tensors after the forward pass and
+	// recomputes them in the backward pass (`recompute=true`).
+	Recompute bool
+	Pos       Pos
 }
 
 // Block is one sublayer: `block NAME { norm ...; attention ... | mlp ... }`.

@@ -78,7 +78,7 @@ func TestUsage(t *testing.T) {
 		"norm":     "norm [rms] [eps=F]",
 		"block":    "block NAME { ... }",
 		"vocab":    "vocab N",
-		"residual": "residual [plain|hyper] [streams=N] [constraint=birkhoff|stochastic|permutations|none|identity] [dynamic=true|false] [sinkhorn=N] [init=residual|uniform] [alpha=F] [phi_std=F] [collapse=sum|mean|learned]",
+		"residual": "residual [plain|hyper] [streams=N] [constraint=birkhoff|stochastic|permutations|none|identity] [dynamic=true|false] [sinkhorn=N] [init=residual|uniform] [alpha=F] [phi_std=F] [collapse=sum|mean|learned] [recompute=true|false]",
 		"let":      "let NAME = VALUE",
 	} {
 		if got := Lookup(kw).Usage(); got != want {

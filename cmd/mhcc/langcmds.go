@@ -94,6 +94,7 @@ func compileSource(filename string, src []byte, set []string, opts ...compiler.O
 		return res, err
 	}
 	res.Module = m
+	res.Diags = append(res.Diags, compiler.ModuleDiagnostics(prog, m)...)
 	return res, nil
 }
 
