@@ -75,8 +75,28 @@ type Graph struct {
 	derived []func() // recompute integer values derived from inputs, in order
 	loss    *G.Node
 	outs    map[string]*output // every named output (outputs.go)
+	streams StreamStats        // what the stream plan did (streams.go)
 	closed  bool
 }
+
+// StreamStats says how a graph with gradients handles the hyper-connection
+// stream tensors (streams.go).
+type StreamStats struct {
+	// Chains is the number of chains X_0 → X_1 → … found.
+	Chains int
+	// Accumulated is the number of stream tensors whose readers' backward
+	// kernels share one gradient buffer (no stock Adds, two buffers per
+	// chain).
+	Accumulated int
+	// Recomputed is the number of stream tensors that are not kept for the
+	// backward pass but recomputed in it (Module.RecomputeSegment), and
+	// Segment the segment length.
+	Recomputed, Segment int
+}
+
+// Streams returns what the stream plan did for this graph (zero for a
+// forward-only graph or a model without fused hyper-connections).
+func (g *Graph) Streams() StreamStats { return g.streams }
 
 // Param is one trainable tensor.
 type Param struct {

@@ -128,8 +128,14 @@ func TestVectorKernels(t *testing.T) {
 			run("hc.read", 1e-5, func() [][]float32 {
 				u, dh, dX := make([]float32, tok*c), make([]float32, tok*n), make([]float32, tok*n*c)
 				hcReadFwd(h, X, u, n, c)
-				hcReadBwd(h, X, gy, dh, dX, n, c)
+				hcReadBwd(h, X, gy, dh, dX, false, n, c)
 				return [][]float32{u, dh, dX}
+			})
+			base := rnd(tok*n*c, 1)
+			run("hc.read add", 1e-5, func() [][]float32 {
+				dX := append([]float32(nil), base...)
+				hcReadBwd(h, X, gy, nil, dX, true, n, c)
+				return [][]float32{dX}
 			})
 			R, p, y, G := rnd(tok*n*n, 1), rnd(tok*n, 1), rnd(tok*c, 1), rnd(tok*n*c, 1)
 			run("hc.write", 1e-5, func() [][]float32 {
@@ -215,8 +221,17 @@ func TestVectorKernels(t *testing.T) {
 				y := make([]float32, tok*w)
 				hcCoeffsFwd(x, phi, alpha, bias, y, st, n, k, 1e-6)
 				dx, dphi, da, db := make([]float32, tok*k), make([]float32, k*w), make([]float32, 3), make([]float32, w)
-				hcCoeffsBwd(x, phi, alpha, y, gy, st, tmp, n, k, dx, dphi, da, db)
+				hcCoeffsBwd(x, phi, alpha, y, gy, st, tmp, n, k, false, dx, dphi, da, db)
 				return [][]float32{y, dx, dphi, da, db}
+			})
+			base := rnd(tok*k, 1)
+			run(fmt.Sprintf("hc.coeffs accumulate n=%d K=%d", n, k), 1e-5, func() [][]float32 {
+				st, tmp := &side{}, &side{}
+				y := make([]float32, tok*w)
+				hcCoeffsFwd(x, phi, alpha, bias, y, st, n, k, 1e-6)
+				dx := append([]float32(nil), base...)
+				hcCoeffsBwd(x, phi, alpha, y, gy, st, tmp, n, k, true, dx, nil, nil, nil)
+				return [][]float32{dx}
 			})
 		}
 	}
@@ -267,5 +282,71 @@ func TestVectorKernels(t *testing.T) {
 			ceBwd(tg, 1.5, dx, v, st)
 			return [][]float32{l, dx}
 		})
+	}
+}
+
+// TestStreamGradAccumulate pins the accumulating modes of the stream
+// readers' backward kernels (streams.go) to their overwriting modes: added
+// onto a buffer d0, they give d0 + what they write into a zeroed one, in
+// float64 and in float32 (AVX2 when available).
+func TestStreamGradAccumulate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	rnd := func(n int) []float64 {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = rng.NormFloat64()
+		}
+		return x
+	}
+	f32 := func(x []float64) []float32 {
+		y := make([]float32, len(x))
+		for i, v := range x {
+			y[i] = float32(v)
+		}
+		return y
+	}
+	check := func(name string, tol float64, d0, fresh, added []float64) {
+		t.Helper()
+		for i := range d0 {
+			if d := math.Abs(added[i] - (d0[i] + fresh[i])); d > tol*(1+math.Abs(added[i])) {
+				t.Fatalf("%s: element %d: accumulated %v, want %v + %v", name, i, added[i], d0[i], fresh[i])
+			}
+		}
+	}
+	widen := func(x []float32) []float64 {
+		y := make([]float64, len(x))
+		for i, v := range x {
+			y[i] = float64(v)
+		}
+		return y
+	}
+	for _, n := range []int{1, 3, 4} {
+		const tok, c = 7, 19
+		h, X, gy, d0 := rnd(tok*n), rnd(tok*n*c), rnd(tok*c), rnd(tok*n*c)
+		fresh := make([]float64, len(d0))
+		hcReadBwd(h, X, gy, nil, fresh, false, n, c)
+		added := append([]float64(nil), d0...)
+		hcReadBwd(h, X, gy, nil, added, true, n, c)
+		check(fmt.Sprintf("hc.read n=%d float64", n), 1e-14, d0, fresh, added)
+		added32 := f32(d0)
+		hcReadBwd(f32(h), f32(X), f32(gy), nil, added32, true, n, c)
+		check(fmt.Sprintf("hc.read n=%d float32", n), 1e-5, d0, fresh, widen(added32))
+
+		const k = 40
+		w := n*n + 2*n
+		x, phi, alpha, bias, g, e0 := rnd(tok*k), rnd(k*w), rnd(3), rnd(w), rnd(tok*w), rnd(tok*k)
+		y := make([]float64, tok*w)
+		st := &side{}
+		hcCoeffsFwd(x, phi, alpha, bias, y, st, n, k, 1e-6)
+		dfresh := make([]float64, tok*k)
+		hcCoeffsBwd(x, phi, alpha, y, g, st, &side{}, n, k, false, dfresh, nil, nil, nil)
+		dadded := append([]float64(nil), e0...)
+		hcCoeffsBwd(x, phi, alpha, y, g, st, &side{}, n, k, true, dadded, nil, nil, nil)
+		check(fmt.Sprintf("hc.coeffs n=%d float64", n), 1e-13, e0, dfresh, dadded)
+		y32, st32 := make([]float32, tok*w), &side{}
+		hcCoeffsFwd(f32(x), f32(phi), f32(alpha), f32(bias), y32, st32, n, k, 1e-6)
+		d32 := f32(e0)
+		hcCoeffsBwd(f32(x), f32(phi), f32(alpha), y32, f32(g), st32, &side{}, n, k, true, d32, nil, nil, nil)
+		check(fmt.Sprintf("hc.coeffs n=%d float32", n), 1e-4, e0, dfresh, widen(d32))
 	}
 }

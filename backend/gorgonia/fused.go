@@ -87,6 +87,9 @@ type grads struct {
 	first int
 	sizes []int
 	side
+	// acc, when set, replaces the buffer of gradient accIdx (streams.go).
+	acc    *bufRef
+	accIdx int
 }
 
 // dst returns where gradient i goes (nil when it is not needed).
@@ -96,6 +99,9 @@ func gradDst[T float](g *grads, y []T, i int) []T {
 	}
 	if i == g.first {
 		return y
+	}
+	if g.acc != nil && i == g.accIdx {
+		return refBuf[T](g.acc, g.sizes[i])
 	}
 	return sideBuf[T](&g.side, i, g.sizes[i])
 }
@@ -126,9 +132,15 @@ func (b *builder) multiGrad(name string, o *op, inputs G.Nodes, mk func(*grads) 
 	if g.first < 0 {
 		return res, nil
 	}
+	if o.acc != nil && g.need[o.accIdx] {
+		g.acc, g.accIdx = o.acc, o.accIdx
+	}
 	main, err := b.gradOp(name, inputs[g.first].Shape(), mk(g), children...)
 	if err != nil {
 		return nil, err
+	}
+	if g.acc != nil && g.accIdx == g.first {
+		main.Op().(*op).dst = g.acc
 	}
 	res[g.first] = main
 	for i := g.first + 1; i < len(inputs); i++ {
@@ -185,7 +197,7 @@ func (b *builder) lowerFused(v *ir.Value, args []*entry, e *entry) error {
 		if len(shapes[0]) == 0 || prod(shapes[1]) != c {
 			return fmt.Errorf("rmsnorm: want x [..., C] and g [C], got %v and %v", shapes[0], shapes[1])
 		}
-		e.node, err = b.rmsnorm(nodes[0], nodes[1], shapes[0], attrFloat(v, "eps"))
+		e.node, err = b.rmsnorm(nodes[0], nodes[1], shapes[0], attrFloat(v, "eps"), b.streams.role(v))
 	case ir.OpSinkhorn:
 		s := shapes[0]
 		iters := v.Attrs.Int("iters")
@@ -200,13 +212,13 @@ func (b *builder) lowerFused(v *ir.Value, args []*entry, e *entry) error {
 		if n < 1 || len(shapes[0]) == 0 || !sameShape(shapes[1], []int{k, w}) || prod(shapes[2]) != 3 || prod(shapes[3]) != w {
 			return fmt.Errorf("hc.coeffs n=%d: bad operand shapes %v %v %v %v", n, shapes[0], shapes[1], shapes[2], shapes[3])
 		}
-		e.node, err = b.hcCoeffs(nodes, shapes[0], n, attrFloat(v, "eps"))
+		e.node, err = b.hcCoeffs(nodes, shapes[0], n, attrFloat(v, "eps"), b.streams.role(v))
 	case ir.OpHCRead:
 		X := shapes[1]
 		if len(X) < 2 || prod(shapes[0]) != prod(X[:len(X)-1]) {
 			return fmt.Errorf("hc.read: want hPre [..., n] and X [..., n, C], got %v and %v", shapes[0], X)
 		}
-		e.node, err = b.hcRead(nodes[0], nodes[1], X)
+		e.node, err = b.hcRead(nodes[0], nodes[1], X, b.streams.role(v))
 	case ir.OpHCWrite:
 		X := shapes[1]
 		r := len(X)
@@ -218,7 +230,7 @@ func (b *builder) lowerFused(v *ir.Value, args []*entry, e *entry) error {
 		if prod(shapes[0]) != tok*n*n || prod(shapes[2]) != tok*n || prod(shapes[3]) != tok*c {
 			return fmt.Errorf("hc.write: bad operand shapes %v %v %v %v", shapes[0], X, shapes[2], shapes[3])
 		}
-		e.node, err = b.hcWrite(nodes, X)
+		e.node, err = b.hcWrite(nodes, X, b.streams.role(v))
 	case ir.OpAttention:
 		q, k, vv := shapes[0], shapes[1], shapes[2]
 		r := len(q)
@@ -271,26 +283,40 @@ func (k rmsK) f64(x [][]float64, _ [][]int, y []float64) error {
 
 type rmsGradK struct {
 	rmsK
-	g *grads
-	s *side
+	g  *grads
+	s  *side
+	in *member // set: x is a recomputed stream tensor (streams.go)
+}
+
+func rmsGrad[T float](k rmsGradK, x [][]T, y []T) {
+	X := x[0]
+	if k.in != nil {
+		X = recomputed[T](k.in)
+	}
+	rmsBwd(X, x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.s, k.c, k.eps)
 }
 
 func (k rmsGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	rmsBwd(x[0], x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.s, k.c, k.eps)
+	rmsGrad(k, x, y)
 	return nil
 }
 func (k rmsGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	rmsBwd(x[0], x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.s, k.c, k.eps)
+	rmsGrad(k, x, y)
 	return nil
 }
 
-func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64) (*G.Node, error) {
+// rmsnorm: role from the stream plan (set when x is a stream tensor).
+func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64, role *hcRole) (*G.Node, error) {
 	c := shape[len(shape)-1]
 	name := fmt.Sprintf("rmsnorm(%v)%v", eps, shape)
 	k := rmsK{c, eps}
-	grad := func(o *op, in G.Nodes, _, gy *G.Node) (G.Nodes, error) {
+	var in *member
+	if role != nil {
+		in = role.in
+	}
+	grad := func(o *op, inputs G.Nodes, _, gy *G.Node) (G.Nodes, error) {
 		s := &side{}
-		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return rmsGradK{k, g, s} }, in[0], in[1], gy)
+		return b.multiGrad(name+"_grad", o, inputs, func(g *grads) kernel { return rmsGradK{k, g, s, in} }, inputs[0], inputs[1], gy)
 	}
 	return b.custom(name, shape, k, grad, x, g)
 }
@@ -389,33 +415,48 @@ func (k hcCoeffsK) f64(x [][]float64, _ [][]int, y []float64) error {
 
 type hcCoeffsGradK struct {
 	hcCoeffsK
-	g   *grads
-	tmp *side
+	g    *grads
+	tmp  *side
+	role *hcRole // nil, or the stream plan's (streams.go)
+}
+
+func hcCoeffsGrad[T float](k hcCoeffsGradK, x [][]T, y []T) {
+	X := x[0]
+	if k.role != nil && k.role.in != nil {
+		X = recomputed[T](k.role.in)
+	}
+	// with a stream plan, dx adds to what hc.write and hc.read put there
+	accX := k.role != nil && k.role.xGrad != nil
+	hcCoeffsBwd(X, x[1], x[2], x[3], x[4], k.st, k.tmp, k.n, k.k, accX,
+		gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3))
 }
 
 func (k hcCoeffsGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	hcCoeffsBwd(x[0], x[1], x[2], x[3], x[4], k.st, k.tmp, k.n, k.k,
-		gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3))
+	hcCoeffsGrad(k, x, y)
 	return nil
 }
 func (k hcCoeffsGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	hcCoeffsBwd(x[0], x[1], x[2], x[3], x[4], k.st, k.tmp, k.n, k.k,
-		gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3))
+	hcCoeffsGrad(k, x, y)
 	return nil
 }
 
-// hcCoeffs: children x, phi, alpha, bias.
-func (b *builder) hcCoeffs(c []*G.Node, xs []int, n int, eps float64) (*G.Node, error) {
+// hcCoeffs: children x, phi, alpha, bias; role from the stream plan.
+func (b *builder) hcCoeffs(c []*G.Node, xs []int, n int, eps float64, role *hcRole) (*G.Node, error) {
 	w := n*n + 2*n
 	out := append(append([]int(nil), xs[:len(xs)-1]...), w)
 	name := b.fusedName(fmt.Sprintf("hc.coeffs(%d,%v)", n, eps), xs)
 	k := hcCoeffsK{n: n, k: xs[len(xs)-1], eps: eps, st: &side{}}
 	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
 		tmp := &side{}
-		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcCoeffsGradK{k, g, tmp} },
+		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcCoeffsGradK{k, g, tmp, role} },
 			in[0], in[1], in[2], y, gy)
 	}
-	return b.custom(name, out, k, grad, c...)
+	node, err := b.custom(name, out, k, grad, c...)
+	if err == nil && role != nil && role.xGrad != nil {
+		o := node.Op().(*op)
+		o.acc, o.accIdx = role.xGrad, 0 // always final (the plan's hcRole.final)
+	}
+	return node, err
 }
 
 // ---------------------------------------------------------------- hc.read
@@ -433,66 +474,129 @@ func (k hcReadK) f64(x [][]float64, _ [][]int, y []float64) error {
 
 type hcReadGradK struct {
 	hcReadK
-	g *grads
+	g    *grads
+	role *hcRole
+}
+
+func hcReadGrad[T float](k hcReadGradK, x [][]T, y []T) {
+	X := x[1]
+	if k.role != nil && k.role.in != nil {
+		X = recomputed[T](k.role.in)
+	}
+	dX, add := gradDst(k.g, y, 1), false
+	if k.role != nil && k.role.xGrad != nil {
+		// hc.write's backward wrote its part of dX first
+		add = true
+		if dX == nil { // not final: X's gradient node is another op's
+			dX = refBuf[T](k.role.xGrad, len(X))
+		}
+	}
+	hcReadBwd(x[0], X, x[2], gradDst(k.g, y, 0), dX, add, k.n, k.c)
 }
 
 func (k hcReadGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	hcReadBwd(x[0], x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.n, k.c)
+	hcReadGrad(k, x, y)
 	return nil
 }
 func (k hcReadGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	hcReadBwd(x[0], x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.n, k.c)
+	hcReadGrad(k, x, y)
 	return nil
 }
 
-func (b *builder) hcRead(h, X *G.Node, xs []int) (*G.Node, error) {
+func (b *builder) hcRead(h, X *G.Node, xs []int, role *hcRole) (*G.Node, error) {
 	r := len(xs)
 	k := hcReadK{n: xs[r-2], c: xs[r-1]}
 	out := append(append([]int(nil), xs[:r-2]...), k.c)
 	name := fmt.Sprintf("hc.read%v", xs)
 	grad := func(o *op, in G.Nodes, _, gy *G.Node) (G.Nodes, error) {
-		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcReadGradK{k, g} }, in[0], in[1], gy)
+		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcReadGradK{k, g, role} }, in[0], in[1], gy)
 	}
-	return b.custom(name, out, k, grad, h, X)
+	node, err := b.custom(name, out, k, grad, h, X)
+	if err == nil && role != nil && role.xGrad != nil {
+		o := node.Op().(*op)
+		if role.final {
+			o.acc, o.accIdx = role.xGrad, 1
+		} else {
+			o.wrt[1] = false
+		}
+	}
+	return node, err
 }
 
 // ---------------------------------------------------------------- hc.write
 
-type hcWriteK struct{ n, c int }
+type hcWriteK struct {
+	n, c int
+	out  *member // set: the output is recomputed (streams.go)
+}
 
 func (k hcWriteK) f32(x [][]float32, _ [][]int, y []float32) error {
 	hcWriteFwd(x[0], x[1], x[2], x[3], y, k.n, k.c)
+	if k.out != nil {
+		k.out.record(x[0], x[1], x[2], x[3])
+	}
 	return nil
 }
 func (k hcWriteK) f64(x [][]float64, _ [][]int, y []float64) error {
 	hcWriteFwd(x[0], x[1], x[2], x[3], y, k.n, k.c)
+	if k.out != nil {
+		k.out.record(x[0], x[1], x[2], x[3])
+	}
 	return nil
 }
 
 type hcWriteGradK struct {
 	hcWriteK
-	g *grads
+	g    *grads
+	role *hcRole
+}
+
+func hcWriteGrad[T float](k hcWriteGradK, x [][]T, y []T) {
+	X := x[1]
+	if k.role != nil && k.role.in != nil {
+		X = recomputed[T](k.role.in)
+	}
+	dX := gradDst(k.g, y, 1)
+	if k.role != nil && k.role.xGrad != nil {
+		// the first part of X's accumulated gradient (streams.go)
+		dX = refBuf[T](k.role.xGrad, len(X))
+	}
+	hcWriteBwd(x[0], X, x[2], x[3], x[4], gradDst(k.g, y, 0), dX, gradDst(k.g, y, 2), gradDst(k.g, y, 3), k.n, k.c)
 }
 
 func (k hcWriteGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	hcWriteBwd(x[0], x[1], x[2], x[3], x[4], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3), k.n, k.c)
+	hcWriteGrad(k, x, y)
 	return nil
 }
 func (k hcWriteGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	hcWriteBwd(x[0], x[1], x[2], x[3], x[4], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3), k.n, k.c)
+	hcWriteGrad(k, x, y)
 	return nil
 }
 
-// hcWrite: children hRes, X, hPost, y.
-func (b *builder) hcWrite(c []*G.Node, xs []int) (*G.Node, error) {
+// hcWrite: children hRes, X, hPost, y; role from the stream plan.
+func (b *builder) hcWrite(c []*G.Node, xs []int, role *hcRole) (*G.Node, error) {
 	r := len(xs)
 	k := hcWriteK{n: xs[r-2], c: xs[r-1]}
+	if role != nil && role.out != nil {
+		k.out = role.out
+		k.out.n, k.out.c = k.n, k.c
+	}
 	name := fmt.Sprintf("hc.write%v", xs)
 	grad := func(o *op, in G.Nodes, _, gy *G.Node) (G.Nodes, error) {
-		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcWriteGradK{k, g} },
+		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcWriteGradK{k, g, role} },
 			in[0], in[1], in[2], in[3], gy)
 	}
-	return b.custom(name, xs, k, grad, c...)
+	node, err := b.custom(name, xs, k, grad, c...)
+	if err == nil && role != nil {
+		o := node.Op().(*op)
+		if role.xGrad != nil {
+			o.wrt[1] = false
+		}
+		if k.out != nil {
+			o.dst = &bufRef{&k.out.seg.ch.store, k.out.i}
+		}
+	}
+	return node, err
 }
 
 // ---------------------------------------------------------------- attention

@@ -326,7 +326,10 @@ func hcCoeffsFwd[T float](x, phi, alpha, bias, y []T, st *side, n, k int, eps fl
 //	dphi = xᵀ·dz,  dx = dz·phiᵀ − x·(Σ_j dm·m)/(K·r²).
 //
 // Any of dx, dphi, dalpha, dbias may be nil.
-func hcCoeffsBwd[T float](x, phi, alpha, y, gy []T, st, tmp *side, n, k int, dx, dphi, dalpha, dbias []T) {
+//
+// With accX, dx is added to (it holds the other readers' parts of X's
+// gradient, streams.go); else it is overwritten.
+func hcCoeffsBwd[T float](x, phi, alpha, y, gy []T, st, tmp *side, n, k int, accX bool, dx, dphi, dalpha, dbias []T) {
 	w := n*n + 2*n
 	N := len(x) / k
 	m := sideBuf[T](st, 0, N*w)
@@ -367,7 +370,11 @@ func hcCoeffsBwd[T float](x, phi, alpha, y, gy []T, st, tmp *side, n, k int, dx,
 		// thin kernel it replaced measured 20–26 GFLOP/s against the GEMM's 30–35
 		// at the shapes of examples/bench (N = 1024–2048, K = 512–2048, w = 24).
 		if dx != nil && hi > lo {
-			gemm(false, true, hi-lo, k, w, dz[lo*w:], w, phi, w, 0, dx[lo*k:], k)
+			var beta T
+			if accX {
+				beta = 1
+			}
+			gemm(false, true, hi-lo, k, w, dz[lo*w:], w, phi, w, beta, dx[lo*k:], k)
 			for t := lo; t < hi; t++ {
 				c := cst[t]
 				xr, dr := x[t*k:(t+1)*k], dx[t*k:(t+1)*k]
@@ -454,10 +461,12 @@ func hcReadFwd[T float](h, X, u []T, n, c int) {
 }
 
 // hcReadBwd: dh[t,j] = ⟨gy_t, X_tj⟩, dX_tj = h[t,j]·gy_t.
-func hcReadBwd[T float](h, X, gy, dh, dX []T, n, c int) {
+//
+// With add, dX is added to instead of overwritten.
+func hcReadBwd[T float](h, X, gy, dh, dX []T, add bool, n, c int) {
 	parallelFor(len(gy)/c, 3*n*c, func(lo, hi int) {
 		if hf, ok := any(h).([]float32); ok && useVec {
-			vHCReadBwd(hf, any(X).([]float32), any(gy).([]float32), any(dh).([]float32), any(dX).([]float32), lo, hi, n, c)
+			vHCReadBwd(hf, any(X).([]float32), any(gy).([]float32), any(dh).([]float32), any(dX).([]float32), add, lo, hi, n, c)
 			return
 		}
 		for t := lo; t < hi; t++ {
@@ -470,8 +479,14 @@ func hcReadBwd[T float](h, X, gy, dh, dX []T, n, c int) {
 				if dX != nil {
 					hj := h[t*n+j]
 					d := dX[o : o+c]
-					for i, v := range gt {
-						d[i] = hj * v
+					if add {
+						for i, v := range gt {
+							d[i] += hj * v
+						}
+					} else {
+						for i, v := range gt {
+							d[i] = hj * v
+						}
 					}
 				}
 			}

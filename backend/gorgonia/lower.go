@@ -67,6 +67,7 @@ type builder struct {
 	mod     *ir.Module
 	live    map[*ir.Value]bool
 	mmcOK   map[*ir.Value]bool // matmul.concat values whose slices take mmcSlice (fused.go)
+	streams *streamPlan        // nil without gradients (streams.go)
 }
 
 func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
@@ -99,6 +100,9 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 	live := reaching(lv)
 	liveOutputs(m, live) // outputs.go
 	b.mod, b.live = m, live
+	if opts.Grad {
+		b.streams = planStreams(m, live)
+	}
 	for i, v := range m.Values {
 		b.current = i
 		if !live[v] && v.Op != ir.OpParam && v.Op != ir.OpInput {
@@ -131,6 +135,12 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 	}
 	gr = b.out
 	gr.g = b.g
+	if p := b.streams; p != nil {
+		gr.streams = StreamStats{Chains: p.chains, Accumulated: p.planned, Recomputed: p.members}
+		if p.members > 0 {
+			gr.streams.Segment = m.RecomputeSegment
+		}
+	}
 	if opts.Grad {
 		var wrt G.Nodes
 		var ps []*Param

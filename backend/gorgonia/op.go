@@ -50,6 +50,14 @@ type op struct {
 	// it returns (loss, gradients) before the next run, so last run's
 	// output is dead when Do is called again.
 	buf any
+
+	// dst, when set, is the output buffer instead of buf (a buffer shared
+	// with other ops: see streams.go).
+	dst *bufRef
+	// acc, when set, is where the gradient of input accIdx goes: the
+	// backward built by multiGrad accumulates into it (streams.go).
+	acc    *bufRef
+	accIdx int
 }
 
 var (
@@ -188,11 +196,14 @@ func run[T float](o *op, vals []G.Value, call func([][]T, [][]int, []T) error) (
 	if p, ok := o.k.(partK); ok {
 		// a further output of a multi-gradient backward: its buffer was
 		// filled by the backward node (this node's only input)
-		y := sideBuf[T](&p.g.side, p.i, o.out.TotalSize())
+		y := gradDst[T](p.g, nil, p.i)
 		return tensor.New(tensor.WithShape(o.out.Clone()...), tensor.WithBacking(y)), nil
 	}
-	y, _ := o.buf.([]T)
-	if n := o.out.TotalSize(); len(y) != n {
+	var y []T
+	if o.dst != nil {
+		y = refBuf[T](o.dst, o.out.TotalSize())
+	} else if y, _ = o.buf.([]T); len(y) != o.out.TotalSize() {
+		n := o.out.TotalSize()
 		y = make([]T, n)
 		o.buf = y
 	} else if z, ok := o.k.(interface{ needsZero() bool }); ok && z.needsZero() {

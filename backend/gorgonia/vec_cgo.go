@@ -245,7 +245,8 @@ TGT void mhcc_hc_read_fwd(const float *h, const float *X, float *u, int t0, int 
 }
 
 // dh[t,j] = ⟨gy_t, X_tj⟩, dX_tj = h[t,j]·gy_t (dh or dX may be NULL)
-TGT void mhcc_hc_read_bwd(const float *h, const float *X, const float *gy, float *dh, float *dX, int t0, int t1, int n, int c) {
+// add != 0: dX += h·gy instead of dX = h·gy.
+TGT void mhcc_hc_read_bwd(const float *h, const float *X, const float *gy, float *dh, float *dX, int add, int t0, int t1, int n, int c) {
 	for (int t = t0; t < t1; t++) {
 		const float *gt = gy + (size_t)t * c;
 		for (int j = 0; j < n; j++) {
@@ -254,8 +255,13 @@ TGT void mhcc_hc_read_bwd(const float *h, const float *X, const float *gy, float
 			if (dX) {
 				__m256 hj = _mm256_set1_ps(h[(size_t)t * n + j]);
 				int k = 0;
-				for (; k <= c - 8; k += 8) _mm256_storeu_ps(dX + o + k, _mm256_mul_ps(hj, _mm256_loadu_ps(gt + k)));
-				for (; k < c; k++) dX[o + k] = h[(size_t)t * n + j] * gt[k];
+				if (add) {
+					for (; k <= c - 8; k += 8) _mm256_storeu_ps(dX + o + k, _mm256_fmadd_ps(hj, _mm256_loadu_ps(gt + k), _mm256_loadu_ps(dX + o + k)));
+					for (; k < c; k++) dX[o + k] += h[(size_t)t * n + j] * gt[k];
+				} else {
+					for (; k <= c - 8; k += 8) _mm256_storeu_ps(dX + o + k, _mm256_mul_ps(hj, _mm256_loadu_ps(gt + k)));
+					for (; k < c; k++) dX[o + k] = h[(size_t)t * n + j] * gt[k];
+				}
 			}
 		}
 	}
@@ -741,8 +747,8 @@ func vHCReadFwd(h, X, u []float32, t0, t1, n, c int) {
 	C.mhcc_hc_read_fwd(fp(h), fp(X), fp(u), C.int(t0), C.int(t1), C.int(n), C.int(c))
 }
 
-func vHCReadBwd(h, X, gy, dh, dX []float32, t0, t1, n, c int) {
-	C.mhcc_hc_read_bwd(fp(h), fp(X), fp(gy), fp(dh), fp(dX), C.int(t0), C.int(t1), C.int(n), C.int(c))
+func vHCReadBwd(h, X, gy, dh, dX []float32, add bool, t0, t1, n, c int) {
+	C.mhcc_hc_read_bwd(fp(h), fp(X), fp(gy), fp(dh), fp(dX), cbool(add), C.int(t0), C.int(t1), C.int(n), C.int(c))
 }
 
 func vHCWriteFwd(R, X, p, y, out []float32, t0, t1, n, c int) {

@@ -22,8 +22,10 @@ func vAttnDSoftmax(p, ds []float32, t int, causal bool, scale float32) { panic("
 func vCERows(x []float32, tgt []int, p []float32, r0, r1, v int) float64 {
 	panic("no vector kernels")
 }
-func vHCReadFwd(h, X, u []float32, t0, t1, n, c int)          { panic("no vector kernels") }
-func vHCReadBwd(h, X, gy, dh, dX []float32, t0, t1, n, c int) { panic("no vector kernels") }
+func vHCReadFwd(h, X, u []float32, t0, t1, n, c int) { panic("no vector kernels") }
+func vHCReadBwd(h, X, gy, dh, dX []float32, add bool, t0, t1, n, c int) {
+	panic("no vector kernels")
+}
 func vHCWriteFwd(R, X, p, y, out []float32, t0, t1, n, c int) { panic("no vector kernels") }
 func vHCWriteBwd(R, X, p, y, G, dR, dX, dp, dy []float32, t0, t1, n, c int) {
 	panic("no vector kernels")

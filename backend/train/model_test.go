@@ -186,6 +186,10 @@ func TestGradientEveryParameterVariants(t *testing.T) {
 		"residual streams=4 constraint=permutations dynamic=false",
 		"residual streams=4 constraint=none collapse=learned",
 		"residual streams=4 constraint=identity",
+		// recomputed stream tensors (X_1 and X_3 of the 4 sublayers)
+		"residual streams=4 constraint=birkhoff sinkhorn=7 recompute=true",
+		"residual streams=4 constraint=none recompute=true",
+		"residual streams=4 constraint=stochastic dynamic=false recompute=true",
 	} {
 		t.Run(strings.TrimPrefix(residual, "residual streams=4 "), func(t *testing.T) {
 			gradCheck(t, residual, 40, 12)
@@ -377,6 +381,10 @@ func TestVariantsO2MatchesO0(t *testing.T) {
 		"residual streams=4 constraint=none",
 		"residual streams=4 constraint=none dynamic=false collapse=learned",
 		"residual streams=4 constraint=identity",
+		// recomputed stream tensors (X_1 and X_3 of the 4 sublayers)
+		"residual streams=4 constraint=birkhoff sinkhorn=7 recompute=true",
+		"residual streams=4 constraint=none recompute=true",
+		"residual streams=4 constraint=stochastic dynamic=false recompute=true",
 	} {
 		t.Run(strings.TrimPrefix(residual, "residual streams=4 "), func(t *testing.T) {
 			src := []byte(tinySource(residual))

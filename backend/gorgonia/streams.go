@@ -1,0 +1,311 @@
+package gorgonia
+
+import (
+	"github.com/mhcc/mhcc/ir"
+)
+
+// Memory and gradient plumbing of the hyper-connection stream tensors.
+//
+// A stream tensor X_l [B, T, n, C] is the largest activation of an mHC
+// model, and at -O2 the fused ops of sublayer l+1 are its only readers:
+// hc.coeffs (argument 0), hc.read and hc.write (argument 1). Two things
+// follow, both planned here from the IR before any node is built.
+//
+// Gradient accumulation. Left to G.Grad, each reader's backward writes its
+// own dX and two stock Adds sum them: three gradient buffers of X's size
+// per sublayer plus the Adds' results, and two extra passes over them.
+// Instead the readers' backward kernels share one buffer: hc.write's
+// backward writes its part, hc.read's adds its part, and the last one to
+// run (hc.coeffs, or hc.read when the coefficients are static) adds its
+// part and returns the buffer as X's only gradient node (the other two
+// declare no gradient for X, so G.Grad builds no Adds). The order is fixed
+// by the data: the coefficients feed hc.read and hc.write, and hc.read
+// feeds hc.write through the sublayer, so hc.write's backward runs first
+// and hc.coeffs's last; the plan checks exactly that. dX_l is read only by
+// the backward of the hc.write that produced X_l, which writes dX_{l−1}
+// before anything else reuses dX_l's buffer, so the stream tensors of one
+// chain X_0 → X_1 → … alternate between two gradient buffers.
+//
+// Recomputation (Module.RecomputeSegment = S > 0, `recompute=true`). The
+// chain's X_l with S ∤ l (l ≥ 1, X_l read only by fused ops) are not kept:
+// the forward writes X_l into slot (l mod S) − 1 of S−1 buffers shared by
+// the whole chain (all of X_l's readers run before X_{l+S} is written
+// there), and a backward kernel that needs such an X_l first makes sure the
+// buffers hold X_l's segment, recomputing it from the stored X_{S⌊l/S⌋} with
+// the hc.write forward kernel over the coefficients and sublayer outputs
+// that the forward recorded (they stay in their ops' buffers for the whole
+// step). The recomputed values are bit-identical to the forward's (same
+// kernel, same inputs, same chunking).
+
+// bufRef names one buffer: slot of a side.
+type bufRef struct {
+	s    *side
+	slot int
+}
+
+// refBuf returns the buffer of r with n elements.
+func refBuf[T float](r *bufRef, n int) []T { return sideBuf[T](r.s, r.slot, n) }
+
+// hcRole is what the plan says about one hc.coeffs, hc.read or hc.write.
+type hcRole struct {
+	// xGrad, when set, is the buffer that accumulates the gradient of the
+	// op's stream input X (see above).
+	xGrad *bufRef
+	// final: this op's backward runs last among X's readers; it adds its
+	// part into xGrad and returns the buffer as X's gradient node. When
+	// false (and xGrad is set) the op declares no gradient for X: hc.write
+	// writes its part into xGrad, hc.read adds it.
+	final bool
+	// in, when set, is the recomputed stream tensor that is the op's X: its
+	// backward reads it from there (its forward reads the Gorgonia input).
+	in *member
+	// out (hc.write only), when set, is the recomputed stream tensor this
+	// op produces: its forward writes into the shared buffers and records
+	// its inputs for the recomputation.
+	out *member
+}
+
+// chain is one sequence X_0 → X_1 → … of planned stream tensors.
+type chain struct {
+	grads side // slots 0 and 1: the alternating gradient buffers
+	store side // slots 0 … S−2: the recomputed stream tensors
+	// owner is the segment whose tensors the store holds, valid how many
+	// of them, in order from the first.
+	owner *segment
+	valid int
+}
+
+// segment is the recomputed tensors X_{kS+1} … X_{kS+r} after the stored
+// X_{kS} of a chain.
+type segment struct {
+	ch      *chain
+	members []*member
+	ckpt    any // the stored X_{kS} ([]float32 or []float64), recorded by the forward
+}
+
+// member is one recomputed stream tensor: slot i of its chain's store.
+type member struct {
+	seg  *segment
+	i    int
+	n, c int
+	// R, p, y: the inputs of the hc.write that produces it, recorded by
+	// the forward ([]float32 or []float64).
+	R, p, y any
+}
+
+// forwardDst is the output buffer of the hc.write producing m in the
+// forward pass; record notes its inputs and what the store now holds.
+func forwardDst[T float](m *member, size int) []T {
+	return sideBuf[T](&m.seg.ch.store, m.i, size)
+}
+
+func (m *member) record(R, X, p, y any) {
+	m.R, m.p, m.y = R, p, y
+	ch := m.seg.ch
+	switch {
+	case m.i == 0:
+		m.seg.ckpt = X
+		ch.owner, ch.valid = m.seg, 1
+	case ch.owner == m.seg && ch.valid == m.i:
+		ch.valid = m.i + 1
+	default:
+		ch.owner, ch.valid = nil, 0
+	}
+}
+
+// recomputed returns the values of m for a backward kernel, recomputing
+// m's segment into the store unless it holds them already.
+func recomputed[T float](m *member) []T {
+	s, ch := m.seg, m.seg.ch
+	if ch.owner != s || ch.valid < len(s.members) {
+		x, _ := s.ckpt.([]T)
+		for _, o := range s.members {
+			out := sideBuf[T](&ch.store, o.i, len(x))
+			R, _ := o.R.([]T)
+			p, _ := o.p.([]T)
+			y, _ := o.y.([]T)
+			hcWriteFwd(R, x, p, y, out, o.n, o.c)
+			x = out
+		}
+		ch.owner, ch.valid = s, len(s.members)
+	}
+	return sideBuf[T](&ch.store, m.i, len(m.seg.ckpt.([]T)))
+}
+
+// streamPlan maps the fused hc ops of a module to their roles.
+type streamPlan struct {
+	roles map[*ir.Value]*hcRole
+	// chains and members count what was planned (for tests and reports).
+	chains, planned, members int
+}
+
+// role returns v's role (nil: the default path).
+func (p *streamPlan) role(v *ir.Value) *hcRole {
+	if p == nil {
+		return nil
+	}
+	return p.roles[v]
+}
+
+// planStreams plans the stream tensors of m's live values (for a graph
+// with gradients).
+func planStreams(m *ir.Module, live map[*ir.Value]bool) *streamPlan {
+	index := make(map[*ir.Value]int, len(m.Values))
+	for i, v := range m.Values {
+		index[v] = i
+	}
+	root := func(v *ir.Value) *ir.Value {
+		for v.Op == ir.OpReshape {
+			v = v.Args[0]
+		}
+		return v
+	}
+	type use struct {
+		v   *ir.Value // nil: a module output
+		arg int
+	}
+	uses := map[*ir.Value][]use{}
+	for _, v := range m.Values {
+		if !live[v] || v.Op == ir.OpReshape {
+			continue // a reshape's readers count as its root's
+		}
+		for j, a := range v.Args {
+			r := root(a)
+			uses[r] = append(uses[r], use{v, j})
+		}
+	}
+	for _, o := range m.Outputs {
+		if o.Value != nil {
+			r := root(o.Value)
+			uses[r] = append(uses[r], use{nil, -1})
+		}
+	}
+	// reaches reports whether a's value flows into b.
+	reaches := func(a, b *ir.Value) bool {
+		lo := index[a]
+		seen := map[*ir.Value]bool{}
+		stack := []*ir.Value{b}
+		for len(stack) > 0 {
+			v := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if v == a {
+				return true
+			}
+			if seen[v] || index[v] < lo {
+				continue
+			}
+			seen[v] = true
+			stack = append(stack, v.Args...)
+		}
+		return false
+	}
+
+	p := &streamPlan{roles: map[*ir.Value]*hcRole{}}
+	role := func(v *ir.Value) *hcRole {
+		r := p.roles[v]
+		if r == nil {
+			r = &hcRole{}
+			p.roles[v] = r
+		}
+		return r
+	}
+	chainOf := map[*ir.Value]*chain{}
+	position := map[*ir.Value]int{}
+	S := m.RecomputeSegment
+	segs := map[*chain]map[int]*segment{}
+	for _, X := range m.Values {
+		if !live[X] || X.Type.DType != ir.F32 || len(X.Type.Shape) < 2 {
+			continue
+		}
+		var coeffs, read, write *ir.Value
+		var norms []*ir.Value // rmsnorm readers (HC's per-stream norm)
+		ok := len(uses[X]) > 0
+		for _, u := range uses[X] {
+			switch {
+			case u.v == nil:
+				ok = false
+			case u.v.Op == ir.OpHCWrite && u.arg == 1 && write == nil:
+				write = u.v
+			case u.v.Op == ir.OpHCRead && u.arg == 1 && read == nil:
+				read = u.v
+			case u.v.Op == ir.OpHCCoeffs && u.arg == 0 && coeffs == nil:
+				coeffs = u.v
+			case u.v.Op == ir.OpRMSNorm && u.arg == 0:
+				norms = append(norms, u.v)
+			default:
+				ok = false
+			}
+		}
+		if !ok || write == nil {
+			continue
+		}
+		readers := append([]*ir.Value{coeffs, read}, norms...)
+		// Every reader runs before hc.write in the forward pass (so X may
+		// share a buffer with X_{l+S}).
+		before := true
+		for _, r := range readers {
+			if r != nil && !reaches(r, write) {
+				before = false
+			}
+		}
+		if !before {
+			continue
+		}
+		// X's chain and position in it.
+		var ch *chain
+		pos := 0
+		if X.Op == ir.OpHCWrite {
+			if prev := root(X.Args[1]); chainOf[prev] != nil {
+				ch, pos = chainOf[prev], position[prev]+1
+			}
+		}
+		if ch == nil {
+			ch = &chain{}
+			p.chains++
+		}
+		chainOf[X], position[X] = ch, pos
+
+		// Gradient accumulation: hc.write's backward first, hc.coeffs's
+		// (or hc.read's) last; not with other readers, whose gradients
+		// G.Grad sums as usual.
+		if len(norms) == 0 && (read != nil || coeffs != nil) &&
+			(coeffs == nil || read == nil || reaches(coeffs, read)) {
+			p.planned++
+			g := &bufRef{&ch.grads, pos % 2}
+			role(write).xGrad = g
+			if read != nil {
+				r := role(read)
+				r.xGrad, r.final = g, coeffs == nil
+			}
+			if coeffs != nil {
+				r := role(coeffs)
+				r.xGrad, r.final = g, true
+			}
+		}
+
+		if S > 0 && pos > 0 && pos%S != 0 {
+			k := pos / S
+			if segs[ch] == nil {
+				segs[ch] = map[int]*segment{}
+			}
+			seg := segs[ch][k]
+			if seg == nil {
+				seg = &segment{ch: ch}
+				segs[ch][k] = seg
+			}
+			mem := &member{seg: seg, i: len(seg.members)} // n, c: set by hcWrite
+			if mem.i != pos-k*S-1 {
+				continue // not contiguous: cannot happen along a chain
+			}
+			seg.members = append(seg.members, mem)
+			p.members++
+			role(X).out = mem
+			for _, r := range append(readers, write) {
+				if r != nil {
+					role(r).in = mem
+				}
+			}
+		}
+	}
+	return p
+}
