@@ -7,6 +7,9 @@ package optim
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // Tensor is one trainable parameter as seen by the optimiser. Data and
@@ -128,24 +131,72 @@ func (o *AdamW) Step(lr float64) {
 	bc2 := 1 - math.Pow(b2, float64(o.step))
 	stepSize := lr / bc1
 	bc2Sqrt := math.Sqrt(bc2)
-	for k, p := range o.params {
-		if p.Grad == nil {
-			continue
-		}
+	// Every element is updated independently, so the chunks run on all
+	// CPUs and the result does not depend on how they are split.
+	forChunks(o.params, func(k, lo, hi int) {
+		p := o.params[k]
 		decay := 1.0
 		if p.Decay {
 			decay = 1 - lr*o.cfg.WeightDecay
 		}
-		m, v := o.m[k], o.v[k]
-		for i, g32 := range p.Grad {
+		m, v := o.m[k][lo:hi], o.v[k][lo:hi]
+		data := p.Data[lo:hi]
+		for i, g32 := range p.Grad[lo:hi] {
 			g := float64(g32)
 			m[i] = b1*m[i] + (1-b1)*g
 			v[i] = b2*v[i] + (1-b2)*g*g
-			x := float64(p.Data[i]) * decay
+			x := float64(data[i]) * decay
 			x -= stepSize * m[i] / (math.Sqrt(v[i])/bc2Sqrt + eps)
-			p.Data[i] = float32(x)
+			data[i] = float32(x)
 		}
+	})
+}
+
+// chunkSize is the number of elements of one unit of optimiser work.
+const chunkSize = 1 << 15
+
+// forChunks calls f(k, lo, hi) for every chunk [lo, hi) of at most
+// chunkSize elements of every param k with a gradient, spread over
+// GOMAXPROCS goroutines (one when the work is small). Chunks are taken
+// from a shared counter, so a CPU busy with another process does not hold
+// back the others.
+func forChunks(params []Tensor, f func(k, lo, hi int)) {
+	type chunk struct{ k, lo, hi int }
+	var chunks []chunk
+	total := 0
+	for k, p := range params {
+		if p.Grad == nil {
+			continue
+		}
+		for lo := 0; lo < len(p.Grad); lo += chunkSize {
+			chunks = append(chunks, chunk{k, lo, min(lo+chunkSize, len(p.Grad))})
+		}
+		total += len(p.Grad)
 	}
+	workers := min(runtime.GOMAXPROCS(0), len(chunks))
+	if workers <= 1 || total < 2*chunkSize {
+		for _, c := range chunks {
+			f(c.k, c.lo, c.hi)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(chunks) {
+					return
+				}
+				c := chunks[i]
+				f(c.k, c.lo, c.hi)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // ZeroGrad sets every gradient to zero.
