@@ -3,6 +3,7 @@ package gorgonia
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -116,13 +117,59 @@ func mmWOff(p mm, i int) int {
 
 // mmFwd: y = x·op(w).
 func mmFwd[T float](p mm, x, w, y []T) {
+	if p.batch == 0 {
+		gemmSplit(false, p.transB, p.m, p.n, p.k, x, p.k, w, p.ldw(), y, p.n)
+		return
+	}
 	mmEach[T](p, func(i int) {
 		gemm(false, p.transB, p.m, p.n, p.k, x[i*p.m*p.k:], p.k, w[mmWOff(p, i):], p.ldw(), 0, y[i*p.m*p.n:], p.n)
 	})
 }
 
+// gemmSplit computes c = op(a)·op(b) (beta 0) for one large product that
+// runs outside any other parallel loop: the rows of c are split into
+// blocks that GOMAXPROCS goroutines take from a shared counter, so that
+// both cores work on it and a core busy with another process only takes
+// fewer blocks. A BLAS other than the native kernel (OpenBLAS) threads by
+// itself and gets the whole product.
+func gemmSplit[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
+	w := runtime.GOMAXPROCS(0)
+	if _, f32 := any(a).([]float32); !f32 || !useCSgemm() || w < 2 || m < 128 || m*n*k < 1<<22 {
+		gemm(tA, tB, m, n, k, a, lda, b, ldb, 0, c, ldc)
+		return
+	}
+	// ~4 blocks per goroutine, each a multiple of 16 rows
+	rows := max(16, (m/(4*w)+15)/16*16)
+	blocks := (m + rows - 1) / rows
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(w, blocks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= blocks {
+					return
+				}
+				lo, hi := i*rows, min((i+1)*rows, m)
+				aOff := lo * lda // row lo of op(a)
+				if tA {
+					aOff = lo // column lo of a
+				}
+				gemm(tA, tB, hi-lo, n, k, a[aOff:], lda, b, ldb, 0, c[lo*ldc:], ldc)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // mmGradX: dx = g·op(w)ᵀ.
 func mmGradX[T float](p mm, w, g, dx []T) {
+	if p.batch == 0 {
+		gemmSplit(false, !p.transB, p.m, p.k, p.n, g, p.n, w, p.ldw(), dx, p.k)
+		return
+	}
 	mmEach[T](p, func(i int) {
 		gemm(false, !p.transB, p.m, p.k, p.n, g[i*p.m*p.n:], p.n, w[mmWOff(p, i):], p.ldw(), 0, dx[i*p.m*p.k:], p.k)
 	})
@@ -131,6 +178,14 @@ func mmGradX[T float](p mm, w, g, dx []T) {
 // mmGradW: dw = xᵀ·g (or gᵀ·x for transB); a shared weight sums over all rows
 // (batch == 0 means one GEMM over every row).
 func mmGradW[T float](p mm, x, g, dw []T) {
+	if p.batch == 0 {
+		if p.transB {
+			gemmSplit(true, false, p.n, p.k, p.m, g, p.n, x, p.k, dw, p.k)
+		} else {
+			gemmSplit(true, false, p.k, p.n, p.m, x, p.k, g, p.n, dw, p.n)
+		}
+		return
+	}
 	mmEach[T](p, func(i int) {
 		xo, go_, wo := i*p.m*p.k, i*p.m*p.n, mmWOff(p, i)
 		if p.transB {
