@@ -375,6 +375,11 @@ func hcCoeffsBwd[T float](x, phi, alpha, y, gy []T, st, tmp *side, n, k int, acc
 				beta = 1
 			}
 			gemm(false, true, hi-lo, k, w, dz[lo*w:], w, phi, w, beta, dx[lo*k:], k)
+			if vec {
+				f := func(s []T) []float32 { return any(s).([]float32) }
+				vAxpyRows(f(x), f(cst), f(dx), lo, hi, k)
+				return
+			}
 			for t := lo; t < hi; t++ {
 				c := cst[t]
 				xr, dr := x[t*k:(t+1)*k], dx[t*k:(t+1)*k]

@@ -540,6 +540,18 @@ TGT void mhcc_hc_dphi(const float *x, const float *dz, float *dphi, int t0, int 
 	}
 }
 
+// y[r,:] += c[r]·x[r,:] for rows [r0, r1) of length k
+TGT void mhcc_axpy_rows(const float *x, const float *c, float *y, int r0, int r1, int k) {
+	for (int r = r0; r < r1; r++) {
+		const float *xr = x + (size_t)r * k;
+		float *yr = y + (size_t)r * k;
+		__m256 cr = _mm256_set1_ps(c[r]);
+		int i = 0;
+		for (; i <= k - 8; i += 8) _mm256_storeu_ps(yr + i, _mm256_fmadd_ps(cr, _mm256_loadu_ps(xr + i), _mm256_loadu_ps(yr + i)));
+		for (; i < k; i++) yr[i] += c[r] * xr[i];
+	}
+}
+
 // ---------------------------------------------------------------- rmsnorm
 
 // inv[r] = 1/sqrt(mean(x_r²) + eps) for rows [r0, r1) of length c
@@ -776,6 +788,10 @@ func cbool(b bool) C.int {
 
 func vHCDphi(x, dz, dphi []float32, t0, t1, k, w int) {
 	C.mhcc_hc_dphi(fp(x), fp(dz), fp(dphi), C.int(t0), C.int(t1), C.int(k), C.int(w))
+}
+
+func vAxpyRows(x, c, y []float32, r0, r1, k int) {
+	C.mhcc_axpy_rows(fp(x), fp(c), fp(y), C.int(r0), C.int(r1), C.int(k))
 }
 
 func vRMSInv(x, inv []float32, r0, r1, c int, eps float64) {

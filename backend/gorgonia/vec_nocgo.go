@@ -41,3 +41,5 @@ func vRMSBwd(x, g, gy, dx, dg []float32, r0, r1, c int, eps float64) { panic("no
 func vBin(kind, mode int, a, b []float32, c float32, y []float32)     { panic("no vector kernels") }
 func vBinGrad(kind, w int, a, b []float32, c float32, g, y []float32) { panic("no vector kernels") }
 func vUnaryGrad(kind int, xy, g, dx []float32)                        { panic("no vector kernels") }
+
+func vAxpyRows(x, c, y []float32, r0, r1, k int) { panic("no vector kernels") }
