@@ -2,6 +2,8 @@ package gorgonia
 
 import (
 	"fmt"
+	"os"
+	"strings"
 
 	"gonum.org/v1/gonum/blas/gonum"
 	G "gorgonia.org/gorgonia"
@@ -10,6 +12,29 @@ import (
 // blasBuild is "openblas" in a build with the openblas tag
 // (blas_openblas.go), else "".
 var blasBuild string
+
+// startEnv lists the environment settings the build's BLAS reads when the
+// process starts (blas_openblas.go), as KEY=VALUE.
+var startEnv []string
+
+// StartEnv returns the settings of the build's BLAS that must be in the
+// environment before the process starts and that the environment does not
+// set yet: in the openblas build OPENBLAS_THREAD_TIMEOUT=4, so that
+// OpenBLAS's worker threads stop spinning 2^4 cycles after a product
+// instead of the default 2^28 (~0.1 s), during which they take the cores
+// that mhcc's own parallel kernels run on next (examples/bench/wide.mhc:
+// 776 → 750 ms per step). mhcc re-executes itself with them
+// (cmd/mhcc/main.go); nil means nothing to do.
+func StartEnv() []string {
+	var missing []string
+	for _, kv := range startEnv {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := os.LookupEnv(k); !ok {
+			missing = append(missing, kv)
+		}
+	}
+	return missing
+}
 
 // BLASName describes the GEMM that float32 matrix products run on:
 // "openblas (cgo, gonum netlib)" in the openblas build, "native AVX2

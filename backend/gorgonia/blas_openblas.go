@@ -19,4 +19,5 @@ import (
 func init() {
 	G.Use(netlib.Implementation{}) // also calls tensor.Use
 	blasBuild = "openblas"
+	startEnv = []string{"OPENBLAS_THREAD_TIMEOUT=4"}
 }

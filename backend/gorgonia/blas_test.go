@@ -1,6 +1,9 @@
 package gorgonia
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 func TestBLASName(t *testing.T) {
 	name := BLASName()
@@ -10,5 +13,25 @@ func TestBLASName(t *testing.T) {
 	t.Logf("BLAS: %s", name)
 	if blasBuild != "openblas" && useCSgemm() && cSgemmOK && name != "native AVX2 sgemm (cgo)" {
 		t.Errorf("native kernel active but BLASName() = %q", name)
+	}
+}
+
+// TestStartEnv: the openblas build asks for OPENBLAS_THREAD_TIMEOUT unless
+// the environment sets it (to any value: the user's choice wins); other
+// builds ask for nothing.
+func TestStartEnv(t *testing.T) {
+	t.Setenv("OPENBLAS_THREAD_TIMEOUT", "")
+	os.Unsetenv("OPENBLAS_THREAD_TIMEOUT")
+	got := StartEnv()
+	if blasBuild == "openblas" {
+		if len(got) != 1 || got[0] != "OPENBLAS_THREAD_TIMEOUT=4" {
+			t.Errorf("StartEnv() = %q, want [OPENBLAS_THREAD_TIMEOUT=4]", got)
+		}
+	} else if got != nil {
+		t.Errorf("StartEnv() = %q in a build without OpenBLAS, want nil", got)
+	}
+	t.Setenv("OPENBLAS_THREAD_TIMEOUT", "20")
+	if got := StartEnv(); got != nil {
+		t.Errorf("StartEnv() = %q with OPENBLAS_THREAD_TIMEOUT set, want nil", got)
 	}
 }

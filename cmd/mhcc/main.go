@@ -15,10 +15,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/mhcc/mhcc/backend/bundle"
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
 )
 
 // Exit codes.
@@ -33,6 +35,13 @@ const (
 const version = "0.1.0"
 
 func main() {
+	if env := gb.StartEnv(); len(env) > 0 {
+		// settings the BLAS reads only at start-up: run again with them
+		// (on failure, carry on without)
+		if exe, err := os.Executable(); err == nil {
+			_ = syscall.Exec(exe, os.Args, append(os.Environ(), env...))
+		}
+	}
 	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 }
 
