@@ -57,11 +57,12 @@ func BLASName() string {
 }
 
 // MatMulF32 computes c = a·b for row-major a [m, k], b [k, n] and c [m, n]
-// with the GEMM the backend's matmul ops use (gemm.go); `mhcc bench`
+// the way the backend's matmul ops run a large product with a shared
+// weight (gemmSplit: every core, or OpenBLAS's own threads); `mhcc bench`
 // measures the machine's matmul peak with it.
 func MatMulF32(m, n, k int, a, b, c []float32) {
 	if len(a) < m*k || len(b) < k*n || len(c) < m*n {
 		panic("gorgonia: MatMulF32: slice too short")
 	}
-	gemm(false, false, m, n, k, a, k, b, n, 0, c, n)
+	gemmSplit(false, false, m, n, k, a, k, b, n, c, n)
 }
