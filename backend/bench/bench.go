@@ -121,6 +121,9 @@ type Model struct {
 	// Streams is the residual's stream count (1 for a plain residual).
 	Streams int `json:"streams"`
 	Nodes   int `json:"graph_nodes"`
+	// StreamPlan is how the backend handles the stream tensors: shared
+	// gradient buffers, recomputation (gorgonia.StreamStats).
+	StreamPlan gb.StreamStats `json:"stream_plan"`
 	// Step is the training-step time: forward, backward, clip, optimizer.
 	Step Stats `json:"step"`
 	// CPU is the process's CPU time (user + system, all threads) per step:
@@ -335,6 +338,7 @@ func newModel(s Spec, cfg Config, seed uint64) (*Model, error) {
 		return nil, fmt.Errorf("bench: building %s: %w", s.File, err)
 	}
 	m.Nodes = m.g.NodeCount()
+	m.StreamPlan = m.g.Streams()
 	m.g.InitParams(p.Train.Seed)
 	for _, prm := range m.g.Params() {
 		m.tensors = append(m.tensors, optim.Tensor{Name: prm.Name, Data: prm.F32(), Grad: prm.GradF32(), Decay: prm.Decay})

@@ -91,6 +91,13 @@ func writeModel(w io.Writer, m *Model, hasPeak bool) {
 		fmt.Fprintf(w, "  memory       theory %s = params %s + grads %s + optimizer %s + activations %s (no /proc: RSS unknown)\n",
 			mib(mem.Theory()), mib(mem.ParamBytes), mib(mem.GradBytes), mib(mem.OptimizerBytes), mib(mem.ActivationBytes))
 	}
+	if sp := m.StreamPlan; sp.Accumulated > 0 || sp.Recomputed > 0 {
+		fmt.Fprintf(w, "  streams      %d stream tensors with one accumulated gradient each", sp.Accumulated)
+		if sp.Recomputed > 0 {
+			fmt.Fprintf(w, "; %d recomputed in the backward pass (segment %d)", sp.Recomputed, sp.Segment)
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "  Go heap      %s allocated per step\n", mib(m.AllocPerStep))
 	fmt.Fprintf(w, "  time by op   (ms/step, share of the mean step)\n")
 	for _, o := range m.Ops {

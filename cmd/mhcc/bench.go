@@ -3,23 +3,26 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/mhcc/mhcc/backend/bench"
 	"github.com/mhcc/mhcc/compiler"
 )
 
 type benchCmd struct {
-	File    string `arg:"" help:"The .mhc file to benchmark."`
-	Opt     *int   `name:"opt" short:"O" placeholder:"N" help:"Optimisation level (-O0, -O1, -O2; default: the level training uses)."`
-	Steps   int    `default:"20" placeholder:"N" help:"Timed training steps per model."`
-	Warmup  int    `default:"3" placeholder:"N" help:"Untimed training steps per model before the timed ones."`
-	Batch   int    `placeholder:"B" help:"Batch size (default: the program's train batch)."`
-	JSON    bool   `name:"json" help:"Print the report as JSON."`
-	Vs      string `name:"vs" placeholder:"OTHER.mhc" help:"Also benchmark OTHER.mhc, interleaved step by step with FILE, and print the ratio FILE / OTHER of their median step times."`
-	VsOpt   *int   `name:"vs-opt" placeholder:"N" help:"Optimisation level of OTHER.mhc (default: the same as FILE's), e.g. --vs FILE.mhc --vs-opt 0 compares -O2 with -O0 in one run."`
-	Top     int    `default:"12" placeholder:"N" help:"Number of op kinds in the per-op profile."`
-	Profile string `name:"profile" placeholder:"FILE" help:"Write a pprof CPU profile of the timed steps to FILE (go tool pprof FILE)."`
-	NoPeak  bool   `name:"no-peak" help:"Skip the matmul peak measurement (no MFU)."`
+	File    string   `arg:"" help:"The .mhc file to benchmark."`
+	Opt     *int     `name:"opt" short:"O" placeholder:"N" help:"Optimisation level (-O0, -O1, -O2; default: the level training uses)."`
+	Steps   int      `default:"20" placeholder:"N" help:"Timed training steps per model."`
+	Warmup  int      `default:"3" placeholder:"N" help:"Untimed training steps per model before the timed ones."`
+	Batch   int      `placeholder:"B" help:"Batch size (default: the program's train batch)."`
+	JSON    bool     `name:"json" help:"Print the report as JSON."`
+	Vs      string   `name:"vs" placeholder:"OTHER.mhc" help:"Also benchmark OTHER.mhc, interleaved step by step with FILE, and print the ratio FILE / OTHER of their median step times."`
+	VsOpt   *int     `name:"vs-opt" placeholder:"N" help:"Optimisation level of OTHER.mhc (default: the same as FILE's), e.g. --vs FILE.mhc --vs-opt 0 compares -O2 with -O0 in one run."`
+	Top     int      `default:"12" placeholder:"N" help:"Number of op kinds in the per-op profile."`
+	Profile string   `name:"profile" placeholder:"FILE" help:"Write a pprof CPU profile of the timed steps to FILE (go tool pprof FILE)."`
+	NoPeak  bool     `name:"no-peak" help:"Skip the matmul peak measurement (no MFU)."`
+	VsSet   []string `name:"vs-set" sep:"none" placeholder:"PATH=VALUE" help:"Override a value of OTHER.mhc only (after --set), e.g. --vs FILE.mhc --vs-set model.residual.recompute=true; repeatable."`
 	setFlags
 	diagFlag
 }
@@ -37,6 +40,9 @@ func (c *benchCmd) Run(e *env) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--steps and --top must be at least 1, --warmup and --batch not negative")}
 	}
 	vsOpts := opts
+	if len(c.VsSet) > 0 && c.Vs == "" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--vs-set needs --vs")}
+	}
 	if c.VsOpt != nil {
 		if c.Vs == "" {
 			return &exitError{code: exitUsage, err: fmt.Errorf("--vs-opt needs --vs")}
@@ -51,15 +57,19 @@ func (c *benchCmd) Run(e *env) error {
 		if f == "" {
 			continue
 		}
-		o := opts
+		o, set, label := opts, c.Set, f
 		if i == 1 {
 			o = vsOpts
+			set = append(slices.Clip(c.Set), c.VsSet...)
+			if len(c.VsSet) > 0 {
+				label = f + " --set " + strings.Join(c.VsSet, " --set ")
+			}
 		}
-		res, err := compile(e, f, frontEnd{Set: c.Set, Diag: c.Diag}, o)
+		res, err := compile(e, f, frontEnd{Set: set, Diag: c.Diag}, o)
 		if err != nil {
 			return err
 		}
-		specs = append(specs, bench.Spec{File: f, Program: res.Program, Module: res.Module, Level: o.Level})
+		specs = append(specs, bench.Spec{File: label, Program: res.Program, Module: res.Module, Level: o.Level})
 	}
 	cfg := bench.Config{Steps: c.Steps, Warmup: c.Warmup, Batch: c.Batch, TopOps: c.Top, Progress: e.stderr}
 	if c.NoPeak {
