@@ -46,7 +46,7 @@ func overridePos(raw string) Pos { return Pos{File: setPrefix + raw} }
 
 // IsOverride reports whether p is the position of a `--set` override
 // rather than of a place in a file.
-func (p Pos) IsOverride() bool { return p.Line == 0 && strings.HasPrefix(p.File, setPrefix) }
+func (p Pos) IsOverride() bool { return p.Line == 0 && strings.HasPrefix(p.File, "--") }
 
 // LoadWith is Load with options: it parses src, applies the overrides in
 // opts and checks the result.

@@ -58,14 +58,22 @@ func (c *benchCmd) Run(e *env) error {
 			continue
 		}
 		o, set, label := opts, c.Set, f
+		var flags []string
 		if i == 1 {
 			o = vsOpts
 			set = append(slices.Clip(c.Set), c.VsSet...)
 			if len(c.VsSet) > 0 {
 				label = f + " --set " + strings.Join(c.VsSet, " --set ")
+				for j := range set {
+					flag := "--vs-set"
+					if j < len(c.Set) {
+						flag = "--set"
+					}
+					flags = append(flags, flag)
+				}
 			}
 		}
-		res, err := compile(e, f, frontEnd{Set: set, Diag: c.Diag}, o)
+		res, err := compile(e, f, frontEnd{Set: set, Diag: c.Diag, Flags: flags}, o)
 		if err != nil {
 			return err
 		}

@@ -53,6 +53,7 @@ func compile(e *env, path string, fe frontEnd, opts ...compiler.Options) (*compi
 	if err != nil {
 		return nil, &exitError{code: exitRuntime, err: err}
 	}
+	fe.relabel(res.Diags)
 	fe.report(e, res.Diags, res.Source)
 	if res.Module == nil {
 		return nil, &exitError{code: exitCompile}

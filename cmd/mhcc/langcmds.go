@@ -31,6 +31,34 @@ type diagFlag struct {
 type frontEnd struct {
 	Set  []string
 	Diag string
+	// Flags, when set, names the flag each Set entry came from in
+	// diagnostics (default --set), e.g. --vs-set for bench's other model.
+	Flags []string
+}
+
+// relabel rewrites the positions of diagnostics about overrides that came
+// from a flag other than --set.
+func (fe frontEnd) relabel(diags lang.Diagnostics) {
+	if len(fe.Flags) == 0 {
+		return
+	}
+	name := map[string]string{}
+	for i, raw := range fe.Set {
+		if i < len(fe.Flags) && fe.Flags[i] != "--set" {
+			name["--set "+raw] = fe.Flags[i] + " " + raw
+		}
+	}
+	fix := func(p *lang.Pos) {
+		if n, ok := name[p.File]; ok && p.IsOverride() {
+			p.File = n
+		}
+	}
+	for i := range diags {
+		fix(&diags[i].Pos)
+		for j := range diags[i].Related {
+			fix(&diags[i].Related[j].Pos)
+		}
+	}
 }
 
 // report prints diagnostics about src (one file) to stderr: rendered text,
