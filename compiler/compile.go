@@ -63,7 +63,8 @@ func CompileSource(filename string, src []byte, opts ...Options) (*Result, error
 		return res, err
 	}
 	res.Module = m
-	res.Diags = append(res.Diags, ModuleDiagnostics(prog, m)...)
+	res.Diags = append(res.Diags, ModuleDiagnostics(prog, m, o)...)
+	res.Diags.Sort()
 	return res, nil
 }
 

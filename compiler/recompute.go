@@ -42,37 +42,89 @@ func RecomputeKept(L, s int) int {
 	return stored + min(s-1, L-1-stored)
 }
 
-// ModuleDiagnostics returns the warnings about a compiled module that only
-// the compiler can give: `recompute=true` without the fused hyper-connection
-// ops that implement it (-O0, or --passes without fuse-hc-write), or with
-// too few sublayers to save any memory.
-func ModuleDiagnostics(p *lang.Program, m *ir.Module) lang.Diagnostics {
+// ModuleDiagnostics returns the warnings about a module compiled with
+// opts that only the compiler can give: `recompute=true` where it cannot
+// save memory. The backend recomputes a stream tensor only when the fused
+// hyper-connection ops (and HC's per-stream rmsnorm) are its only readers
+// (backend/gorgonia/streams.go); RecomputableStreams applies the same test.
+func ModuleDiagnostics(p *lang.Program, m *ir.Module, opts Options) lang.Diagnostics {
 	if p == nil || m == nil || !p.Model.Residual.Recompute {
 		return nil
 	}
 	res := p.Model.Residual
-	var ds lang.Diagnostics
-	L := len(p.Model.Blocks)
-	fused := false
-	for _, v := range m.Values {
-		if v.Op == ir.OpHCWrite {
-			fused = true
-			break
+	warn := func(msg, help string) lang.Diagnostics {
+		return lang.Diagnostics{{Severity: lang.Warning, Pos: res.Pos, Message: msg, Help: []string{help}}}
+	}
+	fusing := false
+	if pl, err := opts.Pipeline(); err == nil {
+		for _, ps := range pl {
+			fusing = fusing || ps.Name == "fuse-hc-write"
 		}
 	}
+	L := len(p.Model.Blocks)
+	inner, ok := RecomputableStreams(m)
 	switch {
-	case !fused:
-		ds = append(ds, lang.Diagnostic{
-			Severity: lang.Warning, Pos: res.Pos,
-			Message: "`recompute=true` has no effect on this build: the stream tensors are recomputed by the fused hyper-connection ops, which this optimisation level does not create",
-			Help:    []string{"build at -O2 (the default), or keep fuse-hc-write in --passes"},
-		})
+	case !fusing:
+		return warn("`recompute=true` has no effect on this build: the stream tensors are recomputed by the fused hyper-connection ops, which this optimisation level does not create",
+			"build at -O2 (the default), or keep fuse-hc-write in --passes")
+	case inner == 0:
+		return warn("`recompute=true` has no effect here: no fused `hc.write` op writes the stream tensors (with `constraint=identity` the stream updates stay plain additions)",
+			"remove it")
+	case ok == 0:
+		return warn(fmt.Sprintf("`recompute=true` has no effect with `constraint=%s`: its stream tensors are also read by unfused ops (the coefficient projection), so none can be recomputed", res.Constraint),
+			"use `constraint=birkhoff`, `stochastic` or `none`, whose coefficient ops are fused")
 	case RecomputeKept(L, m.RecomputeSegment) >= L-1:
-		ds = append(ds, lang.Diagnostic{
-			Severity: lang.Warning, Pos: res.Pos,
-			Message: fmt.Sprintf("`recompute=true` saves no memory with %d hyper-connected sublayers: it needs at least 4", L),
-			Help:    []string{"remove it, or use it on a deeper model"},
-		})
+		return warn(fmt.Sprintf("`recompute=true` saves no memory with %d hyper-connected sublayers: it needs at least 4", L),
+			"remove it, or use it on a deeper model")
 	}
-	return ds
+	return nil
+}
+
+// RecomputableStreams counts the inner stream tensors of m (the outputs of
+// all but the last hc.write) and how many of them are read only by ops
+// that can read a recomputed tensor: hc.coeffs (argument 0), hc.read and
+// hc.write (argument 1) and rmsnorm (argument 0), looking through reshapes.
+func RecomputableStreams(m *ir.Module) (inner, recomputable int) {
+	root := func(v *ir.Value) *ir.Value {
+		for v.Op == ir.OpReshape {
+			v = v.Args[0]
+		}
+		return v
+	}
+	fusedReader := map[*ir.Value]bool{} // every use so far is a fused reader
+	for _, v := range m.Values {
+		if v.Op == ir.OpReshape {
+			continue
+		}
+		for j, a := range v.Args {
+			r := root(a)
+			ok := v.Op == ir.OpHCCoeffs && j == 0 || v.Op == ir.OpRMSNorm && j == 0 ||
+				(v.Op == ir.OpHCRead || v.Op == ir.OpHCWrite) && j == 1
+			if prev, seen := fusedReader[r]; seen {
+				ok = ok && prev
+			}
+			fusedReader[r] = ok
+		}
+	}
+	for _, o := range m.Outputs {
+		if o.Value != nil {
+			fusedReader[root(o.Value)] = false
+		}
+	}
+	var writes []*ir.Value
+	for _, v := range m.Values {
+		if v.Op == ir.OpHCWrite {
+			writes = append(writes, v)
+		}
+	}
+	for i, w := range writes {
+		if i == len(writes)-1 {
+			break
+		}
+		inner++
+		if fusedReader[w] {
+			recomputable++
+		}
+	}
+	return inner, recomputable
 }

@@ -122,7 +122,8 @@ func compileSource(filename string, src []byte, set []string, opts ...compiler.O
 		return res, err
 	}
 	res.Module = m
-	res.Diags = append(res.Diags, compiler.ModuleDiagnostics(prog, m)...)
+	res.Diags = append(res.Diags, compiler.ModuleDiagnostics(prog, m, o)...)
+	res.Diags.Sort()
 	return res, nil
 }
 

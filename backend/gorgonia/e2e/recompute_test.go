@@ -53,6 +53,10 @@ func TestRecomputeExact(t *testing.T) {
 		{"residual streams=3 constraint=birkhoff dynamic=false", 16},
 		// HC: the per-stream norm also reads X, so G.Grad sums its gradients
 		{"residual streams=4 constraint=none collapse=learned", 0},
+		// n = 1 (HC)
+		{"residual streams=1 constraint=none", 0},
+		// static coefficients from the permutation-matrix table
+		{"residual streams=3 constraint=permutations dynamic=false", 16},
 	} {
 		residual := c.residual
 		for _, dt := range []gb.DType{gb.Float32, gb.Float64} {
@@ -140,5 +144,44 @@ func sgd(p *gb.Param) {
 	w := p.F32()
 	for i, g := range p.GradF32() {
 		w[i] -= 0.5 * g
+	}
+}
+
+// TestRecomputeWarningMatchesBackend: the compiler warns that
+// `recompute=true` has no effect exactly when the backend's stream plan
+// recomputes nothing, for every residual variant.
+func TestRecomputeWarningMatchesBackend(t *testing.T) {
+	for _, residual := range []string{
+		"residual streams=4 constraint=birkhoff",
+		"residual streams=4 constraint=birkhoff dynamic=false",
+		"residual streams=4 constraint=stochastic",
+		"residual streams=4 constraint=none",
+		"residual streams=4 constraint=none dynamic=false",
+		"residual streams=3 constraint=permutations",
+		"residual streams=3 constraint=permutations dynamic=false",
+		"residual streams=4 constraint=identity",
+		"residual streams=1 constraint=identity",
+		"residual streams=1 constraint=none",
+	} {
+		t.Run(residual, func(t *testing.T) {
+			res, err := compiler.CompileSource("deep.mhc", []byte(deepSource(residual+" recompute=true")))
+			if err != nil || res.Module == nil {
+				t.Fatalf("compile: %v %v", err, res.Diags)
+			}
+			warned := false
+			for _, d := range res.Diags {
+				warned = warned || strings.Contains(d.Message, "`recompute=true`")
+			}
+			g, err := gb.Build(res.Module, gb.Options{Binds: map[string]int{"B": 1, "T": 6}, Grad: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			got := g.Streams().Recomputed
+			_, recomputable := compiler.RecomputableStreams(res.Module)
+			if warned != (got == 0) || (recomputable > 0) != (got > 0) {
+				t.Errorf("warning %v, compiler finds %d recomputable, backend recomputes %d (diags %v)", warned, recomputable, got, res.Diags)
+			}
+		})
 	}
 }
