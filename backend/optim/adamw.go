@@ -141,6 +141,10 @@ func (o *AdamW) Step(lr float64) {
 		}
 		m, v := o.m[k][lo:hi], o.v[k][lo:hi]
 		data := p.Data[lo:hi]
+		if vecAdamW && useVecAdamW {
+			adamwVec(data, p.Grad[lo:hi], m, v, b1, b2, stepSize, bc2Sqrt, eps, decay)
+			return
+		}
 		for i, g32 := range p.Grad[lo:hi] {
 			g := float64(g32)
 			m[i] = b1*m[i] + (1-b1)*g
@@ -151,6 +155,10 @@ func (o *AdamW) Step(lr float64) {
 		}
 	})
 }
+
+// useVecAdamW lets tests switch the AVX2 kernel (adamw_cgo.go) off to
+// compare it with the Go loop, which it matches bit for bit.
+var useVecAdamW = true
 
 // chunkSize is the number of elements of one unit of optimiser work.
 const chunkSize = 1 << 15

@@ -309,10 +309,23 @@ func TestConstantSchedule(t *testing.T) {
 }
 
 // TestAdamWParallelMatchesSerial: Step spreads the elements over all CPUs
-// in chunks; the result must be bit-identical to the one-element-at-a-time
-// update (written out here from the formula in Step's doc) for params that
-// span many chunks, end mid-chunk, are tiny, or have no gradient.
+// in chunks and runs the AVX2 kernel where it can; the result must be
+// bit-identical to the one-element-at-a-time update (written out here from
+// the formula in Step's doc), with the kernel and with Step's Go loop, for
+// params that span many chunks, end mid-chunk, are tiny, or have no
+// gradient.
 func TestAdamWParallelMatchesSerial(t *testing.T) {
+	for _, vec := range []bool{true, false} {
+		t.Run(fmt.Sprintf("vector=%v", vec && vecAdamW), func(t *testing.T) {
+			old := useVecAdamW
+			useVecAdamW = vec
+			defer func() { useVecAdamW = old }()
+			adamwMatchesSerial(t)
+		})
+	}
+}
+
+func adamwMatchesSerial(t *testing.T) {
 	sizes := []int{5*chunkSize + 123, 7, 0, 2*chunkSize - 1, 3}
 	var params, ref []Tensor
 	for i, n := range sizes {
