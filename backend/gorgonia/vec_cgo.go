@@ -485,6 +485,83 @@ TGT void mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, i
 	free(g);
 }
 
+// ---------------------------------------------------------------- hc.coeffs projection
+
+#define PROJ_KB 256
+
+// Columns [j0, j0+8·NV) of m[t, :] = x[t, :]·phi for the TR tokens whose
+// current K-block is packed in xp (rows PROJ_KB floats apart).
+#define PROJ_KBLOCK(TR, NV) do { \
+	for (int kk = 0; kk < kb; kk++) { \
+		const float *pk = phi + (size_t)(k0 + kk) * w + j0; \
+		__m256 p[3]; \
+		for (int v = 0; v < NV; v++) p[v] = full ? _mm256_loadu_ps(pk + 8 * v) : _mm256_maskload_ps(pk + 8 * v, mk[v]); \
+		for (int r = 0; r < TR; r++) { \
+			__m256 xr = _mm256_broadcast_ss(xp + r * PROJ_KB + kk); \
+			for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(xr, p[v], acc[r][v]); \
+		} \
+	} \
+} while (0)
+
+// The common tile (4 tokens × 24 full columns) with its 12 accumulators in
+// named registers, which GCC keeps out of memory (it spills an array).
+TGT static void proj_4x24(const float *xp, const float *pk, int w, int kb, __m256 acc[4][3]) {
+	__m256 a00 = acc[0][0], a01 = acc[0][1], a02 = acc[0][2], a10 = acc[1][0], a11 = acc[1][1], a12 = acc[1][2];
+	__m256 a20 = acc[2][0], a21 = acc[2][1], a22 = acc[2][2], a30 = acc[3][0], a31 = acc[3][1], a32 = acc[3][2];
+	for (int kk = 0; kk < kb; kk++, pk += w) {
+		__m256 p0 = _mm256_loadu_ps(pk), p1 = _mm256_loadu_ps(pk + 8), p2 = _mm256_loadu_ps(pk + 16);
+		__m256 b = _mm256_broadcast_ss(xp + kk);
+		a00 = _mm256_fmadd_ps(b, p0, a00); a01 = _mm256_fmadd_ps(b, p1, a01); a02 = _mm256_fmadd_ps(b, p2, a02);
+		b = _mm256_broadcast_ss(xp + PROJ_KB + kk);
+		a10 = _mm256_fmadd_ps(b, p0, a10); a11 = _mm256_fmadd_ps(b, p1, a11); a12 = _mm256_fmadd_ps(b, p2, a12);
+		b = _mm256_broadcast_ss(xp + 2 * PROJ_KB + kk);
+		a20 = _mm256_fmadd_ps(b, p0, a20); a21 = _mm256_fmadd_ps(b, p1, a21); a22 = _mm256_fmadd_ps(b, p2, a22);
+		b = _mm256_broadcast_ss(xp + 3 * PROJ_KB + kk);
+		a30 = _mm256_fmadd_ps(b, p0, a30); a31 = _mm256_fmadd_ps(b, p1, a31); a32 = _mm256_fmadd_ps(b, p2, a32);
+	}
+	acc[0][0] = a00; acc[0][1] = a01; acc[0][2] = a02; acc[1][0] = a10; acc[1][1] = a11; acc[1][2] = a12;
+	acc[2][0] = a20; acc[2][1] = a21; acc[2][2] = a22; acc[3][0] = a30; acc[3][1] = a31; acc[3][2] = a32;
+}
+
+// m[t, 0:w] = x[t, 0:K]·phi[K, w] for t in [t0, t1): the thin product of
+// hc.coeffs. For each block of PROJ_KB rows of phi (24 KiB at w = 24, kept
+// in L1) every tile of 4 tokens × 24 columns accumulates in 12 registers;
+// the tile's 4 rows of x are first copied into a contiguous buffer, because
+// they are K floats apart (a power of two at the usual widths) and read in
+// step they would evict each other from L1.
+TGT void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w) {
+	float xp[4 * PROJ_KB] __attribute__((aligned(32)));
+	for (int j0 = 0; j0 < w; j0 += 24) {
+		int nw = w - j0 < 24 ? w - j0 : 24, nv = (nw + 7) / 8, full = nw % 8 == 0;
+		__m256i mk[3];
+		for (int v = 0; v < 3; v++) {
+			int left = nw - 8 * v;
+			mk[v] = lanemask(left > 8 ? 8 : left < 0 ? 0 : left);
+		}
+		for (int k0 = 0; k0 < K; k0 += PROJ_KB) {
+			int kb = K - k0 < PROJ_KB ? K - k0 : PROJ_KB;
+			for (int t = t0; t < t1; t += 4) {
+				int tr = t1 - t < 4 ? t1 - t : 4;
+				__m256 acc[4][3];
+				for (int r = 0; r < 4; r++)
+					for (int v = 0; v < 3; v++)
+						acc[r][v] = k0 == 0 || r >= tr || v >= nv ? _mm256_setzero_ps()
+						                                          : _mm256_maskload_ps(m + (size_t)(t + r) * w + j0 + 8 * v, mk[v]);
+				for (int r = 0; r < 4; r++) {
+					if (r < tr) memcpy(xp + r * PROJ_KB, x + (size_t)(t + r) * K + k0, sizeof(float) * kb);
+					else memset(xp + r * PROJ_KB, 0, sizeof(float) * kb);
+				}
+				if (nv == 3 && full) proj_4x24(xp, phi + (size_t)k0 * w + j0, w, kb, acc);
+				else if (nv == 3) PROJ_KBLOCK(4, 3);
+				else if (nv == 2) PROJ_KBLOCK(4, 2);
+				else PROJ_KBLOCK(4, 1);
+				for (int r = 0; r < tr; r++)
+					for (int v = 0; v < nv; v++) _mm256_maskstore_ps(m + (size_t)(t + r) * w + j0 + 8 * v, mk[v], acc[r][v]);
+			}
+		}
+	}
+}
+
 // ---------------------------------------------------------------- hc.coeffs weight gradient
 
 // dphi rows [k, k+KR) × columns [j0, j0+8·NV) += Σ_{t ∈ [tb, te)} x[t, k+a]·dz[t, j0:]
@@ -784,6 +861,10 @@ func cbool(b bool) C.int {
 		return 1
 	}
 	return 0
+}
+
+func vHCProj(x, phi, m []float32, t0, t1, k, w int) {
+	C.mhcc_hc_proj(fp(x), fp(phi), fp(m), C.int(t0), C.int(t1), C.int(k), C.int(w))
 }
 
 func vHCDphi(x, dz, dphi []float32, t0, t1, k, w int) {
