@@ -487,6 +487,19 @@ TGT void mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, i
 
 // ---------------------------------------------------------------- hc.coeffs projection
 
+// colblock describes the column block [j0, j0+24) of a w-wide row: its
+// lane masks per 8-column vector, how many vectors it has, and whether
+// they are all full.
+TGT static inline void colblock(int w, int j0, __m256i mk[3], int *nv, int *full) {
+	int nw = w - j0 < 24 ? w - j0 : 24;
+	*nv = (nw + 7) / 8;
+	*full = nw % 8 == 0;
+	for (int v = 0; v < 3; v++) {
+		int left = nw - 8 * v;
+		mk[v] = lanemask(left > 8 ? 8 : left < 0 ? 0 : left);
+	}
+}
+
 #define PROJ_KB 256
 
 // Columns [j0, j0+8·NV) of m[t, :] = x[t, :]·phi for the TR tokens whose
@@ -532,12 +545,9 @@ TGT static void proj_4x24(const float *xp, const float *pk, int w, int kb, __m25
 TGT void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w) {
 	float xp[4 * PROJ_KB] __attribute__((aligned(32)));
 	for (int j0 = 0; j0 < w; j0 += 24) {
-		int nw = w - j0 < 24 ? w - j0 : 24, nv = (nw + 7) / 8, full = nw % 8 == 0;
 		__m256i mk[3];
-		for (int v = 0; v < 3; v++) {
-			int left = nw - 8 * v;
-			mk[v] = lanemask(left > 8 ? 8 : left < 0 ? 0 : left);
-		}
+		int nv, full;
+		colblock(w, j0, mk, &nv, &full);
 		for (int k0 = 0; k0 < K; k0 += PROJ_KB) {
 			int kb = K - k0 < PROJ_KB ? K - k0 : PROJ_KB;
 			for (int t = t0; t < t1; t += 4) {
@@ -599,12 +609,9 @@ TGT void mhcc_hc_dphi(const float *x, const float *dz, float *dphi, int t0, int 
 	for (int tb = t0; tb < t1; tb += 64) {
 		int te = t1 - tb < 64 ? t1 : tb + 64;
 		for (int j0 = 0; j0 < w; j0 += 24) {
-			int nw = w - j0 < 24 ? w - j0 : 24, nv = (nw + 7) / 8, full = nw % 8 == 0;
 			__m256i mk[3];
-			for (int v = 0; v < 3; v++) {
-				int left = nw - 8 * v;
-				mk[v] = lanemask(left > 8 ? 8 : left < 0 ? 0 : left);
-			}
+			int nv, full;
+			colblock(w, j0, mk, &nv, &full);
 			int k = 0;
 			for (; k + 4 <= K; k += 4) { // constant KR, NV, full: acc stays in registers
 				if (full && nv == 3) dphi_block(x, dz, dphi, tb, te, K, w, k, j0, 4, 3, 1, mk);
