@@ -212,7 +212,7 @@ func TestVectorKernels(t *testing.T) {
 		}
 	}
 	for _, n := range []int{1, 2, 3, 4} {
-		for _, k := range []int{5, 40, 96} {
+		for _, k := range []int{5, 40, 96, 300} { // 300: two K-blocks of the thin projection, the second partial
 			w := n*n + 2*n
 			tok := 11 // 4-row blocks and a remainder
 			x, phi, alpha, bias, gy := rnd(tok*k, 1), rnd(k*w, 0.3), rnd(3, 1), rnd(w, 1), rnd(tok*w, 1)
