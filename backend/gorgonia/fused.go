@@ -289,11 +289,7 @@ type rmsGradK struct {
 }
 
 func rmsGrad[T float](k rmsGradK, x [][]T, y []T) {
-	X := x[0]
-	if k.in != nil {
-		X = recomputed[T](k.in)
-	}
-	rmsBwd(X, x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.s, k.c, k.eps)
+	rmsBwd(streamX(k.in, x[0]), x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.s, k.c, k.eps)
 }
 
 func (k rmsGradK) f32(x [][]float32, _ [][]int, y []float32) error {
@@ -310,10 +306,7 @@ func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64, role *hcRole) 
 	c := shape[len(shape)-1]
 	name := fmt.Sprintf("rmsnorm(%v)%v", eps, shape)
 	k := rmsK{c, eps}
-	var in *member
-	if role != nil {
-		in = role.in
-	}
+	in := role.inputOf()
 	grad := func(o *op, inputs G.Nodes, _, gy *G.Node) (G.Nodes, error) {
 		s := &side{}
 		return b.multiGrad(name+"_grad", o, inputs, func(g *grads) kernel { return rmsGradK{k, g, s, in} }, inputs[0], inputs[1], gy)
@@ -421,10 +414,7 @@ type hcCoeffsGradK struct {
 }
 
 func hcCoeffsGrad[T float](k hcCoeffsGradK, x [][]T, y []T) {
-	X := x[0]
-	if k.role != nil && k.role.in != nil {
-		X = recomputed[T](k.role.in)
-	}
+	X := streamX(k.role.inputOf(), x[0])
 	// with a stream plan, dx adds to what hc.write and hc.read put there
 	accX := k.role != nil && k.role.xGrad != nil
 	hcCoeffsBwd(X, x[1], x[2], x[3], x[4], k.st, k.tmp, k.n, k.k, accX,
@@ -479,10 +469,7 @@ type hcReadGradK struct {
 }
 
 func hcReadGrad[T float](k hcReadGradK, x [][]T, y []T) {
-	X := x[1]
-	if k.role != nil && k.role.in != nil {
-		X = recomputed[T](k.role.in)
-	}
+	X := streamX(k.role.inputOf(), x[1])
 	dX, add := gradDst(k.g, y, 1), false
 	if k.role != nil && k.role.xGrad != nil {
 		// hc.write's backward wrote its part of dX first
@@ -552,10 +539,7 @@ type hcWriteGradK struct {
 }
 
 func hcWriteGrad[T float](k hcWriteGradK, x [][]T, y []T) {
-	X := x[1]
-	if k.role != nil && k.role.in != nil {
-		X = recomputed[T](k.role.in)
-	}
+	X := streamX(k.role.inputOf(), x[1])
 	dX := gradDst(k.g, y, 1)
 	if k.role != nil && k.role.xGrad != nil {
 		// the first part of X's accumulated gradient (streams.go)

@@ -136,7 +136,7 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 	gr = b.out
 	gr.g = b.g
 	if p := b.streams; p != nil {
-		gr.streams = StreamStats{Chains: p.chains, Accumulated: p.planned, Recomputed: p.members}
+		gr.streams = StreamStats{Chains: p.chains, Accumulated: p.accumulated, Recomputed: p.members}
 		if p.members > 0 {
 			gr.streams.Segment = m.RecomputeSegment
 		}

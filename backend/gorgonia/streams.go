@@ -93,12 +93,9 @@ type member struct {
 	R, p, y any
 }
 
-// forwardDst is the output buffer of the hc.write producing m in the
-// forward pass; record notes its inputs and what the store now holds.
-func forwardDst[T float](m *member, size int) []T {
-	return sideBuf[T](&m.seg.ch.store, m.i, size)
-}
-
+// record notes, in the forward pass of the hc.write producing m (whose
+// output buffer is slot m.i of the store), its inputs and what the store
+// now holds.
 func (m *member) record(R, X, p, y any) {
 	m.R, m.p, m.y = R, p, y
 	ch := m.seg.ch
@@ -111,6 +108,24 @@ func (m *member) record(R, X, p, y any) {
 	default:
 		ch.owner, ch.valid = nil, 0
 	}
+}
+
+// inputOf returns the recomputed stream tensor that r's op reads (nil:
+// none, or no role).
+func (r *hcRole) inputOf() *member {
+	if r == nil {
+		return nil
+	}
+	return r.in
+}
+
+// streamX returns the values of a backward kernel's stream input x: x
+// itself, or the recomputed m when x is not kept.
+func streamX[T float](m *member, x []T) []T {
+	if m == nil {
+		return x
+	}
+	return recomputed[T](m)
 }
 
 // recomputed returns the values of m for a backward kernel, recomputing
@@ -135,8 +150,9 @@ func recomputed[T float](m *member) []T {
 // streamPlan maps the fused hc ops of a module to their roles.
 type streamPlan struct {
 	roles map[*ir.Value]*hcRole
-	// chains and members count what was planned (for tests and reports).
-	chains, planned, members int
+	// chains, accumulated and members count what was planned (for tests
+	// and reports: StreamStats).
+	chains, accumulated, members int
 }
 
 // role returns v's role (nil: the default path).
@@ -270,7 +286,7 @@ func planStreams(m *ir.Module, live map[*ir.Value]bool) *streamPlan {
 		// G.Grad sums as usual.
 		if len(norms) == 0 && (read != nil || coeffs != nil) &&
 			(coeffs == nil || read == nil || reaches(coeffs, read)) {
-			p.planned++
+			p.accumulated++
 			g := &bufRef{&ch.grads, pos % 2}
 			role(write).xGrad = g
 			if read != nil {
