@@ -133,7 +133,7 @@ func (o *AdamW) Step(lr float64) {
 	bc2Sqrt := math.Sqrt(bc2)
 	// Every element is updated independently, so the chunks run on all
 	// CPUs and the result does not depend on how they are split.
-	forChunks(o.params, func(k, lo, hi int) {
+	forChunks(o.params, func(_, k, lo, hi int) {
 		p := o.params[k]
 		decay := 1.0
 		if p.Decay {
@@ -163,28 +163,44 @@ var useVecAdamW = true
 // chunkSize is the number of elements of one unit of optimiser work.
 const chunkSize = 1 << 15
 
-// forChunks calls f(k, lo, hi) for every chunk [lo, hi) of at most
-// chunkSize elements of every param k with a gradient, spread over
-// GOMAXPROCS goroutines (one when the work is small). Chunks are taken
-// from a shared counter, so a CPU busy with another process does not hold
-// back the others.
-func forChunks(params []Tensor, f func(k, lo, hi int)) {
-	type chunk struct{ k, lo, hi int }
+// chunk is one unit of optimiser work: elements [lo, hi) of param k.
+type chunk struct{ k, lo, hi int }
+
+// chunksOf lists the chunks of at most chunkSize elements of every param
+// with a gradient, in param order.
+func chunksOf(params []Tensor) []chunk {
 	var chunks []chunk
-	total := 0
 	for k, p := range params {
-		if p.Grad == nil {
-			continue
-		}
 		for lo := 0; lo < len(p.Grad); lo += chunkSize {
 			chunks = append(chunks, chunk{k, lo, min(lo+chunkSize, len(p.Grad))})
 		}
-		total += len(p.Grad)
+	}
+	return chunks
+}
+
+// numChunks is len(chunksOf(params)).
+func numChunks(params []Tensor) int {
+	n := 0
+	for _, p := range params {
+		n += (len(p.Grad) + chunkSize - 1) / chunkSize
+	}
+	return n
+}
+
+// forChunks calls f(i, k, lo, hi) for every chunk i (chunksOf's order) of
+// params, spread over GOMAXPROCS goroutines (one when the work is small).
+// Chunks are taken from a shared counter, so a CPU busy with another
+// process does not hold back the others.
+func forChunks(params []Tensor, f func(i, k, lo, hi int)) {
+	chunks := chunksOf(params)
+	total := 0
+	for _, c := range chunks {
+		total += c.hi - c.lo
 	}
 	workers := min(runtime.GOMAXPROCS(0), len(chunks))
 	if workers <= 1 || total < 2*chunkSize {
-		for _, c := range chunks {
-			f(c.k, c.lo, c.hi)
+		for i, c := range chunks {
+			f(i, c.k, c.lo, c.hi)
 		}
 		return
 	}
@@ -200,7 +216,7 @@ func forChunks(params []Tensor, f func(k, lo, hi int)) {
 					return
 				}
 				c := chunks[i]
-				f(c.k, c.lo, c.hi)
+				f(i, c.k, c.lo, c.hi)
 			}
 		}()
 	}
@@ -283,22 +299,33 @@ func (o *AdamW) SetState(s AdamWState) error {
 // It returns the norm before clipping. A NaN or infinite norm is returned
 // as is and the gradients are left untouched (scaling could not repair
 // them; the caller should skip the step). maxNorm ≤ 0 disables clipping.
+//
+// The sum of squares is taken in chunks on all CPUs; each chunk's partial
+// sum goes to its own slot and the slots are added in order, so the result
+// does not depend on the number of CPUs or on scheduling.
 func ClipGlobalNorm(params []Tensor, maxNorm float64) (norm float64) {
-	var ss float64
-	for _, p := range params {
-		for _, g := range p.Grad {
+	partial := make([]float64, numChunks(params))
+	forChunks(params, func(i, k, lo, hi int) {
+		var ss float64
+		for _, g := range params[k].Grad[lo:hi] {
 			ss += float64(g) * float64(g)
 		}
+		partial[i] = ss
+	})
+	var ss float64
+	for _, v := range partial {
+		ss += v
 	}
 	norm = math.Sqrt(ss)
 	if maxNorm <= 0 || !(norm > maxNorm) || math.IsInf(norm, 0) {
 		return norm
 	}
 	scale := maxNorm / norm
-	for _, p := range params {
-		for i, g := range p.Grad {
-			p.Grad[i] = float32(float64(g) * scale)
+	forChunks(params, func(_, k, lo, hi int) {
+		g := params[k].Grad[lo:hi]
+		for i, v := range g {
+			g[i] = float32(float64(v) * scale)
 		}
-	}
+	})
 	return norm
 }

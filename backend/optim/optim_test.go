@@ -3,6 +3,7 @@ package optim
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -382,6 +383,52 @@ func adamwMatchesSerial(t *testing.T) {
 				if p.Data[j] != ref[k].Data[j] {
 					t.Fatalf("step %d: %s[%d] = %v, serial update gives %v", step, p.Name, j, p.Data[j], ref[k].Data[j])
 				}
+			}
+		}
+	}
+}
+
+// TestClipGlobalNormChunked: on params spanning many chunks the norm is
+// the serial sum of squares up to rounding (1e-12), the same with one CPU
+// as with all of them (partial sums are added in chunk order), and the
+// clipped gradients are exactly float32(g·maxNorm/norm).
+func TestClipGlobalNormChunked(t *testing.T) {
+	mk := func() []Tensor {
+		var ps []Tensor
+		for i, n := range []int{3*chunkSize + 17, 5, 0, chunkSize} {
+			g := make([]float32, n)
+			for j := range g {
+				g[j] = float32(math.Sin(float64(i*7919+j)) * 3)
+			}
+			ps = append(ps, Tensor{Name: fmt.Sprintf("p%d", i), Data: make([]float32, n), Grad: g})
+		}
+		return ps
+	}
+	ref := mk()
+	var ss float64
+	for _, p := range ref {
+		for _, g := range p.Grad {
+			ss += float64(g) * float64(g)
+		}
+	}
+	want := math.Sqrt(ss)
+	one := mk()
+	old := runtime.GOMAXPROCS(1)
+	n1 := ClipGlobalNorm(one, 1)
+	runtime.GOMAXPROCS(max(old, 2))
+	all := mk()
+	n2 := ClipGlobalNorm(all, 1)
+	runtime.GOMAXPROCS(old)
+	if math.Abs(n2-want) > 1e-12*want {
+		t.Errorf("norm %v, serial sum gives %v", n2, want)
+	}
+	if n1 != n2 {
+		t.Errorf("norm %v with one CPU, %v with several", n1, n2)
+	}
+	for k, p := range all {
+		for j, g := range p.Grad {
+			if w := float32(float64(ref[k].Grad[j]) * (1 / n2)); g != w || one[k].Grad[j] != w {
+				t.Fatalf("%s[%d] clipped to %v (one CPU %v), want %v", p.Name, j, g, one[k].Grad[j], w)
 			}
 		}
 	}
