@@ -37,7 +37,9 @@ func StartEnv() []string {
 }
 
 // BLASName describes the GEMM that float32 matrix products run on:
-// "openblas (cgo, gonum netlib)" in the openblas build, "native AVX2
+// "openblas (cgo, gonum netlib)" in the openblas build (with the
+// OPENBLAS_NUM_THREADS and OPENBLAS_THREAD_TIMEOUT settings, when set, as
+// "; KEY=VALUE" before the closing parenthesis), "native AVX2
 // sgemm (cgo)" for the package's own packed kernel (sgemm_cgo.go, the
 // default where cgo, amd64 and the CPU allow), "gonum (pure Go)"
 // otherwise, or the type of whatever BLAS was installed with G.Use.
@@ -50,7 +52,13 @@ func BLASName() string {
 		return "gonum (pure Go)"
 	default:
 		if blasBuild == "openblas" {
-			return "openblas (cgo, gonum netlib)"
+			name := "openblas (cgo, gonum netlib"
+			for _, k := range []string{"OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT"} {
+				if v, ok := os.LookupEnv(k); ok {
+					name += "; " + k + "=" + v
+				}
+			}
+			return name + ")"
 		}
 		return fmt.Sprintf("%T", b)
 	}

@@ -4,6 +4,7 @@ package gorgonia
 
 import (
 	"math"
+	"os"
 	"testing"
 
 	"gonum.org/v1/netlib/blas/netlib"
@@ -20,7 +21,15 @@ func TestOpenBLASBuild(t *testing.T) {
 	if useCSgemm() {
 		t.Error("the native sgemm is still selected")
 	}
-	if got := BLASName(); got != "openblas (cgo, gonum netlib)" {
+	t.Setenv("OPENBLAS_NUM_THREADS", "") // restored after the test
+	os.Unsetenv("OPENBLAS_NUM_THREADS")
+	t.Setenv("OPENBLAS_THREAD_TIMEOUT", "4")
+	if got := BLASName(); got != "openblas (cgo, gonum netlib; OPENBLAS_THREAD_TIMEOUT=4)" {
+		t.Errorf("BLASName() = %q", got)
+	}
+	t.Setenv("OPENBLAS_NUM_THREADS", "1")
+	os.Unsetenv("OPENBLAS_THREAD_TIMEOUT")
+	if got := BLASName(); got != "openblas (cgo, gonum netlib; OPENBLAS_NUM_THREADS=1)" {
 		t.Errorf("BLASName() = %q", got)
 	}
 	const m, n, k = 70, 50, 300 // above smallGemmWork: a BLAS call
