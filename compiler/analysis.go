@@ -271,7 +271,7 @@ func ValueFLOPs(v *ir.Value, binds map[string]int) (int64, error) {
 			return 0, err
 		}
 		K, n := int64(x[len(x)-1]), int64(v.Attrs.Int("n"))
-		w := n*n + 2*n
+		w := int64(ir.HCCoeffsWidth(int(n), v.Attrs))
 		rows := out / w
 		// square, mean: 2K; add, sqrt: 2; matmul: 2Kw; divide by r: w;
 		// α·m + b: 2w; σ (pre), σ and ·2 (post): 3n.

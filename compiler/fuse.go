@@ -221,21 +221,26 @@ func (f *fusion) matchHCCoeffs(dv *ir.Value) bool {
 	}
 	sq := mn.Args[0]
 	w := lastDim(phi)
-	if w.IsSym() {
+	if w.IsSym() || !f.only(sq, mn, ad, r, mm) || f.e.claimed(dv) {
 		return false
 	}
-	nS := 1
-	for nS*nS+2*nS < w.N {
-		nS++
+	if f.u.count[dv] != 3 || len(f.u.users[dv]) != 3 {
+		return false
 	}
-	if nS*nS+2*nS != w.N || !f.only(sq, mn, ad, r, mm) || f.e.claimed(dv) {
+	// n is the width of the pre group, the slice that starts at 0; the
+	// res group takes the remaining R = w − 2n columns (n², or n! for
+	// constraint=permutations).
+	nS := 0
+	for _, sm := range f.u.users[dv] {
+		if is(sm, ir.OpSlice) && sm.Attrs.Int("start") == 0 {
+			nS = sm.Attrs.Int("end")
+		}
+	}
+	if nS < 1 || 2*nS >= w.N {
 		return false
 	}
 	// The three groups, each slice(m)·slice(alpha) + slice(bias).
 	bounds := [3][2]int{{0, nS}, {nS, 2 * nS}, {2 * nS, w.N}}
-	if f.u.count[dv] != 3 || len(f.u.users[dv]) != 3 {
-		return false
-	}
 	var groups [3]*ir.Value // the add of each group
 	var alpha, bias *ir.Value
 	mems := []*ir.Value{sq, mn, ad, r, mm, dv}
@@ -300,7 +305,11 @@ func (f *fusion) matchHCCoeffs(dv *ir.Value) bool {
 	}
 	mems = append(mems, pre, sig1, post)
 	outT := dv.Type
-	cv := newValue(ir.OpHCCoeffs, ir.Attrs{{Key: "n", Val: nS}, {Key: "eps", Val: eps}, members(len(mems))}, outT, dv.Pos, xf, phi, alpha, bias)
+	attrs := ir.Attrs{{Key: "n", Val: nS}, {Key: "eps", Val: eps}}
+	if res := w.N - 2*nS; res != nS*nS {
+		attrs = append(attrs, ir.Attr{Key: "res", Val: res})
+	}
+	cv := newValue(ir.OpHCCoeffs, append(attrs, members(len(mems))), outT, dv.Pos, xf, phi, alpha, bias)
 	if cv == nil {
 		return false
 	}

@@ -71,8 +71,8 @@ func ModuleDiagnostics(p *lang.Program, m *ir.Module, opts Options) lang.Diagnos
 		return warn("`recompute=true` has no effect here: no fused `hc.write` op writes the stream tensors (with `constraint=identity` the stream updates stay plain additions)",
 			"remove it")
 	case ok == 0:
-		return warn(fmt.Sprintf("`recompute=true` has no effect with `constraint=%s`: its stream tensors are also read by unfused ops (the coefficient projection), so none can be recomputed", res.Constraint),
-			"use `constraint=birkhoff`, `stochastic` or `none`, whose coefficient ops are fused")
+		return warn(fmt.Sprintf("`recompute=true` has no effect with `constraint=%s` on this build: its stream tensors are also read by ops that cannot read a recomputed tensor", res.Constraint),
+			"keep the fusion passes of -O2 (fuse-hc-coeffs, fuse-hc-read, fuse-hc-write, fuse-rmsnorm)")
 	case RecomputeKept(L, m.RecomputeSegment) >= L-1:
 		return warn(fmt.Sprintf("`recompute=true` saves no memory with %d hyper-connected sublayers: it needs at least 4", L),
 			"remove it, or use it on a deeper model")

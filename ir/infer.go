@@ -189,7 +189,7 @@ func inferFused(op string, args []*Value, attrs Attrs) (Type, error) {
 	case OpHCCoeffs:
 		x, phi, alpha, bias := args[0].Type.Shape, args[1].Type.Shape, args[2].Type.Shape, args[3].Type.Shape
 		n := attrs.Int("n")
-		w := n*n + 2*n
+		w := HCCoeffsWidth(n, attrs)
 		if x.Rank() == 0 || phi.Rank() != 2 || phi[0] != last(x) || phi[1] != D(w) ||
 			!alpha.Equal(Dims(3)) || !bias.Equal(Dims(w)) {
 			return Type{}, fmt.Errorf("hc.coeffs: want x [..., K], phi [K, %d], alpha [3], bias [%d], got %s %s %s %s",
@@ -325,4 +325,13 @@ func inferMatmul(a, b Shape, transB bool) (Type, error) {
 	}
 	out := append(a[:a.Rank()-2].Clone(), m, n)
 	return Type{DType: F32, Shape: out}, nil
+}
+
+// HCCoeffsWidth is the width 2n + R of an hc.coeffs result: R is the
+// attribute res, or n² when it is absent.
+func HCCoeffsWidth(n int, attrs Attrs) int {
+	if r, ok := attrs.Get("res").(int); ok {
+		return 2*n + r
+	}
+	return n*n + 2*n
 }

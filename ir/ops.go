@@ -97,10 +97,11 @@ const (
 	OpSinkhorn = "sinkhorn"
 	// OpHCCoeffs computes all mHC coefficients of a sublayer in one pass
 	// (mhc.md §3 steps 1–4 without Sinkhorn): x [..., K] (the flattened
-	// token, K = n·C), phi [K, n²+2n], alpha [3], bias [n²+2n]. With
-	// m = (x·phi)/sqrt(mean(x²) + eps), the result [..., n²+2n] is
-	// [σ(α₀·m_pre + b_pre) | 2σ(α₁·m_post + b_post) | α₂·m_res + b_res].
-	// Attrs: n (int), eps (float64).
+	// token, K = n·C), phi [K, w], alpha [3], bias [w] with w = 2n + R. With
+	// m = (x·phi)/sqrt(mean(x²) + eps), the result [..., w] is
+	// [σ(α₀·m_pre + b_pre) | 2σ(α₁·m_post + b_post) | α₂·m_res + b_res]
+	// (n, n and R columns). Attrs: n (int), eps (float64), res (int, R:
+	// optional, n² when absent; n! for constraint=permutations).
 	OpHCCoeffs = "hc.coeffs"
 	// OpHCRead is u = Σ_j hPre[..., j]·X[..., j, :]: hPre [..., n],
 	// X [..., n, C] → [..., C].

@@ -319,7 +319,7 @@ var Schema = []StatementSpec{
 			{Name: "collapse", Type: TypeEnum, Values: []string{CollapseSum, CollapseMean, CollapseLearned}, Default: CollapseSum, Kinds: []string{kindHyper},
 				Doc: "how the streams are combined before the final norm: `sum`, `mean`, or `learned` (DeepSeek's pre-only head: a weighted sum with dynamic weights)"},
 			{Name: "recompute", Type: TypeBool, Default: "false", Kinds: []string{kindHyper},
-				Doc: "recompute the stream tensors in the backward pass instead of keeping them: one every S sublayers is stored (S ≈ √L for L hyper-connected sublayers, chosen to keep the fewest), the others are rebuilt from it with the write-and-mix kernel; bit-identical values, less memory (at -O2, where the hyper-connection ops are fused; not with dynamic `permutations` or `identity`, the compiler warns)"},
+				Doc: "recompute the stream tensors in the backward pass instead of keeping them: one every S sublayers is stored (S ≈ √L for L hyper-connected sublayers, chosen to keep the fewest), the others are rebuilt from it with the write-and-mix kernel; bit-identical values, less memory (at -O2, where the hyper-connection ops are fused; not with `constraint=identity`, the compiler warns)"},
 		},
 		Example: "residual streams=4 constraint=birkhoff",
 		Doc:     "the residual stream: plain, or n hyper-connected streams (default plain when the statement is absent)",

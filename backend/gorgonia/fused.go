@@ -207,12 +207,12 @@ func (b *builder) lowerFused(v *ir.Value, args []*entry, e *entry) error {
 		e.node, err = b.sinkhorn(nodes[0], s, iters)
 	case ir.OpHCCoeffs:
 		n := v.Attrs.Int("n")
-		w := n*n + 2*n
+		w := ir.HCCoeffsWidth(n, v.Attrs)
 		k := last(shapes[0])
 		if n < 1 || len(shapes[0]) == 0 || !sameShape(shapes[1], []int{k, w}) || prod(shapes[2]) != 3 || prod(shapes[3]) != w {
 			return fmt.Errorf("hc.coeffs n=%d: bad operand shapes %v %v %v %v", n, shapes[0], shapes[1], shapes[2], shapes[3])
 		}
-		e.node, err = b.hcCoeffs(nodes, shapes[0], n, attrFloat(v, "eps"), b.streams.role(v))
+		e.node, err = b.hcCoeffs(nodes, shapes[0], n, w, attrFloat(v, "eps"), b.streams.role(v))
 	case ir.OpHCRead:
 		X := shapes[1]
 		if len(X) < 2 || prod(shapes[0]) != prod(X[:len(X)-1]) {
@@ -431,10 +431,9 @@ func (k hcCoeffsGradK) f64(x [][]float64, _ [][]int, y []float64) error {
 }
 
 // hcCoeffs: children x, phi, alpha, bias; role from the stream plan.
-func (b *builder) hcCoeffs(c []*G.Node, xs []int, n int, eps float64, role *hcRole) (*G.Node, error) {
-	w := n*n + 2*n
+func (b *builder) hcCoeffs(c []*G.Node, xs []int, n, w int, eps float64, role *hcRole) (*G.Node, error) {
 	out := append(append([]int(nil), xs[:len(xs)-1]...), w)
-	name := b.fusedName(fmt.Sprintf("hc.coeffs(%d,%v)", n, eps), xs)
+	name := b.fusedName(fmt.Sprintf("hc.coeffs(%d,%d,%v)", n, w, eps), xs)
 	k := hcCoeffsK{n: n, k: xs[len(xs)-1], eps: eps, st: &side{}}
 	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
 		tmp := &side{}

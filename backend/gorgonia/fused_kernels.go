@@ -277,7 +277,7 @@ func sigmoidT[T float](v T) T {
 // hcCoeffsFwd: m = (x·phi)/r (one GEMM per chunk of tokens, kept in st
 // slot 0, 1/r in slot 1), then y = [σ(α₀m+b) | 2σ(α₁m+b) | α₂m+b].
 func hcCoeffsFwd[T float](x, phi, alpha, bias, y []T, st *side, n, k int, eps float64) {
-	w := n*n + 2*n
+	w := len(phi) / k // 2n + R (R = n², or n! for permutations)
 	N := len(x) / k
 	m := sideBuf[T](st, 0, N*w)
 	inv := sideBuf[T](st, 1, N)
@@ -329,7 +329,7 @@ func hcCoeffsFwd[T float](x, phi, alpha, bias, y []T, st *side, n, k int, eps fl
 // With accX, dx is added to (it holds the other readers' parts of X's
 // gradient, streams.go); else it is overwritten.
 func hcCoeffsBwd[T float](x, phi, alpha, y, gy []T, st, tmp *side, n, k int, accX bool, dx, dphi, dalpha, dbias []T) {
-	w := n*n + 2*n
+	w := len(phi) / k // 2n + R (R = n², or n! for permutations)
 	N := len(x) / k
 	m := sideBuf[T](st, 0, N*w)
 	inv := sideBuf[T](st, 1, N)

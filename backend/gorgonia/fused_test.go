@@ -76,7 +76,12 @@ func pSinkhorn(b *ir.Builder, l *ir.Value, iters int) *ir.Value {
 
 // pHCCoeffs returns the three groups [pre, post, res] of hc.coeffs.
 func pHCCoeffs(b *ir.Builder, x, phi, alpha, bias *ir.Value, n int, eps float64) [3]*ir.Value {
-	w := n*n + 2*n
+	return pHCCoeffsRes(b, x, phi, alpha, bias, n, n*n, eps)
+}
+
+// pHCCoeffsRes is pHCCoeffs with a res group of R columns.
+func pHCCoeffsRes(b *ir.Builder, x, phi, alpha, bias *ir.Value, n, R int, eps float64) [3]*ir.Value {
+	w := 2*n + R
 	r := b.Sqrt(b.Add(b.Mean(b.Square(x), -1), b.Const(eps)))
 	m := b.Div(b.Matmul(x, phi, false), r)
 	group := func(i, start, end int) *ir.Value {
@@ -213,6 +218,25 @@ func fusedCases() []fusedCase {
 				sumLossAll(b, splitLast(b, fHCCoeffs(b, x, phi, alpha, bias, n, 1e-6), n, n, n*n)...)
 			} else {
 				g := pHCCoeffs(b, x, phi, alpha, bias, n, 1e-6)
+				sumLossAll(b, g[:]...)
+			}
+		})
+	}
+	// the permutations layout: a res block of R = n! columns (res attr)
+	for _, n := range []int{2, 3} {
+		add(fmt.Sprintf("hc.coeffs_perm_n%d", n), nil, func(b *ir.Builder, fused bool) {
+			const C = 3
+			R := ir.Factorial(n)
+			w := 2*n + R
+			x := param(b, "x", d(2, 3, n*C)...)
+			phi := param(b, "phi", d(n*C, w)...)
+			alpha := param(b, "alpha", d(3)...)
+			bias := param(b, "bias", d(w)...)
+			if fused {
+				c := b.Apply(ir.OpHCCoeffs, attrs("n", n, "eps", 1e-6, "res", R), x, phi, alpha, bias)
+				sumLossAll(b, splitLast(b, c, n, n, R)...)
+			} else {
+				g := pHCCoeffsRes(b, x, phi, alpha, bias, n, R, 1e-6)
 				sumLossAll(b, g[:]...)
 			}
 		})

@@ -61,7 +61,7 @@ func refFused(v *ir.Value, a []*rt, out *rt) error {
 	case ir.OpHCCoeffs:
 		x, phi, alpha, bias := a[0], a[1], a[2], a[3]
 		n := v.Attrs.Int("n")
-		k, w := last(x.shape), n*n+2*n
+		k, w := last(x.shape), ir.HCCoeffsWidth(n, v.Attrs)
 		for t := 0; t < len(x.d)/k; t++ {
 			var ms float64
 			for i := 0; i < k; i++ {

@@ -35,7 +35,7 @@ func evalFused(v *ir.Value, args []*Tensor) (*Tensor, error) {
 		if !ok || n < 1 {
 			return nil, fmt.Errorf("hc.coeffs needs an int attribute n ≥ 1, got %v", v.Attrs.Get("n"))
 		}
-		return hcCoeffs(args[0], args[1], args[2], args[3], n, eps)
+		return hcCoeffs(args[0], args[1], args[2], args[3], n, ir.HCCoeffsWidth(n, v.Attrs), eps)
 	case ir.OpHCRead:
 		return hcRead(args[0], args[1])
 	case ir.OpHCWrite:
@@ -161,12 +161,14 @@ func sinkhorn(L *Tensor, iters int) (*Tensor, error) {
 
 // hcCoeffs is [σ(α₀·m_pre + b_pre) | 2σ(α₁·m_post + b_post) | α₂·m_res + b_res]
 // with m = (x·phi)/sqrt(mean(x²) + eps), per row of x [..., K].
-func hcCoeffs(x, phi, alpha, bias *Tensor, n int, eps float64) (*Tensor, error) {
+func hcCoeffs(x, phi, alpha, bias *Tensor, n, w int, eps float64) (*Tensor, error) {
 	rows, K, err := lastAxis(x)
 	if err != nil {
 		return nil, err
 	}
-	w := n*n + 2*n
+	if w < 2*n {
+		return nil, fmt.Errorf("width %d is less than 2n = %d", w, 2*n)
+	}
 	if len(phi.Shape) != 2 || phi.Shape[0] != K || phi.Shape[1] != w || !equalInts(alpha.Shape, []int{3}) ||
 		!equalInts(bias.Shape, []int{w}) {
 		return nil, fmt.Errorf("want x [..., K], phi [K, %d], alpha [3], bias [%d], got %v %v %v %v",

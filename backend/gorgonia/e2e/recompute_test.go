@@ -55,8 +55,9 @@ func TestRecomputeExact(t *testing.T) {
 		{"residual streams=4 constraint=none collapse=learned", 0},
 		// n = 1 (HC)
 		{"residual streams=1 constraint=none", 0},
-		// static coefficients from the permutation-matrix table
+		// the permutation-matrix table, static and dynamic (hc.coeffs res=3!)
 		{"residual streams=3 constraint=permutations dynamic=false", 16},
+		{"residual streams=3 constraint=permutations", 16},
 	} {
 		residual := c.residual
 		for _, dt := range []gb.DType{gb.Float32, gb.Float64} {
