@@ -57,6 +57,9 @@ func tanhf32(x float32) float32 {
 		a = -a
 	}
 	if a < tanhCut {
+		if x == 0 {
+			return x // ±0 keeps its sign, as math.Tanh does
+		}
 		z := x * x
 		return ((((-5.70498872745e-3*z+2.06390887954e-2)*z-5.37397155531e-2)*z+1.33314422036e-1)*z-3.33332819422e-1)*z*x + x
 	}

@@ -21,7 +21,8 @@ func TestFastMath(t *testing.T) {
 	for range 20000 {
 		xs = append(xs, float32(rng.NormFloat64()*3), float32(rng.Float64()*1e-3))
 	}
-	xs = append(xs, 0, -0.0, 1e-30, -1e-30, 0.625, -0.625, 9.1, -9.1)
+	negZero := float32(math.Copysign(0, -1))
+	xs = append(xs, 0, negZero, 1e-30, -1e-30, 0.625, -0.625, 9.1, -9.1)
 	fns := []struct {
 		name   string
 		kind   int
@@ -59,6 +60,17 @@ func TestFastMath(t *testing.T) {
 			}
 		}
 		t.Logf("%s: worst relative error %.3g (scalar), %.3g (AVX2, used=%v) over %d points", f.name, worst, worstV, useVec, len(xs))
+	}
+	// tanh is odd: tanh(−0) keeps the sign of zero, like math.Tanh.
+	if got := tanhf32(negZero); got != 0 || !math.Signbit(float64(got)) {
+		t.Errorf("tanh(−0) = %v (signbit %v), want −0", got, math.Signbit(float64(got)))
+	}
+	if useVec {
+		out := make([]float32, 8)
+		vUnary(vTanh, []float32{negZero, negZero, negZero, negZero, negZero, negZero, negZero, negZero}, out)
+		if !math.Signbit(float64(out[0])) || out[0] != 0 {
+			t.Errorf("vector tanh(−0) = %v, want −0", out[0])
+		}
 	}
 	// limits and NaN
 	edge := []float32{-1000, -100, 100, 1000, float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN())}

@@ -388,14 +388,12 @@ func hcCoeffsBwd[T float](x, phi, alpha, y, gy []T, st, tmp *side, n, k int, acc
 			}
 		}
 	})
-	if dbias != nil {
-		for j := range dbias {
-			var s T
-			for ch := 0; ch < nch; ch++ {
-				s += part[ch*(w+3)+j]
-			}
-			dbias[j] = s
+	for j := range dbias {
+		var s T
+		for ch := 0; ch < nch; ch++ {
+			s += part[ch*(w+3)+j]
 		}
+		dbias[j] = s
 	}
 	if dalpha != nil {
 		for g := 0; g < 3; g++ {

@@ -93,8 +93,6 @@ func (p mm) ldw() int {
 	return p.n
 }
 
-func (p mm) count() int { return max(p.batch, 1) }
-
 // each runs f for every batch element with the per-matrix slices.
 func mmEach[T float](p mm, f func(i int)) {
 	if p.batch == 0 {

@@ -57,6 +57,7 @@ TGT static inline __m256 tanh256(__m256 x) {
 	p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
 	p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
 	__m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+	small = _mm256_or_ps(small, _mm256_and_ps(sign, x)); // tanh(−0) = −0; no change elsewhere
 	__m256 e = exp256(_mm256_add_ps(a, a));
 	__m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
 	big = _mm256_or_ps(big, _mm256_and_ps(sign, x));

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/mhcc/mhcc/backend/ablate"
-	"github.com/mhcc/mhcc/backend/train"
+	"github.com/mhcc/mhcc/backend/runtime/ablate"
+	"github.com/mhcc/mhcc/backend/runtime/train"
 )
 
 // ablateCmd is `mhcc ablate A.mhc B.mhc ...`: train every file on the same
-// data, seeds and budget and compare them (backend/ablate).
+// data, seeds and budget and compare them (backend/runtime/ablate).
 type ablateCmd struct {
 	Files []string `arg:"" help:"The .mhc files to compare; the first is the baseline of the step-time column."`
 	Steps int      `placeholder:"N" help:"Training steps of every run (default: the first file's steps)."`

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mhcc/mhcc/backend/bench"
+	"github.com/mhcc/mhcc/backend/runtime/bench"
 	"github.com/mhcc/mhcc/compiler"
 )
 

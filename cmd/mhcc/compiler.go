@@ -6,8 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mhcc/mhcc/backend/bundle"
-	"github.com/mhcc/mhcc/backend/train"
+	"github.com/mhcc/mhcc/backend/runtime/bundle"
+	"github.com/mhcc/mhcc/backend/runtime/train"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/lang"
 )

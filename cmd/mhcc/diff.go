@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/mhcc/mhcc/backend/ablate"
+	"github.com/mhcc/mhcc/backend/runtime/ablate"
 )
 
 // diffCmd is `mhcc diff A.mhc B.mhc`: what differs between two models.

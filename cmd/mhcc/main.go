@@ -19,8 +19,8 @@ import (
 
 	"github.com/alecthomas/kong"
 
-	"github.com/mhcc/mhcc/backend/bundle"
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
+	"github.com/mhcc/mhcc/backend/runtime/bundle"
 )
 
 // Exit codes.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/mhcc/mhcc/backend/bundle"
+	"github.com/mhcc/mhcc/backend/runtime/bundle"
 )
 
 func TestMain(m *testing.M) {

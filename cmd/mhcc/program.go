@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/mhcc/mhcc/backend/bundle"
+	"github.com/mhcc/mhcc/backend/runtime/bundle"
 	"github.com/mhcc/mhcc/compiler"
 )
 

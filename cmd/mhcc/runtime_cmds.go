@@ -13,7 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/mhcc/mhcc/backend/train"
+	"github.com/mhcc/mhcc/backend/runtime/train"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
 )

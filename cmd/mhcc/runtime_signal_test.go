@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mhcc/mhcc/backend/checkpoint"
-	"github.com/mhcc/mhcc/backend/train"
+	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
+	"github.com/mhcc/mhcc/backend/runtime/train"
 )
 
 // signalModel is small enough that a step takes a few milliseconds.

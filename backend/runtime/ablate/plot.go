@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/mhcc/mhcc/backend/train"
+	"github.com/mhcc/mhcc/backend/runtime/train"
 )
 
 // Plot draws the comparison's curves into dir, with backend/train's

@@ -7,8 +7,8 @@ import (
 	"math/rand/v2"
 	"sort"
 
-	"github.com/mhcc/mhcc/backend/checkpoint"
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
+	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
-	"github.com/mhcc/mhcc/backend/optim"
+	"github.com/mhcc/mhcc/backend/runtime/optim"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"

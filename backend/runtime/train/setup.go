@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mhcc/mhcc/backend/data"
-	"github.com/mhcc/mhcc/backend/optim"
+	"github.com/mhcc/mhcc/backend/runtime/data"
+	"github.com/mhcc/mhcc/backend/runtime/optim"
 	"github.com/mhcc/mhcc/lang"
 )
 

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mhcc/mhcc/backend/checkpoint"
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
-	"github.com/mhcc/mhcc/backend/optim"
+	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
+	"github.com/mhcc/mhcc/backend/runtime/optim"
 	"github.com/mhcc/mhcc/lang"
 )
 

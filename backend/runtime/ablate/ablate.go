@@ -26,7 +26,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mhcc/mhcc/backend/train"
+	"github.com/mhcc/mhcc/backend/runtime/train"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mhcc/mhcc/backend/checkpoint"
+	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 )
 
 // TestProgramSettingsDriveTheRun checks that the train block's checkpoint,

@@ -13,9 +13,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mhcc/mhcc/backend/checkpoint"
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/ref"
+	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"

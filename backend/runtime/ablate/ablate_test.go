@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mhcc/mhcc/backend/train"
+	"github.com/mhcc/mhcc/backend/runtime/train"
 )
 
 func TestSpikeRule(t *testing.T) {

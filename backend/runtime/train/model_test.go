@@ -325,7 +325,7 @@ func TestOneStreamIdentityEqualsPlain(t *testing.T) {
 // architecture, a smaller batch) for a few dozen steps on the built-in
 // Markov data and checks the loss falls well below its starting value.
 func TestTinyExampleLearnsDefaultData(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "..", "examples", "tiny.mhc"))
+	src, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "tiny.mhc"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/mhcc/mhcc/backend/checkpoint"
-	"github.com/mhcc/mhcc/backend/data"
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
+	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
+	"github.com/mhcc/mhcc/backend/runtime/data"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"

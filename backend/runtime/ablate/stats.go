@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/mhcc/mhcc/backend/train"
+	"github.com/mhcc/mhcc/backend/runtime/train"
 )
 
 // SpikeRule defines a loss spike: a step whose training loss exceeds the

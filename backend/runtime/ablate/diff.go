@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mhcc/mhcc/backend/train"
+	"github.com/mhcc/mhcc/backend/runtime/train"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/ir"
 )
