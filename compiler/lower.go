@@ -28,9 +28,6 @@ const (
 // rmsEpsHC is ε in the mHC coefficient RMS normalisation (mhc.md §3 step 1).
 const rmsEpsHC = 1e-6
 
-// maskedLogit is what causal_mask writes above the diagonal.
-const maskedLogit = -1e9
-
 // Lower turns a checked program into a primitive-op IR module whose output
 // "loss" is the mean next-token cross-entropy of a batch.
 func Lower(p *lang.Program) (m *ir.Module, err error) {

@@ -238,12 +238,6 @@ func stmtStart(toks []lexer.Token, i int) bool {
 	return prev.Type == tokSep || (prev.Type == tokPunct && (prev.Value == "{" || prev.Value == "}"))
 }
 
-// inBrackets reports whether token i is inside `[...]` or `(...)` on its
-// statement.
-func inBrackets(toks []lexer.Token, i int) bool {
-	return openBracket(toks, i) != ""
-}
-
 // openBracket returns the innermost unclosed `[` or `(` before token i in
 // the same statement, or "".
 func openBracket(toks []lexer.Token, i int) string {
