@@ -17,22 +17,12 @@ import (
 // built and no weight allocated, so a multi-billion-parameter
 // configuration is as quick as a tiny one).
 //
-// FLOP conventions (one multiply-add is 2 FLOPs):
-//
-//   - matmul [..., M, K]·[K, N]: 2·M·K·N per leading index;
-//   - elementwise unary and binary ops (exp, sigmoid, sqrt, ... included):
-//     1 per result element; rope: 3 per element;
-//   - sum, mean, max: 1 per argument element;
-//   - softmax and log_softmax: 5 per element (max, subtract, exp, sum,
-//     divide or log);
-//   - reshape, transpose, slice, broadcast, gather, pick, causal_mask,
-//     const, param, input: 0 (data movement);
-//   - a fused op counts exactly what the primitive pattern it replaces
-//     counts (ir/ops.go), so the totals do not depend on the -O level
-//     except where cleanup really removes work;
-//   - backward = 2 × forward (gradients with respect to both operands of
-//     every product; the usual estimate, total ≈ 6 FLOPs per parameter
-//     and token for a dense model).
+// FLOPs come from the op table's FLOPs rules (ir.ValueFLOPs; the
+// conventions are in docs/ir.md): a fused op counts exactly what its
+// decomposition counts, so the totals do not depend on the -O level except
+// where cleanup really removes work; backward = 2 × forward (gradients with
+// respect to both operands of every product; the usual estimate, total ≈ 6
+// FLOPs per parameter and token for a dense model).
 //
 // FLOPs per token are those of one sequence of T = context tokens divided
 // by T, so attention's T×T products are included at the training length.
@@ -123,7 +113,7 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 			rows[path] = r
 			order = append(order, path)
 		}
-		f, err := ValueFLOPs(v, perSeq)
+		f, err := ir.ValueFLOPs(v, perSeq)
 		if err != nil {
 			return nil, err
 		}
@@ -213,104 +203,6 @@ func numel(s []int) int64 {
 		n *= int64(d)
 	}
 	return n
-}
-
-// ValueFLOPs returns the forward FLOPs of one value under the symbol
-// bindings, per the conventions above.
-func ValueFLOPs(v *ir.Value, binds map[string]int) (int64, error) {
-	size := func(x *ir.Value) (int64, error) {
-		s, err := x.Type.Shape.Resolve(binds)
-		if err != nil {
-			return 0, err
-		}
-		return numel(s), nil
-	}
-	dims := func(x *ir.Value) ([]int, error) { return x.Type.Shape.Resolve(binds) }
-	out, err := size(v)
-	if err != nil {
-		return 0, err
-	}
-	switch v.Op {
-	case ir.OpNeg, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpSquare, ir.OpSigmoid, ir.OpTanh, ir.OpRelu,
-		ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv:
-		return out, nil
-	case ir.OpRope:
-		return 3 * out, nil
-	case ir.OpGELU:
-		return 9 * out, nil // the 9 elementwise ops of the primitive form
-	case ir.OpSum, ir.OpMean, ir.OpMax:
-		return size(v.Args[0])
-	case ir.OpSoftmax, ir.OpLogSoftmax:
-		return 5 * out, nil
-	case ir.OpMatmul:
-		a, err := dims(v.Args[0])
-		if err != nil {
-			return 0, err
-		}
-		K := int64(a[len(a)-1])
-		return 2 * out * K, nil // out = lead·M·N
-	case ir.OpMatmulConcat:
-		x, err := dims(v.Args[0])
-		if err != nil {
-			return 0, err
-		}
-		return 2 * out * int64(x[len(x)-1]), nil // out = rows·ΣNᵢ
-	case ir.OpRMSNorm:
-		x, err := dims(v.Args[0])
-		if err != nil {
-			return 0, err
-		}
-		rows := out / int64(x[len(x)-1])
-		return 4*out + 2*rows, nil // square, mean, div, mul per element; add, sqrt per row
-	case ir.OpSinkhorn:
-		t := int64(v.Attrs.Int("iters"))
-		return (3 + 4*t) * out, nil // max, sub, exp; per round 2 sums and 2 divides
-	case ir.OpHCCoeffs:
-		x, err := dims(v.Args[0])
-		if err != nil {
-			return 0, err
-		}
-		K, n := int64(x[len(x)-1]), int64(v.Attrs.Int("n"))
-		w := int64(ir.HCCoeffsWidth(int(n), v.Attrs))
-		rows := out / w
-		// square, mean: 2K; add, sqrt: 2; matmul: 2Kw; divide by r: w;
-		// α·m + b: 2w; σ (pre), σ and ·2 (post): 3n.
-		return rows * (2*K + 2 + 2*K*w + 3*w + 3*n), nil
-	case ir.OpHCRead:
-		return 2 * numelMust(dims(v.Args[1])), nil // multiply and sum over the n·C stream values
-	case ir.OpHCWrite:
-		x, err := dims(v.Args[1])
-		if err != nil {
-			return 0, err
-		}
-		n := int64(x[len(x)-2])
-		return 2*n*out + 2*out, nil // H_res·X, then H_post·y multiplied and added
-	case ir.OpAttention:
-		q, err := dims(v.Args[0])
-		if err != nil {
-			return 0, err
-		}
-		d := int64(q[len(q)-1])
-		Tq := int64(q[len(q)-2])
-		scores := numel(q[:len(q)-1]) * Tq // [..., T, T]
-		f := 2*scores*d + 5*scores + 2*out*Tq
-		if v.Attrs.Float("scale") != 1 {
-			f += scores
-		}
-		return f, nil
-	case ir.OpCrossEntropy:
-		logits := numelMust(dims(v.Args[0]))
-		rows := numelMust(dims(v.Args[1]))
-		return 5*logits + rows + 1, nil // log_softmax, mean of the picked values, negate
-	}
-	return 0, nil
-}
-
-func numelMust(s []int, err error) int64 {
-	if err != nil {
-		return 0
-	}
-	return numel(s)
 }
 
 // labeler attributes every IR value to a model path from its source

@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/mhcc/mhcc/ir"
@@ -13,7 +12,8 @@ import (
 // backend would have rounded differently in the last bit).
 
 // cse merges values that compute the same op on the same arguments with
-// the same attributes and type; the first one (in module order) stays, with
+// the same attributes and type (in either order for an op the table marks
+// commutative); the first one (in module order) stays, with
 // its source position. Params and inputs are never merged.
 func cse(m *ir.Module) (bool, Counts) {
 	e := newEdit()
@@ -28,8 +28,15 @@ func cse(m *ir.Module) (bool, Counts) {
 		}
 		b.Reset()
 		b.WriteString(v.Op)
-		for _, a := range v.Args {
-			fmt.Fprintf(&b, " %d", id[e.resolve(a)])
+		args := make([]int, len(v.Args))
+		for i, a := range v.Args {
+			args[i] = id[e.resolve(a)]
+		}
+		if def, _ := ir.LookupOp(v.Op); def != nil && def.Commutative && args[0] > args[1] {
+			args[0], args[1] = args[1], args[0] // a+b and b+a are one value
+		}
+		for _, a := range args {
+			fmt.Fprintf(&b, " %d", a)
 		}
 		for _, at := range v.Attrs {
 			fmt.Fprintf(&b, " %s=%T:%v", at.Key, at.Val, at.Val)
@@ -58,17 +65,18 @@ func dce(m *ir.Module) (bool, Counts) {
 	return n > 0, c
 }
 
-// fold evaluates elementwise ops whose arguments are all scalar constants
-// and replaces them with a const.
+// fold evaluates elementwise ops (those with a scalar function in the op
+// table) whose arguments are all scalar constants and replaces them with a
+// const.
 func fold(m *ir.Module) (bool, Counts) {
 	e := newEdit()
 	folded := 0
 	for _, v := range m.Values {
-		if !foldable(v.Op) || v.Type.Shape.Rank() != 0 || v.Type.DType != ir.F32 {
+		def, ok := ir.LookupOp(v.Op)
+		if !ok || def.Scalar == nil || v.Type.Shape.Rank() != 0 || v.Type.DType != ir.F32 {
 			continue
 		}
 		xs := make([]float64, len(v.Args))
-		ok := true
 		for i, a := range v.Args {
 			xs[i], ok = constValue(e.resolve(a))
 			if !ok {
@@ -78,7 +86,7 @@ func fold(m *ir.Module) (bool, Counts) {
 		if !ok {
 			continue
 		}
-		c := &ir.Value{Op: ir.OpConst, Attrs: ir.Attrs{{Key: "value", Val: evalScalar(v.Op, xs)}},
+		c := &ir.Value{Op: ir.OpConst, Attrs: ir.Attrs{{Key: "value", Val: def.Scalar(xs...)}},
 			Type: ir.Type{DType: ir.F32}, Pos: v.Pos}
 		e.repl[v] = c
 		e.insert[v] = []*ir.Value{c}
@@ -88,53 +96,6 @@ func fold(m *ir.Module) (bool, Counts) {
 	var c Counts
 	c.Add("folded", folded)
 	return folded > 0, c
-}
-
-func foldable(op string) bool {
-	switch op {
-	case ir.OpNeg, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpSquare, ir.OpSigmoid, ir.OpTanh, ir.OpRelu,
-		ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv:
-		return true
-	}
-	return false
-}
-
-// evalScalar computes a foldable op on scalars, per ir/ops.go.
-func evalScalar(op string, x []float64) float64 {
-	switch op {
-	case ir.OpNeg:
-		return -x[0]
-	case ir.OpExp:
-		return math.Exp(x[0])
-	case ir.OpLog:
-		return math.Log(x[0])
-	case ir.OpSqrt:
-		return math.Sqrt(x[0])
-	case ir.OpSquare:
-		return x[0] * x[0]
-	case ir.OpSigmoid:
-		if x[0] >= 0 {
-			return 1 / (1 + math.Exp(-x[0]))
-		}
-		ex := math.Exp(x[0])
-		return ex / (1 + ex)
-	case ir.OpTanh:
-		return math.Tanh(x[0])
-	case ir.OpRelu:
-		if x[0] > 0 || math.IsNaN(x[0]) {
-			return x[0]
-		}
-		return 0
-	case ir.OpAdd:
-		return x[0] + x[1]
-	case ir.OpSub:
-		return x[0] - x[1]
-	case ir.OpMul:
-		return x[0] * x[1]
-	case ir.OpDiv:
-		return x[0] / x[1]
-	}
-	panic("compiler: evalScalar of " + op)
 }
 
 // canonicalize applies local simplifications until none applies:

@@ -59,9 +59,9 @@ func (l *lowerer) identitySublayer(blk *lang.Block, X *ir.Value) *ir.Value {
 func (l *lowerer) readWrite(blk *lang.Block, X *ir.Value, co hcCoeffs) *ir.Value {
 	b := l.b
 	l.coeffs = append(l.coeffs, co)
-	y := l.sublayer(blk, hcRead(b, co.pre, X))
+	y := l.sublayer(blk, b.Expand(ir.OpHCRead, nil, co.pre, X))
 	b.At(pos(l.p.Model.Residual.Pos))
-	return hcMixWrite(b, co.res, X, co.post, y)
+	return b.Expand(ir.OpHCWrite, nil, co.res, X, co.post, y)
 }
 
 // mhcSublayer is the mHC family (mhc.md §3): coefficients from the
@@ -103,35 +103,40 @@ func (l *lowerer) mhcSublayer(blk *lang.Block, X *ir.Value) *ir.Value {
 	// group(i, start, end) is coefficient group i (pre, post, res) before
 	// its activation: α_i·m[start:end] + bias[start:end] per token, or the
 	// bias alone as [1, 1, end−start].
-	var group func(i, start, end int) *ir.Value
+	// Steps 1–4 without the projection of H_res: hPre = σ(h̃_pre) in
+	// (0, 1), hPost = 2σ(h̃_post) in (0, 2), and the res logits h̃_res.
+	var hPre, hPost, resLogits *ir.Value
 	lead := ir.Dims(1, 1)
 	if res.Dynamic {
-		// Steps 1–2: m = (x·phi) / r with r = sqrt(mean(x²) + ε) over all nC entries.
-		xf := b.Reshape(X, bt(nc))
-		r := b.Sqrt(b.Add(b.Mean(b.Square(xf), -1), b.Const(rmsEpsHC)))
-		m := b.Div(b.Matmul(xf, phi, false), r)
-		// Step 3: h̃ = α·m + bias, per coefficient group [pre | post | res].
-		group = func(i, start, end int) *ir.Value {
-			return b.Add(b.Mul(b.Slice(m, -1, start, end), b.Slice(alpha, 0, i, i+1)), b.Slice(bias, 0, start, end))
+		// The decomposition of hc.coeffs over the flattened token:
+		// m = (x·phi) / r with r = sqrt(mean(x²) + ε) over all nC
+		// entries, h̃ = α·m + bias per group [pre | post | res].
+		attrs := ir.Attrs{{Key: "n", Val: n}, {Key: "eps", Val: rmsEpsHC}}
+		if nres != n*n {
+			attrs = append(attrs, ir.Attr{Key: "res", Val: nres})
+		}
+		if parts := b.ExpandParts(ir.OpHCCoeffs, attrs, b.Reshape(X, bt(nc)), phi, alpha, bias); parts != nil {
+			hPre, hPost, resLogits = parts[0], parts[1], parts[2]
 		}
 		lead = ir.Shape{dB, dT}
 	} else {
-		group = func(_, start, end int) *ir.Value {
+		group := func(start, end int) *ir.Value {
 			return b.Reshape(b.Slice(bias, 0, start, end), ir.Dims(1, 1, end-start))
 		}
+		hPre = b.Sigmoid(group(0, n))
+		hPost = b.Scale(b.Sigmoid(group(n, 2*n)), 2)
+		resLogits = group(2*n, width)
 	}
-	mat := append(lead.Clone(), ir.D(n), ir.D(n))    // [.., n, n]
-	hPre := b.Sigmoid(group(0, 0, n))                // range (0, 1)
-	hPost := b.Scale(b.Sigmoid(group(1, n, 2*n)), 2) // range (0, 2)
+	mat := append(lead.Clone(), ir.D(n), ir.D(n)) // [.., n, n]
 	var hRes *ir.Value
 	switch res.Constraint {
 	case lang.ConstraintStochastic:
-		hRes = b.Softmax(b.Reshape(group(2, 2*n, width), mat))
+		hRes = b.Softmax(b.Reshape(resLogits, mat))
 	case lang.ConstraintPermutations:
-		w := b.Softmax(group(2, 2*n, width)) // [.., n!]
+		w := b.Softmax(resLogits) // [.., n!]
 		hRes = b.Reshape(b.Matmul(w, b.Permutations(n), false), mat)
 	default:
-		hRes = sinkhorn(b, b.Reshape(group(2, 2*n, width), mat), res.Sinkhorn)
+		hRes = b.Expand(ir.OpSinkhorn, ir.Attrs{{Key: "iters", Val: res.Sinkhorn}}, b.Reshape(resLogits, mat))
 	}
 	if !res.Dynamic {
 		hPre, hPost, hRes = b.Broadcast(hPre, bt(n)), b.Broadcast(hPost, bt(n)), b.Broadcast(hRes, bt(n, n))
@@ -214,42 +219,11 @@ func (l *lowerer) collapse(X *ir.Value) *ir.Value {
 		r := b.Sqrt(b.Add(b.Mean(b.Square(xf), -1), b.Const(rmsEpsHC)))
 		m := b.Div(b.Matmul(xf, phi, false), r)
 		w := b.Add(b.Sigmoid(b.Add(b.Mul(m, alpha), bias)), b.Const(collapseEps))
-		return hcRead(b, w, X)
+		return b.Expand(ir.OpHCRead, nil, w, X)
 	}
 	h := b.Reshape(b.Sum(X, 2), bt(C))
 	if res.Collapse == lang.CollapseMean {
 		h = b.Scale(h, 1/float64(n))
 	}
 	return h
-}
-
-// hcRead is u = Σ_j H_pre[j]·X_j: hPre [B,T,n], X [B,T,n,C] → [B,T,C].
-func hcRead(b *ir.Builder, hPre, X *ir.Value) *ir.Value {
-	s := X.Type.Shape
-	n, C := s[2].N, s[3].N
-	return b.Reshape(b.Sum(b.Mul(X, b.Reshape(hPre, bt(n, 1))), 2), bt(C))
-}
-
-// hcMixWrite is X'_i = Σ_j H_res[i,j]·X_j + H_post[i]·y with H_res applied
-// from the left (row i of H_res produces stream i): hRes [B,T,n,n],
-// X [B,T,n,C], hPost [B,T,n], y [B,T,C] → [B,T,n,C].
-func hcMixWrite(b *ir.Builder, hRes, X, hPost, y *ir.Value) *ir.Value {
-	s := X.Type.Shape
-	n, C := s[2].N, s[3].N
-	mix := b.Matmul(hRes, X, false)
-	write := b.Mul(b.Reshape(hPost, bt(n, 1)), b.Reshape(y, bt(1, C)))
-	return b.Add(mix, write)
-}
-
-// sinkhorn lowers Sinkhorn-Knopp on logits [..., n, n]: M = exp(L − max L),
-// then t times divide every column by its sum and every row by its sum, so
-// that rows sum to 1 exactly after the last step.
-func sinkhorn(b *ir.Builder, logits *ir.Value, iters int) *ir.Value {
-	r := logits.Type.Shape.Rank()
-	M := b.Exp(b.Sub(logits, b.Max(logits, r-2, r-1)))
-	for range iters {
-		M = b.Div(M, b.Sum(M, r-2)) // column sums (over rows i)
-		M = b.Div(M, b.Sum(M, r-1)) // row sums (over columns j)
-	}
-	return M
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/mhcc/mhcc/ir"
 )
 
-// These tests evaluate the exact lowering helpers used for mHC sublayers
+// These tests evaluate the decompositions the lowering emits for mHC sublayers
 // with the float64 reference interpreter, against direct loops written
 // from mhc.md §3.
 
@@ -41,7 +41,7 @@ func TestSinkhornRowsExactColumnsClose(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	b := ir.NewBuilder("t.mhc", SymBatch, SymTime)
 	logits := b.Param("logits", bt(n, n), ir.Init{Kind: "zeros"}, false)
-	out := sinkhorn(b, logits, iters)
+	out := b.Expand(ir.OpSinkhorn, ir.Attrs{{Key: "iters", Val: iters}}, logits)
 	L := randSlice(rng, 2*3*n*n, 2)
 	got := evalOut(t, b, out, map[string][]float64{"logits": L})
 
@@ -110,7 +110,7 @@ func TestMixWriteOrientation(t *testing.T) {
 	X := b.Param("x", bt(n, C), ir.Init{Kind: "zeros"}, false)
 	hPost := b.Param("h_post", bt(n), ir.Init{Kind: "zeros"}, false)
 	y := b.Param("y", bt(C), ir.Init{Kind: "zeros"}, false)
-	out := hcMixWrite(b, hRes, X, hPost, y)
+	out := b.Expand(ir.OpHCWrite, nil, hRes, X, hPost, y)
 
 	tok := 2 * 3
 	params := map[string][]float64{}
@@ -140,7 +140,7 @@ func TestReadIsWeightedSumOfStreams(t *testing.T) {
 	b := ir.NewBuilder("t.mhc", SymBatch, SymTime)
 	hPre := b.Param("h_pre", bt(n), ir.Init{Kind: "zeros"}, false)
 	X := b.Param("x", bt(n, C), ir.Init{Kind: "zeros"}, false)
-	out := hcRead(b, hPre, X)
+	out := b.Expand(ir.OpHCRead, nil, hPre, X)
 	params := map[string][]float64{}
 	for range 2 * 3 {
 		params["h_pre"] = append(params["h_pre"], 0.5, 0.25, 2)

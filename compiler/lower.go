@@ -117,9 +117,7 @@ func (l *lowerer) model() {
 		w := b.Param("head.weight", ir.Dims(C, V), ir.Init{Kind: "normal", Args: []float64{md.Embed.InitStd}}, true)
 		logits = b.Matmul(h, w, false)
 	}
-	logp := b.Pick(b.LogSoftmax(logits), targets)
-	loss := b.Neg(b.Reshape(b.Mean(logp, 0, 1), ir.Shape{}))
-	b.Output(OutputLoss, loss)
+	b.Output(OutputLoss, b.Expand(ir.OpCrossEntropy, nil, logits, targets))
 }
 
 // sublayer lowers y = F(norm(x)) for one block; x is [B,T,C].
@@ -132,14 +130,13 @@ func (l *lowerer) sublayer(blk *lang.Block, x *ir.Value) *ir.Value {
 }
 
 // rmsNorm is x / sqrt(mean(x², last axis) + eps) · g with a learned gain g
-// named prefix+".weight".
+// named prefix+".weight" (the decomposition of rmsnorm).
 func (l *lowerer) rmsNorm(prefix string, n lang.Norm, x *ir.Value) *ir.Value {
 	b := l.b
 	b.At(pos(n.Pos))
 	C := x.Type.Shape[x.Type.Shape.Rank()-1].N
 	g := b.Param(prefix+".weight", ir.Dims(C), ir.Init{Kind: "ones"}, false)
-	r := b.Sqrt(b.Add(b.Mean(b.Square(x), -1), b.Const(n.Eps)))
-	return b.Mul(b.Div(x, r), g)
+	return b.Expand(ir.OpRMSNorm, ir.Attrs{{Key: "eps", Val: n.Eps}}, x, g)
 }
 
 func (l *lowerer) weight(name string, rows, cols int) *ir.Value {
@@ -162,9 +159,8 @@ func (l *lowerer) attention(path string, a *lang.Attention, u *ir.Value) *ir.Val
 	if a.Rope {
 		q, k = b.Rope(q, a.RopeBase), b.Rope(k, a.RopeBase)
 	}
-	s := b.Scale(b.Matmul(q, k, true), 1/math.Sqrt(float64(dh)))
-	att := b.Softmax(b.CausalMask(s))
-	o := b.Matmul(att, v, false)                     // [B,H,T,dh]
+	o := b.Expand(ir.OpAttention, ir.Attrs{{Key: "scale", Val: 1 / math.Sqrt(float64(dh))}, {Key: "causal", Val: true}},
+		q, k, v) // [B,H,T,dh]
 	o = b.Reshape(b.Transpose(o, 0, 2, 1, 3), bt(C)) // [B,T,C]
 	return b.Matmul(o, l.weight(path+".wo", C, C), false)
 }
@@ -179,15 +175,7 @@ func (l *lowerer) mlp(path string, m *lang.MLP, u *ir.Value) *ir.Value {
 	case "relu":
 		h = b.Relu(h)
 	default:
-		h = l.gelu(h)
+		h = b.Expand(ir.OpGELU, nil, h)
 	}
 	return b.Matmul(h, l.weight(path+".w2", m.Hidden, C), false)
-}
-
-// gelu is the tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
-func (l *lowerer) gelu(x *ir.Value) *ir.Value {
-	b := l.b
-	x3 := b.Mul(b.Square(x), x)
-	inner := b.Scale(b.Add(x, b.Scale(x3, 0.044715)), math.Sqrt(2/math.Pi))
-	return b.Mul(b.Scale(x, 0.5), b.Add(b.Tanh(inner), b.Const(1)))
 }

@@ -249,8 +249,8 @@ func (p *parser) value() (*Value, error) {
 			p.next()
 		}
 	}
-	if info.Arity >= 0 && len(v.Args) != info.Arity {
-		return nil, p.errf(opTok.col, "%s takes %d arguments, got %d", v.Op, info.Arity, len(v.Args))
+	if err := info.CheckArity(len(v.Args)); err != nil {
+		return nil, p.errf(opTok.col, "%v", err)
 	}
 	for p.peek().kind == tIdent {
 		key := p.next()

@@ -24,8 +24,9 @@ func sample() *Module {
 	s = b.Mul(s, b.Const(math.NaN()))
 	s = b.Mul(s, b.Const(-2))
 	s = b.Reshape(s, Shape{S("B"), S("T")})
-	n := b.Apply(OpRMSNorm, Attrs{{"eps", 1e-6}, {"members", 6}, {"note", "a \"quoted\"\ttab"}}, h, g)
+	n := b.Apply(OpRMSNorm, Attrs{{"eps", 1e-6}, {"members", 6}}, h, g)
 	_ = b.Slice(bias, 0, 0, 2)
+	_ = b.Param("a \"quoted\"\ttab", Dims(1), Init{Kind: "zeros"}, false)
 	_ = f
 	sc := b.Reshape(b.Mean(b.Sum(n, -1), 0, 1), Shape{})
 	b.Output("loss", b.Add(sc, b.Reshape(b.Mean(s, 0, 1), Shape{})))
@@ -68,8 +69,12 @@ func TestParseRoundTrip(t *testing.T) {
 				t.Errorf("shape parsed as %T", v.Attrs.Get("shape"))
 			}
 		case OpRMSNorm:
-			if v.Attrs.Int("members") != 6 || v.Attrs.String("note") != "a \"quoted\"\ttab" {
+			if v.Attrs.Int("members") != 6 || v.Attrs.Float("eps") != 1e-6 {
 				t.Errorf("rmsnorm attrs parsed as %v", v.Attrs)
+			}
+		case OpParam:
+			if n := v.Param(); n != "a \"quoted\"\ttab" && !strings.Contains("embed.weight bias g f", n) {
+				t.Errorf("param name parsed as %q", n)
 			}
 		}
 	}
@@ -126,7 +131,12 @@ func TestParseErrors(t *testing.T) {
 		{head + "%0 = input name=\"x\" : f32[B,3] @-\noutput y = %0\noutput y = %0\n", `6:8: duplicate output "y"`},
 		{head + "%0 = sum %1 axes=(1,x) : f32[] @-\n", "4:10: %1 is not defined"},
 		{head + "%0 = input name=\"x\" : f32[B,3] @-\n%1 = sum %0 axes=(1,x) : f32[B,1] @-\n", "5:21: want an integer"},
-		{head + "%0 = input name=\"x\" : f32[B,3] @-\n%1 = sum %0 axes=[1] : f32[B,1] @-\n", "5:1: sum needs at least one axis"},
+		{head + "%0 = input name=\"x\" : f32[B,3] @-\n%1 = sum %0 axes=[1] : f32[B,1] @-\n", "5:1: sum: attribute axes must be an ints, got a shape [1]"},
+		{head + "%0 = input name=\"x\" : f32[B,3] @-\n%1 = sum %0 axes=() : f32[B,3] @-\n", "5:1: sum needs at least one axis"},
+		{head + "%0 = input name=\"x\" : f32[B,3] @-\n%1 = neg %0 how=1 : f32[B,3] @-\n", "5:1: neg has no attribute how (attributes: none)"},
+		{head + "%0 = input name=\"x\" : f32[B,3] @-\n%1 = sum %0 : f32[B,1] @-\n", "5:1: sum needs the attribute axes (ints)"},
+		{head + "%0 = input name=\"x\" : f32[B,4] @-\n%1 = rope %0 base=1 : f32[B,4] @-\n", "5:1: rope: attribute base must be a float, got an int 1"},
+		{head + "%0 = input name=\"x\" : i32[B,4] @-\n%1 = neg %0 : i32[B,4] @-\n", "5:1: neg: argument 0 (x) must be f32, got i32[B,4]"},
 		{head + "%0 = input name=\"x\" : f32[B,3] @- ; \n", "4:35: unexpected character ';'"},
 		{head + "recompute streams segment=0\n", "4:27: want a segment length ≥ 1"},
 		{head + "recompute stream segment=2\n", `4:11: want recompute streams segment=N, got "stream"`},

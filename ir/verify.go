@@ -27,14 +27,14 @@ func (e *VerifyError) Error() string {
 // Verify checks the module's invariants and returns the first violation
 // as a *VerifyError:
 //
-//   - every op is known and has its arity;
+//   - every op is known, has its arity and the attributes of its op
+//     table entry (required ones present, each of its kind, no others);
 //   - every argument is a value of the module defined before its use (so
 //     there is no cycle), and no value is listed twice;
 //   - the type of every computed value equals what InferType derives from
 //     its arguments and attributes;
-//   - params have a unique non-empty name, an init, a decay flag and a
-//     constant f32 shape; inputs have a unique non-empty name; consts have
-//     a float64 value;
+//   - params have a unique non-empty name and a constant f32 shape;
+//     inputs have a unique non-empty name;
 //   - every symbolic dimension is declared in Symbols;
 //   - outputs have unique non-empty names and are values of the module.
 func Verify(m *Module) error {
@@ -71,8 +71,8 @@ func Verify(m *Module) error {
 		if !ok {
 			return fail("unknown op %q", v.Op)
 		}
-		if info.Arity >= 0 && len(v.Args) != info.Arity {
-			return fail("%s takes %d arguments, got %d", v.Op, info.Arity, len(v.Args))
+		if err := info.CheckArity(len(v.Args)); err != nil {
+			return fail("%v", err)
 		}
 		for j, a := range v.Args {
 			if _, ok := defined[a]; !ok {
@@ -97,6 +97,9 @@ func Verify(m *Module) error {
 				return fail("attribute %s has unsupported Go type %T", a.Key, a.Val)
 			}
 		}
+		if err := info.CheckAttrs(v.Attrs); err != nil {
+			return fail("%v", err)
+		}
 		switch v.Op {
 		case OpParam:
 			name := v.Attrs.String("name")
@@ -107,12 +110,6 @@ func Verify(m *Module) error {
 				return fail("param %q is already declared as %%%d", name, j)
 			}
 			params[name] = i
-			if _, ok := v.Attrs.Get("init").(Init); !ok {
-				return fail("param %q has no init", name)
-			}
-			if _, ok := v.Attrs.Get("decay").(bool); !ok {
-				return fail("param %q has no decay flag", name)
-			}
 			if v.Type.DType != F32 {
 				return fail("param %q must be f32, got %s", name, v.Type)
 			}
@@ -129,11 +126,6 @@ func Verify(m *Module) error {
 			}
 			inputs[name] = i
 		default:
-			if v.Op == OpConst {
-				if _, ok := v.Attrs.Get("value").(float64); !ok {
-					return fail("const needs a float64 value attribute")
-				}
-			}
 			t, err := InferType(v.Op, v.Args, v.Attrs)
 			if err != nil {
 				return fail("%v", err)

@@ -39,8 +39,9 @@ func TestVerifyRejects(t *testing.T) {
 		{"unnamed param", func(m *Module) { m.Values[1].Attrs[0].Val = "" }, "param without a name"},
 		{"duplicate param", func(m *Module) { m.Values[4].Attrs[0].Val = "embed.weight" }, `param "embed.weight" is already declared as %1`},
 		{"symbolic param", func(m *Module) { m.Values[1].Type.Shape = Shape{S("B"), D(4)} }, "must have a constant shape"},
-		{"param without init", func(m *Module) { m.Values[1].Attrs = m.Values[1].Attrs[:1] }, "has no init"},
-		{"unnamed input", func(m *Module) { m.Values[0].Attrs = nil }, "input without a name"},
+		{"param without init", func(m *Module) { m.Values[1].Attrs = m.Values[1].Attrs[:1] }, "param needs the attribute init (init)"},
+		{"unnamed input", func(m *Module) { m.Values[0].Attrs = nil }, "input needs the attribute name (string)"},
+		{"empty input name", func(m *Module) { m.Values[0].Attrs[0].Val = "" }, "input without a name"},
 		{"undeclared symbol", func(m *Module) { m.Symbols = []string{"B"} }, "undeclared symbol T"},
 		{"const without value", func(m *Module) {
 			for _, v := range m.Values {
@@ -49,7 +50,8 @@ func TestVerifyRejects(t *testing.T) {
 					return
 				}
 			}
-		}, "const needs a float64 value"},
+		}, "const: attribute value must be a float, got an int 1"},
+		{"unknown attribute", func(m *Module) { m.Values[2].Attrs = Attrs{{"axis", 0}} }, "gather has no attribute axis (attributes: none)"},
 		{"undefined output", func(m *Module) { m.Outputs[0].Value = &Value{Op: OpConst} }, `output "loss" is not a value of the module`},
 		{"unnamed output", func(m *Module) { m.Outputs[0].Name = "" }, "output without a name"},
 		{"duplicate output", func(m *Module) { m.Outputs = append(m.Outputs, m.Outputs[0]) }, `duplicate output "loss"`},

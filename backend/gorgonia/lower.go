@@ -233,8 +233,10 @@ func (b *builder) lowerValue(v *ir.Value) error {
 		}
 		args[i] = e
 	}
-	if info, ok := ir.LookupOp(v.Op); ok && info.Arity >= 0 && info.Arity != len(args) {
-		return fmt.Errorf("%s takes %d arguments, got %d", v.Op, info.Arity, len(args))
+	if info, ok := ir.LookupOp(v.Op); ok {
+		if err := info.CheckArity(len(args)); err != nil {
+			return err
+		}
 	}
 	if v.Type.DType == ir.I32 && v.Op != ir.OpInput {
 		e, err := b.lowerInt(v, shape, args)

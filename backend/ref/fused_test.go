@@ -267,7 +267,7 @@ func TestFusedErrorsNotPanics(t *testing.T) {
 	c := newTB(t)
 	x := c.p("x", sh(2, 3), 1, 2, 3, 4, 5, 6)
 	g := c.p("g", sh(3), 1, 1, 1)
-	v := c.b.Apply(ir.OpRMSNorm, ir.Attrs{{Key: "eps", Val: 1}}, x, g)
+	v := c.b.Apply(ir.OpRMSNorm, ir.Attrs{{Key: "eps", Val: 1.0}}, x, g)
 	v.Attrs = ir.Attrs{{Key: "eps", Val: "big"}}
 	c.evalErr(v, "rmsnorm needs a float64 attribute eps")
 }

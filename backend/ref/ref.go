@@ -169,8 +169,8 @@ func evalValue(v *ir.Value, args []*Tensor, binds map[string]int, params map[str
 	if !ok {
 		return nil, fmt.Errorf("unknown op %q", v.Op)
 	}
-	if info.Arity >= 0 && len(args) != info.Arity {
-		return nil, fmt.Errorf("%s takes %d arguments, got %d", v.Op, info.Arity, len(args))
+	if err := info.CheckArity(len(args)); err != nil {
+		return nil, err
 	}
 	switch v.Op {
 	case ir.OpParam:
