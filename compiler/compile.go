@@ -62,9 +62,13 @@ func CompileSource(filename string, src []byte, opts ...Options) (*Result, error
 	if err != nil {
 		return res, err
 	}
-	res.Module = m
 	res.Diags = append(res.Diags, ModuleDiagnostics(prog, m, o)...)
+	target := TargetDiagnostics(o.Target, m, filename, src)
+	res.Diags = append(res.Diags, target...)
 	res.Diags.Sort()
+	if !target.HasErrors() {
+		res.Module = m
+	}
 	return res, nil
 }
 

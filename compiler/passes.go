@@ -103,8 +103,9 @@ type Pass struct {
 }
 
 // passes is the static pass table, in pipeline order: -O<n> runs every
-// pass with Level ≤ n, in this order.
-var passes = [...]Pass{
+// pass with Level ≤ n, in this order. The fusion passes come from the
+// fusion table (fusions.go).
+var passes = append([]Pass{
 	{Name: "fold", Level: O1, Run: fold,
 		Doc: "evaluate elementwise ops on scalar constants"},
 	{Name: "canonicalize", Level: O1, Run: canonicalize,
@@ -113,45 +114,35 @@ var passes = [...]Pass{
 		Doc: "merge values computing the same op on the same arguments"},
 	{Name: "dce", Level: O1, Run: dce,
 		Doc: "delete computed values no output depends on"},
-	{Name: "fuse-rmsnorm", Level: O2, Run: fuseRMSNorm,
-		Doc: "x / sqrt(mean(x²) + eps) · g → rmsnorm"},
-	{Name: "fuse-hc-coeffs", Level: O2, Run: fuseHCCoeffs,
-		Doc: "mHC coefficient projection (RMS, matmul with phi, α, bias, σ, 2σ) → hc.coeffs + slices"},
-	{Name: "fuse-sinkhorn", Level: O2, Run: fuseSinkhorn,
-		Doc: "exp and the unrolled Sinkhorn-Knopp iterations → sinkhorn"},
-	{Name: "fuse-hc-read", Level: O2, Run: fuseHCRead,
-		Doc: "stream read Σ_j H_pre[j]·X_j → hc.read"},
-	{Name: "fuse-hc-write", Level: O2, Run: fuseHCWrite,
-		Doc: "stream mix and write H_res·X + H_postᵀ·y → hc.write"},
-	{Name: "fuse-qkv", Level: O2, Run: fuseQKV,
-		Doc: "matmuls of one input by several 2-D weights → matmul.concat + slices"},
-	{Name: "fuse-attention", Level: O2, Run: fuseAttention,
-		Doc: "softmax(causal_mask(q·kᵀ·scale))·v → attention"},
-	{Name: "fuse-cross-entropy", Level: O2, Run: fuseCrossEntropy,
-		Doc: "−mean(pick(log_softmax(logits), targets)) → cross_entropy"},
-	{Name: "fuse-gelu", Level: O2, Run: fuseGELU,
-		Doc: "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) → gelu"},
+}, fusionPasses()...)
+
+func fusionPasses() []Pass {
+	ps := make([]Pass, len(fusions))
+	for i, f := range fusions {
+		ps[i] = Pass{Name: f.pass, Level: O2, Run: f.run, Doc: f.doc}
+	}
+	return ps
 }
 
 // passOrder lists ordering constraints between passes, checked at start-up
 // (like the Go compiler's SSA passOrder): when both run, a runs before b.
-var passOrder = []struct{ a, b, why string }{
+var passOrder = append([]struct{ a, b, why string }{
 	{"fold", "canonicalize", "folding may produce the constants 1 and 0 that canonicalize removes"},
 	{"fold", "cse", "folded constants are merged by cse"},
 	{"canonicalize", "cse", "canonical forms expose more duplicates"},
 	{"canonicalize", "dce", "canonicalize leaves the values it bypassed dead"},
 	{"cse", "dce", "cse makes duplicates dead"},
-	// A dead user still counts as a use, and every fusion requires its
-	// intermediates to have no use outside the pattern.
-	{"dce", "fuse-rmsnorm", "fusions need dead users gone"},
-	{"dce", "fuse-hc-coeffs", "fusions need dead users gone"},
-	{"dce", "fuse-sinkhorn", "fusions need dead users gone"},
-	{"dce", "fuse-hc-read", "fusions need dead users gone"},
-	{"dce", "fuse-hc-write", "fusions need dead users gone"},
-	{"dce", "fuse-qkv", "fusions need dead users gone"},
-	{"dce", "fuse-attention", "fusions need dead users gone"},
-	{"dce", "fuse-cross-entropy", "fusions need dead users gone"},
-	{"dce", "fuse-gelu", "fusions need dead users gone"},
+}, fusionOrder()...)
+
+// fusionOrder: dce runs before every fusion, because a dead user still
+// counts as a use, and every fusion requires its intermediates to have
+// no use outside the pattern.
+func fusionOrder() []struct{ a, b, why string } {
+	var cs []struct{ a, b, why string }
+	for _, f := range fusions {
+		cs = append(cs, struct{ a, b, why string }{"dce", f.pass, "fusions need dead users gone"})
+	}
+	return cs
 }
 
 func init() {
@@ -194,7 +185,7 @@ func checkPassTable(table []Pass) error {
 }
 
 // Passes returns the pass table in pipeline order.
-func Passes() []Pass { return append([]Pass(nil), passes[:]...) }
+func Passes() []Pass { return append([]Pass(nil), passes...) }
 
 // PassNames returns the names of all passes in pipeline order.
 func PassNames() []string {
@@ -236,6 +227,9 @@ type Options struct {
 	// Command is the mhcc command line that compiles the program without
 	// pass flags, used in dump headers (default "mhcc ir SOURCE").
 	Command string
+	// Target, when set, is the backend the module is compiled for:
+	// CompileSource reports the ops it does not implement (TargetDiagnostics).
+	Target Target
 }
 
 // DefaultOptions are the options of a compilation that asks for nothing.

@@ -44,9 +44,9 @@ func RecomputeKept(L, s int) int {
 
 // ModuleDiagnostics returns the warnings about a module compiled with
 // opts that only the compiler can give: `recompute=true` where it cannot
-// save memory. The backend recomputes a stream tensor only when the fused
-// hyper-connection ops (and HC's per-stream rmsnorm) are its only readers
-// (backend/gorgonia/streams.go); RecomputableStreams applies the same test.
+// save memory. A backend recomputes only the stream tensors that the
+// stream-chain analysis (ir.AnalyzeStreams) finds, which RecomputableStreams
+// counts with the same function.
 func ModuleDiagnostics(p *lang.Program, m *ir.Module, opts Options) lang.Diagnostics {
 	if p == nil || m == nil || !p.Model.Residual.Recompute {
 		return nil
@@ -81,48 +81,18 @@ func ModuleDiagnostics(p *lang.Program, m *ir.Module, opts Options) lang.Diagnos
 }
 
 // RecomputableStreams counts the inner stream tensors of m (the outputs of
-// all but the last hc.write) and how many of them are read only by ops
-// that can read a recomputed tensor: hc.coeffs (argument 0), hc.read and
-// hc.write (argument 1) and rmsnorm (argument 0), looking through reshapes.
+// all but the last hc.write) and how many of them a backend can recompute:
+// those the stream-chain analysis (ir.AnalyzeStreams, which the backend
+// plans with too) places after the first tensor of a chain.
 func RecomputableStreams(m *ir.Module) (inner, recomputable int) {
-	root := func(v *ir.Value) *ir.Value {
-		for v.Op == ir.OpReshape {
-			v = v.Args[0]
-		}
-		return v
-	}
-	fusedReader := map[*ir.Value]bool{} // every use so far is a fused reader
-	for _, v := range m.Values {
-		if v.Op == ir.OpReshape {
-			continue
-		}
-		for j, a := range v.Args {
-			r := root(a)
-			ok := v.Op == ir.OpHCCoeffs && j == 0 || v.Op == ir.OpRMSNorm && j == 0 ||
-				(v.Op == ir.OpHCRead || v.Op == ir.OpHCWrite) && j == 1
-			if prev, seen := fusedReader[r]; seen {
-				ok = ok && prev
-			}
-			fusedReader[r] = ok
-		}
-	}
-	for _, o := range m.Outputs {
-		if o.Value != nil {
-			fusedReader[root(o.Value)] = false
-		}
-	}
-	var writes []*ir.Value
 	for _, v := range m.Values {
 		if v.Op == ir.OpHCWrite {
-			writes = append(writes, v)
+			inner++
 		}
 	}
-	for i, w := range writes {
-		if i == len(writes)-1 {
-			break
-		}
-		inner++
-		if fusedReader[w] {
+	inner = max(inner-1, 0)
+	for _, t := range ir.AnalyzeStreams(m, nil).Tensors {
+		if t.Pos > 0 {
 			recomputable++
 		}
 	}

@@ -10,39 +10,22 @@ import (
 // stable re-ordering that keeps the module in SSA order after a rewrite.
 
 // useInfo is the use structure of a module at one moment: how often each
-// value is used (as an argument, once per occurrence, or as an output),
-// and by which values.
+// value is used (as an argument, once per occurrence, or as an output).
 type useInfo struct {
 	count map[*ir.Value]int
-	users map[*ir.Value][]*ir.Value
 }
 
 func uses(m *ir.Module) *useInfo {
-	u := &useInfo{count: map[*ir.Value]int{}, users: map[*ir.Value][]*ir.Value{}}
+	u := &useInfo{count: map[*ir.Value]int{}}
 	for _, v := range m.Values {
 		for _, a := range v.Args {
 			u.count[a]++
-			if us := u.users[a]; len(us) == 0 || us[len(us)-1] != v {
-				u.users[a] = append(us, v)
-			}
 		}
 	}
 	for _, o := range m.Outputs {
 		u.count[o.Value]++
 	}
 	return u
-}
-
-// once reports whether v is used exactly once.
-func (u *useInfo) once(v *ir.Value) bool { return u.count[v] == 1 }
-
-// user returns the only user of v, or nil when v is not used exactly once
-// by a value (a module output does not count as a user).
-func (u *useInfo) user(v *ir.Value) *ir.Value {
-	if u.count[v] != 1 || len(u.users[v]) != 1 {
-		return nil
-	}
-	return u.users[v][0]
 }
 
 // edit collects a rewrite: values replaced by others, values deleted,
@@ -215,9 +198,6 @@ func axesAre(v *ir.Value, want ...int) bool {
 	return true
 }
 
-// is reports whether v is an op-valued node.
-func is(v *ir.Value, op string) bool { return v != nil && v.Op == op }
-
 // lastDim returns the last dimension of v's type.
 func lastDim(v *ir.Value) ir.Dim {
 	s := v.Type.Shape
@@ -225,17 +205,6 @@ func lastDim(v *ir.Value) ir.Dim {
 		return ir.Dim{}
 	}
 	return s[len(s)-1]
-}
-
-// newValue builds a value and checks that its type is exactly want; it
-// returns nil if the op rejects the arguments or infers another type (the
-// rewrite is then skipped).
-func newValue(op string, attrs ir.Attrs, want ir.Type, pos ir.Pos, args ...*ir.Value) *ir.Value {
-	t, err := ir.InferType(op, args, attrs)
-	if err != nil || t.DType != want.DType || !t.Shape.Equal(want.Shape) {
-		return nil
-	}
-	return &ir.Value{Op: op, Args: args, Attrs: attrs, Type: t, Pos: pos}
 }
 
 // sliceLast builds slice(x, last axis, start, end).

@@ -19,8 +19,13 @@ const (
 	OpCrossEntropy = "cross_entropy"
 )
 
-// geluC is √(2/π), the constant of the tanh approximation of GELU.
-var geluC = math.Sqrt(2 / math.Pi)
+// The constants of the tanh approximation of GELU.
+var (
+	// GELUScale is √(2/π).
+	GELUScale = math.Sqrt(2 / math.Pi)
+	// GELUCubic is the coefficient of x³.
+	GELUCubic = 0.044715
+)
 
 func init() {
 	define(
@@ -50,7 +55,7 @@ func init() {
 			Decompose: func(b *Builder, args []*Value, _ Attrs) []*Value {
 				x := args[0]
 				x3 := b.Mul(b.Square(x), x)
-				inner := b.Scale(b.Add(x, b.Scale(x3, 0.044715)), geluC)
+				inner := b.Scale(b.Add(x, b.Scale(x3, GELUCubic)), GELUScale)
 				return []*Value{b.Mul(b.Scale(x, 0.5), b.Add(b.Tanh(inner), b.Const(1)))}
 			}},
 		&OpDef{Name: OpCrossEntropy, Doc: "fused log-softmax, pick and mean", Fused: true,
