@@ -8,7 +8,7 @@ import (
 )
 
 // CausalMaskValue is what causal_mask writes above the diagonal.
-const CausalMaskValue = -1e9
+const CausalMaskValue = ir.CausalMaskValue
 
 // strides returns the row-major strides of shape.
 func strides(shape []int) []int {
@@ -72,43 +72,30 @@ func (w *walker) next() {
 	}
 }
 
-func unary(op string, x *Tensor) *Tensor {
-	out := NewTensor(x.Shape...)
-	for i, a := range x.Data {
-		var r float64
-		switch op {
-		case ir.OpNeg:
-			r = -a
-		case ir.OpExp:
-			r = math.Exp(a)
-		case ir.OpLog:
-			r = math.Log(a)
-		case ir.OpSqrt:
-			r = math.Sqrt(a)
-		case ir.OpSquare:
-			r = a * a
-		case ir.OpSigmoid:
-			r = sigmoid(a)
-		case ir.OpTanh:
-			r = math.Tanh(a)
-		case ir.OpRelu:
-			r = a
-			if !(a > 0) && !math.IsNaN(a) {
-				r = 0
-			}
+// elementwise applies an elementwise op's scalar function from the op
+// table: to each element of a unary op's operand, or to each pair of a
+// binary op's broadcast operands.
+func elementwise(v *ir.Value, args []*Tensor, _ *evalCtx) (*Tensor, error) {
+	def, _ := ir.LookupOp(v.Op)
+	if len(args) == 1 {
+		out := NewTensor(args[0].Shape...)
+		for i, a := range args[0].Data {
+			out.Data[i] = def.Scalar(a)
 		}
-		out.Data[i] = r
+		return out, nil
 	}
-	return out
-}
-
-// sigmoid is 1/(1+e⁻ˣ), evaluated without overflow for large |x|.
-func sigmoid(x float64) float64 {
-	if x >= 0 {
-		return 1 / (1 + math.Exp(-x))
+	a, b := args[0], args[1]
+	shape, err := broadcastShape(a.Shape, b.Shape)
+	if err != nil {
+		return nil, err
 	}
-	e := math.Exp(x)
-	return e / (1 + e)
+	out := NewTensor(shape...)
+	w := newWalker(shape, alignedStrides(a.Shape, len(shape)), alignedStrides(b.Shape, len(shape)))
+	for o := range out.Data {
+		out.Data[o] = def.Scalar(a.Data[w.off[0]], b.Data[w.off[1]])
+		w.next()
+	}
+	return out, nil
 }
 
 // broadcastShape applies the right-aligned broadcasting rule to concrete
@@ -132,30 +119,6 @@ func broadcastShape(a, b []int) ([]int, error) {
 		default:
 			return nil, fmt.Errorf("shapes %v and %v do not broadcast", a, b)
 		}
-	}
-	return out, nil
-}
-
-func binary(op string, a, b *Tensor) (*Tensor, error) {
-	shape, err := broadcastShape(a.Shape, b.Shape)
-	if err != nil {
-		return nil, err
-	}
-	out := NewTensor(shape...)
-	w := newWalker(shape, alignedStrides(a.Shape, len(shape)), alignedStrides(b.Shape, len(shape)))
-	for o := range out.Data {
-		x, y := a.Data[w.off[0]], b.Data[w.off[1]]
-		switch op {
-		case ir.OpAdd:
-			out.Data[o] = x + y
-		case ir.OpSub:
-			out.Data[o] = x - y
-		case ir.OpMul:
-			out.Data[o] = x * y
-		case ir.OpDiv:
-			out.Data[o] = x / y
-		}
-		w.next()
 	}
 	return out, nil
 }
@@ -473,4 +436,53 @@ func rope(x *Tensor, base float64) (*Tensor, error) {
 		}
 	}
 	return out, nil
+}
+
+func init() {
+	for _, d := range ir.Ops {
+		if d.Scalar != nil {
+			impls.Implement(elementwise, d.Name)
+		}
+	}
+	impls.Implement(evalParam, ir.OpParam)
+	impls.Implement(evalInput, ir.OpInput)
+	impls.Implement(func(v *ir.Value, _ []*Tensor, _ *evalCtx) (*Tensor, error) {
+		return &Tensor{Shape: []int{}, Data: []float64{v.Attrs.Float("value")}}, nil
+	}, ir.OpConst)
+	impls.Implement(func(v *ir.Value, _ []*Tensor, _ *evalCtx) (*Tensor, error) { return permutations(v) }, ir.OpPermutations)
+	impls.Implement(func(v *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) {
+		return reduce(v.Op, a[0], v.Attrs.Ints("axes"))
+	}, ir.OpSum, ir.OpMean, ir.OpMax)
+	impls.Implement(func(v *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) {
+		return softmax(a[0], v.Op == ir.OpLogSoftmax)
+	}, ir.OpSoftmax, ir.OpLogSoftmax)
+	impls.Implement(func(v *ir.Value, a []*Tensor, c *evalCtx) (*Tensor, error) {
+		to, err := v.Attrs.Shape("shape").Resolve(c.binds)
+		if err != nil {
+			return nil, fmt.Errorf("shape attribute: %w", err)
+		}
+		return reshape(a[0], to)
+	}, ir.OpReshape)
+	impls.Implement(func(v *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) {
+		return transpose(a[0], v.Attrs.Ints("perm"))
+	}, ir.OpTranspose)
+	impls.Implement(func(v *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) {
+		return slice(a[0], v.Attrs.Int("axis"), v.Attrs.Int("start"), v.Attrs.Int("end"))
+	}, ir.OpSlice)
+	impls.Implement(func(v *ir.Value, a []*Tensor, c *evalCtx) (*Tensor, error) {
+		to, err := v.Attrs.Shape("shape").Resolve(c.binds)
+		if err != nil {
+			return nil, fmt.Errorf("shape attribute: %w", err)
+		}
+		return broadcastTo(a[0], to)
+	}, ir.OpBroadcast)
+	impls.Implement(func(v *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) {
+		return matmul(a[0], a[1], v.Attrs.Bool("trans_b"))
+	}, ir.OpMatmul)
+	impls.Implement(func(_ *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) { return gather(a[0], a[1]) }, ir.OpGather)
+	impls.Implement(func(_ *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) { return pick(a[0], a[1]) }, ir.OpPick)
+	impls.Implement(func(_ *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) { return causalMask(a[0]) }, ir.OpCausalMask)
+	impls.Implement(func(v *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) {
+		return rope(a[0], v.Attrs.Float("base"))
+	}, ir.OpRope)
 }

@@ -1,10 +1,13 @@
 // Package ref is a float64 reference interpreter of mhcc's IR.
 //
-// It evaluates a module value by value, straight from the op contract in
-// package ir (ir/ops.go), with plain loops and no clever rewrites, so that
-// it can serve as the independent oracle for gradient checks of the real
-// backend (finite differences of Eval's loss). Every intermediate tensor is
-// float64; i32 tensors (token ids) are stored as exact float64 integers.
+// It evaluates a module value by value, straight from the op table in
+// package ir, with plain loops and no clever rewrites, so that it can serve
+// as the oracle of the conformance test (backend/conformance) and of
+// gradient checks (finite differences of Eval's loss). Elementwise ops
+// apply the table's scalar functions and fused ops evaluate the table's
+// decompositions, so a new op of either kind is implemented here by its
+// table entry alone. Every intermediate tensor is float64; i32 tensors
+// (token ids) are stored as exact float64 integers.
 //
 // Malformed modules, missing or mis-sized parameters and inputs, unbound
 // symbols and out-of-range indices are reported as errors naming the value
@@ -15,6 +18,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mhcc/mhcc/backend"
 	"github.com/mhcc/mhcc/ir"
 )
 
@@ -120,6 +124,7 @@ func EvalAll(m *ir.Module, binds map[string]int, params map[string][]float64, in
 	}()
 	idx := make(map[*ir.Value]int, len(m.Values))
 	vals = make([]*Tensor, len(m.Values))
+	ctx := &evalCtx{binds: binds, params: params, inputs: inputs}
 	for i, v := range m.Values {
 		cur = i
 		if v == nil {
@@ -133,7 +138,7 @@ func EvalAll(m *ir.Module, binds map[string]int, params map[string][]float64, in
 			}
 			args[j] = vals[k]
 		}
-		t, err := evalValue(v, args, binds, params, inputs)
+		t, err := evalValue(v, args, ctx)
 		if err != nil {
 			return nil, fmt.Errorf("ref: %%%d = %s @%s: %w", i, v.Op, v.Pos, err)
 		}
@@ -163,8 +168,22 @@ func equalInts(a, b []int) bool {
 	return true
 }
 
+// evalFn computes one value from its already evaluated arguments.
+type evalFn func(v *ir.Value, args []*Tensor, c *evalCtx) (*Tensor, error)
+
+// evalCtx is what an evaluation needs besides the arguments.
+type evalCtx struct {
+	binds  map[string]int
+	params map[string][]float64
+	inputs map[string][]int
+}
+
+// impls is the reference interpreter's implementation of every op of the
+// op table: the op families register theirs (ops.go, fused.go).
+var impls backend.Table[evalFn]
+
 // evalValue computes one value from its already evaluated arguments.
-func evalValue(v *ir.Value, args []*Tensor, binds map[string]int, params map[string][]float64, inputs map[string][]int) (*Tensor, error) {
+func evalValue(v *ir.Value, args []*Tensor, c *evalCtx) (*Tensor, error) {
 	info, ok := ir.LookupOp(v.Op)
 	if !ok {
 		return nil, fmt.Errorf("unknown op %q", v.Op)
@@ -172,70 +191,15 @@ func evalValue(v *ir.Value, args []*Tensor, binds map[string]int, params map[str
 	if err := info.CheckArity(len(args)); err != nil {
 		return nil, err
 	}
-	switch v.Op {
-	case ir.OpParam:
-		return evalParam(v, binds, params)
-	case ir.OpInput:
-		return evalInput(v, binds, params, inputs)
-	case ir.OpConst:
-		c, ok := v.Attrs.Get("value").(float64)
-		if !ok {
-			return nil, fmt.Errorf("const needs a float64 value attribute, got %T", v.Attrs.Get("value"))
-		}
-		return &Tensor{Shape: []int{}, Data: []float64{c}}, nil
-	case ir.OpPermutations:
-		return permutations(v) // perm.go
-
-	case ir.OpNeg, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpSquare, ir.OpSigmoid, ir.OpTanh, ir.OpRelu:
-		return unary(v.Op, args[0]), nil
-	case ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv:
-		return binary(v.Op, args[0], args[1])
-	case ir.OpSum, ir.OpMean, ir.OpMax:
-		return reduce(v.Op, args[0], v.Attrs.Ints("axes"))
-
-	case ir.OpReshape:
-		to, err := v.Attrs.Shape("shape").Resolve(binds)
-		if err != nil {
-			return nil, fmt.Errorf("shape attribute: %w", err)
-		}
-		return reshape(args[0], to)
-	case ir.OpTranspose:
-		return transpose(args[0], v.Attrs.Ints("perm"))
-	case ir.OpSlice:
-		return slice(args[0], v.Attrs.Int("axis"), v.Attrs.Int("start"), v.Attrs.Int("end"))
-	case ir.OpBroadcast:
-		to, err := v.Attrs.Shape("shape").Resolve(binds)
-		if err != nil {
-			return nil, fmt.Errorf("shape attribute: %w", err)
-		}
-		return broadcastTo(args[0], to)
-
-	case ir.OpMatmul:
-		return matmul(args[0], args[1], v.Attrs.Bool("trans_b"))
-	case ir.OpSoftmax:
-		return softmax(args[0], false)
-	case ir.OpLogSoftmax:
-		return softmax(args[0], true)
-	case ir.OpGather:
-		return gather(args[0], args[1])
-	case ir.OpPick:
-		return pick(args[0], args[1])
-	case ir.OpCausalMask:
-		return causalMask(args[0])
-	case ir.OpRope:
-		base, ok := v.Attrs.Get("base").(float64)
-		if !ok {
-			return nil, fmt.Errorf("rope needs a float64 base attribute, got %T", v.Attrs.Get("base"))
-		}
-		return rope(args[0], base)
-	case ir.OpRMSNorm, ir.OpSinkhorn, ir.OpHCCoeffs, ir.OpHCRead, ir.OpHCWrite, ir.OpAttention,
-		ir.OpCrossEntropy, ir.OpMatmulConcat, ir.OpGELU:
-		return evalFused(v, args) // fused.go
+	f, ok := impls.Lookup(v.Op)
+	if !ok {
+		return nil, fmt.Errorf("op %q is not implemented by the reference interpreter", v.Op)
 	}
-	return nil, fmt.Errorf("op %q is not implemented by the reference interpreter", v.Op)
+	return f(v, args, c)
 }
 
-func evalParam(v *ir.Value, binds map[string]int, params map[string][]float64) (*Tensor, error) {
+func evalParam(v *ir.Value, _ []*Tensor, c *evalCtx) (*Tensor, error) {
+	binds, params := c.binds, c.params
 	name := v.Param()
 	shape, err := v.Type.Shape.Resolve(binds)
 	if err != nil {
@@ -251,7 +215,8 @@ func evalParam(v *ir.Value, binds map[string]int, params map[string][]float64) (
 	return &Tensor{Shape: shape, Data: append([]float64(nil), data...)}, nil
 }
 
-func evalInput(v *ir.Value, binds map[string]int, params map[string][]float64, inputs map[string][]int) (*Tensor, error) {
+func evalInput(v *ir.Value, _ []*Tensor, c *evalCtx) (*Tensor, error) {
+	binds, params, inputs := c.binds, c.params, c.inputs
 	name := v.Attrs.String("name")
 	shape, err := v.Type.Shape.Resolve(binds)
 	if err != nil {
