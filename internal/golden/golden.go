@@ -72,6 +72,17 @@ func (a *Archive) Input(name string) ([]byte, bool) {
 	return nil, false
 }
 
+// MustInput returns the content of the input section name, and ends the
+// test if the archive has none.
+func (a *Archive) MustInput(t testing.TB, name string) []byte {
+	t.Helper()
+	data, ok := a.Input(name)
+	if !ok {
+		t.Fatalf("%s: no %s section", a.File, name)
+	}
+	return data
+}
+
 // Inputs returns the names of the input sections in archive order.
 func (a *Archive) Inputs() []string {
 	var names []string
@@ -136,21 +147,34 @@ func RunFile(t *testing.T, file string, f func(t *testing.T, a *Archive)) {
 	run(t, file, true, f)
 }
 
-func run(t *testing.T, file string, create bool, f func(t *testing.T, a *Archive)) {
-	t.Helper()
+// Read reads an archive for its inputs outside Run, such as the seeds of
+// a fuzz test; nothing checks what it records.
+func Read(file string) (*Archive, error) {
 	ar, err := txtar.ParseFile(file)
 	if err != nil {
-		if !(create && *update && os.IsNotExist(err)) {
-			t.Fatal(err)
-		}
-		ar = &txtar.Archive{}
+		return nil, err
 	}
-	a := &Archive{
+	return newArchive(file, ar), nil
+}
+
+func newArchive(file string, ar *txtar.Archive) *Archive {
+	return &Archive{
 		Name:    strings.TrimSuffix(filepath.Base(file), ".txtar"),
 		File:    file,
 		Comment: string(ar.Comment),
 		ar:      ar,
 		out:     map[string]*bytes.Buffer{},
+	}
+}
+
+func run(t *testing.T, file string, create bool, f func(t *testing.T, a *Archive)) {
+	t.Helper()
+	a, err := Read(file)
+	if err != nil {
+		if !(create && *update && os.IsNotExist(err)) {
+			t.Fatal(err)
+		}
+		a = newArchive(file, &txtar.Archive{})
 	}
 	f(t, a) // returns only if f did not end the test
 	got := a.outputs()

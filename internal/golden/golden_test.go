@@ -18,10 +18,7 @@ func TestRun(t *testing.T) {
 	var names []string
 	golden.Run(t, dir, func(t *testing.T, a *golden.Archive) {
 		names = append(names, a.Name)
-		src, ok := a.Input("in.mhc")
-		if !ok {
-			t.Fatal("no in.mhc")
-		}
+		src := a.MustInput(t, "in.mhc")
 		if _, ok := a.Input("out/echo"); ok {
 			t.Error("Input returned an output section")
 		}
@@ -49,5 +46,21 @@ func write(t *testing.T, file, content string) {
 	t.Helper()
 	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRead: an archive read outside Run gives its inputs.
+func TestRead(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "seed.txtar")
+	write(t, file, "comment\n-- set --\nx=1\n-- in.mhc --\nmodel m {}\n-- out/errors --\ne\n")
+	a, err := golden.Read(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, ok := a.Input("in.mhc"); !ok || string(src) != "model m {}\n" || a.Name != "seed" || a.Comment != "comment\n" {
+		t.Errorf("in.mhc %q, %v; name %q, comment %q", src, ok, a.Name, a.Comment)
+	}
+	if _, err := golden.Read(filepath.Join(t.TempDir(), "none.txtar")); err == nil {
+		t.Error("reading a missing archive did not fail")
 	}
 }
