@@ -11,6 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mhcc/mhcc/backend/runtime/bundle"
+	"github.com/mhcc/mhcc/internal/golden"
 )
 
 func TestMain(m *testing.M) {
@@ -27,10 +28,12 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs the CLI scripts in testdata/script with the repository's
-// examples copied into each script's work directory.
+// examples copied into each script's work directory. With -update a failed
+// `cmp` against a file of the script rewrites that file in the script.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: filepath.Join("testdata", "script"),
+		Dir:           filepath.Join("testdata", "script"),
+		UpdateScripts: golden.Update(),
 		Setup: func(e *testscript.Env) error {
 			return copyDir(filepath.Join("..", "..", "examples"), filepath.Join(e.WorkDir, "examples"))
 		},
