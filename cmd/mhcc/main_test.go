@@ -12,6 +12,7 @@ import (
 
 	"github.com/mhcc/mhcc/backend/runtime/bundle"
 	"github.com/mhcc/mhcc/internal/golden"
+	"github.com/mhcc/mhcc/internal/testmodels"
 )
 
 func TestMain(m *testing.M) {
@@ -79,7 +80,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	bad := write("bad.mhc", "model m {\n  vocab 256\n  embed dim=\n}\n")
 	garbage := write("garbage.mhc", "\x00\x01\x02\xff\xfe binary \x00")
-	good := write("good.mhc", "model m {\n  vocab 11\n  context 4\n  embed dim=8\n  repeat 1 {\n    block mlp { mlp hidden=8 }\n  }\n}\n")
+	good := write("good.mhc", testmodels.Minimal())
 	cases := []struct {
 		name   string
 		args   []string

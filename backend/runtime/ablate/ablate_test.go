@@ -13,6 +13,7 @@ import (
 
 	"github.com/mhcc/mhcc/backend/runtime/train"
 	"github.com/mhcc/mhcc/internal/golden"
+	"github.com/mhcc/mhcc/internal/testmodels"
 )
 
 func TestSpikeRule(t *testing.T) {
@@ -248,7 +249,7 @@ train {
 // TestInterrupted: a closed Stop channel ends the ablation after the
 // current step with an error matching train.ErrInterrupted.
 func TestInterrupted(t *testing.T) {
-	m := compileModel(t, "a.mhc", []byte("model m {\n  vocab 16\n  context 8\n  embed dim=8\n  block mlp {\n    mlp hidden=8\n  }\n}\n"))
+	m := compileModel(t, "a.mhc", []byte(testmodels.Minimal()))
 	stop := make(chan struct{})
 	close(stop)
 	out := t.TempDir()
