@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mhcc/mhcc/backend/ref"
+	"github.com/mhcc/mhcc/internal/testmodels"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
 )
@@ -54,7 +55,7 @@ func TestConstraintProperties(t *testing.T) {
 	for _, c := range []string{"birkhoff", "stochastic", "permutations"} {
 		for _, dyn := range []string{"true", "false"} {
 			t.Run(c+"-dynamic="+dyn, func(t *testing.T) {
-				p, out, _ := diagEval(t, string(variant("residual streams=4 constraint="+c+" dynamic="+dyn, "", "")), 0.3)
+				p, out, _ := diagEval(t, testmodels.Tiny("residual streams=4 constraint="+c+" dynamic="+dyn), 0.3)
 				n := 4
 				rowTol, colTol := 1e-12, 1e-12
 				if c == "birkhoff" {
@@ -492,7 +493,7 @@ func TestDiagnosticsOutputsSurviveFusion(t *testing.T) {
 // TestPermutationsStreamLimit: the IR refuses n > 5 (the checker reports
 // it at the source line first; see lang's golden tests).
 func TestPermutationsStreamLimit(t *testing.T) {
-	src := variant("residual streams=6 constraint=permutations", "", "")
+	src := []byte(testmodels.Tiny("residual streams=6 constraint=permutations"))
 	res, err := CompileSource("v.mhc", src, Options{Level: O0})
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,9 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	// Defines -update, which `go test ./... -update` hands to every test binary.
+	_ "github.com/mhcc/mhcc/internal/golden"
 )
 
 // sample builds a small module that uses every attribute kind.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/internal/golden"
 	"github.com/mhcc/mhcc/lang"
 )
 
@@ -34,7 +35,11 @@ func TestFormatKeepsIR(t *testing.T) {
 	for _, dir := range []string{"check", "parse", "fmt", "explain"} {
 		files, _ := filepath.Glob(filepath.Join("testdata", dir, "*.txtar"))
 		for _, f := range files {
-			if src, ok := inMhc(f); ok {
+			a, err := golden.Read(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if src, ok := a.Input("in.mhc"); ok {
 				inputs[f] = src
 			}
 		}
@@ -68,20 +73,4 @@ func TestFormatKeepsIR(t *testing.T) {
 	if compiled < 10 {
 		t.Errorf("only %d inputs compiled; the test is not testing much", compiled)
 	}
-}
-
-// inMhc returns the `in.mhc` section of a txtar file.
-func inMhc(file string) ([]byte, bool) {
-	src, err := os.ReadFile(file)
-	if err != nil {
-		return nil, false
-	}
-	_, in, ok := bytes.Cut(src, []byte("-- in.mhc --\n"))
-	if !ok {
-		return nil, false
-	}
-	if i := bytes.Index(in, []byte("\n-- ")); i >= 0 {
-		in = in[:i+1]
-	}
-	return in, true
 }

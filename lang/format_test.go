@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/mhcc/mhcc/internal/golden"
 )
 
 // TestFormatGolden formats each testdata/fmt/*.txtar `in.mhc` and compares
@@ -15,21 +17,20 @@ import (
 // itself be formatted already (idempotence) and, when the input checks,
 // check to the same program.
 func TestFormatGolden(t *testing.T) {
-	runGolden(t, "testdata/fmt", func(src []byte, _ map[string]string) map[string]string {
+	golden.Run(t, "testdata/fmt", func(t *testing.T, a *golden.Archive) {
+		src := a.MustInput(t, "in.mhc")
 		out, diags := FormatSource("in.mhc", src)
-		got := map[string]string{}
 		if len(diags) > 0 {
-			got["out/errors"] = render(diags, src)
+			a.Out("errors", render(diags, src))
 		}
 		if out == nil {
-			return got
+			return
 		}
-		got["out/fmt"] = string(out)
+		a.Out("fmt", string(out))
 		if again, diags := FormatSource("in.mhc", out); !bytes.Equal(again, out) {
 			t.Errorf("not idempotent: formatting the output again gives\n%s%s", again, diags)
 		}
 		assertSameProgram(t, src, out)
-		return got
 	})
 }
 

@@ -2,19 +2,12 @@ package lang
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/rogpeppe/go-internal/txtar"
+	"github.com/mhcc/mhcc/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the out/ files of the golden tests")
 
 // renderLimit is the diagnostics cap used in golden output.
 const renderLimit = 10
@@ -23,32 +16,30 @@ const renderLimit = 10
 // compares the rendered diagnostics (out/errors) and the resolved program
 // (out/program) with the archive.
 func TestCheckGolden(t *testing.T) {
-	runGolden(t, "testdata/check", func(src []byte, _ map[string]string) map[string]string {
+	golden.Run(t, "testdata/check", func(t *testing.T, a *golden.Archive) {
+		src := a.MustInput(t, "in.mhc")
 		p, diags := Load("in.mhc", src)
-		out := map[string]string{}
 		if len(diags) > 0 {
-			out["out/errors"] = render(diags, src)
+			a.Out("errors", render(diags, src))
 		}
 		if p != nil {
-			out["out/program"] = p.Dump()
+			a.Out("program", p.Dump())
 		}
-		return out
 	})
 }
 
 // TestParseGolden runs Parse only on each testdata/parse/*.txtar and
 // compares the syntax errors (out/errors) or a dump of the tree (out/ast).
 func TestParseGolden(t *testing.T) {
-	runGolden(t, "testdata/parse", func(src []byte, _ map[string]string) map[string]string {
+	golden.Run(t, "testdata/parse", func(t *testing.T, a *golden.Archive) {
+		src := a.MustInput(t, "in.mhc")
 		f, diags := Parse("in.mhc", src)
-		out := map[string]string{}
 		if len(diags) > 0 {
-			out["out/errors"] = render(diags, src)
+			a.Out("errors", render(diags, src))
 		}
 		if f != nil {
-			out["out/ast"] = dumpAST(f)
+			a.Out("ast", dumpAST(f))
 		}
-		return out
 	})
 }
 
@@ -58,89 +49,6 @@ func render(d Diagnostics, src []byte) string {
 		return "render error: " + err.Error()
 	}
 	return b.String()
-}
-
-// runGolden runs each archive in dir: run gets the `in.mhc` section and
-// the other input sections by name, and returns the out/ sections.
-func runGolden(t *testing.T, dir string, run func(src []byte, inputs map[string]string) map[string]string) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.txtar"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files in %s: %v", dir, err)
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			ar, err := txtar.ParseFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var src []byte
-			want, inputs := map[string]string{}, map[string]string{}
-			for _, f := range ar.Files {
-				switch {
-				case f.Name == "in.mhc":
-					src = f.Data
-				case strings.HasPrefix(f.Name, "out/"):
-					want[f.Name] = string(f.Data)
-				default:
-					inputs[f.Name] = string(f.Data)
-				}
-			}
-			if src == nil {
-				t.Fatal("no in.mhc section")
-			}
-			got := run(src, inputs)
-			if *update {
-				writeGolden(t, file, ar, got)
-				return
-			}
-			for _, name := range sortedKeys(want, got) {
-				w, inWant := want[name]
-				g, inGot := got[name]
-				switch {
-				case !inGot:
-					t.Errorf("%s: expected %s, but there is none", file, name)
-				case !inWant:
-					t.Errorf("%s: unexpected %s (run with -update to accept):\n%s", file, name, g)
-				default:
-					if diff := cmp.Diff(w, g); diff != "" {
-						t.Errorf("%s: %s mismatch (-want +got):\n%s", file, name, diff)
-					}
-				}
-			}
-		})
-	}
-}
-
-func writeGolden(t *testing.T, file string, ar *txtar.Archive, got map[string]string) {
-	var files []txtar.File
-	for _, f := range ar.Files {
-		if !strings.HasPrefix(f.Name, "out/") {
-			files = append(files, f)
-		}
-	}
-	for _, name := range sortedKeys(got, nil) {
-		files = append(files, txtar.File{Name: name, Data: []byte(got[name])})
-	}
-	ar.Files = files
-	if err := os.WriteFile(file, txtar.Format(ar), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func sortedKeys(a, b map[string]string) []string {
-	seen := map[string]bool{}
-	for k := range a {
-		seen[k] = true
-	}
-	for k := range b {
-		seen[k] = true
-	}
-	keys := make([]string, 0, len(seen))
-	for k := range seen {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // dumpAST prints the tree one statement per line, indented by depth.
@@ -176,21 +84,21 @@ func dumpAST(f *File) string {
 // line) and compares Program.Explain (out/explain) and the diagnostics
 // (out/errors).
 func TestExplainGolden(t *testing.T) {
-	runGolden(t, "testdata/explain", func(src []byte, inputs map[string]string) map[string]string {
+	golden.Run(t, "testdata/explain", func(t *testing.T, a *golden.Archive) {
+		src := a.MustInput(t, "in.mhc")
+		set, _ := a.Input("set")
 		var sets []string
-		for _, line := range strings.Split(inputs["set"], "\n") {
+		for _, line := range strings.Split(string(set), "\n") {
 			if line != "" {
 				sets = append(sets, line)
 			}
 		}
 		p, diags := LoadWith("in.mhc", src, Options{Set: sets})
-		out := map[string]string{}
 		if len(diags) > 0 {
-			out["out/errors"] = render(diags, src)
+			a.Out("errors", render(diags, src))
 		}
 		if p != nil {
-			out["out/explain"] = p.Explain()
+			a.Out("explain", p.Explain())
 		}
-		return out
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/mhcc/mhcc/internal/golden"
 )
 
 const (
@@ -37,7 +39,7 @@ func TestLanguageDoc(t *testing.T) {
 	}
 	section := doc[i+len(beginSchema) : j]
 	want := Reference()
-	if *update {
+	if golden.Update() {
 		doc = doc[:i+len(beginSchema)] + want + doc[j:]
 		if err := os.WriteFile(languageDoc, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)

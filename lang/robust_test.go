@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mhcc/mhcc/internal/golden"
 )
 
 // hostileInputs are inputs a careless or malicious user could feed the
@@ -100,12 +102,11 @@ func FuzzLoad(f *testing.F) {
 	for _, dir := range []string{"testdata/check", "testdata/parse", "testdata/fmt", "testdata/explain"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.txtar"))
 		for _, file := range files {
-			src, err := os.ReadFile(file)
+			a, err := golden.Read(file)
 			if err != nil {
 				continue
 			}
-			if _, in, ok := bytes.Cut(src, []byte("-- in.mhc --\n")); ok {
-				in, _, _ = bytes.Cut(in, []byte("\n-- out/"))
+			if in, ok := a.Input("in.mhc"); ok {
 				f.Add(in)
 			}
 		}

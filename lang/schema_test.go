@@ -1,8 +1,9 @@
 package lang
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/mhcc/mhcc/internal/testmodels"
 )
 
 // TestSchemaDefaults checks that every default in the table parses and is
@@ -46,7 +47,7 @@ func TestSchemaDefaults(t *testing.T) {
 				continue
 			}
 			// Check the default through the real parser and checker.
-			src := "model m {\n vocab 256\n context 8\n embed dim=8\n block a { mlp hidden=8 }\n}\n"
+			src := testmodels.Minimal()
 			stmt := s.Keyword + " "
 			if k := a.Kinds; len(k) > 0 && k[0] != DataFile {
 				stmt += k[0] + " "
@@ -62,9 +63,9 @@ func TestSchemaDefaults(t *testing.T) {
 			case s.In&InTrain != 0:
 				src += "train {\n " + stmt + "\n}\n"
 			case s.In&InModel != 0 && s.Keyword != "norm":
-				src = strings.Replace(src, " block a", " "+stmt+"\n block a", 1)
+				src = testmodels.Replace(src, " block a", " "+stmt+"\n block a")
 			case s.Keyword == "norm":
-				src = strings.Replace(src, "mlp hidden=8", "norm "+stmt[len("norm "):]+"; mlp hidden=8", 1)
+				src = testmodels.Replace(src, "mlp hidden=8", "norm "+stmt[len("norm "):]+"; mlp hidden=8")
 			}
 			if _, diags := Load("d.mhc", []byte(src)); diags.HasErrors() {
 				t.Errorf("%s.%s: default %q does not check:\n%s\n%s", s.Keyword, a.Name, a.Default, src, diags)

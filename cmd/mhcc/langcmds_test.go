@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mhcc/mhcc/internal/testmodels"
 )
 
 // TestLangExitCodes pins the exit codes of the front-end commands and of
@@ -16,7 +18,7 @@ import (
 func TestLangExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.mhc")
-	if err := os.WriteFile(good, []byte("model m {\n  vocab 16\n  context 4\n  embed dim=8\n  block a {\n    mlp hidden=8\n  }\n}\n"), 0o644); err != nil {
+	if err := os.WriteFile(good, []byte(testmodels.Minimal()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

@@ -11,6 +11,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/mhcc/mhcc/backend/runtime/bundle"
+	"github.com/mhcc/mhcc/internal/golden"
+	"github.com/mhcc/mhcc/internal/testmodels"
 )
 
 func TestMain(m *testing.M) {
@@ -27,10 +29,12 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs the CLI scripts in testdata/script with the repository's
-// examples copied into each script's work directory.
+// examples copied into each script's work directory. With -update a failed
+// `cmp` against a file of the script rewrites that file in the script.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: filepath.Join("testdata", "script"),
+		Dir:           filepath.Join("testdata", "script"),
+		UpdateScripts: golden.Update(),
 		Setup: func(e *testscript.Env) error {
 			return copyDir(filepath.Join("..", "..", "examples"), filepath.Join(e.WorkDir, "examples"))
 		},
@@ -76,7 +80,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	bad := write("bad.mhc", "model m {\n  vocab 256\n  embed dim=\n}\n")
 	garbage := write("garbage.mhc", "\x00\x01\x02\xff\xfe binary \x00")
-	good := write("good.mhc", "model m {\n  vocab 11\n  context 4\n  embed dim=8\n  repeat 1 {\n    block mlp { mlp hidden=8 }\n  }\n}\n")
+	good := write("good.mhc", testmodels.Minimal())
 	cases := []struct {
 		name   string
 		args   []string

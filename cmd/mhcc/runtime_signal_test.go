@@ -17,25 +17,11 @@ import (
 
 	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 	"github.com/mhcc/mhcc/backend/runtime/train"
+	"github.com/mhcc/mhcc/internal/testmodels"
 )
 
 // signalModel is small enough that a step takes a few milliseconds.
-const signalModel = `model m {
-  vocab 256
-  context 8
-  embed dim=16
-  residual streams=2 constraint=birkhoff sinkhorn=5
-  repeat 1 {
-    block attn { norm rms; attention heads=2 }
-    block mlp { norm rms; mlp hidden=16 }
-  }
-}
-train {
-  batch 2
-  eval every=4 batches=1
-  log every=1
-}
-`
+var signalModel = testmodels.Small("eval every=4 batches=1")
 
 // buildProgram compiles src into a training executable: a copy of this
 // test binary with the program appended, which TestMain runs as the

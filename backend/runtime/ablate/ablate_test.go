@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/mhcc/mhcc/backend/runtime/train"
+	"github.com/mhcc/mhcc/internal/golden"
+	"github.com/mhcc/mhcc/internal/testmodels"
 )
 
 func TestSpikeRule(t *testing.T) {
@@ -151,22 +153,19 @@ func TestTableGolden(t *testing.T) {
 		{file: "hc.mhc", residual: "none n=4", spikes: []int{25}, gain: 120, ms: 20, diverged: []int{0, 50, 0}},
 		{file: "deep_hc.mhc", residual: "none n=4", gain: 5000, ms: 40, diverged: []int{31, 41, 51}},
 	})
-	file := filepath.Join("testdata", "table.txtar")
-	ar := readArchive(t, file)
-	got := map[string]string{
-		"out/one_seed.md":    one.Markdown(true),
-		"out/three_seeds.md": three.Markdown(true),
-		"out/no_timing.md":   one.Markdown(false),
-	}
 	b, err := three.JSON()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got["out/three_seeds.json"] = string(b)
-	golden(t, file, ar, got)
-	if !*update && !json.Valid(b) {
+	if !json.Valid(b) {
 		t.Error("invalid JSON")
 	}
+	golden.RunFile(t, filepath.Join("testdata", "table.txtar"), func(t *testing.T, a *golden.Archive) {
+		a.Out("one_seed.md", one.Markdown(true))
+		a.Out("three_seeds.md", three.Markdown(true))
+		a.Out("no_timing.md", one.Markdown(false))
+		a.Out("three_seeds.json", string(b))
+	})
 	if ps, err := one.Plot(out, 5); err != nil || strings.Join(ps, " ") != "loss.png loss.svg gain.png gain.svg" {
 		t.Errorf("plots %v, %v", ps, err)
 	}
@@ -241,14 +240,16 @@ train {
 	masked := number.ReplaceAllString(rep.Markdown(false), "N")
 	masked = regexp.MustCompile(` +`).ReplaceAllString(masked, " ")
 	masked = regexp.MustCompile(`-{2,}`).ReplaceAllString(masked, "--")
-	file := filepath.Join("testdata", "tiny.txtar")
-	golden(t, file, readArchive(t, file), map[string]string{"out/table": masked, "out/log": number.ReplaceAllString(log.String(), "N")})
+	golden.RunFile(t, filepath.Join("testdata", "tiny.txtar"), func(t *testing.T, a *golden.Archive) {
+		a.Out("table", masked)
+		a.Out("log", number.ReplaceAllString(log.String(), "N"))
+	})
 }
 
 // TestInterrupted: a closed Stop channel ends the ablation after the
 // current step with an error matching train.ErrInterrupted.
 func TestInterrupted(t *testing.T) {
-	m := compileModel(t, "a.mhc", []byte("model m {\n  vocab 16\n  context 8\n  embed dim=8\n  block mlp {\n    mlp hidden=8\n  }\n}\n"))
+	m := compileModel(t, "a.mhc", []byte(testmodels.Minimal()))
 	stop := make(chan struct{})
 	close(stop)
 	out := t.TempDir()

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/mhcc/mhcc/compiler"
+
+	// Defines -update, which `go test ./... -update` hands to every test binary.
+	_ "github.com/mhcc/mhcc/internal/golden"
 )
 
 func msd(xs ...float64) []time.Duration {

@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	// Defines -update, which `go test ./... -update` hands to every test binary.
+	_ "github.com/mhcc/mhcc/internal/golden"
 )
 
 func testPayload(src, ir string) *Payload {

@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	// Defines -update, which `go test ./... -update` hands to every test binary.
+	_ "github.com/mhcc/mhcc/internal/golden"
 )
 
 func sampleTensors() []Tensor {

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	// Defines -update, which `go test ./... -update` hands to every test binary.
+	_ "github.com/mhcc/mhcc/internal/golden"
 )
 
 func writeFile(t *testing.T, name string, content []byte) string {

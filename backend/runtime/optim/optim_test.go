@@ -6,6 +6,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	// Defines -update, which `go test ./... -update` hands to every test binary.
+	_ "github.com/mhcc/mhcc/internal/golden"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }

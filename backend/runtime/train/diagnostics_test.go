@@ -15,6 +15,7 @@ import (
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/ref"
 	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/internal/testmodels"
 	"github.com/mhcc/mhcc/ir"
 )
 
@@ -142,7 +143,7 @@ func TestBirkhoffCompositeGainsBounded(t *testing.T) {
 // diagProgram is the tiny model of model_test.go with residual spliced
 // in and a train block that computes diagnostics every 3 steps.
 func diagProgram(residual string) string {
-	return tinySource(residual) + "train {\n  batch 2\n  steps 7\n  eval every=0\n  diagnostics every=3\n  log every=7\n}\n"
+	return testmodels.Tiny(residual) + "train {\n  batch 2\n  steps 7\n  eval every=0\n  diagnostics every=3\n  log every=7\n}\n"
 }
 
 // metricsKeys reads the keys of every metrics.jsonl line of a run.
@@ -244,7 +245,7 @@ func TestDiagnosticsMatchReference(t *testing.T) {
 		"residual streams=3 constraint=stochastic",
 	} {
 		t.Run(residual, func(t *testing.T) {
-			p, m := compile(t, tinySource(residual))
+			p, m := compile(t, testmodels.Tiny(residual))
 			const B, T = 2, 5
 			g, err := gb.Build(m, gb.Options{Binds: map[string]int{compiler.SymBatch: B, compiler.SymTime: T}, DType: gb.Float32, Grad: true})
 			if err != nil {
@@ -329,7 +330,7 @@ func TestEveryVariantTrains(t *testing.T) {
 		"residual streams=4 constraint=identity",
 	} {
 		t.Run(strings.TrimPrefix(residual, "residual streams=4 "), func(t *testing.T) {
-			src := tinySource(residual) + "train {\n  batch 8\n  steps 40\n  optimizer adamw lr=1e-2\n  eval every=0\n  diagnostics every=40\n  log every=10\n}\n"
+			src := testmodels.Tiny(residual) + "train {\n  batch 8\n  steps 40\n  optimizer adamw lr=1e-2\n  eval every=0\n  diagnostics every=40\n  log every=10\n}\n"
 			p, m := compile(t, src)
 			dir := t.TempDir()
 			if _, err := Run(p, m, Options{OutDir: dir}); err != nil {

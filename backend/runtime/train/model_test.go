@@ -12,27 +12,10 @@ import (
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/ref"
 	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/internal/testmodels"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
 )
-
-// tinySource is a 2-layer (4-sublayer) model small enough for a full
-// finite-difference check; residual is spliced in.
-func tinySource(residual string) string {
-	return `model tiny {
-  vocab 11
-  context 5
-  embed dim=8
-  ` + residual + `
-  repeat 2 {
-    block attn { norm rms; attention heads=2 rope=true }
-    block mlp { norm rms; mlp hidden=12 act=gelu }
-  }
-  norm rms
-  head tied
-}
-`
-}
 
 func compile(t *testing.T, src string) (*lang.Program, *ir.Module) {
 	t.Helper()
@@ -101,7 +84,7 @@ func TestGradientEveryParameterMHC(t *testing.T) {
 // every checked element fails as vacuous.
 func gradCheck(t *testing.T, residual string, maxAll, sample int) {
 	t.Helper()
-	_, m := compile(t, tinySource(residual))
+	_, m := compile(t, testmodels.Tiny(residual))
 	binds := map[string]int{compiler.SymBatch: 2, compiler.SymTime: 5}
 	g, err := gb.Build(m, gb.Options{Binds: binds, DType: gb.Float64, Grad: true})
 	if err != nil {
@@ -203,8 +186,8 @@ func TestGradientEveryParameterVariants(t *testing.T) {
 // streams is the stream) it gives the plain model's loss for the same
 // weights of the shared parameters, within float32 rounding.
 func TestHCAtInitEqualsPlain(t *testing.T) {
-	_, plain := compile(t, tinySource("residual plain"))
-	_, hc := compile(t, tinySource("residual streams=4 constraint=none collapse=mean"))
+	_, plain := compile(t, testmodels.Tiny("residual plain"))
+	_, hc := compile(t, testmodels.Tiny("residual streams=4 constraint=none collapse=mean"))
 	binds := map[string]int{compiler.SymBatch: 2, compiler.SymTime: 5}
 	inputs := map[string][]int{
 		compiler.InputTokens:  randomTokens(6, 10, 11),
@@ -270,8 +253,8 @@ func TestHCAtInitEqualsPlain(t *testing.T) {
 // TestOneStreamIdentityEqualsPlain: one stream with the identity mixing is
 // the plain pre-norm residual, written through the stream machinery.
 func TestOneStreamIdentityEqualsPlain(t *testing.T) {
-	_, plain := compile(t, tinySource("residual plain"))
-	_, ident := compile(t, tinySource("residual streams=1 constraint=identity"))
+	_, plain := compile(t, testmodels.Tiny("residual plain"))
+	_, ident := compile(t, testmodels.Tiny("residual streams=1 constraint=identity"))
 	if a, b := strings.Join(plain.ParamNames(), " "), strings.Join(ident.ParamNames(), " "); a != b {
 		t.Fatalf("parameter sets differ:\nplain:    %s\nidentity: %s", a, b)
 	}
@@ -387,7 +370,7 @@ func TestVariantsO2MatchesO0(t *testing.T) {
 		"residual streams=4 constraint=stochastic dynamic=false recompute=true",
 	} {
 		t.Run(strings.TrimPrefix(residual, "residual streams=4 "), func(t *testing.T) {
-			src := []byte(tinySource(residual))
+			src := []byte(testmodels.Tiny(residual))
 			binds := map[string]int{compiler.SymBatch: 2, compiler.SymTime: 5}
 			var losses []float64
 			var grads []map[string][]float64

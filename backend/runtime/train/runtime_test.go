@@ -17,32 +17,13 @@ import (
 	"github.com/mhcc/mhcc/backend/ref"
 	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/internal/testmodels"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
-)
 
-// smallProgram is a byte-level mHC model small enough for many short
-// runs: dim 16, context 8, two sublayers, batch 2.
-func smallProgram(dim int, train string) string {
-	return fmt.Sprintf(`model small {
-  vocab 256
-  context 8
-  embed dim=%d
-  residual streams=2 constraint=birkhoff sinkhorn=5
-  repeat 1 {
-    block attn { norm rms; attention heads=2 }
-    block mlp { norm rms; mlp hidden=16 }
-  }
-  norm rms
-  head tied
-}
-train {
-  batch 2
-  log every=1
-  %s
-}
-`, dim, train)
-}
+	// Defines -update, which `go test ./... -update` hands to every test binary.
+	_ "github.com/mhcc/mhcc/internal/golden"
+)
 
 // textFile writes a few KB of varied text.
 func textFile(t *testing.T) string {
@@ -88,7 +69,7 @@ func mustRun(t *testing.T, p *lang.Program, m *ir.Module, o Options) (*Result, s
 }
 
 func TestSameSeedSameLossesDifferentSeedDifferent(t *testing.T) {
-	p, m := compile(t, smallProgram(16, "eval every=0"))
+	p, m := compile(t, testmodels.Small("eval every=0"))
 	run := func(seed int64) []float64 {
 		dir := t.TempDir()
 		mustRun(t, p, m, Options{Steps: 6, Seed: seed, HasSeed: true, OutDir: dir})
@@ -149,7 +130,7 @@ func TestResumeReproducesTheUninterruptedRun(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, m := compile(t, smallProgram(16, c.prog))
+			p, m := compile(t, testmodels.Small(c.prog))
 			o := c.opts
 			o.Steps, o.Source = 20, []byte(c.name)
 			full := o
@@ -217,7 +198,7 @@ func compareRecords(t *testing.T, got, want []Record) {
 }
 
 func TestNaNStopsWithStepParamAndCheckpoint(t *testing.T) {
-	p, m := compile(t, smallProgram(16, "eval every=0"))
+	p, m := compile(t, testmodels.Small("eval every=0"))
 	for _, c := range []struct {
 		inject string
 		want   []string
@@ -256,7 +237,7 @@ func TestNaNStopsWithStepParamAndCheckpoint(t *testing.T) {
 // a file holding just that split; a partial last batch works too.
 func TestEvalEqualsTrainingTimeEvaluation(t *testing.T) {
 	text := textFile(t)
-	p, m := compile(t, smallProgram(16, "eval every=5 batches=3"))
+	p, m := compile(t, testmodels.Small("eval every=5 batches=3"))
 	dir := t.TempDir()
 	mustRun(t, p, m, Options{Steps: 10, DataPath: text, OutDir: dir, CheckpointEvery: 5})
 	recs, _ := ReadMetrics(dir)
@@ -302,10 +283,10 @@ func TestEvalEqualsTrainingTimeEvaluation(t *testing.T) {
 }
 
 func TestCheckpointOfAnotherModelIsRefused(t *testing.T) {
-	p, m := compile(t, smallProgram(16, "eval every=0"))
+	p, m := compile(t, testmodels.Small("eval every=0"))
 	dir := t.TempDir()
 	mustRun(t, p, m, Options{Steps: 1, OutDir: dir})
-	p2, m2 := compile(t, strings.Replace(smallProgram(24, "eval every=0"), "head tied", "head untied", 1))
+	p2, m2 := compile(t, strings.Replace(testmodels.Replace(testmodels.Small("eval every=0"), "embed dim=16", "embed dim=24"), "head tied", "head untied", 1))
 	_, err := Evaluate(p2, m2, EvalOptions{Checkpoint: dir})
 	var me *checkpoint.MismatchError
 	if !errors.As(err, &me) {
@@ -324,7 +305,7 @@ func TestCheckpointOfAnotherModelIsRefused(t *testing.T) {
 }
 
 func TestDataErrorsNameTheFile(t *testing.T) {
-	p, m := compile(t, smallProgram(16, "eval every=0"))
+	p, m := compile(t, testmodels.Small("eval every=0"))
 	dir := t.TempDir()
 	short := filepath.Join(dir, "short.txt")
 	os.WriteFile(short, []byte("tiny"), 0o644)
@@ -359,7 +340,7 @@ func TestTokenBinTraining(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "tokens.bin")
 	os.WriteFile(path, toks, 0o644)
-	p, m := compile(t, smallProgram(16, "eval every=2 batches=1"))
+	p, m := compile(t, testmodels.Small("eval every=2 batches=1"))
 	dir := t.TempDir()
 	res, _ := mustRun(t, p, m, Options{Steps: 3, DataPath: path, Vocab: 200, OutDir: dir})
 	if !strings.Contains(res.DataName, "uint16, vocab 200") || math.IsNaN(res.ValLoss) {
@@ -377,10 +358,10 @@ func TestTokenBinTraining(t *testing.T) {
 // rounding of the gradient sums.
 func TestAccumulationEqualsTheLargerBatch(t *testing.T) {
 	text := textFile(t)
-	p, m := compile(t, smallProgram(16, "eval every=0\n  optimizer adamw lr=0.05 clip=0"))
+	p, m := compile(t, testmodels.Small("eval every=0", "optimizer adamw lr=0.05 clip=0"))
 	dirA := t.TempDir()
 	mustRun(t, p, m, Options{Steps: 4, DataPath: text, Optimizer: "sgd", Accumulate: 2, Schedule: "constant", OutDir: dirA})
-	p2, m2 := compile(t, strings.Replace(smallProgram(16, "eval every=0\n  optimizer adamw lr=0.05 clip=0"), "batch 2", "batch 4", 1))
+	p2, m2 := compile(t, strings.Replace(testmodels.Small("eval every=0", "optimizer adamw lr=0.05 clip=0"), "batch 2", "batch 4", 1))
 	dirB := t.TempDir()
 	mustRun(t, p2, m2, Options{Steps: 4, DataPath: text, Optimizer: "sgd", Schedule: "constant", OutDir: dirB})
 	a, b := losses(t, dirA), losses(t, dirB)
@@ -398,7 +379,7 @@ func TestAccumulationEqualsTheLargerBatch(t *testing.T) {
 // parameter groups use: no weight decay on norm gains, the mHC static
 // bias and α; decay on every matrix (embedding, projections, phi).
 func TestParamGroups(t *testing.T) {
-	_, m := compile(t, strings.Replace(smallProgram(16, ""), "head tied", "head untied", 1))
+	_, m := compile(t, strings.Replace(testmodels.Small(), "head tied", "head untied", 1))
 	for _, v := range m.Values {
 		name := v.Param()
 		if name == "" {
@@ -417,7 +398,7 @@ func TestParamGroups(t *testing.T) {
 // TestReadoutGivesTheLogits: the sampling graph's probe gradient equals
 // the logits the reference interpreter computes for the same weights.
 func TestReadoutGivesTheLogits(t *testing.T) {
-	p, _ := compile(t, smallProgram(16, ""))
+	p, _ := compile(t, testmodels.Small())
 	rm, err := readoutModule(p)
 	if err != nil {
 		t.Fatal(err)
@@ -469,7 +450,7 @@ func f64(xs []float32) []float64 {
 
 func TestSampleIsDeterministic(t *testing.T) {
 	text := textFile(t)
-	p, m := compile(t, smallProgram(16, "eval every=0\n  optimizer adamw lr=0.01"))
+	p, m := compile(t, testmodels.Small("eval every=0", "optimizer adamw lr=0.01"))
 	dir := t.TempDir()
 	mustRun(t, p, m, Options{Steps: 30, DataPath: text, OutDir: dir})
 	gen := func(seed uint64, temp float64) []int {
@@ -500,7 +481,7 @@ func TestSampleIsDeterministic(t *testing.T) {
 }
 
 func TestPlotWritesPNGAndSVG(t *testing.T) {
-	p, m := compile(t, smallProgram(16, "eval every=2 batches=1"))
+	p, m := compile(t, testmodels.Small("eval every=2 batches=1"))
 	a, b := filepath.Join(t.TempDir(), "run-a"), filepath.Join(t.TempDir(), "run-b")
 	mustRun(t, p, m, Options{Steps: 4, OutDir: a})
 	mustRun(t, p, m, Options{Steps: 4, Seed: 9, HasSeed: true, OutDir: b})
@@ -526,7 +507,7 @@ func TestPlotWritesPNGAndSVG(t *testing.T) {
 // TestKeepAndHeader: keep=K prunes old checkpoints; the header shows the
 // parameter groups and the checkpoint policy.
 func TestKeepAndHeader(t *testing.T) {
-	p, m := compile(t, smallProgram(16, "eval every=0"))
+	p, m := compile(t, testmodels.Small("eval every=0"))
 	dir := t.TempDir()
 	_, log := mustRun(t, p, m, Options{Steps: 7, OutDir: dir, CheckpointEvery: 2, Keep: 2})
 	es, _ := checkpoint.List(dir)
@@ -559,7 +540,7 @@ func TestKeepAndHeader(t *testing.T) {
 // (carriage return + erase line), with evaluations and checkpoints
 // printed as permanent lines; elsewhere one plain line per log interval.
 func TestStatusLine(t *testing.T) {
-	p, m := compile(t, smallProgram(16, "eval every=2 batches=1"))
+	p, m := compile(t, testmodels.Small("eval every=2 batches=1"))
 	_, tty := mustRun(t, p, m, Options{Steps: 4, OutDir: t.TempDir(), TTY: true, CheckpointEvery: 3})
 	if strings.Count(tty, "\r\x1b[Kstep 3/4 | loss") != 1 || !strings.Contains(tty, "\r\x1b[Kcheckpoint ") ||
 		!strings.Contains(tty, "\r\x1b[Kstep 2 | val ") || regexp.MustCompile(`step 1/4 [^\r]*\n`).MatchString(tty) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
+	"github.com/mhcc/mhcc/internal/testmodels"
 )
 
 // TestProgramSettingsDriveTheRun checks that the train block's checkpoint,
@@ -21,7 +22,7 @@ func TestProgramSettingsDriveTheRun(t *testing.T) {
   optimizer sgd lr=0.05 momentum=0.9 weight_decay=0 accumulate=2
   schedule step milestones=[0.5] factors=[0.25]
   checkpoint every=2 keep=1`, text)
-	p, m := compile(t, smallProgram(16, prog))
+	p, m := compile(t, testmodels.Small(prog))
 	dir := t.TempDir()
 	_, log := mustRun(t, p, m, Options{Steps: 5, OutDir: dir})
 	for _, want := range []string{
@@ -67,10 +68,10 @@ func TestProgramSettingsDriveTheRun(t *testing.T) {
 	}
 
 	// `accumulate=` in the program trains exactly like Options.Accumulate.
-	q, qm := compile(t, smallProgram(16, fmt.Sprintf("eval every=0\n  data file=%q\n  optimizer sgd lr=0.05", text)))
+	q, qm := compile(t, testmodels.Small(fmt.Sprintf("eval every=0\n  data file=%q\n  optimizer sgd lr=0.05", text)))
 	a, b := t.TempDir(), t.TempDir()
 	mustRun(t, q, qm, Options{Steps: 3, OutDir: a, Accumulate: 2})
-	r, rm := compile(t, smallProgram(16, fmt.Sprintf("eval every=0\n  data file=%q\n  optimizer sgd lr=0.05 accumulate=2", text)))
+	r, rm := compile(t, testmodels.Small(fmt.Sprintf("eval every=0\n  data file=%q\n  optimizer sgd lr=0.05 accumulate=2", text)))
 	mustRun(t, r, rm, Options{Steps: 3, OutDir: b})
 	if la, lb := losses(t, a), losses(t, b); !slices.Equal(la, lb) {
 		t.Errorf("accumulate=2 in the program %v, as an option %v", lb, la)
@@ -91,7 +92,7 @@ func TestProgramDataFormat(t *testing.T) {
 	if err := os.WriteFile(bin, toks, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, m := compile(t, smallProgram(16, fmt.Sprintf("eval every=0\n  data file=%q format=bin vocab=200", bin)))
+	p, m := compile(t, testmodels.Small(fmt.Sprintf("eval every=0\n  data file=%q format=bin vocab=200", bin)))
 	res, _ := mustRun(t, p, m, Options{Steps: 1, OutDir: t.TempDir()})
 	if !strings.Contains(res.DataName, "uint16, vocab 200") {
 		t.Errorf("format=bin vocab=200: data %s", res.DataName)
