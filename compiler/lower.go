@@ -55,6 +55,9 @@ type lowerer struct {
 	// coeffs are the coefficients of the learned hyper-connected
 	// sublayers, in order (for LowerDiagnostics).
 	coeffs []hcCoeffs
+	// decode, when set, lowers the decoding step instead of the loss
+	// (LowerDecode).
+	decode *decoding
 }
 
 func pos(p lang.Pos) ir.Pos { return ir.Pos{Line: p.Line, Col: p.Col} }
@@ -80,7 +83,12 @@ func (l *lowerer) model() {
 
 	b.At(pos(md.Pos))
 	tokens := b.Input(InputTokens, ir.Type{DType: ir.I32, Shape: ir.Shape{dB, dT}})
-	targets := b.Input(InputTargets, ir.Type{DType: ir.I32, Shape: ir.Shape{dB, dT}})
+	var targets *ir.Value
+	if l.decode == nil {
+		targets = b.Input(InputTargets, ir.Type{DType: ir.I32, Shape: ir.Shape{dB, dT}})
+	} else {
+		l.decode.pos = b.Input(InputDecodePos, ir.Type{DType: ir.I32})
+	}
 
 	b.At(pos(md.Embed.Pos))
 	emb := b.Param("embed.weight", ir.Dims(V, C), ir.Init{Kind: "normal", Args: []float64{md.Embed.InitStd}}, true)
@@ -116,6 +124,14 @@ func (l *lowerer) model() {
 	} else {
 		w := b.Param("head.weight", ir.Dims(C, V), ir.Init{Kind: "normal", Args: []float64{md.Embed.InitStd}}, true)
 		logits = b.Matmul(h, w, false)
+	}
+	if l.decode != nil {
+		b.Output(OutputLogits, logits)
+		for _, c := range l.decode.caches {
+			b.Output(c.KeyOut, c.k)
+			b.Output(c.ValueOut, c.v)
+		}
+		return
 	}
 	b.Output(OutputLoss, b.Expand(ir.OpCrossEntropy, nil, logits, targets))
 }
@@ -156,11 +172,16 @@ func (l *lowerer) attention(path string, a *lang.Attention, u *ir.Value) *ir.Val
 		return b.Transpose(b.Reshape(p, bt(H, dh)), 0, 2, 1, 3)
 	}
 	q, k, v := heads("wq"), heads("wk"), heads("wv")
-	if a.Rope {
-		q, k = b.Rope(q, a.RopeBase), b.Rope(k, a.RopeBase)
+	scale := 1 / math.Sqrt(float64(dh))
+	var o *ir.Value // [B,H,T,dh]
+	if l.decode != nil {
+		o = l.decode.attention(b, path, a, q, k, v, scale)
+	} else {
+		if a.Rope {
+			q, k = b.Rope(q, a.RopeBase), b.Rope(k, a.RopeBase)
+		}
+		o = b.Expand(ir.OpAttention, ir.Attrs{{Key: "scale", Val: scale}, {Key: "causal", Val: true}}, q, k, v)
 	}
-	o := b.Expand(ir.OpAttention, ir.Attrs{{Key: "scale", Val: 1 / math.Sqrt(float64(dh))}, {Key: "causal", Val: true}},
-		q, k, v) // [B,H,T,dh]
 	o = b.Reshape(b.Transpose(o, 0, 2, 1, 3), bt(C)) // [B,T,C]
 	return b.Matmul(o, l.weight(path+".wo", C, C), false)
 }

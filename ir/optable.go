@@ -146,6 +146,11 @@ type OpDef struct {
 	// NoGrad marks ops whose result never carries a gradient to anything
 	// (leaves without trainable values: input, const, permutations).
 	NoGrad bool
+	// ForwardOnly marks ops without a derivative, used only by modules
+	// that are evaluated forward (decoding with a KV cache): backends need
+	// no backward for them and refuse to differentiate a module that uses
+	// one.
+	ForwardOnly bool
 }
 
 // Ops is the op table in a stable order (the order of the family files).

@@ -407,9 +407,9 @@ func causalMask(x *Tensor) (*Tensor, error) {
 }
 
 // rope rotates, for every position t (the second-to-last axis) and every
-// i < D/2, the pair (x_i, x_{i+D/2}) by θ = t·base^(−2i/D):
+// i < D/2, the pair (x_i, x_{i+D/2}) by θ = (offset + t)·base^(−2i/D):
 // (a, b) → (a cos θ − b sin θ, a sin θ + b cos θ).
-func rope(x *Tensor, base float64) (*Tensor, error) {
+func rope(x *Tensor, base float64, offset int) (*Tensor, error) {
 	r := len(x.Shape)
 	if r < 2 || x.Shape[r-1]%2 != 0 {
 		return nil, fmt.Errorf("want [..., T, D] with even D, got %v", x.Shape)
@@ -426,7 +426,7 @@ func rope(x *Tensor, base float64) (*Tensor, error) {
 		rows = len(x.Data) / D
 	}
 	for row := 0; row < rows; row++ {
-		t := float64(row % T)
+		t := float64(offset + row%T)
 		in, o := x.Data[row*D:(row+1)*D], out.Data[row*D:(row+1)*D]
 		for i := 0; i < h; i++ {
 			sin, cos := math.Sincos(t * freq[i])
@@ -483,6 +483,65 @@ func init() {
 	impls.Implement(func(_ *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) { return pick(a[0], a[1]) }, ir.OpPick)
 	impls.Implement(func(_ *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) { return causalMask(a[0]) }, ir.OpCausalMask)
 	impls.Implement(func(v *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) {
-		return rope(a[0], v.Attrs.Float("base"))
+		return rope(a[0], v.Attrs.Float("base"), 0)
 	}, ir.OpRope)
+	impls.Implement(func(v *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) {
+		return rope(a[0], v.Attrs.Float("base"), int(a[1].Data[0]))
+	}, ir.OpRopeAt)
+	impls.Implement(func(v *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) {
+		return attentionCached(a[0], a[1], a[2], a[3], a[4], int(a[5].Data[0]), v.Attrs.Float("scale"))
+	}, ir.OpAttentionCached)
+}
+
+// attentionCached is one decoding step of causal attention over a cache
+// (ir.OpAttentionCached): query i of the T new positions attends to the
+// cached keys 0 … n−1 and the new keys 0 … i.
+func attentionCached(q, k, v, kc, vc *Tensor, n int, scale float64) (*Tensor, error) {
+	r := len(q.Shape)
+	T, d, dv, S := q.Shape[r-2], q.Shape[r-1], v.Shape[r-1], kc.Shape[r-2]
+	if n < 0 || n > S {
+		return nil, fmt.Errorf("cache length %d out of range [0, %d]", n, S)
+	}
+	out := NewTensor(v.Shape...)
+	scores := make([]float64, n+T)
+	for p := 0; p < numel(q.Shape[:r-2]); p++ {
+		for i := 0; i < T; i++ {
+			qi := q.Data[(p*T+i)*d : (p*T+i+1)*d]
+			key := func(j int) []float64 {
+				if j < n {
+					return kc.Data[(p*S+j)*d : (p*S+j+1)*d]
+				}
+				return k.Data[(p*T+j-n)*d : (p*T+j-n+1)*d]
+			}
+			val := func(j int) []float64 {
+				if j < n {
+					return vc.Data[(p*S+j)*dv : (p*S+j+1)*dv]
+				}
+				return v.Data[(p*T+j-n)*dv : (p*T+j-n+1)*dv]
+			}
+			keys := n + i + 1
+			mx := math.Inf(-1)
+			for j := 0; j < keys; j++ {
+				var s float64
+				for c, x := range qi {
+					s += x * key(j)[c]
+				}
+				scores[j] = s * scale
+				mx = math.Max(mx, scores[j])
+			}
+			var sum float64
+			for j := 0; j < keys; j++ {
+				scores[j] = math.Exp(scores[j] - mx)
+				sum += scores[j]
+			}
+			o := out.Data[(p*T+i)*dv : (p*T+i+1)*dv]
+			for j := 0; j < keys; j++ {
+				w := scores[j] / sum
+				for c, x := range val(j) {
+					o[c] += w * x
+				}
+			}
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,146 @@
+package compiler
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mhcc/mhcc/backend/ref"
+	"github.com/mhcc/mhcc/internal/testmodels"
+	"github.com/mhcc/mhcc/ir"
+	"github.com/mhcc/mhcc/lang"
+)
+
+// TestDecodeEqualsFullForward: decoding a sequence position by position
+// (and in chunks) over the key/value cache gives, in the float64 reference
+// interpreter, the logits of the full forward pass at every position, for
+// every residual variant, with RoPE on and off, at -O0 and -O2.
+func TestDecodeEqualsFullForward(t *testing.T) {
+	variants := map[string]string{
+		"plain":          testmodels.Tiny("residual plain"),
+		"mhc":            testmodels.Tiny("residual streams=4 constraint=birkhoff sinkhorn=5"),
+		"mhc_static":     testmodels.Tiny("residual streams=2 constraint=birkhoff dynamic=false"),
+		"hc":             testmodels.Tiny("residual streams=3 constraint=none"),
+		"permutations":   testmodels.Tiny("residual streams=3 constraint=permutations"),
+		"learned_norope": testmodels.Replace(testmodels.Tiny("residual streams=2 collapse=learned"), "rope=true", "rope=false"),
+	}
+	for name, src := range variants {
+		t.Run(name, func(t *testing.T) {
+			p, diags := lang.Load(name+".mhc", []byte(src))
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			full, err := LowerLogits(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			params := randomParams(full, 7)
+			N, V := p.Model.Context, p.Model.Vocab
+			tokens := make([]int, N)
+			for i := range tokens {
+				tokens[i] = (3*i + 1) % V
+			}
+			out, err := ref.Eval(full, map[string]int{SymBatch: 1, SymTime: N}, params,
+				map[string][]int{InputTokens: tokens, InputTargets: tokens})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := out[OutputLogits].Data
+			for _, level := range []Level{O0, O2} {
+				for _, chunk := range []int{1, 2, N} {
+					got := decodeRef(t, p, level, params, tokens, chunk)
+					for i := range want {
+						if math.Abs(got[i]-want[i]) > 1e-10*math.Max(1, math.Abs(want[i])) {
+							t.Fatalf("%v, chunks of %d: logit %d (position %d) = %.15g, full forward %.15g",
+								level, chunk, i, i/V, got[i], want[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// decodeRef decodes tokens in chunks of the given size with the reference
+// interpreter and returns the logits of every position.
+func decodeRef(t *testing.T, p *lang.Program, level Level, params map[string][]float64, tokens []int, chunk int) []float64 {
+	t.Helper()
+	m, caches, err := LowerDecode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RunPasses(m, Options{Level: level}); err != nil {
+		t.Fatal(err)
+	}
+	if level == O2 && m.OpCounts()[ir.OpAttentionCached] != len(caches) {
+		t.Fatalf("the decoding module lost its cached attention:\n%s", m)
+	}
+	vals := map[string][]float64{}
+	for k, v := range params {
+		vals[k] = v
+	}
+	for _, c := range caches {
+		vals[c.KeyIn] = make([]float64, c.Heads*c.Capacity*c.HeadDim)
+		vals[c.ValueIn] = make([]float64, c.Heads*c.Capacity*c.HeadDim)
+	}
+	var logits []float64
+	for at := 0; at < len(tokens); at += chunk {
+		T := min(chunk, len(tokens)-at)
+		out, err := ref.Eval(m, map[string]int{SymBatch: 1, SymTime: T}, vals,
+			map[string][]int{InputTokens: tokens[at : at+T], InputDecodePos: {at}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits = append(logits, out[OutputLogits].Data...)
+		for _, c := range caches {
+			for _, kv := range [][2]string{{c.KeyOut, c.KeyIn}, {c.ValueOut, c.ValueIn}} {
+				rows, cache := out[kv[0]].Data, vals[kv[1]]
+				for h := 0; h < c.Heads; h++ { // rows [H, T, d] into cache [H, S, d] at row `at`
+					copy(cache[(h*c.Capacity+at)*c.HeadDim:(h*c.Capacity+at+T)*c.HeadDim], rows[h*T*c.HeadDim:(h+1)*T*c.HeadDim])
+				}
+			}
+		}
+	}
+	return logits
+}
+
+// randomParams draws N(0, 0.3²) values for every parameter of m.
+func randomParams(m *ir.Module, seed uint64) map[string][]float64 {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	params := map[string][]float64{}
+	for _, v := range m.Params() {
+		n, _ := v.Type.Shape.Size()
+		vals := make([]float64, n)
+		for i := range vals {
+			vals[i] = 0.3 * rng.NormFloat64()
+		}
+		params[v.Param()] = vals
+	}
+	return params
+}
+
+func TestLowerDecodeInterface(t *testing.T) {
+	p, diags := lang.Load("t.mhc", []byte(testmodels.Tiny("residual streams=2")))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	m, caches, err := LowerDecode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, _ := Lower(p)
+	if fmt.Sprint(m.ParamNames()) != fmt.Sprint(train.ParamNames()) {
+		t.Errorf("parameters differ from the training module's:\n%v\n%v", m.ParamNames(), train.ParamNames())
+	}
+	if len(caches) != 2 || caches[0].Path != "blocks.0.attn" || caches[1].Path != "blocks.1.attn" || caches[1].KeyIn != "kv.1.k_cache" ||
+		caches[0].Heads != 2 || caches[0].HeadDim != 4 || caches[0].Capacity != 5 {
+		t.Errorf("caches %+v", caches)
+	}
+	if got := m.Output(OutputLogits).Type.String(); got != "f32[B,T,11]" {
+		t.Errorf("logits %s", got)
+	}
+	if m.Output(OutputLoss) != nil {
+		t.Error("the decoding module has a loss")
+	}
+}
