@@ -9,8 +9,8 @@
 // InverseSqrt, ByIndices, Dropout, the LispMachine and BindDualValues are
 // never used. Kernels read flat row-major data with the IR's shapes, so IR
 // reshapes cost nothing. Matrix products run a packed AVX2 float32 GEMM
-// (sgemm_cgo.go, cgo on amd64) or Gorgonia's BLAS (G.WhichBLAS()). See
-// lower.go for the per-op mapping.
+// (sgemm_cgo.go, cgo on amd64) or the BLAS of gemm.go (gonum's, or
+// OpenBLAS). See lower.go for the per-op mapping.
 package gorgonia
 
 import (

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"gonum.org/v1/gonum/blas/gonum"
-	G "gorgonia.org/gorgonia"
 )
 
 // blasBuild is "openblas" in a build with the openblas tag
@@ -42,9 +41,9 @@ func StartEnv() []string {
 // "; KEY=VALUE" before the closing parenthesis), "native AVX2
 // sgemm (cgo)" for the package's own packed kernel (sgemm_cgo.go, the
 // default where cgo, amd64 and the CPU allow), "gonum (pure Go)"
-// otherwise, or the type of whatever BLAS was installed with G.Use.
+// otherwise, or the type of whatever BLAS was installed as theBLAS (gemm.go).
 func BLASName() string {
-	switch b := G.WhichBLAS().(type) {
+	switch b := theBLAS.(type) {
 	case gonum.Implementation:
 		if useCSgemm() && cSgemmOK {
 			return "native AVX2 sgemm (cgo)"

@@ -3,10 +3,11 @@
 package gorgonia
 
 // The openblas build (`go build -tags openblas`, Debian's libopenblas-dev):
-// Gorgonia's BLAS becomes OpenBLAS through gonum's cgo netlib binding, and
-// gemm (gemm.go) routes every float32 and float64 product through it,
-// bypassing the package's own AVX2 kernel (useCSgemm is false as soon as
-// G.WhichBLAS() is not gonum's). OPENBLAS_NUM_THREADS sets its threads.
+// Gorgonia's BLAS and the one of gemm (gemm.go, set here too so
+// that the two agree) become OpenBLAS through gonum's cgo netlib binding,
+// and gemm routes every float32 and float64 product through it, bypassing
+// the package's own AVX2 kernel (useCSgemm is false as soon as the BLAS is
+// not gonum's). OPENBLAS_NUM_THREADS sets its threads.
 
 // #cgo LDFLAGS: -lopenblas
 import "C"
@@ -17,7 +18,9 @@ import (
 )
 
 func init() {
-	G.Use(netlib.Implementation{}) // also calls tensor.Use
+	impl := netlib.Implementation{}
+	G.Use(impl) // also calls tensor.Use
+	theBLAS = impl
 	blasBuild = "openblas"
 	startEnv = []string{"OPENBLAS_THREAD_TIMEOUT=4"}
 }

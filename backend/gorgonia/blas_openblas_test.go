@@ -12,11 +12,14 @@ import (
 )
 
 // TestOpenBLASBuild checks that the openblas build installs OpenBLAS as
-// Gorgonia's BLAS and that gemm routes float32 products through it
-// instead of the native kernel.
+// Gorgonia's BLAS and as gemm's, and that gemm routes float32 products
+// through it instead of the native kernel.
 func TestOpenBLASBuild(t *testing.T) {
 	if _, ok := G.WhichBLAS().(netlib.Implementation); !ok {
 		t.Fatalf("G.WhichBLAS() is %T, want netlib.Implementation", G.WhichBLAS())
+	}
+	if _, ok := theBLAS.(netlib.Implementation); !ok {
+		t.Fatalf("gemm's BLAS is %T, want netlib.Implementation", theBLAS)
 	}
 	if useCSgemm() {
 		t.Error("the native sgemm is still selected")

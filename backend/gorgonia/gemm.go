@@ -7,14 +7,24 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
-	G "gorgonia.org/gorgonia"
 )
 
+// blasImpl is a float32 and float64 BLAS (gonum's blas.Float32 and
+// blas.Float64).
+type blasImpl interface {
+	blas.Float32
+	blas.Float64
+}
+
+// theBLAS is the BLAS that gemm falls back to: gonum's pure-Go one unless
+// the build installs another (blas_openblas.go, together with G.Use, so
+// that Gorgonia's own ops and the kernels use the same one).
+var theBLAS blasImpl = gonum.Implementation{}
+
 // gemm computes c = op(a)·op(b) + beta·c (row-major). float32 products use
-// the package's packed AVX2 kernel (sgemm_cgo.go) while Gorgonia's BLAS is
-// gonum's pure-Go default — that kernel is several times faster and uses
-// both cores — and otherwise the BLAS that Gorgonia uses (G.WhichBLAS, e.g.
-// OpenBLAS after G.Use).
+// the package's packed AVX2 kernel (sgemm_cgo.go) while the BLAS is gonum's
+// pure-Go default — that kernel is several times faster and uses both
+// cores — and otherwise theBLAS (e.g. OpenBLAS).
 func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m*n*k <= smallGemmWork && beta == 0 {
 		smallGemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
@@ -34,22 +44,22 @@ func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, bet
 	}
 	switch a := any(a).(type) {
 	case []float32:
-		G.WhichBLAS().Sgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		theBLAS.Sgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		G.WhichBLAS().Dgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+		theBLAS.Dgemm(ta, tb, m, n, k, 1, a, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
 }
 
 // UseNativeSgemm selects the package's own float32 GEMM kernel (when the
-// build has cgo on amd64 and the CPU has AVX2/FMA) as long as Gorgonia's
-// BLAS is gonum's default. Set it to false to always use G.WhichBLAS().
+// build has cgo on amd64 and the CPU has AVX2/FMA) as long as the BLAS is
+// gonum's default. Set it to false to always use the BLAS.
 var UseNativeSgemm = true
 
 func useCSgemm() bool {
 	if !UseNativeSgemm {
 		return false
 	}
-	_, isGonum := G.WhichBLAS().(gonum.Implementation)
+	_, isGonum := theBLAS.(gonum.Implementation)
 	return isGonum
 }
 

@@ -29,7 +29,7 @@ import (
 //	reshape               no node: the IR shape changes, the data does not
 //	transpose slice       custom strided copies (backward: inverse permutation / zero padding)
 //	broadcast             custom strided copy, backward = sum over the repeated axes
-//	matmul                custom op calling G.WhichBLAS() GEMMs on the flat data:
+//	matmul                custom op calling GEMMs (gemm.go) on the flat data:
 //	                      shared [K,N] weight = one GEMM over all rows, batched = one
 //	                      GEMM per matrix (batches split over CPUs); trans_b by flags
 //	softmax log_softmax   custom, last axis

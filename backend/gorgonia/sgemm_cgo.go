@@ -133,7 +133,7 @@ var cSgemmOK = C.mhcc_sgemm_supported() != 0
 
 // cSgemm computes c = op(a)·op(b) + beta·c with the packed AVX2 kernel.
 // It reports false if the CPU lacks
-// AVX2/FMA (the caller then uses G.WhichBLAS()).
+// AVX2/FMA (the caller then uses the BLAS).
 func cSgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
 	if !cSgemmOK || m == 0 || n == 0 {
 		return cSgemmOK
