@@ -3,14 +3,16 @@
 // backward pass from G.Grad) and runs it on a TapeMachine.
 //
 // Every IR op is lowered to a custom Gorgonia op with a hand-written
-// backward (op.go, ops.go, kernels.go; generic over float32 and float64),
-// which avoids the Gorgonia v0.9.18 bugs listed in
+// backward (op.go, ops.go, fused.go), whose compute kernels, generic over
+// float32 and float64, are in the package kernels (which does not import
+// Gorgonia). This avoids the Gorgonia v0.9.18 bugs listed in
 // /work/shared/docs/gorgonia.md by construction: G.Reshape (aliasing),
 // InverseSqrt, ByIndices, Dropout, the LispMachine and BindDualValues are
 // never used. Kernels read flat row-major data with the IR's shapes, so IR
 // reshapes cost nothing. Matrix products run a packed AVX2 float32 GEMM
-// (sgemm_cgo.go, cgo on amd64) or the BLAS of gemm.go (gonum's, or
-// OpenBLAS). See lower.go for the per-op mapping.
+// (kernels/sgemm_cgo.go, cgo on amd64) or the BLAS set with
+// kernels.SetBLAS (gonum's, or OpenBLAS in the openblas build). See
+// lower.go for the per-op mapping.
 package gorgonia
 
 import (

@@ -6,13 +6,14 @@ import (
 
 	G "gorgonia.org/gorgonia"
 
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 	"github.com/mhcc/mhcc/ir"
 )
 
 // The fused ops of ir/ops.go (created by the -O2 fusion passes). Each is
 // one custom op whose forward kernel does the whole computation and whose
 // backward is one hand-written kernel computing the gradients of all its
-// inputs at once (fused_kernels.go):
+// inputs at once (the kernels package, one file per op):
 //
 //	rmsnorm        x [..., C], g [C]; backward recomputes 1/r per row
 //	sinkhorn       L [..., n, n]; backward recomputes the 2t+1 iterates per
@@ -37,46 +38,17 @@ import (
 //	matmul.concat  x·[w₁|w₂|…] as one GEMM against the packed weights;
 //	               backward: one GEMM for dx, one for d[w₁|w₂|…], split
 //	gelu           one elementwise pass (float32: AVX2 blocks, else the
-//	               fast tanh of fastmath.go); keeps tanh u for the backward
+//	               fast tanh of kernels/fastmath.go); keeps tanh u for the backward
 //
-// float32 kernels run AVX2/FMA code (vec_cgo.go) when cgo on amd64 and the
-// CPU allow, else the generic Go code, which float64 graphs (gradient
-// checks) always use; TestVectorKernels compares the two.
+// float32 kernels run AVX2/FMA code (kernels/vec_cgo.go) when cgo on amd64
+// and the CPU allow, else the generic Go code, which float64 graphs
+// (gradient checks) always use; kernels.TestVectorKernels compares the two.
 //
 // State that a backward needs from its forward (m, P, probabilities) lives
-// in a side buffer shared by the two kernels: the backward op takes the
+// in a side buffer (kernels.Side) shared by the two kernels: the backward op takes the
 // forward's output node as an input, so it always runs after the forward of
 // the same Run. Gradients beyond the first come out of the backward kernel
 // through side buffers exposed by "part" nodes (see grads).
-
-// side holds buffers that outlive one kernel call, by slot. A side belongs
-// to one op of one graph; every slot is fully overwritten by its writer in
-// each Run before anything reads it.
-type side struct {
-	f32 [][]float32
-	f64 [][]float64
-}
-
-// sideBuf returns slot i of s with n elements (allocated on first use).
-func sideBuf[T float](s *side, i, n int) []T {
-	var z T
-	if _, ok := any(z).(float32); ok {
-		for len(s.f32) <= i {
-			s.f32 = append(s.f32, nil)
-		}
-		if len(s.f32[i]) != n {
-			s.f32[i] = make([]float32, n)
-		}
-		return any(s.f32[i]).([]T)
-	}
-	for len(s.f64) <= i {
-		s.f64 = append(s.f64, nil)
-	}
-	if len(s.f64[i]) != n {
-		s.f64[i] = make([]float64, n)
-	}
-	return any(s.f64[i]).([]T)
-}
 
 // grads describes the outputs of a backward kernel that computes the
 // gradients of several inputs at once: gradient i goes to the kernel's own
@@ -86,7 +58,7 @@ type grads struct {
 	need  []bool
 	first int
 	sizes []int
-	side
+	kernels.Side
 	// acc, when set, replaces the buffer of gradient accIdx (streams.go).
 	acc    *bufRef
 	accIdx int
@@ -103,7 +75,7 @@ func gradDst[T float](g *grads, y []T, i int) []T {
 	if g.acc != nil && i == g.accIdx {
 		return refBuf[T](g.acc, g.sizes[i])
 	}
-	return sideBuf[T](&g.side, i, g.sizes[i])
+	return kernels.SideBuf[T](&g.Side, i, g.sizes[i])
 }
 
 // partK is the kernel of a part node: run (op.go) returns the side buffer
@@ -273,23 +245,23 @@ type rmsK struct {
 }
 
 func (k rmsK) f32(x [][]float32, _ [][]int, y []float32) error {
-	rmsFwd(x[0], x[1], y, k.c, k.eps)
+	kernels.RMSNormFwd(x[0], x[1], y, k.c, k.eps)
 	return nil
 }
 func (k rmsK) f64(x [][]float64, _ [][]int, y []float64) error {
-	rmsFwd(x[0], x[1], y, k.c, k.eps)
+	kernels.RMSNormFwd(x[0], x[1], y, k.c, k.eps)
 	return nil
 }
 
 type rmsGradK struct {
 	rmsK
 	g  *grads
-	s  *side
+	s  *kernels.Side
 	in *member // set: x is a recomputed stream tensor (streams.go)
 }
 
 func rmsGrad[T float](k rmsGradK, x [][]T, y []T) {
-	rmsBwd(streamX(k.in, x[0]), x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.s, k.c, k.eps)
+	kernels.RMSNormBwd(streamX(k.in, x[0]), x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.s, k.c, k.eps)
 }
 
 func (k rmsGradK) f32(x [][]float32, _ [][]int, y []float32) error {
@@ -308,7 +280,7 @@ func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64, role *hcRole) 
 	k := rmsK{c, eps}
 	in := role.inputOf()
 	grad := func(o *op, inputs G.Nodes, _, gy *G.Node) (G.Nodes, error) {
-		s := &side{}
+		s := &kernels.Side{}
 		return b.multiGrad(name+"_grad", o, inputs, func(g *grads) kernel { return rmsGradK{k, g, s, in} }, inputs[0], inputs[1], gy)
 	}
 	return b.custom(name, shape, k, grad, x, g)
@@ -317,15 +289,15 @@ func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64, role *hcRole) 
 // ---------------------------------------------------------------- gelu
 
 type geluK struct {
-	st *side // slot 0: t = tanh(√(2/π)·(x + 0.044715·x³)), for the backward
+	st *kernels.Side // slot 0: t = tanh(√(2/π)·(x + 0.044715·x³)), for the backward
 }
 
 func (k geluK) f32(x [][]float32, _ [][]int, y []float32) error {
-	geluFwd(x[0], y, sideBuf[float32](k.st, 0, len(y)))
+	kernels.GELUFwd(x[0], y, kernels.SideBuf[float32](k.st, 0, len(y)))
 	return nil
 }
 func (k geluK) f64(x [][]float64, _ [][]int, y []float64) error {
-	geluFwd(x[0], y, sideBuf[float64](k.st, 0, len(y)))
+	kernels.GELUFwd(x[0], y, kernels.SideBuf[float64](k.st, 0, len(y)))
 	return nil
 }
 
@@ -334,11 +306,11 @@ func (k geluK) f64(x [][]float64, _ [][]int, y []float64) error {
 type geluGradK geluK
 
 func (k geluGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	geluBwd(x[0], sideBuf[float32](k.st, 0, len(y)), x[2], y)
+	kernels.GELUBwd(x[0], kernels.SideBuf[float32](k.st, 0, len(y)), x[2], y)
 	return nil
 }
 func (k geluGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	geluBwd(x[0], sideBuf[float64](k.st, 0, len(y)), x[2], y)
+	kernels.GELUBwd(x[0], kernels.SideBuf[float64](k.st, 0, len(y)), x[2], y)
 	return nil
 }
 
@@ -346,7 +318,7 @@ func (k geluGradK) f64(x [][]float64, _ [][]int, y []float64) error {
 // element, as the unfused graph keeps its tanh output) and the backward
 // reads it instead of recomputing it.
 func (b *builder) gelu(x *G.Node, shape []int) (*G.Node, error) {
-	k := geluK{st: &side{}}
+	k := geluK{st: &kernels.Side{}}
 	name := b.fusedName("gelu", shape)
 	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
 		r, err := b.gradOp(name+"_grad", in[0].Shape(), geluGradK(k), in[0], y, gy)
@@ -360,22 +332,22 @@ func (b *builder) gelu(x *G.Node, shape []int) (*G.Node, error) {
 type sinkK struct{ n, iters int }
 
 func (k sinkK) f32(x [][]float32, _ [][]int, y []float32) error {
-	sinkFwd(x[0], y, k.n, k.iters)
+	kernels.SinkhornFwd(x[0], y, k.n, k.iters)
 	return nil
 }
 func (k sinkK) f64(x [][]float64, _ [][]int, y []float64) error {
-	sinkFwd(x[0], y, k.n, k.iters)
+	kernels.SinkhornFwd(x[0], y, k.n, k.iters)
 	return nil
 }
 
 type sinkGradK sinkK
 
 func (k sinkGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	sinkBwd(x[0], x[1], y, k.n, k.iters)
+	kernels.SinkhornBwd(x[0], x[1], y, k.n, k.iters)
 	return nil
 }
 func (k sinkGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	sinkBwd(x[0], x[1], y, k.n, k.iters)
+	kernels.SinkhornBwd(x[0], x[1], y, k.n, k.iters)
 	return nil
 }
 
@@ -394,22 +366,22 @@ func (b *builder) sinkhorn(x *G.Node, shape []int, iters int) (*G.Node, error) {
 type hcCoeffsK struct {
 	n, k int
 	eps  float64
-	st   *side // slot 0: m = x·phi/r [N, w]; slot 1: 1/r [N]
+	st   *kernels.Side // slot 0: m = x·phi/r [N, w]; slot 1: 1/r [N]
 }
 
 func (k hcCoeffsK) f32(x [][]float32, _ [][]int, y []float32) error {
-	hcCoeffsFwd(x[0], x[1], x[2], x[3], y, k.st, k.n, k.k, k.eps)
+	kernels.HCCoeffsFwd(x[0], x[1], x[2], x[3], y, k.st, k.n, k.k, k.eps)
 	return nil
 }
 func (k hcCoeffsK) f64(x [][]float64, _ [][]int, y []float64) error {
-	hcCoeffsFwd(x[0], x[1], x[2], x[3], y, k.st, k.n, k.k, k.eps)
+	kernels.HCCoeffsFwd(x[0], x[1], x[2], x[3], y, k.st, k.n, k.k, k.eps)
 	return nil
 }
 
 type hcCoeffsGradK struct {
 	hcCoeffsK
 	g    *grads
-	tmp  *side
+	tmp  *kernels.Side
 	role *hcRole // nil, or the stream plan's (streams.go)
 }
 
@@ -417,7 +389,7 @@ func hcCoeffsGrad[T float](k hcCoeffsGradK, x [][]T, y []T) {
 	X := streamX(k.role.inputOf(), x[0])
 	// with a stream plan, dx adds to what hc.write and hc.read put there
 	accX := k.role != nil && k.role.xGrad != nil
-	hcCoeffsBwd(X, x[1], x[2], x[3], x[4], k.st, k.tmp, k.n, k.k, accX,
+	kernels.HCCoeffsBwd(X, x[1], x[2], x[3], x[4], k.st, k.tmp, k.n, k.k, accX,
 		gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3))
 }
 
@@ -434,9 +406,9 @@ func (k hcCoeffsGradK) f64(x [][]float64, _ [][]int, y []float64) error {
 func (b *builder) hcCoeffs(c []*G.Node, xs []int, n, w int, eps float64, role *hcRole) (*G.Node, error) {
 	out := append(append([]int(nil), xs[:len(xs)-1]...), w)
 	name := b.fusedName(fmt.Sprintf("hc.coeffs(%d,%d,%v)", n, w, eps), xs)
-	k := hcCoeffsK{n: n, k: xs[len(xs)-1], eps: eps, st: &side{}}
+	k := hcCoeffsK{n: n, k: xs[len(xs)-1], eps: eps, st: &kernels.Side{}}
 	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
-		tmp := &side{}
+		tmp := &kernels.Side{}
 		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcCoeffsGradK{k, g, tmp, role} },
 			in[0], in[1], in[2], y, gy)
 	}
@@ -453,11 +425,11 @@ func (b *builder) hcCoeffs(c []*G.Node, xs []int, n, w int, eps float64, role *h
 type hcReadK struct{ n, c int }
 
 func (k hcReadK) f32(x [][]float32, _ [][]int, y []float32) error {
-	hcReadFwd(x[0], x[1], y, k.n, k.c)
+	kernels.HCReadFwd(x[0], x[1], y, k.n, k.c)
 	return nil
 }
 func (k hcReadK) f64(x [][]float64, _ [][]int, y []float64) error {
-	hcReadFwd(x[0], x[1], y, k.n, k.c)
+	kernels.HCReadFwd(x[0], x[1], y, k.n, k.c)
 	return nil
 }
 
@@ -477,7 +449,7 @@ func hcReadGrad[T float](k hcReadGradK, x [][]T, y []T) {
 			dX = refBuf[T](k.role.xGrad, len(X))
 		}
 	}
-	hcReadBwd(x[0], X, x[2], gradDst(k.g, y, 0), dX, add, k.n, k.c)
+	kernels.HCReadBwd(x[0], X, x[2], gradDst(k.g, y, 0), dX, add, k.n, k.c)
 }
 
 func (k hcReadGradK) f32(x [][]float32, _ [][]int, y []float32) error {
@@ -517,14 +489,14 @@ type hcWriteK struct {
 }
 
 func (k hcWriteK) f32(x [][]float32, _ [][]int, y []float32) error {
-	hcWriteFwd(x[0], x[1], x[2], x[3], y, k.n, k.c)
+	kernels.HCWriteFwd(x[0], x[1], x[2], x[3], y, k.n, k.c)
 	if k.out != nil {
 		k.out.record(x[0], x[1], x[2], x[3])
 	}
 	return nil
 }
 func (k hcWriteK) f64(x [][]float64, _ [][]int, y []float64) error {
-	hcWriteFwd(x[0], x[1], x[2], x[3], y, k.n, k.c)
+	kernels.HCWriteFwd(x[0], x[1], x[2], x[3], y, k.n, k.c)
 	if k.out != nil {
 		k.out.record(x[0], x[1], x[2], x[3])
 	}
@@ -544,7 +516,7 @@ func hcWriteGrad[T float](k hcWriteGradK, x [][]T, y []T) {
 		// the first part of X's accumulated gradient (streams.go)
 		dX = refBuf[T](k.role.xGrad, len(X))
 	}
-	hcWriteBwd(x[0], X, x[2], x[3], x[4], gradDst(k.g, y, 0), dX, gradDst(k.g, y, 2), gradDst(k.g, y, 3), k.n, k.c)
+	kernels.HCWriteBwd(x[0], X, x[2], x[3], x[4], gradDst(k.g, y, 0), dX, gradDst(k.g, y, 2), gradDst(k.g, y, 3), k.n, k.c)
 }
 
 func (k hcWriteGradK) f32(x [][]float32, _ [][]int, y []float32) error {
@@ -585,44 +557,42 @@ func (b *builder) hcWrite(c []*G.Node, xs []int, role *hcRole) (*G.Node, error) 
 // ---------------------------------------------------------------- attention
 
 type attnK struct {
-	t, d, dv int
-	scale    float64
-	causal   bool
-	st       *side // slot 0: the probabilities P [..., T, T]
+	kernels.Attention
+	st *kernels.Side // slot 0: the probabilities P [..., T, T]
 }
 
 func (k attnK) f32(x [][]float32, _ [][]int, y []float32) error {
-	attnFwd(x[0], x[1], x[2], y, k)
+	kernels.AttentionFwd(x[0], x[1], x[2], y, k.Attention, k.st)
 	return nil
 }
 func (k attnK) f64(x [][]float64, _ [][]int, y []float64) error {
-	attnFwd(x[0], x[1], x[2], y, k)
+	kernels.AttentionFwd(x[0], x[1], x[2], y, k.Attention, k.st)
 	return nil
 }
 
 type attnGradK struct {
 	attnK
 	g   *grads
-	tmp *side
+	tmp *kernels.Side
 }
 
 func (k attnGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	attnBwd(x[0], x[1], x[2], x[4], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), k)
+	kernels.AttentionBwd(x[0], x[1], x[2], x[4], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), k.Attention, k.st, k.tmp)
 	return nil
 }
 func (k attnGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	attnBwd(x[0], x[1], x[2], x[4], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), k)
+	kernels.AttentionBwd(x[0], x[1], x[2], x[4], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), k.Attention, k.st, k.tmp)
 	return nil
 }
 
 // attention: children q, k, v.
 func (b *builder) attention(c []*G.Node, qs []int, dv int, scale float64, causal bool) (*G.Node, error) {
 	r := len(qs)
-	k := attnK{t: qs[r-2], d: qs[r-1], dv: dv, scale: scale, causal: causal, st: &side{}}
+	k := attnK{kernels.Attention{T: qs[r-2], D: qs[r-1], DV: dv, Scale: scale, Causal: causal}, &kernels.Side{}}
 	out := append(append([]int(nil), qs[:r-1]...), dv)
 	name := b.fusedName(fmt.Sprintf("attention(%v,%v)", scale, causal), out)
 	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
-		tmp := &side{}
+		tmp := &kernels.Side{}
 		// y orders the backward after the forward that filled P
 		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return attnGradK{k, g, tmp} },
 			in[0], in[1], in[2], y, gy)
@@ -634,14 +604,14 @@ func (b *builder) attention(c []*G.Node, qs []int, dv int, scale float64, causal
 
 type ceK struct {
 	v  int
-	st *side // slot 0: the probabilities [N, V]; slot 1: per-chunk losses
+	st *kernels.Side // slot 0: the probabilities [N, V]; slot 1: per-chunk losses
 }
 
 func (k ceK) f32(x [][]float32, idx [][]int, y []float32) error {
-	return ceFwd(x[0], idx[0], y, k.v, k.st)
+	return kernels.CrossEntropyFwd(x[0], idx[0], y, k.v, k.st)
 }
 func (k ceK) f64(x [][]float64, idx [][]int, y []float64) error {
-	return ceFwd(x[0], idx[0], y, k.v, k.st)
+	return kernels.CrossEntropyFwd(x[0], idx[0], y, k.v, k.st)
 }
 
 type ceGradK ceK
@@ -649,16 +619,16 @@ type ceGradK ceK
 // inputs: targets (int), the loss (orders the backward after the forward),
 // the incoming gradient
 func (k ceGradK) f32(x [][]float32, idx [][]int, y []float32) error {
-	ceBwd(idx[0], x[1][0], y, k.v, k.st)
+	kernels.CrossEntropyBwd(idx[0], x[1][0], y, k.v, k.st)
 	return nil
 }
 func (k ceGradK) f64(x [][]float64, idx [][]int, y []float64) error {
-	ceBwd(idx[0], x[1][0], y, k.v, k.st)
+	kernels.CrossEntropyBwd(idx[0], x[1][0], y, k.v, k.st)
 	return nil
 }
 
 func (b *builder) crossEntropy(x, tgt *G.Node, xs []int) (*G.Node, error) {
-	k := ceK{v: xs[len(xs)-1], st: &side{}}
+	k := ceK{v: xs[len(xs)-1], st: &kernels.Side{}}
 	name := b.fusedName("cross_entropy", xs)
 	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
 		r, err := b.gradOp(name+"_grad", in[0].Shape(), ceGradK(k), in[1], y, gy)
@@ -671,16 +641,16 @@ func (b *builder) crossEntropy(x, tgt *G.Node, xs []int) (*G.Node, error) {
 
 type mmcK struct {
 	k  int
-	ns []int // widths of the weights
-	st *side // slot 0: packed weights [K, ΣN]
+	ns []int         // widths of the weights
+	st *kernels.Side // slot 0: packed weights [K, ΣN]
 }
 
 func (k mmcK) f32(x [][]float32, _ [][]int, y []float32) error {
-	mmcFwd(x[0], x[1:], y, k)
+	kernels.MatmulConcatFwd(x[0], x[1:], y, k.k, k.ns, k.st)
 	return nil
 }
 func (k mmcK) f64(x [][]float64, _ [][]int, y []float64) error {
-	mmcFwd(x[0], x[1:], y, k)
+	kernels.MatmulConcatFwd(x[0], x[1:], y, k.k, k.ns, k.st)
 	return nil
 }
 
@@ -695,7 +665,7 @@ func (k mmcGradK) f32(x [][]float32, _ [][]int, y []float32) error {
 	for i := range dst {
 		dst[i] = gradDst(k.g, y, i)
 	}
-	mmcBwd(x[0], x[1:1+nw], x[1+nw], dst, k.mmcK)
+	kernels.MatmulConcatBwd(x[0], x[1:1+nw], x[1+nw], dst, k.k, k.ns, k.st)
 	return nil
 }
 func (k mmcGradK) f64(x [][]float64, _ [][]int, y []float64) error {
@@ -704,7 +674,7 @@ func (k mmcGradK) f64(x [][]float64, _ [][]int, y []float64) error {
 	for i := range dst {
 		dst[i] = gradDst(k.g, y, i)
 	}
-	mmcBwd(x[0], x[1:1+nw], x[1+nw], dst, k.mmcK)
+	kernels.MatmulConcatBwd(x[0], x[1:1+nw], x[1+nw], dst, k.k, k.ns, k.st)
 	return nil
 }
 
@@ -716,9 +686,9 @@ func (b *builder) matmulConcat(c []*G.Node, xs []int, ns []int) (*G.Node, error)
 	}
 	out := append(append([]int(nil), xs[:len(xs)-1]...), total)
 	name := fmt.Sprintf("matmul.concat%v%v", xs, ns)
-	k := mmcK{k: xs[len(xs)-1], ns: ns, st: &side{}}
+	k := mmcK{k: xs[len(xs)-1], ns: ns, st: &kernels.Side{}}
 	grad := func(o *op, in G.Nodes, _, gy *G.Node) (G.Nodes, error) {
-		gk := mmcK{k: k.k, ns: ns, st: &side{}} // its own packing buffer
+		gk := mmcK{k: k.k, ns: ns, st: &kernels.Side{}} // its own packing buffer
 		children := append(append(G.Nodes(nil), in...), gy)
 		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return mmcGradK{gk, g} }, children...)
 	}
@@ -770,10 +740,10 @@ func (b *builder) mmcSlice(v *ir.Value, in []int, axis, start, end int) (*G.Node
 	}
 	out := append([]int(nil), in...)
 	out[axis] = end - start
-	cs := contiguous(in)
-	pl := newPlan(out, [][]int{contiguous(out), cs})
+	cs := kernels.Contiguous(in)
+	pl := kernels.NewPlan(out, [][]int{kernels.Contiguous(out), cs})
 	k := xe.shape[len(xe.shape)-1]
-	p := mm{m: prod(in[:len(in)-1]), k: k, n: end - start}
+	p := kernels.MatMul{M: prod(in[:len(in)-1]), K: k, N: end - start}
 	name := fmt.Sprintf("matmul.concat.slice%v[%d:%d]", in, start, end)
 	grad := func(o *op, nodes G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		res := make(G.Nodes, 3)

@@ -8,6 +8,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 	"github.com/mhcc/mhcc/ir"
 )
 
@@ -29,7 +30,7 @@ import (
 //	reshape               no node: the IR shape changes, the data does not
 //	transpose slice       custom strided copies (backward: inverse permutation / zero padding)
 //	broadcast             custom strided copy, backward = sum over the repeated axes
-//	matmul                custom op calling GEMMs (gemm.go) on the flat data:
+//	matmul                custom op calling GEMMs (kernels/gemm.go) on the flat data:
 //	                      shared [K,N] weight = one GEMM over all rows, batched = one
 //	                      GEMM per matrix (batches split over CPUs); trans_b by flags
 //	softmax log_softmax   custom, last axis
@@ -270,7 +271,7 @@ func (b *builder) lowerValue(v *ir.Value) error {
 	case ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv:
 		err = b.binary(v.Op, args[0], args[1], e)
 	case ir.OpSum, ir.OpMean, ir.OpMax:
-		kind := map[string]int{ir.OpSum: rSum, ir.OpMean: rMean, ir.OpMax: rMax}[v.Op]
+		kind := map[string]int{ir.OpSum: kernels.ReduceSum, ir.OpMean: kernels.ReduceMean, ir.OpMax: kernels.ReduceMax}[v.Op]
 		err = b.reduction(kind, args[0], e)
 	case ir.OpReshape:
 		if prod(args[0].shape) != prod(shape) {
@@ -489,7 +490,7 @@ func (b *builder) lowerInt(v *ir.Value, shape []int, args []*entry) (*entry, err
 		return &entry{node: args[0].node, shape: shape, ints: src}, nil
 	}
 	dst := make([]int, prod(shape))
-	var p *plan
+	var p *kernels.Plan
 	srcOff := 0
 	switch v.Op {
 	case ir.OpTranspose:
@@ -497,24 +498,24 @@ func (b *builder) lowerInt(v *ir.Value, shape []int, args []*entry) (*entry, err
 		if err := checkPerm(perm, len(in)); err != nil {
 			return nil, err
 		}
-		p, _ = transposePlan(in, perm)
+		p, _ = kernels.TransposePlan(in, perm)
 	case ir.OpSlice:
 		ax, start, end := v.Attrs.Int("axis"), v.Attrs.Int("start"), v.Attrs.Int("end")
 		if err := checkSlice(in, ax, start, end); err != nil {
 			return nil, err
 		}
-		cs := contiguous(in)
+		cs := kernels.Contiguous(in)
 		srcOff = start * cs[ax]
-		p = newPlan(shape, [][]int{contiguous(shape), cs})
+		p = kernels.NewPlan(shape, [][]int{kernels.Contiguous(shape), cs})
 	case ir.OpBroadcast:
 		var err error
-		if p, err = bcastPlan(shape, shape, in); err != nil {
+		if p, err = kernels.BcastPlan(shape, shape, in); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("unsupported i32 op %q (only reshape, transpose, slice and broadcast of i32 inputs)", v.Op)
 	}
-	b.out.derived = append(b.out.derived, func() { stridedCopy(p, src[srcOff:], dst) })
+	b.out.derived = append(b.out.derived, func() { kernels.StridedCopy(p, src[srcOff:], dst) })
 	s := gshape(shape)
 	t := tensor.New(tensor.WithShape(s...), tensor.WithBacking(dst))
 	b.nconst++
@@ -545,8 +546,8 @@ func foldUnary(op string, x float64) float64 {
 }
 
 var unaryKinds = map[string]int{
-	ir.OpNeg: uNeg, ir.OpExp: uExp, ir.OpLog: uLog, ir.OpSqrt: uSqrt,
-	ir.OpSquare: uSquare, ir.OpSigmoid: uSigmoid, ir.OpTanh: uTanh, ir.OpRelu: uRelu,
+	ir.OpNeg: kernels.UnaryNeg, ir.OpExp: kernels.UnaryExp, ir.OpLog: kernels.UnaryLog, ir.OpSqrt: kernels.UnarySqrt,
+	ir.OpSquare: kernels.UnarySquare, ir.OpSigmoid: kernels.UnarySigmoid, ir.OpTanh: kernels.UnaryTanh, ir.OpRelu: kernels.UnaryRelu,
 }
 
 func (b *builder) unary(opName string, a, e *entry) error {
@@ -559,15 +560,15 @@ func (b *builder) unary(opName string, a, e *entry) error {
 	return err
 }
 
-var binKinds = map[string]int{ir.OpAdd: kAdd, ir.OpSub: kSub, ir.OpMul: kMul, ir.OpDiv: kDiv}
+var binKinds = map[string]int{ir.OpAdd: kernels.BinAdd, ir.OpSub: kernels.BinSub, ir.OpMul: kernels.BinMul, ir.OpDiv: kernels.BinDiv}
 
 func foldBinary(kind int, x, y float64) float64 {
 	switch kind {
-	case kAdd:
+	case kernels.BinAdd:
 		return x + y
-	case kSub:
+	case kernels.BinSub:
 		return x - y
-	case kMul:
+	case kernels.BinMul:
 		return x * y
 	}
 	return x / y
@@ -585,7 +586,7 @@ func (b *builder) binary(opName string, x, y, e *entry) error {
 		e.node = n
 		return err
 	case x.isConst && sameShape(y.shape, out):
-		rk := map[int]int{kAdd: kAdd, kMul: kMul, kSub: kRSub, kDiv: kRDiv}[kind]
+		rk := map[int]int{kernels.BinAdd: kernels.BinAdd, kernels.BinMul: kernels.BinMul, kernels.BinSub: kernels.BinRSub, kernels.BinDiv: kernels.BinRDiv}[kind]
 		n, err := b.scalarOp(rk, x.c, y.node, out)
 		e.node = n
 		return err

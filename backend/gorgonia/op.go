@@ -12,11 +12,13 @@ import (
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 )
 
 // float is the element type of every custom kernel: the same generic code
 // runs in float32 graphs (training) and float64 graphs (gradient checks).
-type float interface{ ~float32 | ~float64 }
+type float = kernels.Float
 
 // kernel computes one custom op. x holds the float inputs and idx the integer
 // (token id) inputs, each in argument order; y is the freshly allocated,

@@ -2,14 +2,15 @@ package gorgonia
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 )
 
 // This file builds the custom ops (forward kernels plus hand-written
-// backward ops). Shapes here are the IR's resolved shapes; gshape maps the
+// backward ops, from the kernels package). Shapes here are the IR's resolved shapes; gshape maps the
 // rank-0 shape to Gorgonia's (1).
 
 // gshape is the Gorgonia shape of a resolved IR shape: IR scalars are
@@ -76,28 +77,28 @@ func (b *builder) passGrad(g, x *G.Node) (*G.Node, error) {
 		return g, nil
 	}
 	n := g.Shape().TotalSize()
-	return b.gradOp(fmt.Sprintf("regrad%v->%v", g.Shape(), x.Shape()), x.Shape(), copyK{p: newPlan([]int{n}, [][]int{{1}, {1}}), scale: 1}, g)
+	return b.gradOp(fmt.Sprintf("regrad%v->%v", g.Shape(), x.Shape()), x.Shape(), copyK{p: kernels.NewPlan([]int{n}, [][]int{{1}, {1}}), scale: 1}, g)
 }
 
 // ---------------------------------------------------------------- binary with broadcasting
 
 type binK struct {
 	kind int
-	p    *plan
+	p    *kernels.Plan
 }
 
 func (k binK) f32(x [][]float32, _ [][]int, y []float32) error {
-	binFwd(k.kind, k.p, x[0], x[1], y)
+	kernels.BinFwd(k.kind, k.p, x[0], x[1], y)
 	return nil
 }
 func (k binK) f64(x [][]float64, _ [][]int, y []float64) error {
-	binFwd(k.kind, k.p, x[0], x[1], y)
+	kernels.BinFwd(k.kind, k.p, x[0], x[1], y)
 	return nil
 }
 
 type binGradK struct {
 	kind, w int
-	p       *plan
+	p       *kernels.Plan
 	ab      bool // inputs are (a, b, g) rather than (g)
 	direct  bool // a, b and y have one shape: binGradDirect, no accumulation
 }
@@ -105,43 +106,43 @@ type binGradK struct {
 func (k binGradK) f32(x [][]float32, _ [][]int, y []float32) error {
 	if k.direct {
 		if k.ab {
-			binGradDirect(k.kind, k.w, x[0], x[1], x[2], y)
+			kernels.BinGradDirect(k.kind, k.w, x[0], x[1], x[2], y)
 		} else {
-			binGradDirect(k.kind, k.w, nil, nil, x[0], y)
+			kernels.BinGradDirect(k.kind, k.w, nil, nil, x[0], y)
 		}
 		return nil
 	}
 	if k.ab {
-		binGrad(k.kind, k.w, k.p, x[0], x[1], x[2], y)
+		kernels.BinGrad(k.kind, k.w, k.p, x[0], x[1], x[2], y)
 	} else {
-		binGrad(k.kind, k.w, k.p, nil, nil, x[0], y)
+		kernels.BinGrad(k.kind, k.w, k.p, nil, nil, x[0], y)
 	}
 	return nil
 }
 func (k binGradK) f64(x [][]float64, _ [][]int, y []float64) error {
 	if k.direct {
 		if k.ab {
-			binGradDirect(k.kind, k.w, x[0], x[1], x[2], y)
+			kernels.BinGradDirect(k.kind, k.w, x[0], x[1], x[2], y)
 		} else {
-			binGradDirect(k.kind, k.w, nil, nil, x[0], y)
+			kernels.BinGradDirect(k.kind, k.w, nil, nil, x[0], y)
 		}
 		return nil
 	}
 	if k.ab {
-		binGrad(k.kind, k.w, k.p, x[0], x[1], x[2], y)
+		kernels.BinGrad(k.kind, k.w, k.p, x[0], x[1], x[2], y)
 	} else {
-		binGrad(k.kind, k.w, k.p, nil, nil, x[0], y)
+		kernels.BinGrad(k.kind, k.w, k.p, nil, nil, x[0], y)
 	}
 	return nil
 }
 
 // broadcastBinary is a ∘ b for any broadcast-compatible shapes and ranks.
 func (b *builder) broadcastBinary(kind int, x, y *G.Node, xs, ys, out []int) (*G.Node, error) {
-	p, err := bcastPlan(out, out, xs, ys)
+	p, err := kernels.BcastPlan(out, out, xs, ys)
 	if err != nil {
 		return nil, err
 	}
-	name := fmt.Sprintf("bcast_%s%v%v->%v", kindNames[kind], xs, ys, out)
+	name := fmt.Sprintf("bcast_%s%v%v->%v", kernels.BinNames[kind], xs, ys, out)
 	grad := func(o *op, in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		res := make(G.Nodes, 2)
 		shapes := [2][]int{xs, ys}
@@ -149,7 +150,7 @@ func (b *builder) broadcastBinary(kind int, x, y *G.Node, xs, ys, out []int) (*G
 			if !o.wrt[w] {
 				continue
 			}
-			if (kind == kAdd || (kind == kSub && w == 0)) && sameShape(shapes[w], out) {
+			if (kind == kernels.BinAdd || (kind == kernels.BinSub && w == 0)) && sameShape(shapes[w], out) {
 				n, err := b.passGrad(g, in[w])
 				if err != nil {
 					return nil, err
@@ -157,7 +158,7 @@ func (b *builder) broadcastBinary(kind int, x, y *G.Node, xs, ys, out []int) (*G
 				res[w] = n
 				continue
 			}
-			ab := kind == kMul || kind == kDiv
+			ab := kind == kernels.BinMul || kind == kernels.BinDiv
 			children := G.Nodes{g}
 			if ab {
 				children = G.Nodes{in[0], in[1], g}
@@ -182,43 +183,43 @@ type scalarK struct {
 }
 
 func (k scalarK) f32(x [][]float32, _ [][]int, y []float32) error {
-	scalarFwd(k.kind, float32(k.c), x[0], y)
+	kernels.ScalarFwd(k.kind, float32(k.c), x[0], y)
 	return nil
 }
 func (k scalarK) f64(x [][]float64, _ [][]int, y []float64) error {
-	scalarFwd(k.kind, k.c, x[0], y)
+	kernels.ScalarFwd(k.kind, k.c, x[0], y)
 	return nil
 }
 
 type scalarGradK scalarK
 
 func (k scalarGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	if k.kind == kRDiv {
-		scalarGrad(k.kind, float32(k.c), x[0], x[1], y)
+	if k.kind == kernels.BinRDiv {
+		kernels.ScalarGrad(k.kind, float32(k.c), x[0], x[1], y)
 	} else {
-		scalarGrad(k.kind, float32(k.c), nil, x[0], y)
+		kernels.ScalarGrad(k.kind, float32(k.c), nil, x[0], y)
 	}
 	return nil
 }
 func (k scalarGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	if k.kind == kRDiv {
-		scalarGrad(k.kind, k.c, x[0], x[1], y)
+	if k.kind == kernels.BinRDiv {
+		kernels.ScalarGrad(k.kind, k.c, x[0], x[1], y)
 	} else {
-		scalarGrad(k.kind, k.c, nil, x[0], y)
+		kernels.ScalarGrad(k.kind, k.c, nil, x[0], y)
 	}
 	return nil
 }
 
 // scalarOp is x ∘ c (or c ∘ x for kRSub/kRDiv) with c baked into the op.
 func (b *builder) scalarOp(kind int, c float64, x *G.Node, shape []int) (*G.Node, error) {
-	name := fmt.Sprintf("scalar_%s(%v)%v", kindNames[kind], c, shape)
+	name := fmt.Sprintf("scalar_%s(%v)%v", kernels.BinNames[kind], c, shape)
 	grad := func(o *op, in G.Nodes, _, g *G.Node) (G.Nodes, error) {
-		if kind == kAdd || kind == kSub {
+		if kind == kernels.BinAdd || kind == kernels.BinSub {
 			n, err := b.passGrad(g, in[0])
 			return G.Nodes{n}, err
 		}
 		children := G.Nodes{g}
-		if kind == kRDiv {
+		if kind == kernels.BinRDiv {
 			children = G.Nodes{in[0], g}
 		}
 		n, err := b.gradOp(name+"_grad", in[0].Shape(), scalarGradK{kind, c}, children...)
@@ -231,20 +232,20 @@ func (b *builder) scalarOp(kind int, c float64, x *G.Node, shape []int) (*G.Node
 
 type reduceK struct {
 	kind  int
-	p     *plan
+	p     *kernels.Plan
 	scale float64
 }
 
 func (k reduceK) f32(x [][]float32, _ [][]int, y []float32) error {
-	reduceFwd(k.kind, k.p, x[0], y, float32(k.scale))
+	kernels.ReduceFwd(k.kind, k.p, x[0], y, float32(k.scale))
 	return nil
 }
 func (k reduceK) f64(x [][]float64, _ [][]int, y []float64) error {
-	reduceFwd(k.kind, k.p, x[0], y, k.scale)
+	kernels.ReduceFwd(k.kind, k.p, x[0], y, k.scale)
 	return nil
 }
 
-type maxGradK struct{ p *plan }
+type maxGradK struct{ p *kernels.Plan }
 
 // Kernels that accumulate into (or only partly write) their output say so;
 // op.Do clears a reused output buffer for them.
@@ -255,29 +256,29 @@ func (gatherGradK) needsZero() bool { return true }
 func (pickGradK) needsZero() bool   { return true }
 
 func (k maxGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	maxGrad(k.p, x[0], x[1], x[2], y)
+	kernels.MaxGrad(k.p, x[0], x[1], x[2], y)
 	return nil
 }
 func (k maxGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	maxGrad(k.p, x[0], x[1], x[2], y)
+	kernels.MaxGrad(k.p, x[0], x[1], x[2], y)
 	return nil
 }
 
 // reduce reduces x (shape in) to shape out (same rank, 1 on reduced axes).
 func (b *builder) reduce(kind int, x *G.Node, in, out []int) (*G.Node, error) {
-	p, err := bcastPlan(in, in, out)
+	p, err := kernels.BcastPlan(in, in, out)
 	if err != nil {
 		return nil, err
 	}
 	scale := 1.0
-	if kind == rMean {
+	if kind == kernels.ReduceMean {
 		scale = float64(prod(out)) / float64(prod(in))
 	}
-	name := fmt.Sprintf("%s%v->%v", reduceNames[kind], in, out)
+	name := fmt.Sprintf("%s%v->%v", kernels.ReduceNames[kind], in, out)
 	grad := func(o *op, inputs G.Nodes, output, g *G.Node) (G.Nodes, error) {
 		var n *G.Node
 		var err error
-		if kind == rMax {
+		if kind == kernels.ReduceMax {
 			n, err = b.gradOp(name+"_grad", inputs[0].Shape(), maxGradK{p}, inputs[0], output, g)
 		} else {
 			n, err = b.expandOp(g, inputs[0].Shape(), out, in, scale)
@@ -290,7 +291,7 @@ func (b *builder) reduce(kind int, x *G.Node, in, out []int) (*G.Node, error) {
 // ---------------------------------------------------------------- strided copies: broadcast, transpose, slice, reshape
 
 type copyK struct {
-	p              *plan
+	p              *kernels.Plan
 	scale          float64
 	srcOff, dstOff int
 	zero           bool // the copy does not cover the output: clear it first
@@ -300,16 +301,16 @@ func (k copyK) f32(x [][]float32, _ [][]int, y []float32) error {
 	if k.zero {
 		clear(y)
 	}
-	stridedCopy(k.p, x[0][k.srcOff:], y[k.dstOff:])
-	scaleAll(y, float32(k.scale))
+	kernels.StridedCopy(k.p, x[0][k.srcOff:], y[k.dstOff:])
+	kernels.ScaleAll(y, float32(k.scale))
 	return nil
 }
 func (k copyK) f64(x [][]float64, _ [][]int, y []float64) error {
 	if k.zero {
 		clear(y)
 	}
-	stridedCopy(k.p, x[0][k.srcOff:], y[k.dstOff:])
-	scaleAll(y, k.scale)
+	kernels.StridedCopy(k.p, x[0][k.srcOff:], y[k.dstOff:])
+	kernels.ScaleAll(y, k.scale)
 	return nil
 }
 
@@ -317,7 +318,7 @@ func (k copyK) f64(x [][]float64, _ [][]int, y []float64) error {
 // times scale, as a node of Gorgonia shape gs; it is the backward of sum and
 // mean.
 func (b *builder) expandOp(g *G.Node, gs tensor.Shape, in, out []int, scale float64) (*G.Node, error) {
-	p, err := bcastPlan(out, out, in)
+	p, err := kernels.BcastPlan(out, out, in)
 	if err != nil {
 		return nil, err
 	}
@@ -326,39 +327,28 @@ func (b *builder) expandOp(g *G.Node, gs tensor.Shape, in, out []int, scale floa
 
 // broadcast repeats the size-1 axes of x (shape in) to shape out.
 func (b *builder) broadcast(x *G.Node, in, out []int) (*G.Node, error) {
-	p, err := bcastPlan(out, out, in)
+	p, err := kernels.BcastPlan(out, out, in)
 	if err != nil {
 		return nil, err
 	}
 	name := fmt.Sprintf("broadcast%v->%v", in, out)
 	grad := func(o *op, inputs G.Nodes, _, g *G.Node) (G.Nodes, error) {
-		n, err := b.gradOp(name+"_grad", inputs[0].Shape(), reduceK{rSum, p, 1}, g)
+		n, err := b.gradOp(name+"_grad", inputs[0].Shape(), reduceK{kernels.ReduceSum, p, 1}, g)
 		return G.Nodes{n}, err
 	}
 	return b.custom(name, out, copyK{p: p, scale: 1}, grad, x)
 }
 
-func transposePlan(in, perm []int) (*plan, []int) {
-	out := make([]int, len(perm))
-	cs := contiguous(in)
-	src := make([]int, len(perm))
-	for i, p := range perm {
-		out[i] = in[p]
-		src[i] = cs[p]
-	}
-	return newPlan(out, [][]int{contiguous(out), src}), out
-}
-
 // transpose permutes the axes of x: result axis i is axis perm[i].
 func (b *builder) transpose(x *G.Node, in, perm []int) (*G.Node, error) {
-	p, out := transposePlan(in, perm)
+	p, out := kernels.TransposePlan(in, perm)
 	name := fmt.Sprintf("transpose%v%v", in, perm)
 	grad := func(o *op, inputs G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		inv := make([]int, len(perm))
 		for i, p := range perm {
 			inv[p] = i
 		}
-		q, _ := transposePlan(out, inv)
+		q, _ := kernels.TransposePlan(out, inv)
 		n, err := b.gradOp(name+"_grad", inputs[0].Shape(), copyK{p: q, scale: 1}, g)
 		return G.Nodes{n}, err
 	}
@@ -369,12 +359,12 @@ func (b *builder) transpose(x *G.Node, in, perm []int) (*G.Node, error) {
 func (b *builder) slice(x *G.Node, in []int, axis, start, end int) (*G.Node, error) {
 	out := append([]int(nil), in...)
 	out[axis] = end - start
-	cs := contiguous(in)
+	cs := kernels.Contiguous(in)
 	off := start * cs[axis]
-	p := newPlan(out, [][]int{contiguous(out), cs})
+	p := kernels.NewPlan(out, [][]int{kernels.Contiguous(out), cs})
 	name := fmt.Sprintf("slice%v[%d:%d:%d]", in, axis, start, end)
 	grad := func(o *op, inputs G.Nodes, _, g *G.Node) (G.Nodes, error) {
-		q := newPlan(out, [][]int{cs, contiguous(out)})
+		q := kernels.NewPlan(out, [][]int{cs, kernels.Contiguous(out)})
 		n, err := b.gradOp(name+"_grad", inputs[0].Shape(), copyK{p: q, scale: 1, dstOff: off, zero: true}, g)
 		return G.Nodes{n}, err
 	}
@@ -389,22 +379,22 @@ type softmaxK struct {
 }
 
 func (k softmaxK) f32(x [][]float32, _ [][]int, y []float32) error {
-	softmaxFwd(x[0], y, k.n, k.log)
+	kernels.SoftmaxFwd(x[0], y, k.n, k.log)
 	return nil
 }
 func (k softmaxK) f64(x [][]float64, _ [][]int, y []float64) error {
-	softmaxFwd(x[0], y, k.n, k.log)
+	kernels.SoftmaxFwd(x[0], y, k.n, k.log)
 	return nil
 }
 
 type softmaxGradK softmaxK
 
 func (k softmaxGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	softmaxGrad(x[0], x[1], y, k.n, k.log)
+	kernels.SoftmaxGrad(x[0], x[1], y, k.n, k.log)
 	return nil
 }
 func (k softmaxGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	softmaxGrad(x[0], x[1], y, k.n, k.log)
+	kernels.SoftmaxGrad(x[0], x[1], y, k.n, k.log)
 	return nil
 }
 
@@ -426,19 +416,19 @@ func (b *builder) softmax(x *G.Node, shape []int, log bool) (*G.Node, error) {
 type gatherK struct{ c int }
 
 func (k gatherK) f32(x [][]float32, idx [][]int, y []float32) error {
-	return gatherFwd(x[0], idx[0], y, k.c)
+	return kernels.GatherFwd(x[0], idx[0], y, k.c)
 }
 func (k gatherK) f64(x [][]float64, idx [][]int, y []float64) error {
-	return gatherFwd(x[0], idx[0], y, k.c)
+	return kernels.GatherFwd(x[0], idx[0], y, k.c)
 }
 
 type gatherGradK gatherK
 
 func (k gatherGradK) f32(x [][]float32, idx [][]int, y []float32) error {
-	return gatherGrad(idx[0], x[0], y, k.c)
+	return kernels.GatherGrad(idx[0], x[0], y, k.c)
 }
 func (k gatherGradK) f64(x [][]float64, idx [][]int, y []float64) error {
-	return gatherGrad(idx[0], x[0], y, k.c)
+	return kernels.GatherGrad(idx[0], x[0], y, k.c)
 }
 
 // gather looks up rows: table [V,C], idx (shape is) → [is..., C].
@@ -455,19 +445,19 @@ func (b *builder) gather(table, idx *G.Node, ts, is []int) (*G.Node, error) {
 type pickK struct{ v int }
 
 func (k pickK) f32(x [][]float32, idx [][]int, y []float32) error {
-	return pickFwd(x[0], idx[0], y, k.v)
+	return kernels.PickFwd(x[0], idx[0], y, k.v)
 }
 func (k pickK) f64(x [][]float64, idx [][]int, y []float64) error {
-	return pickFwd(x[0], idx[0], y, k.v)
+	return kernels.PickFwd(x[0], idx[0], y, k.v)
 }
 
 type pickGradK pickK
 
 func (k pickGradK) f32(x [][]float32, idx [][]int, y []float32) error {
-	return pickGrad(idx[0], x[0], y, k.v)
+	return kernels.PickGrad(idx[0], x[0], y, k.v)
 }
 func (k pickGradK) f64(x [][]float64, idx [][]int, y []float64) error {
-	return pickGrad(idx[0], x[0], y, k.v)
+	return kernels.PickGrad(idx[0], x[0], y, k.v)
 }
 
 // pick selects x[..., idx[...]] along the last axis.
@@ -490,11 +480,11 @@ type maskK struct {
 }
 
 func (k maskK) f32(x [][]float32, _ [][]int, y []float32) error {
-	causalMask(x[0], y, k.t, float32(k.fill))
+	kernels.CausalMask(x[0], y, k.t, float32(k.fill))
 	return nil
 }
 func (k maskK) f64(x [][]float64, _ [][]int, y []float64) error {
-	causalMask(x[0], y, k.t, k.fill)
+	kernels.CausalMask(x[0], y, k.t, k.fill)
 	return nil
 }
 
@@ -518,31 +508,17 @@ type ropeK struct {
 }
 
 func (k ropeK) f32(x [][]float32, _ [][]int, y []float32) error {
-	rope(x[0], y, k.t, k.d, k.cos, k.sin, k.inverse)
+	kernels.Rope(x[0], y, k.t, k.d, k.cos, k.sin, k.inverse)
 	return nil
 }
 func (k ropeK) f64(x [][]float64, _ [][]int, y []float64) error {
-	rope(x[0], y, k.t, k.d, k.cos, k.sin, k.inverse)
+	kernels.Rope(x[0], y, k.t, k.d, k.cos, k.sin, k.inverse)
 	return nil
-}
-
-// ropeTables returns cos and sin of t·base^(−2i/d) for t < T, i < d/2.
-func ropeTables(t, d int, base float64) (cos, sin []float64) {
-	h := d / 2
-	cos = make([]float64, t*h)
-	sin = make([]float64, t*h)
-	for p := 0; p < t; p++ {
-		for i := 0; i < h; i++ {
-			a := float64(p) * math.Pow(base, -2*float64(i)/float64(d))
-			cos[p*h+i], sin[p*h+i] = math.Cos(a), math.Sin(a)
-		}
-	}
-	return cos, sin
 }
 
 func (b *builder) rope(x *G.Node, shape []int, base float64) (*G.Node, error) {
 	t, d := shape[len(shape)-2], shape[len(shape)-1]
-	cos, sin := ropeTables(t, d, base)
+	cos, sin := kernels.RopeTables(t, d, base)
 	name := fmt.Sprintf("rope(%v)%v", base, shape)
 	grad := func(o *op, in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		r, err := b.gradOp(name+"_grad", in[0].Shape(), ropeK{t, d, cos, sin, true}, g)
@@ -556,7 +532,7 @@ func (b *builder) rope(x *G.Node, shape []int, base float64) (*G.Node, error) {
 // toScalar converts a 1-element tensor into the Gorgonia scalar that G.Grad
 // needs as its cost.
 func (b *builder) toScalar(x *G.Node, shape []int) (*G.Node, error) {
-	p := newPlan([]int{1}, [][]int{{1}, {1}})
+	p := kernels.NewPlan([]int{1}, [][]int{{1}, {1}})
 	grad := func(o *op, in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		r, err := b.gradOp(fmt.Sprintf("from_scalar%v", shape), in[0].Shape(), copyK{p: p, scale: 1}, g)
 		return G.Nodes{r}, err
@@ -577,30 +553,30 @@ func (b *builder) toScalar(x *G.Node, shape []int) (*G.Node, error) {
 type unaryK struct{ kind int }
 
 func (k unaryK) f32(x [][]float32, _ [][]int, y []float32) error {
-	unaryFwd(k.kind, x[0], y)
+	kernels.UnaryFwd(k.kind, x[0], y)
 	return nil
 }
 func (k unaryK) f64(x [][]float64, _ [][]int, y []float64) error {
-	unaryFwd(k.kind, x[0], y)
+	kernels.UnaryFwd(k.kind, x[0], y)
 	return nil
 }
 
 type unaryGradK unaryK
 
 func (k unaryGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	unaryGrad(k.kind, x[0], x[1], y)
+	kernels.UnaryGrad(k.kind, x[0], x[1], y)
 	return nil
 }
 func (k unaryGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	unaryGrad(k.kind, x[0], x[1], y)
+	kernels.UnaryGrad(k.kind, x[0], x[1], y)
 	return nil
 }
 
 func (b *builder) unaryOp(kind int, x *G.Node, shape []int) (*G.Node, error) {
-	name := fmt.Sprintf("%s%v", unaryNames[kind], shape)
+	name := fmt.Sprintf("%s%v", kernels.UnaryNames[kind], shape)
 	grad := func(o *op, in G.Nodes, output, g *G.Node) (G.Nodes, error) {
 		xy := in[0]
-		if unaryGradUsesY[kind] {
+		if kernels.UnaryGradUsesY[kind] {
 			xy = output
 		}
 		r, err := b.gradOp(name+"_grad", in[0].Shape(), unaryGradK{kind}, xy, g)
@@ -611,36 +587,36 @@ func (b *builder) unaryOp(kind int, x *G.Node, shape []int) (*G.Node, error) {
 
 // ---------------------------------------------------------------- matmul (BLAS)
 
-type mmK struct{ p mm }
+type mmK struct{ p kernels.MatMul }
 
 func (k mmK) f32(x [][]float32, _ [][]int, y []float32) error {
-	mmFwd(k.p, x[0], x[1], y)
+	kernels.MatMulFwd(k.p, x[0], x[1], y)
 	return nil
 }
 func (k mmK) f64(x [][]float64, _ [][]int, y []float64) error {
-	mmFwd(k.p, x[0], x[1], y)
+	kernels.MatMulFwd(k.p, x[0], x[1], y)
 	return nil
 }
 
 type mmGradXK mmK
 
 func (k mmGradXK) f32(x [][]float32, _ [][]int, y []float32) error {
-	mmGradX(k.p, x[0], x[1], y)
+	kernels.MatMulGradX(k.p, x[0], x[1], y)
 	return nil
 }
 func (k mmGradXK) f64(x [][]float64, _ [][]int, y []float64) error {
-	mmGradX(k.p, x[0], x[1], y)
+	kernels.MatMulGradX(k.p, x[0], x[1], y)
 	return nil
 }
 
 type mmGradWK mmK
 
 func (k mmGradWK) f32(x [][]float32, _ [][]int, y []float32) error {
-	mmGradW(k.p, x[0], x[1], y)
+	kernels.MatMulGradW(k.p, x[0], x[1], y)
 	return nil
 }
 func (k mmGradWK) f64(x [][]float64, _ [][]int, y []float64) error {
-	mmGradW(k.p, x[0], x[1], y)
+	kernels.MatMulGradW(k.p, x[0], x[1], y)
 	return nil
 }
 
@@ -649,16 +625,16 @@ func (k mmGradWK) f64(x [][]float64, _ [][]int, y []float64) error {
 // data (no reshapes needed).
 func (b *builder) matmul(x, w *G.Node, xs, ws []int, transB bool) (*G.Node, error) {
 	r := len(xs)
-	p := mm{m: xs[r-2], k: xs[r-1], n: ws[len(ws)-1], transB: transB}
+	p := kernels.MatMul{M: xs[r-2], K: xs[r-1], N: ws[len(ws)-1], TransB: transB}
 	if transB {
-		p.n = ws[len(ws)-2]
+		p.N = ws[len(ws)-2]
 	}
 	if len(ws) == 2 {
-		p.m = prod(xs[:r-1]) // all rows at once
+		p.M = prod(xs[:r-1]) // all rows at once
 	} else {
-		p.batch = prod(xs[:r-2])
+		p.Batch = prod(xs[:r-2])
 	}
-	out := append(append([]int(nil), xs[:r-1]...), p.n)
+	out := append(append([]int(nil), xs[:r-1]...), p.N)
 	name := fmt.Sprintf("matmul%v%v(%v)", xs, ws, transB)
 	grad := func(o *op, in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		res := make(G.Nodes, 2)

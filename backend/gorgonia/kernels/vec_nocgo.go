@@ -1,6 +1,6 @@
 //go:build !(cgo && amd64)
 
-package gorgonia
+package kernels
 
 // Without cgo on amd64 the AVX2 kernels of vec_cgo.go do not exist and
 // every float32 kernel runs the generic Go code.

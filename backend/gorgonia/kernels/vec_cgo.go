@@ -1,6 +1,6 @@
 //go:build cgo && amd64
 
-package gorgonia
+package kernels
 
 /*
 #cgo CFLAGS: -O3
@@ -445,7 +445,7 @@ TGT void mhcc_sinkhorn_fwd(const float *x, float *y, int m0, int m1, int n, int 
 }
 
 // backward: recompute and keep every iterate, then backpropagate through
-// each half-step (see sinkBwd in fused_kernels.go)
+// each half-step (see SinkhornBwd in sinkhorn.go)
 TGT void mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, int m1, int n, int iters) {
 	int nn = n * n;
 	__m256 *st = aligned_alloc(32, sizeof(__m256) * (size_t)(2 * iters + 1) * nn);
@@ -739,8 +739,8 @@ TGT void mhcc_vbingrad(int kind, int w, const float *a, const float *b, float c,
 	}
 }
 
-// gradient of a unary op from xy (its input or output, see unaryGradUsesY)
-// kind as in kernels.go: 0 neg, 1 exp, 2 log, 3 sqrt, 4 square, 5 sigmoid,
+// gradient of a unary op from xy (its input or output, see UnaryGradUsesY)
+// kind as in elementwise.go: 0 neg, 1 exp, 2 log, 3 sqrt, 4 square, 5 sigmoid,
 // 6 tanh, 7 relu
 TGT void mhcc_vunary_grad(int kind, const float *xy, const float *g, float *dx, int n) {
 	const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f), zero = _mm256_setzero_ps();

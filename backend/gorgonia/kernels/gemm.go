@@ -1,4 +1,4 @@
-package gorgonia
+package kernels
 
 import (
 	"runtime"
@@ -9,23 +9,34 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// blasImpl is a float32 and float64 BLAS (gonum's blas.Float32 and
-// blas.Float64).
-type blasImpl interface {
+// BLAS is a float32 and float64 BLAS: gonum's blas.Float32 and
+// blas.Float64, such as gonum's pure-Go gonum.Implementation or the cgo
+// binding netlib.Implementation.
+type BLAS interface {
 	blas.Float32
 	blas.Float64
 }
 
 // theBLAS is the BLAS that gemm falls back to: gonum's pure-Go one unless
-// the build installs another (blas_openblas.go, together with G.Use, so
-// that Gorgonia's own ops and the kernels use the same one).
-var theBLAS blasImpl = gonum.Implementation{}
+// SetBLAS installed another.
+var theBLAS BLAS = gonum.Implementation{}
+
+// SetBLAS makes b the BLAS of every product that the native float32 kernel
+// does not run: all of them unless b is gonum's pure-Go implementation
+// (the default). It is meant for package initialisation (the backend's
+// openblas build sets OpenBLAS here and in Gorgonia together), not for
+// while kernels run.
+func SetBLAS(b BLAS) { theBLAS = b }
+
+// CurrentBLAS returns the BLAS set by SetBLAS (gonum's pure-Go one by
+// default).
+func CurrentBLAS() BLAS { return theBLAS }
 
 // gemm computes c = op(a)·op(b) + beta·c (row-major). float32 products use
 // the package's packed AVX2 kernel (sgemm_cgo.go) while the BLAS is gonum's
 // pure-Go default — that kernel is several times faster and uses both
 // cores — and otherwise theBLAS (e.g. OpenBLAS).
-func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func gemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m*n*k <= smallGemmWork && beta == 0 {
 		smallGemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
 		return
@@ -55,6 +66,12 @@ func gemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, bet
 // gonum's default. Set it to false to always use the BLAS.
 var UseNativeSgemm = true
 
+// NativeSgemm reports whether float32 products run on the package's own
+// packed AVX2 kernel: the build has it (cgo on amd64), the CPU has AVX2
+// and FMA, UseNativeSgemm is set and the BLAS is gonum's default.
+func NativeSgemm() bool { return useCSgemm() && cSgemmOK }
+
+// useCSgemm reports whether gemm tries the native kernel for float32.
 func useCSgemm() bool {
 	if !UseNativeSgemm {
 		return false
@@ -63,84 +80,62 @@ func useCSgemm() bool {
 	return isGonum
 }
 
-// parallelFor runs f(lo, hi) over [0, n) split into contiguous chunks, one
-// per available CPU, when the total work (n·costPer) is large enough.
-func parallelFor(n, costPer int, f func(lo, hi int)) {
-	w := runtime.GOMAXPROCS(0)
-	if w > n {
-		w = n
-	}
-	if w <= 1 || n*costPer < 1<<15 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for i := 0; i < w; i++ {
-		lo, hi := i*n/w, (i+1)*n/w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
-
-// mm describes y = x·op(w) where x is [batch, m, k] and w is shared [k, n]
-// (or [n, k] with transB) when batch == 0 — then x is simply [rows=m, k] —
-// or batched [batch, k, n] / [batch, n, k].
-type mm struct {
-	batch   int // 0: shared weight
-	m, k, n int
-	transB  bool
+// MatMul describes y = x·op(w) where x is [Batch, M, K] and w is shared
+// [K, N] (or [N, K] with TransB) when Batch == 0 — then x is simply
+// [rows=M, K] — or batched [Batch, K, N] / [Batch, N, K].
+type MatMul struct {
+	Batch   int // 0: shared weight
+	M, K, N int
+	TransB  bool
 }
 
 // ldw returns the leading dimension of a w matrix.
-func (p mm) ldw() int {
-	if p.transB {
-		return p.k
+func (p MatMul) ldw() int {
+	if p.TransB {
+		return p.K
 	}
-	return p.n
+	return p.N
 }
 
-// each runs f for every batch element with the per-matrix slices.
-func mmEach[T float](p mm, f func(i int)) {
-	if p.batch == 0 {
+// mmEach runs f for every batch element with the per-matrix slices.
+func mmEach[T Float](p MatMul, f func(i int)) {
+	if p.Batch == 0 {
 		f(0)
 		return
 	}
-	parallelFor(p.batch, p.m*p.n*p.k, func(lo, hi int) {
+	parallelFor(p.Batch, p.M*p.N*p.K, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			f(i)
 		}
 	})
 }
 
-func mmWOff(p mm, i int) int {
-	if p.batch == 0 {
+// mmWOff is the offset of batch element i of w (0 for a shared weight).
+func mmWOff(p MatMul, i int) int {
+	if p.Batch == 0 {
 		return 0
 	}
-	return i * p.k * p.n
+	return i * p.K * p.N
 }
 
-// mmFwd: y = x·op(w).
-func mmFwd[T float](p mm, x, w, y []T) {
-	if p.batch == 0 {
-		gemmSplit(false, p.transB, p.m, p.n, p.k, x, p.k, w, p.ldw(), y, p.n)
+// MatMulFwd computes y = x·op(w).
+func MatMulFwd[T Float](p MatMul, x, w, y []T) {
+	if p.Batch == 0 {
+		GemmSplit(false, p.TransB, p.M, p.N, p.K, x, p.K, w, p.ldw(), y, p.N)
 		return
 	}
 	mmEach[T](p, func(i int) {
-		gemm(false, p.transB, p.m, p.n, p.k, x[i*p.m*p.k:], p.k, w[mmWOff(p, i):], p.ldw(), 0, y[i*p.m*p.n:], p.n)
+		gemm(false, p.TransB, p.M, p.N, p.K, x[i*p.M*p.K:], p.K, w[mmWOff(p, i):], p.ldw(), 0, y[i*p.M*p.N:], p.N)
 	})
 }
 
-// gemmSplit computes c = op(a)·op(b) (beta 0) for one large product that
+// GemmSplit computes c = op(a)·op(b) (beta 0) for one large product that
 // runs outside any other parallel loop: the rows of c are split into
 // blocks that GOMAXPROCS goroutines take from a shared counter, so that
 // both cores work on it and a core busy with another process only takes
 // fewer blocks. A BLAS other than the native kernel (OpenBLAS) threads by
 // itself and gets the whole product.
-func gemmSplit[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
+func GemmSplit[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
 	w := runtime.GOMAXPROCS(0)
 	if _, f32 := any(a).([]float32); !f32 || !useCSgemm() || w < 2 || m < 128 || m*n*k < 1<<22 {
 		gemm(tA, tB, m, n, k, a, lda, b, ldb, 0, c, ldc)
@@ -172,34 +167,34 @@ func gemmSplit[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int
 	wg.Wait()
 }
 
-// mmGradX: dx = g·op(w)ᵀ.
-func mmGradX[T float](p mm, w, g, dx []T) {
-	if p.batch == 0 {
-		gemmSplit(false, !p.transB, p.m, p.k, p.n, g, p.n, w, p.ldw(), dx, p.k)
+// MatMulGradX computes dx = g·op(w)ᵀ.
+func MatMulGradX[T Float](p MatMul, w, g, dx []T) {
+	if p.Batch == 0 {
+		GemmSplit(false, !p.TransB, p.M, p.K, p.N, g, p.N, w, p.ldw(), dx, p.K)
 		return
 	}
 	mmEach[T](p, func(i int) {
-		gemm(false, !p.transB, p.m, p.k, p.n, g[i*p.m*p.n:], p.n, w[mmWOff(p, i):], p.ldw(), 0, dx[i*p.m*p.k:], p.k)
+		gemm(false, !p.TransB, p.M, p.K, p.N, g[i*p.M*p.N:], p.N, w[mmWOff(p, i):], p.ldw(), 0, dx[i*p.M*p.K:], p.K)
 	})
 }
 
-// mmGradW: dw = xᵀ·g (or gᵀ·x for transB); a shared weight sums over all rows
-// (batch == 0 means one GEMM over every row).
-func mmGradW[T float](p mm, x, g, dw []T) {
-	if p.batch == 0 {
-		if p.transB {
-			gemmSplit(true, false, p.n, p.k, p.m, g, p.n, x, p.k, dw, p.k)
+// MatMulGradW computes dw = xᵀ·g (or gᵀ·x for TransB); a shared weight
+// sums over all rows (Batch == 0 means one GEMM over every row).
+func MatMulGradW[T Float](p MatMul, x, g, dw []T) {
+	if p.Batch == 0 {
+		if p.TransB {
+			GemmSplit(true, false, p.N, p.K, p.M, g, p.N, x, p.K, dw, p.K)
 		} else {
-			gemmSplit(true, false, p.k, p.n, p.m, x, p.k, g, p.n, dw, p.n)
+			GemmSplit(true, false, p.K, p.N, p.M, x, p.K, g, p.N, dw, p.N)
 		}
 		return
 	}
 	mmEach[T](p, func(i int) {
-		xo, go_, wo := i*p.m*p.k, i*p.m*p.n, mmWOff(p, i)
-		if p.transB {
-			gemm(true, false, p.n, p.k, p.m, g[go_:], p.n, x[xo:], p.k, 0, dw[wo:], p.k)
+		xo, go_, wo := i*p.M*p.K, i*p.M*p.N, mmWOff(p, i)
+		if p.TransB {
+			gemm(true, false, p.N, p.K, p.M, g[go_:], p.N, x[xo:], p.K, 0, dw[wo:], p.K)
 		} else {
-			gemm(true, false, p.k, p.n, p.m, x[xo:], p.k, g[go_:], p.n, 0, dw[wo:], p.n)
+			gemm(true, false, p.K, p.N, p.M, x[xo:], p.K, g[go_:], p.N, 0, dw[wo:], p.N)
 		}
 	})
 }
@@ -210,7 +205,7 @@ const smallGemmWork = 1 << 14
 
 // smallGemm is c = op(a)·op(b) with plain loops: rows of c as sums of
 // scaled rows of b (four at a time), or dot products when b is transposed.
-func smallGemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
+func smallGemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
 	at := func(i, p int) T {
 		if tA {
 			return a[p*lda+i]
@@ -274,4 +269,34 @@ func smallGemm[T float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int
 			}
 		}
 	}
+}
+
+// gemmTN computes c [m, n] = aᵀ·b for a [rows, m] and b [rows, n], the
+// reduction over rows split across the CPUs (partials in side slot).
+func gemmTN[T Float](m, n, rows int, a, b, c []T, s *Side, slot int) {
+	w := nChunks(rows, 2*m*n)
+	if w == 1 || m*n > 1<<16 {
+		gemm(true, false, m, n, rows, a, m, b, n, 0, c, n)
+		return
+	}
+	part := SideBuf[T](s, slot, w*m*n)
+	parallelChunks(rows, w, func(ch, lo, hi int) {
+		p := part[ch*m*n : (ch+1)*m*n]
+		if hi == lo {
+			clear(p)
+			return
+		}
+		gemm(true, false, m, n, hi-lo, a[lo*m:], m, b[lo*n:], n, 0, p, n)
+	})
+	sumChunks(c, part, m*n, w)
+}
+
+// gemmRows computes c [m, n] = a [m, k]·op(b) with b [k, n] (or [n, k]
+// with transB, leading dimension ldb), the rows of a split across the CPUs.
+func gemmRows[T Float](transB bool, m, n, k int, a, b []T, ldb int, c []T) {
+	parallelFor(m, 2*n*k, func(lo, hi int) {
+		if hi > lo {
+			gemm(false, transB, hi-lo, n, k, a[lo*k:], k, b, ldb, 0, c[lo*n:], n)
+		}
+	})
 }

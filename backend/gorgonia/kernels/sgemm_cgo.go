@@ -1,6 +1,6 @@
 //go:build cgo && amd64
 
-package gorgonia
+package kernels
 
 /*
 #cgo CFLAGS: -O3
@@ -162,7 +162,7 @@ func cSgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int
 		C.mhcc_sgemm(ta, tb, C.int(m), C.int(n), C.int(k), pa, C.int(lda), pb, C.int(ldb), C.float(beta), pc, C.int(ldc), C.int(i0), C.int(i1))
 	}
 	// One thread per call: the large products are split into row blocks
-	// by gemmSplit (gemm.go), and the others run inside parallel loops.
+	// by GemmSplit (gemm.go), and the others run inside parallel loops.
 	call(0, m)
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
