@@ -4,12 +4,13 @@
 // that). The backend's graph builder wraps each of them in a custom op.
 //
 // Every kernel is generic over float32 (training) and float64 (gradient
-// checks). float32 kernels run hand-written AVX2/FMA C code (vec_cgo.go)
-// when the build has cgo on amd64 and the CPU has AVX2 and FMA, else the
-// generic Go code, which float64 always uses; TestVectorKernels compares
-// the two. Matrix products run a packed AVX2 float32 GEMM (sgemm_cgo.go)
-// or a BLAS that the caller can set (SetBLAS, gonum's pure-Go one by
-// default).
+// checks). float32 kernels run hand-written AVX2/FMA C code (the *.c
+// files, one per family, with the shared inline helpers of vecmath.h; Go
+// binds them in vec_cgo.go) when the build has cgo on amd64 and the CPU has
+// AVX2 and FMA, else the generic Go code, which float64 always uses;
+// TestVectorKernels compares the two. Matrix products run a packed AVX2
+// float32 GEMM (sgemm.c) or a BLAS that the caller can set (SetBLAS,
+// gonum's pure-Go one by default). cgo.go holds the C compiler flags.
 //
 // Kernels write every element of their outputs unless documented to
 // accumulate, and split rows (tokens, heads, matrices) over the CPUs when

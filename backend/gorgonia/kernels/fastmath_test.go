@@ -8,7 +8,7 @@ import (
 )
 
 // TestFastMath bounds the error of the float32 exp, tanh and sigmoid (the
-// scalar Go versions of fastmath.go and the AVX2 versions of vec_cgo.go)
+// scalar Go versions of fastmath.go and the AVX2 versions of fastmath.c)
 // against float64 math on a dense sweep of their useful range plus random
 // points: relative error ≤ 4e-7 (about 3 float32 ulps; math.Exp rounded to
 // float32 is itself 0.5 ulp off), exact limits, NaN propagated.

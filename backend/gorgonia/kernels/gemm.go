@@ -33,7 +33,7 @@ func SetBLAS(b BLAS) { theBLAS = b }
 func CurrentBLAS() BLAS { return theBLAS }
 
 // gemm computes c = op(a)·op(b) + beta·c (row-major). float32 products use
-// the package's packed AVX2 kernel (sgemm_cgo.go) while the BLAS is gonum's
+// the package's packed AVX2 kernel (sgemm.c) while the BLAS is gonum's
 // pure-Go default — that kernel is several times faster and uses both
 // cores — and otherwise theBLAS (e.g. OpenBLAS).
 func gemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {

@@ -15,7 +15,7 @@ func HCCoeffsFwd[T Float](x, phi, alpha, bias, y []T, st *Side, n, k int, eps fl
 			return
 		}
 		if xf, ok := any(x).([]float32); ok && useVec {
-			// The thin kernel (vec_cgo.go: 4 tokens × 24 columns in
+			// The thin kernel (mhcc_hc_proj in hc.c: 4 tokens × 24 columns in
 			// registers, the 4 rows of x packed so that they do not
 			// conflict in L1): 71 GFLOP/s against the packed GEMM's 41 at
 			// [512, 2048]·[2048, 24].
