@@ -9,10 +9,10 @@ import (
 	"github.com/mhcc/mhcc/ir"
 )
 
-// Tests of the fused ops (fused.go): every op through the harness (forward
-// vs the naive reference, two runs, every gradient vs float64 central
-// differences, float32 vs float64), and against the same computation
-// written with primitive IR ops.
+// Tests of the fused ops (norm.go, hc.go, attention.go, matmul.go): every
+// op through the harness (forward vs the naive reference, two runs, every
+// gradient vs float64 central differences, float32 vs float64), and
+// against the same computation written with primitive IR ops.
 
 func attrs(kv ...any) ir.Attrs {
 	var as ir.Attrs
