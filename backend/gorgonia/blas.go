@@ -41,7 +41,7 @@ func StartEnv() []string {
 // "openblas (cgo, gonum netlib)" in the openblas build (with the
 // OPENBLAS_NUM_THREADS and OPENBLAS_THREAD_TIMEOUT settings, when set, as
 // "; KEY=VALUE" before the closing parenthesis), "native AVX2
-// sgemm (cgo)" for the kernels' own packed kernel (kernels/sgemm_cgo.go,
+// sgemm (cgo)" for the kernels' own packed kernel (kernels/sgemm.c,
 // the default where cgo, amd64 and the CPU allow), "gonum (pure Go)"
 // otherwise, or the type of whatever BLAS was installed with
 // kernels.SetBLAS.
