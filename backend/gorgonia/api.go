@@ -3,14 +3,36 @@
 // backward pass from G.Grad) and runs it on a TapeMachine.
 //
 // Every IR op is lowered to a custom Gorgonia op with a hand-written
-// backward (op.go, ops.go, kernels.go; generic over float32 and float64),
-// which avoids the Gorgonia v0.9.18 bugs listed in
-// /work/shared/docs/gorgonia.md by construction: G.Reshape (aliasing),
-// InverseSqrt, ByIndices, Dropout, the LispMachine and BindDualValues are
-// never used. Kernels read flat row-major data with the IR's shapes, so IR
-// reshapes cost nothing. Matrix products run a packed AVX2 float32 GEMM
-// (sgemm_cgo.go, cgo on amd64) or Gorgonia's BLAS (G.WhichBLAS()). See
-// lower.go for the per-op mapping.
+// backward, which avoids the Gorgonia v0.9.18 bugs listed in
+// docs/gorgonia.md by construction: G.Reshape (aliasing), InverseSqrt,
+// ByIndices, Dropout, the LispMachine and BindDualValues are never used.
+// Kernels read flat row-major data with the IR's shapes, so IR reshapes
+// cost nothing. This package is the graph builder; the compute kernels,
+// generic over float32 and float64, are in package kernels
+// (backend/gorgonia/kernels), which does not import Gorgonia. Matrix
+// products run the kernels' packed AVX2 float32 GEMM (kernels/sgemm.c, cgo
+// on amd64) or the BLAS set with kernels.SetBLAS (gonum's, or OpenBLAS in
+// the openblas build, blas_openblas.go).
+//
+// The files, one per op family as in ir/ops_*.go:
+//
+//	build.go        build, the per-value dispatch (lowerValue, lowerFused) and
+//	                the per-op mapping; params, inputs, constants, i32 values
+//	op.go           the custom op type, applying ops, multi-gradient backward ops
+//	elementwise.go  unary, binary with broadcasting, binary with a constant
+//	reduce.go       sum, mean, max, softmax, log_softmax
+//	layout.go       reshape, transpose, slice, broadcast
+//	matmul.go       matmul, matmul.concat and its member slices
+//	index.go        gather, pick
+//	attention.go    causal_mask, rope, attention
+//	norm.go         rmsnorm, gelu, cross_entropy
+//	hc.go           sinkhorn, hc.coeffs, hc.read, hc.write
+//	perm.go         the permutations constant
+//	streams.go      the stream plan: shared gradient buffers, recomputation
+//	outputs.go      module outputs besides the loss
+//	init.go         parameter initialisation (init_hc.go: the HC inits)
+//	blas.go         BLASName, StartEnv, MatMulF32 (blas_openblas.go: OpenBLAS)
+//	api.go          Build, Graph, Param, Run
 package gorgonia
 
 import (

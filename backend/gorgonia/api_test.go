@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 	"github.com/mhcc/mhcc/ir"
 )
 
@@ -333,8 +334,8 @@ func TestInitParams(t *testing.T) {
 func TestGemmBackends(t *testing.T) {
 	m := tinyLM(t)
 	run := func(native bool) (float64, [][]float32) {
-		UseNativeSgemm = native
-		defer func() { UseNativeSgemm = true }()
+		kernels.UseNativeSgemm = native
+		defer func() { kernels.UseNativeSgemm = true }()
 		g, err := Build(m, Options{Binds: map[string]int{"B": 3, "T": 6}, Grad: true})
 		if err != nil {
 			t.Fatal(err)

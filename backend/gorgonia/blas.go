@@ -6,7 +6,8 @@ import (
 	"strings"
 
 	"gonum.org/v1/gonum/blas/gonum"
-	G "gorgonia.org/gorgonia"
+
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 )
 
 // blasBuild is "openblas" in a build with the openblas tag
@@ -40,13 +41,14 @@ func StartEnv() []string {
 // "openblas (cgo, gonum netlib)" in the openblas build (with the
 // OPENBLAS_NUM_THREADS and OPENBLAS_THREAD_TIMEOUT settings, when set, as
 // "; KEY=VALUE" before the closing parenthesis), "native AVX2
-// sgemm (cgo)" for the package's own packed kernel (sgemm_cgo.go, the
-// default where cgo, amd64 and the CPU allow), "gonum (pure Go)"
-// otherwise, or the type of whatever BLAS was installed with G.Use.
+// sgemm (cgo)" for the kernels' own packed kernel (kernels/sgemm.c,
+// the default where cgo, amd64 and the CPU allow), "gonum (pure Go)"
+// otherwise, or the type of whatever BLAS was installed with
+// kernels.SetBLAS.
 func BLASName() string {
-	switch b := G.WhichBLAS().(type) {
+	switch b := kernels.CurrentBLAS().(type) {
 	case gonum.Implementation:
-		if useCSgemm() && cSgemmOK {
+		if kernels.NativeSgemm() {
 			return "native AVX2 sgemm (cgo)"
 		}
 		return "gonum (pure Go)"
@@ -66,11 +68,11 @@ func BLASName() string {
 
 // MatMulF32 computes c = a·b for row-major a [m, k], b [k, n] and c [m, n]
 // the way the backend's matmul ops run a large product with a shared
-// weight (gemmSplit: every core, or OpenBLAS's own threads); `mhcc bench`
+// weight (kernels.GemmSplit: every core, or OpenBLAS's own threads); `mhcc bench`
 // measures the machine's matmul peak with it.
 func MatMulF32(m, n, k int, a, b, c []float32) {
 	if len(a) < m*k || len(b) < k*n || len(c) < m*n {
 		panic("gorgonia: MatMulF32: slice too short")
 	}
-	gemmSplit(false, false, m, n, k, a, k, b, n, c, n)
+	kernels.GemmSplit(false, false, m, n, k, a, k, b, n, c, n)
 }

@@ -9,16 +9,21 @@ import (
 
 	"gonum.org/v1/netlib/blas/netlib"
 	G "gorgonia.org/gorgonia"
+
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 )
 
 // TestOpenBLASBuild checks that the openblas build installs OpenBLAS as
-// Gorgonia's BLAS and that gemm routes float32 products through it
-// instead of the native kernel.
+// Gorgonia's BLAS and as the kernels', and that the kernels route float32
+// products through it instead of the native kernel.
 func TestOpenBLASBuild(t *testing.T) {
 	if _, ok := G.WhichBLAS().(netlib.Implementation); !ok {
 		t.Fatalf("G.WhichBLAS() is %T, want netlib.Implementation", G.WhichBLAS())
 	}
-	if useCSgemm() {
+	if _, ok := kernels.CurrentBLAS().(netlib.Implementation); !ok {
+		t.Fatalf("kernels.CurrentBLAS() is %T, want netlib.Implementation", kernels.CurrentBLAS())
+	}
+	if kernels.NativeSgemm() {
 		t.Error("the native sgemm is still selected")
 	}
 	t.Setenv("OPENBLAS_NUM_THREADS", "") // restored after the test

@@ -3,6 +3,8 @@ package gorgonia
 import (
 	"os"
 	"testing"
+
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 )
 
 func TestBLASName(t *testing.T) {
@@ -11,7 +13,7 @@ func TestBLASName(t *testing.T) {
 		t.Fatal("empty BLAS name")
 	}
 	t.Logf("BLAS: %s", name)
-	if blasBuild != "openblas" && useCSgemm() && cSgemmOK && name != "native AVX2 sgemm (cgo)" {
+	if blasBuild != "openblas" && kernels.NativeSgemm() && name != "native AVX2 sgemm (cgo)" {
 		t.Errorf("native kernel active but BLASName() = %q", name)
 	}
 }

@@ -9,10 +9,10 @@ import (
 	"github.com/mhcc/mhcc/ir"
 )
 
-// Tests of the fused ops (fused.go): every op through the harness (forward
-// vs the naive reference, two runs, every gradient vs float64 central
-// differences, float32 vs float64), and against the same computation
-// written with primitive IR ops.
+// Tests of the fused ops (norm.go, hc.go, attention.go, matmul.go): every
+// op through the harness (forward vs the naive reference, two runs, every
+// gradient vs float64 central differences, float32 vs float64), and
+// against the same computation written with primitive IR ops.
 
 func attrs(kv ...any) ir.Attrs {
 	var as ir.Attrs
@@ -705,80 +705,5 @@ func TestHCWriteOrientation(t *testing.T) {
 	// dH_res[i,j] = w_i·X_j
 	if gr := g.Param("R").GradF64(); !slices.Equal(gr, []float64{2, 5, 20, 50}) {
 		t.Errorf("dH_res %v, want [2 5 20 50]", gr)
-	}
-}
-
-// TestSinkhornStochastic checks the Sinkhorn kernel on non-symmetric
-// inputs: rows sum to 1 (the last step is the row step), columns nearly.
-func TestSinkhornStochastic(t *testing.T) {
-	x := testValues(func() *ir.Module {
-		b := ir.NewBuilder("sk.mhc")
-		b.Param("l", ir.Dims(3, 4, 4), normal1, false)
-		return b.M
-	}(), nil, 5)["l"]
-	check := func(name string, y []float64, tol float64) {
-		for m := 0; m < 3; m++ {
-			for i := 0; i < 4; i++ {
-				var rs, cs float64
-				for j := 0; j < 4; j++ {
-					rs += y[m*16+i*4+j]
-					cs += y[m*16+j*4+i]
-				}
-				if math.Abs(rs-1) > tol {
-					t.Errorf("%s: row %d of matrix %d sums to %v", name, i, m, rs)
-				}
-				if math.Abs(cs-1) > 1e-3 {
-					t.Errorf("%s: column %d of matrix %d sums to %v", name, i, m, cs)
-				}
-			}
-		}
-	}
-	y := make([]float64, len(x))
-	sinkFwd(x, y, 4, 20)
-	check("float64", y, 1e-14)
-	x32, y32 := make([]float32, len(x)), make([]float32, len(x))
-	for i, v := range x {
-		x32[i] = float32(v)
-	}
-	sinkFwd(x32, y32, 4, 20)
-	for i, v := range y32 {
-		y[i] = float64(v)
-		if math.Abs(float64(v)-y[i]) > 1e-6 {
-			t.Errorf("float32 entry %d: %v vs %v", i, v, y[i])
-		}
-	}
-	check("float32", y, 1e-6)
-}
-
-// TestGELUVectorPath compares the float32 GELU kernels with the AVX2 tanh
-// (blocks, a ragged last block) against the scalar Go code.
-func TestGELUVectorPath(t *testing.T) {
-	if !useVec {
-		t.Skip("no AVX2 kernels in this build")
-	}
-	for _, n := range []int{vecMin, 1003, 70000} {
-		x, gy := make([]float32, n), make([]float32, n)
-		for i := range x {
-			x[i] = float32(6 * math.Sin(float64(i)*0.37))
-			gy[i] = float32(math.Cos(float64(i) * 0.11))
-		}
-		run := func() (y, dx []float32) {
-			y, dx, th := make([]float32, n), make([]float32, n), make([]float32, n)
-			geluFwd(x, y, th)
-			geluBwd(x, th, gy, dx)
-			return y, dx
-		}
-		y, dx := run()
-		old := setVectorKernels(false)
-		wy, wdx := run()
-		setVectorKernels(old)
-		for i := range x {
-			if d := math.Abs(float64(y[i] - wy[i])); d > 1e-6*math.Max(1, math.Abs(float64(wy[i]))) {
-				t.Fatalf("n=%d: gelu(%g) vector %g, scalar %g", n, x[i], y[i], wy[i])
-			}
-			if d := math.Abs(float64(dx[i] - wdx[i])); d > 1e-6*math.Max(1, math.Abs(float64(wdx[i]))) {
-				t.Fatalf("n=%d: gelu'(%g) vector %g, scalar %g", n, x[i], dx[i], wdx[i])
-			}
-		}
 	}
 }

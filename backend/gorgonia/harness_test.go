@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 	"github.com/mhcc/mhcc/ir"
 )
 
@@ -233,8 +234,8 @@ func runCases(t *testing.T, cases []gcase) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.check(t) })
 	}
-	noGather = true
-	defer func() { noGather = false }()
+	old := kernels.SetGathered(false)
+	defer kernels.SetGathered(old)
 	for _, c := range cases {
 		t.Run(c.name+"/rows", func(t *testing.T) { c.check(t) })
 	}

@@ -12,11 +12,13 @@ import (
 	"github.com/pkg/errors"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
+
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 )
 
 // float is the element type of every custom kernel: the same generic code
 // runs in float32 graphs (training) and float64 graphs (gradient checks).
-type float interface{ ~float32 | ~float64 }
+type float = kernels.Float
 
 // kernel computes one custom op. x holds the float inputs and idx the integer
 // (token id) inputs, each in argument order; y is the freshly allocated,
@@ -287,4 +289,131 @@ func (o *op) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 		return nil, errors.Errorf("differentiating %s: %d gradients for %d inputs", o.name, len(gs), len(inputs))
 	}
 	return gs, nil
+}
+
+// custom applies a differentiable custom op; wrt flags follow which
+// children depend on parameters.
+func (b *builder) custom(name string, out []int, k kernel, grad gradFn, children ...*G.Node) (*G.Node, error) {
+	wrt := make([]bool, len(children))
+	dep := false
+	for i, c := range children {
+		wrt[i] = b.dep[c]
+		dep = dep || wrt[i]
+	}
+	n, err := apply(newOp(name, b.dt, children, gshape(out), k, grad, wrt), children...)
+	if err != nil {
+		return nil, err
+	}
+	if dep {
+		b.dep[n] = true
+	}
+	return n, nil
+}
+
+// gradOp applies a (non-differentiable) backward op whose output has the
+// Gorgonia shape out (the shape of the node whose gradient it is).
+func (b *builder) gradOp(name string, out tensor.Shape, k kernel, children ...*G.Node) (*G.Node, error) {
+	return apply(newOp(name, b.dt, children, out, k, nil, nil), children...)
+}
+
+// passGrad returns g as the gradient of x when their Gorgonia shapes agree,
+// else a copy of g with x's shape (Gorgonia sums gradients with stock Add,
+// which needs equal shapes). Kernels ignore Gorgonia shapes, so a reshape
+// of the IR never needs a node of its own.
+func (b *builder) passGrad(g, x *G.Node) (*G.Node, error) {
+	if sameShape(g.Shape(), x.Shape()) {
+		return g, nil
+	}
+	n := g.Shape().TotalSize()
+	return b.gradOp(fmt.Sprintf("regrad%v->%v", g.Shape(), x.Shape()), x.Shape(), copyK{p: kernels.NewPlan([]int{n}, [][]int{{1}, {1}}), scale: 1}, g)
+}
+
+// State that a backward needs from its forward (m, P, probabilities) lives
+// in a side buffer (kernels.Side) shared by the two kernels: the backward op
+// takes the forward's output node as an input, so it always runs after the
+// forward of the same Run. Gradients beyond the first come out of the
+// backward kernel through side buffers exposed by "part" nodes (see grads).
+
+// grads describes the outputs of a backward kernel that computes the
+// gradients of several inputs at once: gradient i goes to the kernel's own
+// output if i == first, to side slot i (exposed by a part node) otherwise,
+// and nowhere if !need[i].
+type grads struct {
+	need  []bool
+	first int
+	sizes []int
+	kernels.Side
+	// acc, when set, replaces the buffer of gradient accIdx (streams.go).
+	acc    *bufRef
+	accIdx int
+}
+
+// dst returns where gradient i goes (nil when it is not needed).
+func gradDst[T float](g *grads, y []T, i int) []T {
+	if !g.need[i] {
+		return nil
+	}
+	if i == g.first {
+		return y
+	}
+	if g.acc != nil && i == g.accIdx {
+		return refBuf[T](g.acc, g.sizes[i])
+	}
+	return kernels.SideBuf[T](&g.Side, i, g.sizes[i])
+}
+
+// partK is the kernel of a part node: run (op.go) returns the side buffer
+// the backward filled; the kernel itself does nothing.
+type partK struct {
+	g *grads
+	i int
+}
+
+func (partK) f32([][]float32, [][]int, []float32) error { return nil }
+func (partK) f64([][]float64, [][]int, []float64) error { return nil }
+
+// multiGrad applies a backward kernel built by mk (given the output
+// description) to children and returns one gradient node per input, nil
+// where o.wrt is false.
+func (b *builder) multiGrad(name string, o *op, inputs G.Nodes, mk func(*grads) kernel, children ...*G.Node) (G.Nodes, error) {
+	res := make(G.Nodes, len(inputs))
+	g := &grads{need: make([]bool, len(inputs)), first: -1, sizes: make([]int, len(inputs))}
+	for i, in := range inputs {
+		g.need[i] = o.wrt[i]
+		g.sizes[i] = in.Shape().TotalSize()
+		if g.need[i] && g.first < 0 {
+			g.first = i
+		}
+	}
+	if g.first < 0 {
+		return res, nil
+	}
+	if o.acc != nil && g.need[o.accIdx] {
+		g.acc, g.accIdx = o.acc, o.accIdx
+	}
+	main, err := b.gradOp(name, inputs[g.first].Shape(), mk(g), children...)
+	if err != nil {
+		return nil, err
+	}
+	if g.acc != nil && g.accIdx == g.first {
+		main.Op().(*op).dst = g.acc
+	}
+	res[g.first] = main
+	for i := g.first + 1; i < len(inputs); i++ {
+		if !g.need[i] {
+			continue
+		}
+		if res[i], err = b.gradOp(fmt.Sprintf("%s_part%d", name, i), inputs[i].Shape(), partK{g, i}, main); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// fusedName names a stateful fused op uniquely (Gorgonia merges nodes whose
+// op hashes and children are equal; ops with side buffers must never be
+// merged with another op's).
+func (b *builder) fusedName(op string, shape []int) string {
+	b.nfused++
+	return fmt.Sprintf("%s%v#%d", op, shape, b.nfused)
 }

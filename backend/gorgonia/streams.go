@@ -1,6 +1,7 @@
 package gorgonia
 
 import (
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 	"github.com/mhcc/mhcc/ir"
 )
 
@@ -39,12 +40,12 @@ import (
 
 // bufRef names one buffer: slot of a side.
 type bufRef struct {
-	s    *side
+	s    *kernels.Side
 	slot int
 }
 
 // refBuf returns the buffer of r with n elements.
-func refBuf[T float](r *bufRef, n int) []T { return sideBuf[T](r.s, r.slot, n) }
+func refBuf[T float](r *bufRef, n int) []T { return kernels.SideBuf[T](r.s, r.slot, n) }
 
 // hcRole is what the plan says about one hc.coeffs, hc.read or hc.write.
 type hcRole struct {
@@ -67,8 +68,8 @@ type hcRole struct {
 
 // chain is one sequence X_0 → X_1 → … of planned stream tensors.
 type chain struct {
-	grads side // slots 0 and 1: the alternating gradient buffers
-	store side // slots 0 … S−2: the recomputed stream tensors
+	grads kernels.Side // slots 0 and 1: the alternating gradient buffers
+	store kernels.Side // slots 0 … S−2: the recomputed stream tensors
 	// owner is the segment whose tensors the store holds, valid how many
 	// of them, in order from the first.
 	owner *segment
@@ -135,16 +136,16 @@ func recomputed[T float](m *member) []T {
 	if ch.owner != s || ch.valid < len(s.members) {
 		x, _ := s.ckpt.([]T)
 		for _, o := range s.members {
-			out := sideBuf[T](&ch.store, o.i, len(x))
+			out := kernels.SideBuf[T](&ch.store, o.i, len(x))
 			R, _ := o.R.([]T)
 			p, _ := o.p.([]T)
 			y, _ := o.y.([]T)
-			hcWriteFwd(R, x, p, y, out, o.n, o.c)
+			kernels.HCWriteFwd(R, x, p, y, out, o.n, o.c)
 			x = out
 		}
 		ch.owner, ch.valid = s, len(s.members)
 	}
-	return sideBuf[T](&ch.store, m.i, len(m.seg.ckpt.([]T)))
+	return kernels.SideBuf[T](&ch.store, m.i, len(m.seg.ckpt.([]T)))
 }
 
 // streamPlan maps the fused hc ops of a module to their roles.

@@ -1,4 +1,4 @@
-package gorgonia
+package kernels
 
 import (
 	"fmt"
@@ -197,7 +197,7 @@ func TestGemmSplit(t *testing.T) {
 				want := make([]float32, (m-1)*ldc+n)
 				got := make([]float32, len(want))
 				gemm(tA, tB, m, n, k, a, lda, b, ldb, 0, want, ldc)
-				gemmSplit(tA, tB, m, n, k, a, lda, b, ldb, got, ldc)
+				GemmSplit(tA, tB, m, n, k, a, lda, b, ldb, got, ldc)
 				for i := range want {
 					if got[i] != want[i] {
 						t.Fatalf("tA=%v tB=%v m=%d: c[%d] = %v split, %v whole", tA, tB, m, i, got[i], want[i])
@@ -234,7 +234,7 @@ func BenchmarkGemmSplit(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/split=%v", s.name, split), func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					if split {
-						gemmSplit(s.tA, false, s.m, s.n, s.k, a, lda, bb, s.n, c, s.n)
+						GemmSplit(s.tA, false, s.m, s.n, s.k, a, lda, bb, s.n, c, s.n)
 					} else {
 						gemm(s.tA, false, s.m, s.n, s.k, a, lda, bb, s.n, 0, c, s.n)
 					}

@@ -1,12 +1,10 @@
 //go:build cgo && amd64
 
-package gorgonia
-
-/*
-#cgo CFLAGS: -O3
 #include <stdlib.h>
 #include <string.h>
 #include <immintrin.h>
+
+#include "kernels.h"
 
 // A packed float32 GEMM with a 6x16 AVX2/FMA micro-kernel:
 // C[m,n] = op(A)[m,k] * op(B)[k,n] + beta*C, row-major.
@@ -120,52 +118,4 @@ void mhcc_sgemm(int ta, int tb, int m, int n, int k, const float *A, int lda, co
 	}
 	free(Ap);
 	free(Bp);
-}
-*/
-import "C"
-
-import (
-	"runtime"
-	"unsafe"
-)
-
-var cSgemmOK = C.mhcc_sgemm_supported() != 0
-
-// cSgemm computes c = op(a)·op(b) + beta·c with the packed AVX2 kernel.
-// It reports false if the CPU lacks
-// AVX2/FMA (the caller then uses G.WhichBLAS()).
-func cSgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
-	if !cSgemmOK || m == 0 || n == 0 {
-		return cSgemmOK
-	}
-	ta, tb := C.int(0), C.int(0)
-	if tA {
-		ta = 1
-	}
-	if tB {
-		tb = 1
-	}
-	// bounds, as BLAS would check them
-	needA := (m-1)*lda + k
-	if tA {
-		needA = (k-1)*lda + m
-	}
-	needB := (k-1)*ldb + n
-	if tB {
-		needB = (n-1)*ldb + k
-	}
-	if len(a) < needA || len(b) < needB || len(c) < (m-1)*ldc+n {
-		panic("cSgemm: slice too short")
-	}
-	pa, pb, pc := (*C.float)(unsafe.Pointer(&a[0])), (*C.float)(unsafe.Pointer(&b[0])), (*C.float)(unsafe.Pointer(&c[0]))
-	call := func(i0, i1 int) {
-		C.mhcc_sgemm(ta, tb, C.int(m), C.int(n), C.int(k), pa, C.int(lda), pb, C.int(ldb), C.float(beta), pc, C.int(ldc), C.int(i0), C.int(i1))
-	}
-	// One thread per call: the large products are split into row blocks
-	// by gemmSplit (gemm.go), and the others run inside parallel loops.
-	call(0, m)
-	runtime.KeepAlive(a)
-	runtime.KeepAlive(b)
-	runtime.KeepAlive(c)
-	return true
 }

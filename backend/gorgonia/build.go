@@ -2,12 +2,12 @@ package gorgonia
 
 import (
 	"fmt"
-	"math"
 	"runtime/debug"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 	"github.com/mhcc/mhcc/ir"
 )
 
@@ -29,7 +29,7 @@ import (
 //	reshape               no node: the IR shape changes, the data does not
 //	transpose slice       custom strided copies (backward: inverse permutation / zero padding)
 //	broadcast             custom strided copy, backward = sum over the repeated axes
-//	matmul                custom op calling G.WhichBLAS() GEMMs on the flat data:
+//	matmul                custom op calling GEMMs (kernels/gemm.go) on the flat data:
 //	                      shared [K,N] weight = one GEMM over all rows, batched = one
 //	                      GEMM per matrix (batches split over CPUs); trans_b by flags
 //	softmax log_softmax   custom, last axis
@@ -37,12 +37,44 @@ import (
 //	causal_mask rope      custom
 //	rmsnorm sinkhorn hc.coeffs hc.read hc.write attention cross_entropy
 //	matmul.concat         fused ops: one custom op each with one hand-written
-//	                      backward kernel for all inputs (fused.go); a slice
+//	                      backward kernel for all inputs (below); a slice
 //	                      that is one member's columns of a matmul.concat
 //	                      differentiates straight to x and the member's weight
 //
 // Integer (i32) values derived from inputs by reshape/transpose/slice/
 // broadcast are computed in Go at the start of every Run.
+//
+// The fused ops (created by the -O2 fusion passes; built in norm.go, hc.go,
+// attention.go and matmul.go). Each is one custom op whose forward kernel
+// does the whole computation and whose backward is one hand-written kernel
+// computing the gradients of all its inputs at once (package kernels, one
+// file per op; float32 runs its AVX2 code where the build and the CPU
+// allow):
+//
+//	rmsnorm        x [..., C], g [C]; backward recomputes 1/r per row
+//	sinkhorn       L [..., n, n]; backward recomputes the 2t+1 iterates per
+//	               matrix (the paper's approach) and backpropagates through
+//	               every half-step
+//	hc.coeffs      one product x·phi, RMS divide, α, bias, σ / 2σ epilogue;
+//	               keeps m = x·phi/r and 1/r ([N, n²+2n] + [N]) for the
+//	               backward (two products: dphi = xᵀ·dz, dx = dz·phiᵀ + RMS
+//	               term). The products are thin (n²+2n = 24 columns at n=4):
+//	               x·phi and dz·phiᵀ run the packed GEMM (2–3× faster there
+//	               than the register-blocked thin kernel), dphi vHCDphi
+//	hc.read        one pass over the streams, forward and backward
+//	hc.write       one pass over the streams: reads X and y once per token
+//	attention      per (batch, head): S = q·kᵀ (GEMM), masked softmax, P·v
+//	               (GEMM). The forward keeps P ([..., T, T] floats, which the
+//	               unfused graph keeps too) and nothing else; the backward
+//	               reads P instead of recomputing it: dv = Pᵀ·G, dP = G·vᵀ,
+//	               dS = P⊙(dP − rowsum(P⊙dP))·scale, dq = dS·k, dk = dSᵀ·q.
+//	               Causal with T ≥ 64: every GEMM skips the masked blocks
+//	               (row blocks of 32; ~60% of the work at T = 128)
+//	cross_entropy  log-softmax + pick + mean; keeps the probabilities
+//	matmul.concat  x·[w₁|w₂|…] as one GEMM against the packed weights;
+//	               backward: one GEMM for dx, one for d[w₁|w₂|…], split
+//	gelu           one elementwise pass (float32: AVX2 blocks, else the
+//	               fast tanh of kernels/fastmath.go); keeps tanh u for the backward
 
 // entry is the lowered form of one IR value.
 type entry struct {
@@ -66,7 +98,7 @@ type builder struct {
 	current int
 	mod     *ir.Module
 	live    map[*ir.Value]bool
-	mmcOK   map[*ir.Value]bool // matmul.concat values whose slices take mmcSlice (fused.go)
+	mmcOK   map[*ir.Value]bool // matmul.concat values whose slices take mmcSlice (matmul.go)
 	streams *streamPlan        // nil without gradients (streams.go)
 }
 
@@ -270,7 +302,7 @@ func (b *builder) lowerValue(v *ir.Value) error {
 	case ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv:
 		err = b.binary(v.Op, args[0], args[1], e)
 	case ir.OpSum, ir.OpMean, ir.OpMax:
-		kind := map[string]int{ir.OpSum: rSum, ir.OpMean: rMean, ir.OpMax: rMax}[v.Op]
+		kind := map[string]int{ir.OpSum: kernels.ReduceSum, ir.OpMean: kernels.ReduceMean, ir.OpMax: kernels.ReduceMax}[v.Op]
 		err = b.reduction(kind, args[0], e)
 	case ir.OpReshape:
 		if prod(args[0].shape) != prod(shape) {
@@ -288,7 +320,7 @@ func (b *builder) lowerValue(v *ir.Value) error {
 		if err := checkSlice(args[0].shape, ax, start, end); err != nil {
 			return err
 		}
-		if e.node, err = b.mmcSlice(v, args[0].shape, ax, start, end); e.node == nil && err == nil { // fused.go
+		if e.node, err = b.mmcSlice(v, args[0].shape, ax, start, end); e.node == nil && err == nil { // matmul.go
 			err = b.structural(args[0], e, start == 0 && end == args[0].shape[ax], func(x *G.Node) (*G.Node, error) { return b.slice(x, args[0].shape, ax, start, end) })
 		}
 	case ir.OpBroadcast:
@@ -315,7 +347,7 @@ func (b *builder) lowerValue(v *ir.Value) error {
 		}
 		err = b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.rope(x, shape, v.Attrs.Float("base")) })
 	case ir.OpRMSNorm, ir.OpSinkhorn, ir.OpHCCoeffs, ir.OpHCRead, ir.OpHCWrite, ir.OpAttention, ir.OpCrossEntropy, ir.OpMatmulConcat, ir.OpGELU:
-		err = b.lowerFused(v, args, e) // fused.go
+		err = b.lowerFused(v, args, e) // below
 	default:
 		return fmt.Errorf("unsupported op %q", v.Op)
 	}
@@ -331,25 +363,107 @@ func (b *builder) lowerValue(v *ir.Value) error {
 	return nil
 }
 
-func checkPerm(perm []int, r int) error {
-	if len(perm) != r {
-		return fmt.Errorf("transpose: perm %v does not match rank %d", perm, r)
+// attrFloat reads a float attribute, accepting an integer value too.
+func attrFloat(v *ir.Value, key string) float64 {
+	switch x := v.Attrs.Get(key).(type) {
+	case float64:
+		return x
+	case int:
+		return float64(x)
 	}
-	seen := make([]bool, r)
-	for _, p := range perm {
-		if p < 0 || p >= r || seen[p] {
-			return fmt.Errorf("transpose: %v is not a permutation", perm)
-		}
-		seen[p] = true
-	}
-	return nil
+	return 0
 }
 
-func checkSlice(in []int, ax, start, end int) error {
-	if ax < 0 || ax >= len(in) || start < 0 || end > in[ax] || start >= end {
-		return fmt.Errorf("slice: axis %d [%d, %d) out of range for %v", ax, start, end, in)
+// lowerFused lowers one fused op.
+func (b *builder) lowerFused(v *ir.Value, args []*entry, e *entry) error {
+	nodes := make([]*G.Node, len(args))
+	shapes := make([][]int, len(args))
+	for i, a := range args {
+		n, err := b.node(a)
+		if err != nil {
+			return fmt.Errorf("argument %d: %w", i, err)
+		}
+		nodes[i], shapes[i] = n, a.shape
 	}
-	return nil
+	last := func(s []int) int {
+		if len(s) == 0 {
+			return 1
+		}
+		return s[len(s)-1]
+	}
+	var err error
+	switch v.Op {
+	case ir.OpRMSNorm:
+		c := last(shapes[0])
+		if len(shapes[0]) == 0 || prod(shapes[1]) != c {
+			return fmt.Errorf("rmsnorm: want x [..., C] and g [C], got %v and %v", shapes[0], shapes[1])
+		}
+		e.node, err = b.rmsnorm(nodes[0], nodes[1], shapes[0], attrFloat(v, "eps"), b.streams.role(v))
+	case ir.OpSinkhorn:
+		s := shapes[0]
+		iters := v.Attrs.Int("iters")
+		if r := len(s); r < 2 || s[r-1] != s[r-2] || iters < 1 {
+			return fmt.Errorf("sinkhorn: want [..., n, n] and iters ≥ 1, got %v iters=%d", s, iters)
+		}
+		e.node, err = b.sinkhorn(nodes[0], s, iters)
+	case ir.OpHCCoeffs:
+		n := v.Attrs.Int("n")
+		w := ir.HCCoeffsWidth(n, v.Attrs)
+		k := last(shapes[0])
+		if n < 1 || len(shapes[0]) == 0 || !sameShape(shapes[1], []int{k, w}) || prod(shapes[2]) != 3 || prod(shapes[3]) != w {
+			return fmt.Errorf("hc.coeffs n=%d: bad operand shapes %v %v %v %v", n, shapes[0], shapes[1], shapes[2], shapes[3])
+		}
+		e.node, err = b.hcCoeffs(nodes, shapes[0], n, w, attrFloat(v, "eps"), b.streams.role(v))
+	case ir.OpHCRead:
+		X := shapes[1]
+		if len(X) < 2 || prod(shapes[0]) != prod(X[:len(X)-1]) {
+			return fmt.Errorf("hc.read: want hPre [..., n] and X [..., n, C], got %v and %v", shapes[0], X)
+		}
+		e.node, err = b.hcRead(nodes[0], nodes[1], X, b.streams.role(v))
+	case ir.OpHCWrite:
+		X := shapes[1]
+		r := len(X)
+		if r < 2 {
+			return fmt.Errorf("hc.write: X must be [..., n, C], got %v", X)
+		}
+		n, c := X[r-2], X[r-1]
+		tok := prod(X[:r-2])
+		if prod(shapes[0]) != tok*n*n || prod(shapes[2]) != tok*n || prod(shapes[3]) != tok*c {
+			return fmt.Errorf("hc.write: bad operand shapes %v %v %v %v", shapes[0], X, shapes[2], shapes[3])
+		}
+		e.node, err = b.hcWrite(nodes, X, b.streams.role(v))
+	case ir.OpAttention:
+		q, k, vv := shapes[0], shapes[1], shapes[2]
+		r := len(q)
+		if r < 2 || !sameShape(q, k) || len(vv) != r || !sameShape(q[:r-1], vv[:r-1]) {
+			return fmt.Errorf("attention: want q, k [..., T, d] and v [..., T, dv], got %v %v %v", q, k, vv)
+		}
+		e.node, err = b.attention(nodes, q, vv[r-1], attrFloat(v, "scale"), v.Attrs.Bool("causal"))
+	case ir.OpCrossEntropy:
+		x := shapes[0]
+		if len(x) == 0 || args[1].ints == nil || prod(shapes[1]) != prod(x[:len(x)-1]) {
+			return fmt.Errorf("cross_entropy: want logits [..., V] and i32 targets [...], got %v and %v", x, shapes[1])
+		}
+		e.node, err = b.crossEntropy(nodes[0], nodes[1], x)
+	case ir.OpMatmulConcat:
+		if len(args) < 2 {
+			return fmt.Errorf("matmul.concat needs x and at least one weight")
+		}
+		k := last(shapes[0])
+		var ns []int
+		for _, ws := range shapes[1:] {
+			if len(ws) != 2 || ws[0] != k {
+				return fmt.Errorf("matmul.concat: weight %v does not match x %v", ws, shapes[0])
+			}
+			ns = append(ns, ws[1])
+		}
+		e.node, err = b.matmulConcat(nodes, shapes[0], ns)
+	case ir.OpGELU:
+		e.node, err = b.gelu(nodes[0], shapes[0])
+	default:
+		return fmt.Errorf("unsupported fused op %q", v.Op)
+	}
+	return err
 }
 
 // withNode lowers an op with one float operand into e.
@@ -364,30 +478,6 @@ func (b *builder) withNode(a *entry, e *entry, f func(*G.Node) (*G.Node, error))
 	}
 	e.node = n
 	return nil
-}
-
-// structural lowers reshape/transpose/slice/broadcast: a constant stays a
-// constant, and an identity (same shape reshape/broadcast, identity
-// permutation, full slice) reuses the argument's node.
-func (b *builder) structural(a *entry, e *entry, identity bool, f func(*G.Node) (*G.Node, error)) error {
-	if a.isConst {
-		e.isConst, e.c = true, a.c
-		return nil
-	}
-	if identity {
-		e.node = a.node
-		return nil
-	}
-	return b.withNode(a, e, f)
-}
-
-func isIdentityPerm(perm []int) bool {
-	for i, p := range perm {
-		if i != p {
-			return false
-		}
-	}
-	return true
 }
 
 func (b *builder) param(v *ir.Value, e *entry) error {
@@ -489,7 +579,7 @@ func (b *builder) lowerInt(v *ir.Value, shape []int, args []*entry) (*entry, err
 		return &entry{node: args[0].node, shape: shape, ints: src}, nil
 	}
 	dst := make([]int, prod(shape))
-	var p *plan
+	var p *kernels.Plan
 	srcOff := 0
 	switch v.Op {
 	case ir.OpTranspose:
@@ -497,24 +587,24 @@ func (b *builder) lowerInt(v *ir.Value, shape []int, args []*entry) (*entry, err
 		if err := checkPerm(perm, len(in)); err != nil {
 			return nil, err
 		}
-		p, _ = transposePlan(in, perm)
+		p, _ = kernels.TransposePlan(in, perm)
 	case ir.OpSlice:
 		ax, start, end := v.Attrs.Int("axis"), v.Attrs.Int("start"), v.Attrs.Int("end")
 		if err := checkSlice(in, ax, start, end); err != nil {
 			return nil, err
 		}
-		cs := contiguous(in)
+		cs := kernels.Contiguous(in)
 		srcOff = start * cs[ax]
-		p = newPlan(shape, [][]int{contiguous(shape), cs})
+		p = kernels.NewPlan(shape, [][]int{kernels.Contiguous(shape), cs})
 	case ir.OpBroadcast:
 		var err error
-		if p, err = bcastPlan(shape, shape, in); err != nil {
+		if p, err = kernels.BcastPlan(shape, shape, in); err != nil {
 			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("unsupported i32 op %q (only reshape, transpose, slice and broadcast of i32 inputs)", v.Op)
 	}
-	b.out.derived = append(b.out.derived, func() { stridedCopy(p, src[srcOff:], dst) })
+	b.out.derived = append(b.out.derived, func() { kernels.StridedCopy(p, src[srcOff:], dst) })
 	s := gshape(shape)
 	t := tensor.New(tensor.WithShape(s...), tensor.WithBacking(dst))
 	b.nconst++
@@ -522,123 +612,51 @@ func (b *builder) lowerInt(v *ir.Value, shape []int, args []*entry) (*entry, err
 	return &entry{node: n, shape: shape, ints: dst}, nil
 }
 
-func foldUnary(op string, x float64) float64 {
-	switch op {
-	case ir.OpNeg:
-		return -x
-	case ir.OpExp:
-		return math.Exp(x)
-	case ir.OpLog:
-		return math.Log(x)
-	case ir.OpSqrt:
-		return math.Sqrt(x)
-	case ir.OpSquare:
-		return x * x
-	case ir.OpSigmoid:
-		return 1 / (1 + math.Exp(-x))
-	case ir.OpTanh:
-		return math.Tanh(x)
-	case ir.OpRelu:
-		return math.Max(x, 0)
+// toScalar converts a 1-element tensor into the Gorgonia scalar that G.Grad
+// needs as its cost.
+func (b *builder) toScalar(x *G.Node, shape []int) (*G.Node, error) {
+	p := kernels.NewPlan([]int{1}, [][]int{{1}, {1}})
+	grad := func(o *op, in G.Nodes, _, g *G.Node) (G.Nodes, error) {
+		r, err := b.gradOp(fmt.Sprintf("from_scalar%v", shape), in[0].Shape(), copyK{p: p, scale: 1}, g)
+		return G.Nodes{r}, err
 	}
-	panic("foldUnary: " + op)
-}
-
-var unaryKinds = map[string]int{
-	ir.OpNeg: uNeg, ir.OpExp: uExp, ir.OpLog: uLog, ir.OpSqrt: uSqrt,
-	ir.OpSquare: uSquare, ir.OpSigmoid: uSigmoid, ir.OpTanh: uTanh, ir.OpRelu: uRelu,
-}
-
-func (b *builder) unary(opName string, a, e *entry) error {
-	if a.isConst {
-		e.isConst, e.c = true, foldUnary(opName, a.c)
-		return nil
-	}
-	var err error
-	e.node, err = b.unaryOp(unaryKinds[opName], a.node, e.shape)
-	return err
-}
-
-var binKinds = map[string]int{ir.OpAdd: kAdd, ir.OpSub: kSub, ir.OpMul: kMul, ir.OpDiv: kDiv}
-
-func foldBinary(kind int, x, y float64) float64 {
-	switch kind {
-	case kAdd:
-		return x + y
-	case kSub:
-		return x - y
-	case kMul:
-		return x * y
-	}
-	return x / y
-}
-
-func (b *builder) binary(opName string, x, y, e *entry) error {
-	kind := binKinds[opName]
-	out := e.shape
-	switch {
-	case x.isConst && y.isConst:
-		e.isConst, e.c = true, foldBinary(kind, x.c, y.c)
-		return nil
-	case y.isConst && sameShape(x.shape, out):
-		n, err := b.scalarOp(kind, y.c, x.node, out)
-		e.node = n
-		return err
-	case x.isConst && sameShape(y.shape, out):
-		rk := map[int]int{kAdd: kAdd, kMul: kMul, kSub: kRSub, kDiv: kRDiv}[kind]
-		n, err := b.scalarOp(rk, x.c, y.node, out)
-		e.node = n
-		return err
-	}
-	xn, err := b.node(x)
+	wrt := []bool{b.dep[x]}
+	o := newOp(fmt.Sprintf("to_scalar%v", shape), b.dt, []*G.Node{x}, tensor.Shape{1}, copyK{p: p, scale: 1}, grad, wrt)
+	o.scalarOut = true
+	n, err := apply(o, x)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	yn, err := b.node(y)
-	if err != nil {
-		return err
-	}
-	e.node, err = b.broadcastBinary(kind, xn, yn, x.shape, y.shape, out)
-	return err
+	b.dep[n] = b.dep[x]
+	return n, nil
 }
 
-func (b *builder) reduction(kind int, a, e *entry) error {
-	if sameShape(a.shape, e.shape) {
-		if a.isConst {
-			e.isConst, e.c = true, a.c
+// gshape is the Gorgonia shape of a resolved IR shape: IR scalars are
+// represented as 1-element vectors (the loss is converted to a real
+// Gorgonia scalar at the very end).
+func gshape(s []int) tensor.Shape {
+	if len(s) == 0 {
+		return tensor.Shape{1}
+	}
+	return tensor.Shape(append([]int(nil), s...))
+}
+
+func prod(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
 		}
-		e.node = a.node
-		return nil
 	}
-	x, err := b.node(a)
-	if err != nil {
-		return err
-	}
-	e.node, err = b.reduce(kind, x, a.shape, e.shape)
-	return err
-}
-
-// lowerMatmul lowers x·w (shared or batched weight).
-func (b *builder) lowerMatmul(xe, we *entry, transB bool, e *entry) error {
-	x, err := b.node(xe)
-	if err != nil {
-		return err
-	}
-	w, err := b.node(we)
-	if err != nil {
-		return err
-	}
-	xs, ws := xe.shape, we.shape
-	if len(xs) < 2 || len(ws) < 2 || (len(ws) != 2 && (len(ws) != len(xs) || !sameShape(xs[:len(xs)-2], ws[:len(ws)-2]))) {
-		return fmt.Errorf("matmul: bad operand shapes %v and %v", xs, ws)
-	}
-	k := ws[len(ws)-2]
-	if transB {
-		k = ws[len(ws)-1]
-	}
-	if k != xs[len(xs)-1] {
-		return fmt.Errorf("matmul: inner dimensions of %v and %v differ (trans_b=%v)", xs, ws, transB)
-	}
-	e.node, err = b.matmul(x, w, xs, ws, transB)
-	return err
+	return true
 }

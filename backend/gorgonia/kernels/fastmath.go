@@ -1,4 +1,4 @@
-package gorgonia
+package kernels
 
 import "math"
 
@@ -85,9 +85,31 @@ func sigmoidf32(x float32) float32 {
 	return e / (1 + e)
 }
 
+// sigmoidT is the sigmoid in T: sigmoidf32 for float32, the float64
+// formula of UnaryFwd for float64.
+func sigmoidT[T Float](v T) T {
+	if f, ok := any(v).(float32); ok {
+		return T(sigmoidf32(f))
+	}
+	if v >= 0 {
+		return T(1 / (1 + math.Exp(-float64(v))))
+	}
+	e := math.Exp(float64(v))
+	return T(e / (1 + e))
+}
+
+// tanhT is tanh in T: the fast tanhf32 for float32,
+// math.Tanh for float64.
+func tanhT[T Float](v T) T {
+	if f, ok := any(v).(float32); ok {
+		return T(tanhf32(f))
+	}
+	return T(math.Tanh(float64(v)))
+}
+
 // expShift writes y[i] = exp(x[i] − m) and returns their sum (accumulated
 // in float64): the core of every softmax. float32 slices use expf32.
-func expShift[T float](x, y []T, m T) float64 {
+func expShift[T Float](x, y []T, m T) float64 {
 	y = y[:len(x)]
 	if xf, ok := any(x).([]float32); ok {
 		yf := any(y).([]float32)
@@ -119,8 +141,19 @@ func expShift[T float](x, y []T, m T) float64 {
 	return s
 }
 
+// expInto writes y = exp(x).
+func expInto[T Float](x, y []T) {
+	if xf, ok := any(x).([]float32); ok {
+		unaryFwd32(UnaryExp, xf, any(y).([]float32))
+		return
+	}
+	for i, v := range x {
+		y[i] = T(math.Exp(float64(v)))
+	}
+}
+
 // maxOf returns the largest element of a non-empty slice.
-func maxOf[T float](x []T) T {
+func maxOf[T Float](x []T) T {
 	m := x[0]
 	for _, v := range x[1:] {
 		if v > m {

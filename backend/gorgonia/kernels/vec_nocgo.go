@@ -1,9 +1,9 @@
 //go:build !(cgo && amd64)
 
-package gorgonia
+package kernels
 
-// Without cgo on amd64 the AVX2 kernels of vec_cgo.go do not exist and
-// every float32 kernel runs the generic Go code.
+// Without cgo on amd64 the AVX2 kernels (the *.c files, vec_cgo.go) are
+// not built and every float32 kernel runs the generic Go code.
 var useVec = false
 
 func setVectorKernels(bool) bool { return false }

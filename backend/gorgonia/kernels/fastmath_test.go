@@ -1,4 +1,4 @@
-package gorgonia
+package kernels
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 )
 
 // TestFastMath bounds the error of the float32 exp, tanh and sigmoid (the
-// scalar Go versions of fastmath.go and the AVX2 versions of vec_cgo.go)
+// scalar Go versions of fastmath.go and the AVX2 versions of fastmath.c)
 // against float64 math on a dense sweep of their useful range plus random
 // points: relative error ≤ 4e-7 (about 3 float32 ulps; math.Exp rounded to
 // float32 is itself 0.5 ulp off), exact limits, NaN propagated.
@@ -139,27 +139,27 @@ func TestVectorKernels(t *testing.T) {
 			h, X, gy := rnd(tok*n, 1), rnd(tok*n*c, 1), rnd(tok*c, 1)
 			run("hc.read", 1e-5, func() [][]float32 {
 				u, dh, dX := make([]float32, tok*c), make([]float32, tok*n), make([]float32, tok*n*c)
-				hcReadFwd(h, X, u, n, c)
-				hcReadBwd(h, X, gy, dh, dX, false, n, c)
+				HCReadFwd(h, X, u, n, c)
+				HCReadBwd(h, X, gy, dh, dX, false, n, c)
 				return [][]float32{u, dh, dX}
 			})
 			base := rnd(tok*n*c, 1)
 			run("hc.read add", 1e-5, func() [][]float32 {
 				dX := append([]float32(nil), base...)
-				hcReadBwd(h, X, gy, nil, dX, true, n, c)
+				HCReadBwd(h, X, gy, nil, dX, true, n, c)
 				return [][]float32{dX}
 			})
 			R, p, y, G := rnd(tok*n*n, 1), rnd(tok*n, 1), rnd(tok*c, 1), rnd(tok*n*c, 1)
 			run("hc.write", 1e-5, func() [][]float32 {
 				out := make([]float32, tok*n*c)
 				dR, dX, dp, dy := make([]float32, tok*n*n), make([]float32, tok*n*c), make([]float32, tok*n), make([]float32, tok*c)
-				hcWriteFwd(R, X, p, y, out, n, c)
-				hcWriteBwd(R, X, p, y, G, dR, dX, dp, dy, n, c)
+				HCWriteFwd(R, X, p, y, out, n, c)
+				HCWriteBwd(R, X, p, y, G, dR, dX, dp, dy, n, c)
 				return [][]float32{out, dR, dX, dp, dy}
 			})
 			run("hc.write partial", 1e-5, func() [][]float32 {
 				dR, dy := make([]float32, tok*n*n), make([]float32, tok*c)
-				hcWriteBwd(R, X, p, y, G, dR, nil, nil, dy, n, c)
+				HCWriteBwd(R, X, p, y, G, dR, nil, nil, dy, n, c)
 				return [][]float32{dR, dy}
 			})
 		}
@@ -168,8 +168,8 @@ func TestVectorKernels(t *testing.T) {
 			x, g := rnd(m*n*n, 2), rnd(m*n*n, 1)
 			run("sinkhorn", 1e-5, func() [][]float32 {
 				y, dx := make([]float32, m*n*n), make([]float32, m*n*n)
-				sinkFwd(x, y, n, iters)
-				sinkBwd(x, g, dx, n, iters)
+				SinkhornFwd(x, y, n, iters)
+				SinkhornBwd(x, g, dx, n, iters)
 				return [][]float32{y, dx}
 			})
 		}
@@ -181,8 +181,8 @@ func TestVectorKernels(t *testing.T) {
 		for i, v := range b {
 			pos[i] = float32(math.Abs(float64(v))) + 0.5
 		}
-		for kind := kAdd; kind <= kDiv; kind++ {
-			run(fmt.Sprintf("binary %s n=%d", kindNames[kind], n), 1e-6, func() [][]float32 {
+		for kind := BinAdd; kind <= BinDiv; kind++ {
+			run(fmt.Sprintf("binary %s n=%d", BinNames[kind], n), 1e-6, func() [][]float32 {
 				y1, y2, y3 := make([]float32, n), make([]float32, n), make([]float32, n)
 				binVV(kind, a, pos, y1)
 				binVS(kind, a, 1.7, y2)
@@ -190,35 +190,35 @@ func TestVectorKernels(t *testing.T) {
 				var gs [][]float32
 				for w := 0; w < 2; w++ {
 					d := make([]float32, n)
-					if kind == kMul || kind == kDiv || (kind == kSub && w == 1) {
-						binGradDirect(kind, w, a, pos, g, d)
+					if kind == BinMul || kind == BinDiv || (kind == BinSub && w == 1) {
+						BinGradDirect(kind, w, a, pos, g, d)
 					}
 					gs = append(gs, d)
 				}
 				return append([][]float32{y1, y2, y3}, gs...)
 			})
 		}
-		for kind := kAdd; kind <= kRDiv; kind++ {
-			run(fmt.Sprintf("scalar %s n=%d", kindNames[kind], n), 1e-6, func() [][]float32 {
+		for kind := BinAdd; kind <= BinRDiv; kind++ {
+			run(fmt.Sprintf("scalar %s n=%d", BinNames[kind], n), 1e-6, func() [][]float32 {
 				y, dx := make([]float32, n), make([]float32, n)
-				scalarFwd(kind, 1.3, pos, y)
-				scalarGrad(kind, 1.3, pos, g, dx)
+				ScalarFwd(kind, 1.3, pos, y)
+				ScalarGrad(kind, 1.3, pos, g, dx)
 				return [][]float32{y, dx}
 			})
 		}
-		for kind := uNeg; kind <= uRelu; kind++ {
-			run(fmt.Sprintf("unary %s n=%d", unaryNames[kind], n), 1e-6, func() [][]float32 {
+		for kind := UnaryNeg; kind <= UnaryRelu; kind++ {
+			run(fmt.Sprintf("unary %s n=%d", UnaryNames[kind], n), 1e-6, func() [][]float32 {
 				in := a
-				if kind == uLog || kind == uSqrt {
+				if kind == UnaryLog || kind == UnarySqrt {
 					in = pos
 				}
 				y, dx := make([]float32, n), make([]float32, n)
-				unaryFwd(kind, in, y)
+				UnaryFwd(kind, in, y)
 				xy := in
-				if unaryGradUsesY[kind] {
+				if UnaryGradUsesY[kind] {
 					xy = y
 				}
-				unaryGrad(kind, xy, g, dx)
+				UnaryGrad(kind, xy, g, dx)
 				return [][]float32{y, dx}
 			})
 		}
@@ -229,20 +229,20 @@ func TestVectorKernels(t *testing.T) {
 			tok := 11 // 4-row blocks and a remainder
 			x, phi, alpha, bias, gy := rnd(tok*k, 1), rnd(k*w, 0.3), rnd(3, 1), rnd(w, 1), rnd(tok*w, 1)
 			run(fmt.Sprintf("hc.coeffs n=%d K=%d", n, k), 1e-5, func() [][]float32 {
-				st, tmp := &side{}, &side{}
+				st, tmp := &Side{}, &Side{}
 				y := make([]float32, tok*w)
-				hcCoeffsFwd(x, phi, alpha, bias, y, st, n, k, 1e-6)
+				HCCoeffsFwd(x, phi, alpha, bias, y, st, n, k, 1e-6)
 				dx, dphi, da, db := make([]float32, tok*k), make([]float32, k*w), make([]float32, 3), make([]float32, w)
-				hcCoeffsBwd(x, phi, alpha, y, gy, st, tmp, n, k, false, dx, dphi, da, db)
+				HCCoeffsBwd(x, phi, alpha, y, gy, st, tmp, n, k, false, dx, dphi, da, db)
 				return [][]float32{y, dx, dphi, da, db}
 			})
 			base := rnd(tok*k, 1)
 			run(fmt.Sprintf("hc.coeffs accumulate n=%d K=%d", n, k), 1e-5, func() [][]float32 {
-				st, tmp := &side{}, &side{}
+				st, tmp := &Side{}, &Side{}
 				y := make([]float32, tok*w)
-				hcCoeffsFwd(x, phi, alpha, bias, y, st, n, k, 1e-6)
+				HCCoeffsFwd(x, phi, alpha, bias, y, st, n, k, 1e-6)
 				dx := append([]float32(nil), base...)
-				hcCoeffsBwd(x, phi, alpha, y, gy, st, tmp, n, k, true, dx, nil, nil, nil)
+				HCCoeffsBwd(x, phi, alpha, y, gy, st, tmp, n, k, true, dx, nil, nil, nil)
 				return [][]float32{dx}
 			})
 		}
@@ -252,8 +252,8 @@ func TestVectorKernels(t *testing.T) {
 		x, g, gy := rnd(rows*c, 1), rnd(c, 1), rnd(rows*c, 1)
 		run(fmt.Sprintf("rmsnorm C=%d", c), 1e-5, func() [][]float32 {
 			y, dx, dg := make([]float32, rows*c), make([]float32, rows*c), make([]float32, c)
-			rmsFwd(x, g, y, c, 1e-5)
-			rmsBwd(x, g, gy, dx, dg, &side{}, c, 1e-5)
+			RMSNormFwd(x, g, y, c, 1e-5)
+			RMSNormBwd(x, g, gy, dx, dg, &Side{}, c, 1e-5)
 			return [][]float32{y, dx, dg}
 		})
 	}
@@ -278,29 +278,30 @@ func TestVectorKernels(t *testing.T) {
 		}
 		run("softmax", 1e-5, func() [][]float32 {
 			y, ly := make([]float32, rows*v), make([]float32, rows*v)
-			softmaxFwd(x, y, v, false)
-			softmaxFwd(x, ly, v, true)
+			SoftmaxFwd(x, y, v, false)
+			SoftmaxFwd(x, ly, v, true)
 			dy := make([]float32, rows*v)
-			softmaxGrad(ly, g, dy, v, true)
+			SoftmaxGrad(ly, g, dy, v, true)
 			return [][]float32{y, ly, dy}
 		})
 		run("cross_entropy", 1e-6, func() [][]float32 {
-			st := &side{}
+			st := &Side{}
 			l := make([]float32, 1)
-			if err := ceFwd(x, tg, l, v, st); err != nil {
+			if err := CrossEntropyFwd(x, tg, l, v, st); err != nil {
 				t.Fatal(err)
 			}
 			dx := make([]float32, rows*v)
-			ceBwd(tg, 1.5, dx, v, st)
+			CrossEntropyBwd(tg, 1.5, dx, v, st)
 			return [][]float32{l, dx}
 		})
 	}
 }
 
 // TestStreamGradAccumulate pins the accumulating modes of the stream
-// readers' backward kernels (streams.go) to their overwriting modes: added
-// onto a buffer d0, they give d0 + what they write into a zeroed one, in
-// float64 and in float32 (AVX2 when available).
+// readers' backward kernels (used by the gradient accumulation that
+// backend/gorgonia/streams.go plans) to their overwriting modes: added onto
+// a buffer d0, they give d0 + what they write into a zeroed one, in float64
+// and in float32 (AVX2 when available).
 func TestStreamGradAccumulate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	rnd := func(n int) []float64 {
@@ -336,29 +337,34 @@ func TestStreamGradAccumulate(t *testing.T) {
 		const tok, c = 7, 19
 		h, X, gy, d0 := rnd(tok*n), rnd(tok*n*c), rnd(tok*c), rnd(tok*n*c)
 		fresh := make([]float64, len(d0))
-		hcReadBwd(h, X, gy, nil, fresh, false, n, c)
+		HCReadBwd(h, X, gy, nil, fresh, false, n, c)
 		added := append([]float64(nil), d0...)
-		hcReadBwd(h, X, gy, nil, added, true, n, c)
+		HCReadBwd(h, X, gy, nil, added, true, n, c)
 		check(fmt.Sprintf("hc.read n=%d float64", n), 1e-14, d0, fresh, added)
 		added32 := f32(d0)
-		hcReadBwd(f32(h), f32(X), f32(gy), nil, added32, true, n, c)
+		HCReadBwd(f32(h), f32(X), f32(gy), nil, added32, true, n, c)
 		check(fmt.Sprintf("hc.read n=%d float32", n), 1e-5, d0, fresh, widen(added32))
 
 		const k = 40
 		w := n*n + 2*n
 		x, phi, alpha, bias, g, e0 := rnd(tok*k), rnd(k*w), rnd(3), rnd(w), rnd(tok*w), rnd(tok*k)
 		y := make([]float64, tok*w)
-		st := &side{}
-		hcCoeffsFwd(x, phi, alpha, bias, y, st, n, k, 1e-6)
+		st := &Side{}
+		HCCoeffsFwd(x, phi, alpha, bias, y, st, n, k, 1e-6)
 		dfresh := make([]float64, tok*k)
-		hcCoeffsBwd(x, phi, alpha, y, g, st, &side{}, n, k, false, dfresh, nil, nil, nil)
+		HCCoeffsBwd(x, phi, alpha, y, g, st, &Side{}, n, k, false, dfresh, nil, nil, nil)
 		dadded := append([]float64(nil), e0...)
-		hcCoeffsBwd(x, phi, alpha, y, g, st, &side{}, n, k, true, dadded, nil, nil, nil)
+		HCCoeffsBwd(x, phi, alpha, y, g, st, &Side{}, n, k, true, dadded, nil, nil, nil)
 		check(fmt.Sprintf("hc.coeffs n=%d float64", n), 1e-13, e0, dfresh, dadded)
-		y32, st32 := make([]float32, tok*w), &side{}
-		hcCoeffsFwd(f32(x), f32(phi), f32(alpha), f32(bias), y32, st32, n, k, 1e-6)
+		y32, st32 := make([]float32, tok*w), &Side{}
+		HCCoeffsFwd(f32(x), f32(phi), f32(alpha), f32(bias), y32, st32, n, k, 1e-6)
 		d32 := f32(e0)
-		hcCoeffsBwd(f32(x), f32(phi), f32(alpha), y32, f32(g), st32, &side{}, n, k, true, d32, nil, nil, nil)
+		HCCoeffsBwd(f32(x), f32(phi), f32(alpha), y32, f32(g), st32, &Side{}, n, k, true, d32, nil, nil, nil)
 		check(fmt.Sprintf("hc.coeffs n=%d float32", n), 1e-4, e0, dfresh, widen(d32))
 	}
+}
+
+// relErr is |a − b| relative to the larger magnitude (at least 1e-12).
+func relErr(a, b float64) float64 {
+	return math.Abs(a-b) / math.Max(math.Max(math.Abs(a), math.Abs(b)), 1e-12)
 }

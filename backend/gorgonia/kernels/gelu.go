@@ -1,0 +1,106 @@
+package kernels
+
+// geluC is √(2/π), geluA the cubic coefficient of the tanh approximation.
+const (
+	geluC = 0.7978845608028654
+	geluA = 0.044715
+)
+
+// geluBlock is the block length of the float32 vector path: every step
+// over a block is one AVX2 call (vBin, vUnary) short enough to run on the
+// calling goroutine, on data that stays in L1/L2.
+const geluBlock = 4096
+
+// The kinds and modes of vBin (mhcc_vbin): y = a∘b, a∘c or c∘b.
+const (
+	vbAdd, vbSub, vbMul = 0, 1, 2
+	vbVV, vbVC, vbCV    = 0, 1, 2
+)
+
+// geluBlocks runs f over the blocks of [0, n) in parallel chunks, giving
+// each chunk scratch buffers of nbuf blocks.
+func geluBlocks(n, nbuf int, f func(lo, hi int, scratch []float32)) {
+	nb := (n + geluBlock - 1) / geluBlock
+	parallelFor(nb, 16*geluBlock, func(b0, b1 int) {
+		var scratch []float32
+		if nbuf > 0 {
+			scratch = make([]float32, nbuf*geluBlock)
+		}
+		for blk := b0; blk < b1; blk++ {
+			f(blk*geluBlock, min((blk+1)*geluBlock, n), scratch)
+		}
+	})
+}
+
+// geluFwdVec is GELUFwd for float32 with the AVX2 kernels: per block,
+// u = ((x·x)·x·0.044715 + x)·√(2/π), t = tanh u, y = (t + 1)·x·0.5.
+func geluFwdVec(x, y, t []float32) {
+	geluBlocks(len(x), 0, func(lo, hi int, _ []float32) {
+		xs, u, ts := x[lo:hi], y[lo:hi], t[lo:hi]
+		vBin(vbMul, vbVV, xs, xs, 0, u)
+		vBin(vbMul, vbVV, u, xs, 0, u)
+		vBin(vbMul, vbVC, u, nil, geluA, u)
+		vBin(vbAdd, vbVV, xs, u, 0, u)
+		vBin(vbMul, vbVC, u, nil, geluC, u)
+		vUnary(vTanh, u, ts)
+		vBin(vbAdd, vbVC, ts, nil, 1, u)
+		vBin(vbMul, vbVV, u, xs, 0, u)
+		vBin(vbMul, vbVC, u, nil, 0.5, u)
+	})
+}
+
+// geluBwdVec is GELUBwd for float32 with the AVX2 kernels. With
+// s = 0.5·√(2/π)·x·(1 + 3·0.044715·x²), the derivative
+// 0.5·(1 + t) + s·(1 − t²) is computed as (1 + t)·(0.5 + s·(1 − t)).
+func geluBwdVec(x, t, gy, dx []float32) {
+	geluBlocks(len(x), 2, func(lo, hi int, scratch []float32) {
+		xs, ts, g, d := x[lo:hi], t[lo:hi], gy[lo:hi], dx[lo:hi]
+		s, w := scratch[:len(xs)], scratch[geluBlock:geluBlock+len(xs)]
+		vBin(vbMul, vbVV, xs, xs, 0, s)
+		vBin(vbMul, vbVC, s, nil, 3*geluA, s)
+		vBin(vbAdd, vbVC, s, nil, 1, s)
+		vBin(vbMul, vbVV, s, xs, 0, s)
+		vBin(vbMul, vbVC, s, nil, 0.5*geluC, s)
+		vBin(vbSub, vbCV, nil, ts, 1, w) // 1 − t
+		vBin(vbMul, vbVV, s, w, 0, s)
+		vBin(vbAdd, vbVC, s, nil, 0.5, s)
+		vBin(vbAdd, vbVC, ts, nil, 1, d) // 1 + t
+		vBin(vbMul, vbVV, d, s, 0, d)
+		vBin(vbMul, vbVV, d, g, 0, d)
+	})
+}
+
+// GELUFwd computes y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in the
+// primitive form's order of operations; t receives the tanh for GELUBwd.
+func GELUFwd[T Float](x, y, t []T) {
+	y, t = y[:len(x)], t[:len(x)]
+	if xf, ok := any(x).([]float32); ok && useVec && len(x) >= vecMin {
+		geluFwdVec(xf, any(y).([]float32), any(t).([]float32))
+		return
+	}
+	parallelFor(len(x), 24, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			th := tanhT((v + v*v*v*geluA) * geluC)
+			t[i] = th
+			y[i] = v * 0.5 * (th + 1)
+		}
+	})
+}
+
+// GELUBwd computes, with t = tanh(√(2/π)·(x + 0.044715·x³)) from GELUFwd,
+//
+//	dx = gy·(0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)).
+func GELUBwd[T Float](x, t, gy, dx []T) {
+	t, gy, dx = t[:len(x)], gy[:len(x)], dx[:len(x)]
+	if xf, ok := any(x).([]float32); ok && useVec && len(x) >= vecMin {
+		geluBwdVec(xf, any(t).([]float32), any(gy).([]float32), any(dx).([]float32))
+		return
+	}
+	parallelFor(len(x), 16, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v, th := x[i], t[i]
+			dx[i] = gy[i] * (0.5*(1+th) + 0.5*v*(1-th*th)*geluC*(1+3*geluA*v*v))
+		}
+	})
+}

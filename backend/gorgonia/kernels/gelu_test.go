@@ -1,0 +1,39 @@
+package kernels
+
+import (
+	"math"
+	"testing"
+)
+
+// TestGELUVectorPath compares the float32 GELU kernels with the AVX2 tanh
+// (blocks, a ragged last block) against the scalar Go code.
+func TestGELUVectorPath(t *testing.T) {
+	if !useVec {
+		t.Skip("no AVX2 kernels in this build")
+	}
+	for _, n := range []int{vecMin, 1003, 70000} {
+		x, gy := make([]float32, n), make([]float32, n)
+		for i := range x {
+			x[i] = float32(6 * math.Sin(float64(i)*0.37))
+			gy[i] = float32(math.Cos(float64(i) * 0.11))
+		}
+		run := func() (y, dx []float32) {
+			y, dx, th := make([]float32, n), make([]float32, n), make([]float32, n)
+			GELUFwd(x, y, th)
+			GELUBwd(x, th, gy, dx)
+			return y, dx
+		}
+		y, dx := run()
+		old := setVectorKernels(false)
+		wy, wdx := run()
+		setVectorKernels(old)
+		for i := range x {
+			if d := math.Abs(float64(y[i] - wy[i])); d > 1e-6*math.Max(1, math.Abs(float64(wy[i]))) {
+				t.Fatalf("n=%d: gelu(%g) vector %g, scalar %g", n, x[i], y[i], wy[i])
+			}
+			if d := math.Abs(float64(dx[i] - wdx[i])); d > 1e-6*math.Max(1, math.Abs(float64(wdx[i]))) {
+				t.Fatalf("n=%d: gelu'(%g) vector %g, scalar %g", n, x[i], dx[i], wdx[i])
+			}
+		}
+	}
+}

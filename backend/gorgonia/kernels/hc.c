@@ -1,0 +1,323 @@
+//go:build cgo && amd64
+
+// The hyper-connection kernels (hc.go): hc.read and hc.write forward and
+// backward, and hc.coeffs' thin projection, its weight gradient and the
+// RMS term of its input gradient.
+
+#include <string.h>
+#include "vecmath.h"
+#include "kernels.h"
+
+// ---------------------------------------------------------------- hc.read / hc.write
+
+// u_t = Σ_j h[t,j]·X[t,j,:]
+TGT static inline void hc_read_fwd(const float *h, const float *X, float *u, int t0, int t1, int n, int c) {
+	for (int t = t0; t < t1; t++) {
+		const float *ht = h + (size_t)t * n, *xt = X + (size_t)t * n * c;
+		float *ut = u + (size_t)t * c;
+		int k = 0;
+		for (; k <= c - 8; k += 8) {
+			__m256 acc = _mm256_mul_ps(_mm256_set1_ps(ht[0]), _mm256_loadu_ps(xt + k));
+			for (int j = 1; j < n; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(ht[j]), _mm256_loadu_ps(xt + j * c + k), acc);
+			_mm256_storeu_ps(ut + k, acc);
+		}
+		for (; k < c; k++) {
+			float a = ht[0] * xt[k];
+			for (int j = 1; j < n; j++) a += ht[j] * xt[j * c + k];
+			ut[k] = a;
+		}
+	}
+}
+
+TGT void mhcc_hc_read_fwd(const float *h, const float *X, float *u, int t0, int t1, int n, int c) {
+	switch (n) { // constant n lets the compiler unroll the stream loop
+	case 1: hc_read_fwd(h, X, u, t0, t1, 1, c); break;
+	case 2: hc_read_fwd(h, X, u, t0, t1, 2, c); break;
+	case 4: hc_read_fwd(h, X, u, t0, t1, 4, c); break;
+	default: hc_read_fwd(h, X, u, t0, t1, n, c);
+	}
+}
+
+// dh[t,j] = ⟨gy_t, X_tj⟩, dX_tj = h[t,j]·gy_t (dh or dX may be NULL)
+// add != 0: dX += h·gy instead of dX = h·gy.
+TGT void mhcc_hc_read_bwd(const float *h, const float *X, const float *gy, float *dh, float *dX, int add, int t0, int t1, int n, int c) {
+	for (int t = t0; t < t1; t++) {
+		const float *gt = gy + (size_t)t * c;
+		for (int j = 0; j < n; j++) {
+			size_t o = ((size_t)t * n + j) * c;
+			if (dh) dh[(size_t)t * n + j] = vdot(gt, X + o, c);
+			if (dX) {
+				__m256 hj = _mm256_set1_ps(h[(size_t)t * n + j]);
+				int k = 0;
+				if (add) {
+					for (; k <= c - 8; k += 8) _mm256_storeu_ps(dX + o + k, _mm256_fmadd_ps(hj, _mm256_loadu_ps(gt + k), _mm256_loadu_ps(dX + o + k)));
+					for (; k < c; k++) dX[o + k] += h[(size_t)t * n + j] * gt[k];
+				} else {
+					for (; k <= c - 8; k += 8) _mm256_storeu_ps(dX + o + k, _mm256_mul_ps(hj, _mm256_loadu_ps(gt + k)));
+					for (; k < c; k++) dX[o + k] = h[(size_t)t * n + j] * gt[k];
+				}
+			}
+		}
+	}
+}
+
+// out[t,i,:] = Σ_j R[t,i,j]·X[t,j,:] + p[t,i]·y_t
+TGT static inline void hc_write_fwd(const float *R, const float *X, const float *p, const float *y, float *out, int t0, int t1, int n, int c) {
+	for (int t = t0; t < t1; t++) {
+		const float *xt = X + (size_t)t * n * c, *yt = y + (size_t)t * c;
+		for (int i = 0; i < n; i++) {
+			const float *ri = R + ((size_t)t * n + i) * n;
+			float pi = p[(size_t)t * n + i];
+			float *o = out + ((size_t)t * n + i) * c;
+			int k = 0;
+			for (; k <= c - 8; k += 8) {
+				__m256 acc = _mm256_mul_ps(_mm256_set1_ps(pi), _mm256_loadu_ps(yt + k));
+				for (int j = 0; j < n; j++) acc = _mm256_fmadd_ps(_mm256_set1_ps(ri[j]), _mm256_loadu_ps(xt + j * c + k), acc);
+				_mm256_storeu_ps(o + k, acc);
+			}
+			for (; k < c; k++) {
+				float a = pi * yt[k];
+				for (int j = 0; j < n; j++) a += ri[j] * xt[j * c + k];
+				o[k] = a;
+			}
+		}
+	}
+}
+
+TGT void mhcc_hc_write_fwd(const float *R, const float *X, const float *p, const float *y, float *out, int t0, int t1, int n, int c) {
+	switch (n) {
+	case 1: hc_write_fwd(R, X, p, y, out, t0, t1, 1, c); break;
+	case 2: hc_write_fwd(R, X, p, y, out, t0, t1, 2, c); break;
+	case 4: hc_write_fwd(R, X, p, y, out, t0, t1, 4, c); break;
+	default: hc_write_fwd(R, X, p, y, out, t0, t1, n, c);
+	}
+}
+
+// dR[t,i,j] = ⟨G_ti, X_tj⟩, dp[t,i] = ⟨G_ti, y_t⟩, dX_tj = Σ_i R[t,i,j]·G_ti,
+// dy_t = Σ_i p[t,i]·G_ti (any output may be NULL). For n ≤ 8 the n+1 dot
+// products of one G_ti share a single pass over it.
+TGT static inline void hc_write_bwd(const float *R, const float *X, const float *p, const float *y, const float *G,
+                                    float *dR, float *dX, float *dp, float *dy, int t0, int t1, int n, int c) {
+	for (int t = t0; t < t1; t++) {
+		const float *gt = G + (size_t)t * n * c, *xt = X + (size_t)t * n * c, *yt = y + (size_t)t * c;
+		const float *rt = R + (size_t)t * n * n, *pt = p + (size_t)t * n;
+		if (dR || dp) {
+			for (int i = 0; i < n; i++) {
+				const float *gi = gt + (size_t)i * c;
+				if (n <= 8 && dR && dp) {
+					__m256 acc[9];
+					for (int j = 0; j <= n; j++) acc[j] = _mm256_setzero_ps();
+					int k = 0;
+					for (; k <= c - 8; k += 8) {
+						__m256 g = _mm256_loadu_ps(gi + k);
+						for (int j = 0; j < n; j++) acc[j] = _mm256_fmadd_ps(g, _mm256_loadu_ps(xt + j * c + k), acc[j]);
+						acc[n] = _mm256_fmadd_ps(g, _mm256_loadu_ps(yt + k), acc[n]);
+					}
+					for (int j = 0; j < n; j++) {
+						float s = hsum(acc[j]);
+						for (int kk = k; kk < c; kk++) s += gi[kk] * xt[j * c + kk];
+						dR[((size_t)t * n + i) * n + j] = s;
+					}
+					float s = hsum(acc[n]);
+					for (int kk = k; kk < c; kk++) s += gi[kk] * yt[kk];
+					dp[(size_t)t * n + i] = s;
+				} else {
+					if (dp) dp[(size_t)t * n + i] = vdot(gi, yt, c);
+					if (dR)
+						for (int j = 0; j < n; j++) dR[((size_t)t * n + i) * n + j] = vdot(gi, xt + j * c, c);
+				}
+			}
+		}
+		if (dX) {
+			for (int j = 0; j < n; j++) {
+				float *d = dX + ((size_t)t * n + j) * c;
+				int k = 0;
+				for (; k <= c - 8; k += 8) {
+					__m256 acc = _mm256_mul_ps(_mm256_set1_ps(rt[j]), _mm256_loadu_ps(gt + k));
+					for (int i = 1; i < n; i++) acc = _mm256_fmadd_ps(_mm256_set1_ps(rt[i * n + j]), _mm256_loadu_ps(gt + i * c + k), acc);
+					_mm256_storeu_ps(d + k, acc);
+				}
+				for (; k < c; k++) {
+					float a = rt[j] * gt[k];
+					for (int i = 1; i < n; i++) a += rt[i * n + j] * gt[i * c + k];
+					d[k] = a;
+				}
+			}
+		}
+		if (dy) {
+			float *d = dy + (size_t)t * c;
+			int k = 0;
+			for (; k <= c - 8; k += 8) {
+				__m256 acc = _mm256_mul_ps(_mm256_set1_ps(pt[0]), _mm256_loadu_ps(gt + k));
+				for (int i = 1; i < n; i++) acc = _mm256_fmadd_ps(_mm256_set1_ps(pt[i]), _mm256_loadu_ps(gt + i * c + k), acc);
+				_mm256_storeu_ps(d + k, acc);
+			}
+			for (; k < c; k++) {
+				float a = pt[0] * gt[k];
+				for (int i = 1; i < n; i++) a += pt[i] * gt[i * c + k];
+				d[k] = a;
+			}
+		}
+	}
+}
+
+TGT void mhcc_hc_write_bwd(const float *R, const float *X, const float *p, const float *y, const float *G,
+                           float *dR, float *dX, float *dp, float *dy, int t0, int t1, int n, int c) {
+	switch (n) {
+	case 1: hc_write_bwd(R, X, p, y, G, dR, dX, dp, dy, t0, t1, 1, c); break;
+	case 2: hc_write_bwd(R, X, p, y, G, dR, dX, dp, dy, t0, t1, 2, c); break;
+	case 4: hc_write_bwd(R, X, p, y, G, dR, dX, dp, dy, t0, t1, 4, c); break;
+	default: hc_write_bwd(R, X, p, y, G, dR, dX, dp, dy, t0, t1, n, c);
+	}
+}
+
+// ---------------------------------------------------------------- hc.coeffs projection
+
+// colblock describes the column block [j0, j0+24) of a w-wide row: its
+// lane masks per 8-column vector, how many vectors it has, and whether
+// they are all full.
+TGT static inline void colblock(int w, int j0, __m256i mk[3], int *nv, int *full) {
+	int nw = w - j0 < 24 ? w - j0 : 24;
+	*nv = (nw + 7) / 8;
+	*full = nw % 8 == 0;
+	for (int v = 0; v < 3; v++) {
+		int left = nw - 8 * v;
+		mk[v] = lanemask(left > 8 ? 8 : left < 0 ? 0 : left);
+	}
+}
+
+#define PROJ_KB 256
+
+// Columns [j0, j0+8·NV) of m[t, :] = x[t, :]·phi for the TR tokens whose
+// current K-block is packed in xp (rows PROJ_KB floats apart).
+#define PROJ_KBLOCK(TR, NV) do { \
+	for (int kk = 0; kk < kb; kk++) { \
+		const float *pk = phi + (size_t)(k0 + kk) * w + j0; \
+		__m256 p[3]; \
+		for (int v = 0; v < NV; v++) p[v] = full ? _mm256_loadu_ps(pk + 8 * v) : _mm256_maskload_ps(pk + 8 * v, mk[v]); \
+		for (int r = 0; r < TR; r++) { \
+			__m256 xr = _mm256_broadcast_ss(xp + r * PROJ_KB + kk); \
+			for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(xr, p[v], acc[r][v]); \
+		} \
+	} \
+} while (0)
+
+// The common tile (4 tokens × 24 full columns) with its 12 accumulators in
+// named registers, which GCC keeps out of memory (it spills an array).
+TGT static void proj_4x24(const float *xp, const float *pk, int w, int kb, __m256 acc[4][3]) {
+	__m256 a00 = acc[0][0], a01 = acc[0][1], a02 = acc[0][2], a10 = acc[1][0], a11 = acc[1][1], a12 = acc[1][2];
+	__m256 a20 = acc[2][0], a21 = acc[2][1], a22 = acc[2][2], a30 = acc[3][0], a31 = acc[3][1], a32 = acc[3][2];
+	for (int kk = 0; kk < kb; kk++, pk += w) {
+		__m256 p0 = _mm256_loadu_ps(pk), p1 = _mm256_loadu_ps(pk + 8), p2 = _mm256_loadu_ps(pk + 16);
+		__m256 b = _mm256_broadcast_ss(xp + kk);
+		a00 = _mm256_fmadd_ps(b, p0, a00); a01 = _mm256_fmadd_ps(b, p1, a01); a02 = _mm256_fmadd_ps(b, p2, a02);
+		b = _mm256_broadcast_ss(xp + PROJ_KB + kk);
+		a10 = _mm256_fmadd_ps(b, p0, a10); a11 = _mm256_fmadd_ps(b, p1, a11); a12 = _mm256_fmadd_ps(b, p2, a12);
+		b = _mm256_broadcast_ss(xp + 2 * PROJ_KB + kk);
+		a20 = _mm256_fmadd_ps(b, p0, a20); a21 = _mm256_fmadd_ps(b, p1, a21); a22 = _mm256_fmadd_ps(b, p2, a22);
+		b = _mm256_broadcast_ss(xp + 3 * PROJ_KB + kk);
+		a30 = _mm256_fmadd_ps(b, p0, a30); a31 = _mm256_fmadd_ps(b, p1, a31); a32 = _mm256_fmadd_ps(b, p2, a32);
+	}
+	acc[0][0] = a00; acc[0][1] = a01; acc[0][2] = a02; acc[1][0] = a10; acc[1][1] = a11; acc[1][2] = a12;
+	acc[2][0] = a20; acc[2][1] = a21; acc[2][2] = a22; acc[3][0] = a30; acc[3][1] = a31; acc[3][2] = a32;
+}
+
+// m[t, 0:w] = x[t, 0:K]·phi[K, w] for t in [t0, t1): the thin product of
+// hc.coeffs. For each block of PROJ_KB rows of phi (24 KiB at w = 24, kept
+// in L1) every tile of 4 tokens × 24 columns accumulates in 12 registers;
+// the tile's 4 rows of x are first copied into a contiguous buffer, because
+// they are K floats apart (a power of two at the usual widths) and read in
+// step they would evict each other from L1.
+TGT void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w) {
+	float xp[4 * PROJ_KB] __attribute__((aligned(32)));
+	for (int j0 = 0; j0 < w; j0 += 24) {
+		__m256i mk[3];
+		int nv, full;
+		colblock(w, j0, mk, &nv, &full);
+		for (int k0 = 0; k0 < K; k0 += PROJ_KB) {
+			int kb = K - k0 < PROJ_KB ? K - k0 : PROJ_KB;
+			for (int t = t0; t < t1; t += 4) {
+				int tr = t1 - t < 4 ? t1 - t : 4;
+				__m256 acc[4][3];
+				for (int r = 0; r < 4; r++)
+					for (int v = 0; v < 3; v++)
+						acc[r][v] = k0 == 0 || r >= tr || v >= nv ? _mm256_setzero_ps()
+						                                          : _mm256_maskload_ps(m + (size_t)(t + r) * w + j0 + 8 * v, mk[v]);
+				for (int r = 0; r < 4; r++) {
+					if (r < tr) memcpy(xp + r * PROJ_KB, x + (size_t)(t + r) * K + k0, sizeof(float) * kb);
+					else memset(xp + r * PROJ_KB, 0, sizeof(float) * kb);
+				}
+				if (nv == 3 && full) proj_4x24(xp, phi + (size_t)k0 * w + j0, w, kb, acc);
+				else if (nv == 3) PROJ_KBLOCK(4, 3);
+				else if (nv == 2) PROJ_KBLOCK(4, 2);
+				else PROJ_KBLOCK(4, 1);
+				for (int r = 0; r < tr; r++)
+					for (int v = 0; v < nv; v++) _mm256_maskstore_ps(m + (size_t)(t + r) * w + j0 + 8 * v, mk[v], acc[r][v]);
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------- hc.coeffs weight gradient
+
+// dphi rows [k, k+KR) × columns [j0, j0+8·NV) += Σ_{t ∈ [tb, te)} x[t, k+a]·dz[t, j0:]
+TGT static inline void dphi_block(const float *x, const float *dz, float *dphi, int tb, int te, int K, int w, int k, int j0, int KR, int NV, int full, const __m256i *mk) {
+	__m256 acc[4][3];
+	for (int a = 0; a < KR; a++)
+		for (int v = 0; v < NV; v++) {
+			const float *p = dphi + (size_t)(k + a) * w + j0 + 8 * v;
+			acc[a][v] = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mk[v]);
+		}
+	for (int t = tb; t < te; t++) {
+		__m256 d[3];
+		for (int v = 0; v < NV; v++) {
+			const float *p = dz + (size_t)t * w + j0 + 8 * v;
+			d[v] = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mk[v]);
+		}
+		const float *xt = x + (size_t)t * K + k;
+		for (int a = 0; a < KR; a++) {
+			__m256 xa = _mm256_broadcast_ss(xt + a);
+			for (int v = 0; v < NV; v++) acc[a][v] = _mm256_fmadd_ps(xa, d[v], acc[a][v]);
+		}
+	}
+	for (int a = 0; a < KR; a++)
+		for (int v = 0; v < NV; v++) {
+			float *p = dphi + (size_t)(k + a) * w + j0 + 8 * v;
+			if (full) _mm256_storeu_ps(p, acc[a][v]);
+			else _mm256_maskstore_ps(p, mk[v], acc[a][v]);
+		}
+}
+
+// dphi[K, w] = Σ_{t ∈ [t0, t1)} x_tᵀ·dz_t (overwritten), in token tiles so
+// that x is read once
+TGT void mhcc_hc_dphi(const float *x, const float *dz, float *dphi, int t0, int t1, int K, int w) {
+	memset(dphi, 0, sizeof(float) * (size_t)K * w);
+	for (int tb = t0; tb < t1; tb += 64) {
+		int te = t1 - tb < 64 ? t1 : tb + 64;
+		for (int j0 = 0; j0 < w; j0 += 24) {
+			__m256i mk[3];
+			int nv, full;
+			colblock(w, j0, mk, &nv, &full);
+			int k = 0;
+			for (; k + 4 <= K; k += 4) { // constant KR, NV, full: acc stays in registers
+				if (full && nv == 3) dphi_block(x, dz, dphi, tb, te, K, w, k, j0, 4, 3, 1, mk);
+				else if (full && nv == 1) dphi_block(x, dz, dphi, tb, te, K, w, k, j0, 4, 1, 1, mk);
+				else if (nv == 1) dphi_block(x, dz, dphi, tb, te, K, w, k, j0, 4, 1, 0, mk);
+				else dphi_block(x, dz, dphi, tb, te, K, w, k, j0, 4, nv, full, mk);
+			}
+			for (; k < K; k++) dphi_block(x, dz, dphi, tb, te, K, w, k, j0, 1, nv, full, mk);
+		}
+	}
+}
+
+// y[r,:] += c[r]·x[r,:] for rows [r0, r1) of length k
+TGT void mhcc_axpy_rows(const float *x, const float *c, float *y, int r0, int r1, int k) {
+	for (int r = r0; r < r1; r++) {
+		const float *xr = x + (size_t)r * k;
+		float *yr = y + (size_t)r * k;
+		__m256 cr = _mm256_set1_ps(c[r]);
+		int i = 0;
+		for (; i <= k - 8; i += 8) _mm256_storeu_ps(yr + i, _mm256_fmadd_ps(cr, _mm256_loadu_ps(xr + i), _mm256_loadu_ps(yr + i)));
+		for (; i < k; i++) yr[i] += c[r] * xr[i];
+	}
+}

@@ -1,0 +1,169 @@
+//go:build cgo && amd64
+
+package kernels
+
+// #include "kernels.h"
+import "C"
+
+import "unsafe"
+
+// Go bindings of the AVX2 float32 kernels (the *.c files, kernels.h).
+
+// useVec reports whether the AVX2 float32 kernels run (the same CPU check
+// as the native GEMM; UseNativeSgemm does not affect them).
+var useVec = cSgemmOK
+
+// setVectorKernels switches the AVX2 float32 kernels on or off (off: every
+// float32 kernel runs the generic Go code) and returns the old setting; a
+// test hook.
+func setVectorKernels(on bool) (old bool) {
+	old = useVec
+	useVec = on && cSgemmOK
+	return old
+}
+
+func fp(s []float32) *C.float {
+	if len(s) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&s[0]))
+}
+
+// Unary kinds of vUnary.
+const (
+	vExp = iota
+	vTanh
+	vSigmoid
+)
+
+func vUnary(kind int, x, y []float32) {
+	parallelFor(len(x), 16, func(lo, hi int) {
+		if hi > lo {
+			C.mhcc_vunary(C.int(kind), fp(x[lo:hi]), fp(y[lo:hi]), C.int(hi-lo))
+		}
+	})
+}
+
+func vExpShift(x, y []float32, m float32) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	return float64(C.mhcc_exp_shift(fp(x), fp(y[:len(x)]), C.int(len(x)), C.float(m)))
+}
+
+func vSoftmaxRows(x, y []float32, r0, r1, n int, logOut bool) {
+	l := C.int(0)
+	if logOut {
+		l = 1
+	}
+	C.mhcc_softmax_rows(fp(x), fp(y), C.int(r0), C.int(r1), C.int(n), l)
+}
+
+func vAttnSoftmax(s []float32, t int, causal bool, scale float32) {
+	C.mhcc_attn_softmax(fp(s[:t*t]), C.int(t), cbool(causal), C.float(scale))
+}
+
+func vAttnDSoftmax(p, ds []float32, t int, causal bool, scale float32) {
+	C.mhcc_attn_dsoftmax(fp(p[:t*t]), fp(ds[:t*t]), C.int(t), cbool(causal), C.float(scale))
+}
+
+func vCERows(x []float32, tgt []int, p []float32, r0, r1, v int) float64 {
+	return float64(C.mhcc_ce_rows(fp(x), (*C.longlong)(unsafe.Pointer(&tgt[0])), fp(p), C.int(r0), C.int(r1), C.int(v)))
+}
+
+func vHCReadFwd(h, X, u []float32, t0, t1, n, c int) {
+	C.mhcc_hc_read_fwd(fp(h), fp(X), fp(u), C.int(t0), C.int(t1), C.int(n), C.int(c))
+}
+
+func vHCReadBwd(h, X, gy, dh, dX []float32, add bool, t0, t1, n, c int) {
+	C.mhcc_hc_read_bwd(fp(h), fp(X), fp(gy), fp(dh), fp(dX), cbool(add), C.int(t0), C.int(t1), C.int(n), C.int(c))
+}
+
+func vHCWriteFwd(R, X, p, y, out []float32, t0, t1, n, c int) {
+	C.mhcc_hc_write_fwd(fp(R), fp(X), fp(p), fp(y), fp(out), C.int(t0), C.int(t1), C.int(n), C.int(c))
+}
+
+func vHCWriteBwd(R, X, p, y, G, dR, dX, dp, dy []float32, t0, t1, n, c int) {
+	C.mhcc_hc_write_bwd(fp(R), fp(X), fp(p), fp(y), fp(G), fp(dR), fp(dX), fp(dp), fp(dy), C.int(t0), C.int(t1), C.int(n), C.int(c))
+}
+
+func vSinkFwd(x, y []float32, m0, m1, n, iters int) {
+	C.mhcc_sinkhorn_fwd(fp(x), fp(y), C.int(m0), C.int(m1), C.int(n), C.int(iters))
+}
+
+func vSinkBwd(x, gy, dx []float32, m0, m1, n, iters int) {
+	C.mhcc_sinkhorn_bwd(fp(x), fp(gy), fp(dx), C.int(m0), C.int(m1), C.int(n), C.int(iters))
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func vHCProj(x, phi, m []float32, t0, t1, k, w int) {
+	C.mhcc_hc_proj(fp(x), fp(phi), fp(m), C.int(t0), C.int(t1), C.int(k), C.int(w))
+}
+
+func vHCDphi(x, dz, dphi []float32, t0, t1, k, w int) {
+	C.mhcc_hc_dphi(fp(x), fp(dz), fp(dphi), C.int(t0), C.int(t1), C.int(k), C.int(w))
+}
+
+func vAxpyRows(x, c, y []float32, r0, r1, k int) {
+	C.mhcc_axpy_rows(fp(x), fp(c), fp(y), C.int(r0), C.int(r1), C.int(k))
+}
+
+func vRMSInv(x, inv []float32, r0, r1, c int, eps float64) {
+	C.mhcc_rms_inv(fp(x), fp(inv), C.int(r0), C.int(r1), C.int(c), C.double(eps))
+}
+
+func vRMSFwd(x, g, y []float32, r0, r1, c int, eps float64) {
+	C.mhcc_rms_fwd(fp(x), fp(g), fp(y), C.int(r0), C.int(r1), C.int(c), C.double(eps))
+}
+
+func vRMSBwd(x, g, gy, dx, dg []float32, r0, r1, c int, eps float64) {
+	C.mhcc_rms_bwd(fp(x), fp(g), fp(gy), fp(dx), fp(dg), C.int(r0), C.int(r1), C.int(c), C.double(eps))
+}
+
+// vBin computes y = a ∘ b (mode 0), a ∘ c (1) or c ∘ b (2) over n elements.
+func vBin(kind, mode int, a, b []float32, c float32, y []float32) {
+	parallelFor(len(y), 1, func(lo, hi int) {
+		if hi == lo {
+			return
+		}
+		var pa, pb *C.float
+		if mode != 2 {
+			pa = fp(a[lo:hi])
+		}
+		if mode != 1 {
+			pb = fp(b[lo:hi])
+		}
+		C.mhcc_vbin(C.int(kind), C.int(mode), pa, pb, C.float(c), fp(y[lo:hi]), C.int(hi-lo))
+	})
+}
+
+// vBinGrad: see mhcc_vbingrad; a or b nil means the scalar c.
+func vBinGrad(kind, w int, a, b []float32, c float32, g, y []float32) {
+	parallelFor(len(y), 1, func(lo, hi int) {
+		if hi == lo {
+			return
+		}
+		var pa, pb *C.float
+		if a != nil {
+			pa = fp(a[lo:hi])
+		}
+		if b != nil {
+			pb = fp(b[lo:hi])
+		}
+		C.mhcc_vbingrad(C.int(kind), C.int(w), pa, pb, C.float(c), fp(g[lo:hi]), fp(y[lo:hi]), C.int(hi-lo))
+	})
+}
+
+func vUnaryGrad(kind int, xy, g, dx []float32) {
+	parallelFor(len(dx), 1, func(lo, hi int) {
+		if hi > lo {
+			C.mhcc_vunary_grad(C.int(kind), fp(xy[lo:hi]), fp(g[lo:hi]), fp(dx[lo:hi]), C.int(hi-lo))
+		}
+	})
+}

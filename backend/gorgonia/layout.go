@@ -1,0 +1,140 @@
+package gorgonia
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
+)
+
+// Layout ops (ir/ops_layout.go). Kernels read flat row-major data with the
+// IR's shapes, so reshape needs no node; transpose, slice and broadcast are
+// strided copies, and so are their backward ops.
+
+// structural lowers reshape/transpose/slice/broadcast: a constant stays a
+// constant, and an identity (same shape reshape/broadcast, identity
+// permutation, full slice) reuses the argument's node.
+func (b *builder) structural(a *entry, e *entry, identity bool, f func(*G.Node) (*G.Node, error)) error {
+	if a.isConst {
+		e.isConst, e.c = true, a.c
+		return nil
+	}
+	if identity {
+		e.node = a.node
+		return nil
+	}
+	return b.withNode(a, e, f)
+}
+
+func checkPerm(perm []int, r int) error {
+	if len(perm) != r {
+		return fmt.Errorf("transpose: perm %v does not match rank %d", perm, r)
+	}
+	seen := make([]bool, r)
+	for _, p := range perm {
+		if p < 0 || p >= r || seen[p] {
+			return fmt.Errorf("transpose: %v is not a permutation", perm)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+func checkSlice(in []int, ax, start, end int) error {
+	if ax < 0 || ax >= len(in) || start < 0 || end > in[ax] || start >= end {
+		return fmt.Errorf("slice: axis %d [%d, %d) out of range for %v", ax, start, end, in)
+	}
+	return nil
+}
+
+func isIdentityPerm(perm []int) bool {
+	for i, p := range perm {
+		if i != p {
+			return false
+		}
+	}
+	return true
+}
+
+type copyK struct {
+	p              *kernels.Plan
+	scale          float64
+	srcOff, dstOff int
+	zero           bool // the copy does not cover the output: clear it first
+}
+
+func (k copyK) f32(x [][]float32, _ [][]int, y []float32) error {
+	if k.zero {
+		clear(y)
+	}
+	kernels.StridedCopy(k.p, x[0][k.srcOff:], y[k.dstOff:])
+	kernels.ScaleAll(y, float32(k.scale))
+	return nil
+}
+func (k copyK) f64(x [][]float64, _ [][]int, y []float64) error {
+	if k.zero {
+		clear(y)
+	}
+	kernels.StridedCopy(k.p, x[0][k.srcOff:], y[k.dstOff:])
+	kernels.ScaleAll(y, k.scale)
+	return nil
+}
+
+// expandOp is the (non-differentiable) broadcast of g from shape in to out,
+// times scale, as a node of Gorgonia shape gs; it is the backward of sum and
+// mean.
+func (b *builder) expandOp(g *G.Node, gs tensor.Shape, in, out []int, scale float64) (*G.Node, error) {
+	p, err := kernels.BcastPlan(out, out, in)
+	if err != nil {
+		return nil, err
+	}
+	return b.gradOp(fmt.Sprintf("expand%v->%v*%v", in, out, scale), gs, copyK{p: p, scale: scale}, g)
+}
+
+// broadcast repeats the size-1 axes of x (shape in) to shape out.
+func (b *builder) broadcast(x *G.Node, in, out []int) (*G.Node, error) {
+	p, err := kernels.BcastPlan(out, out, in)
+	if err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("broadcast%v->%v", in, out)
+	grad := func(o *op, inputs G.Nodes, _, g *G.Node) (G.Nodes, error) {
+		n, err := b.gradOp(name+"_grad", inputs[0].Shape(), reduceK{kernels.ReduceSum, p, 1}, g)
+		return G.Nodes{n}, err
+	}
+	return b.custom(name, out, copyK{p: p, scale: 1}, grad, x)
+}
+
+// transpose permutes the axes of x: result axis i is axis perm[i].
+func (b *builder) transpose(x *G.Node, in, perm []int) (*G.Node, error) {
+	p, out := kernels.TransposePlan(in, perm)
+	name := fmt.Sprintf("transpose%v%v", in, perm)
+	grad := func(o *op, inputs G.Nodes, _, g *G.Node) (G.Nodes, error) {
+		inv := make([]int, len(perm))
+		for i, p := range perm {
+			inv[p] = i
+		}
+		q, _ := kernels.TransposePlan(out, inv)
+		n, err := b.gradOp(name+"_grad", inputs[0].Shape(), copyK{p: q, scale: 1}, g)
+		return G.Nodes{n}, err
+	}
+	return b.custom(name, out, copyK{p: p, scale: 1}, grad, x)
+}
+
+// slice keeps [start, end) of axis.
+func (b *builder) slice(x *G.Node, in []int, axis, start, end int) (*G.Node, error) {
+	out := append([]int(nil), in...)
+	out[axis] = end - start
+	cs := kernels.Contiguous(in)
+	off := start * cs[axis]
+	p := kernels.NewPlan(out, [][]int{kernels.Contiguous(out), cs})
+	name := fmt.Sprintf("slice%v[%d:%d:%d]", in, axis, start, end)
+	grad := func(o *op, inputs G.Nodes, _, g *G.Node) (G.Nodes, error) {
+		q := kernels.NewPlan(out, [][]int{cs, kernels.Contiguous(out)})
+		n, err := b.gradOp(name+"_grad", inputs[0].Shape(), copyK{p: q, scale: 1, dstOff: off, zero: true}, g)
+		return G.Nodes{n}, err
+	}
+	return b.custom(name, out, copyK{p: p, scale: 1, srcOff: off}, grad, x)
+}

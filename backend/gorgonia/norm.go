@@ -1,0 +1,133 @@
+package gorgonia
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
+)
+
+// Normalisation, activation and the loss (ir/ops_norm.go), all fused:
+// rmsnorm, gelu and cross_entropy.
+
+type rmsK struct {
+	c   int
+	eps float64
+}
+
+func (k rmsK) f32(x [][]float32, _ [][]int, y []float32) error {
+	kernels.RMSNormFwd(x[0], x[1], y, k.c, k.eps)
+	return nil
+}
+func (k rmsK) f64(x [][]float64, _ [][]int, y []float64) error {
+	kernels.RMSNormFwd(x[0], x[1], y, k.c, k.eps)
+	return nil
+}
+
+type rmsGradK struct {
+	rmsK
+	g  *grads
+	s  *kernels.Side
+	in *member // set: x is a recomputed stream tensor (streams.go)
+}
+
+func rmsGrad[T float](k rmsGradK, x [][]T, y []T) {
+	kernels.RMSNormBwd(streamX(k.in, x[0]), x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), k.s, k.c, k.eps)
+}
+
+func (k rmsGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	rmsGrad(k, x, y)
+	return nil
+}
+func (k rmsGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	rmsGrad(k, x, y)
+	return nil
+}
+
+// rmsnorm: role from the stream plan (set when x is a stream tensor).
+func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64, role *hcRole) (*G.Node, error) {
+	c := shape[len(shape)-1]
+	name := fmt.Sprintf("rmsnorm(%v)%v", eps, shape)
+	k := rmsK{c, eps}
+	in := role.inputOf()
+	grad := func(o *op, inputs G.Nodes, _, gy *G.Node) (G.Nodes, error) {
+		s := &kernels.Side{}
+		return b.multiGrad(name+"_grad", o, inputs, func(g *grads) kernel { return rmsGradK{k, g, s, in} }, inputs[0], inputs[1], gy)
+	}
+	return b.custom(name, shape, k, grad, x, g)
+}
+
+type geluK struct {
+	st *kernels.Side // slot 0: t = tanh(√(2/π)·(x + 0.044715·x³)), for the backward
+}
+
+func (k geluK) f32(x [][]float32, _ [][]int, y []float32) error {
+	kernels.GELUFwd(x[0], y, kernels.SideBuf[float32](k.st, 0, len(y)))
+	return nil
+}
+func (k geluK) f64(x [][]float64, _ [][]int, y []float64) error {
+	kernels.GELUFwd(x[0], y, kernels.SideBuf[float64](k.st, 0, len(y)))
+	return nil
+}
+
+// geluGradK's inputs are x, the forward's output (only so that it runs
+// after the forward that filled st) and the output gradient.
+type geluGradK geluK
+
+func (k geluGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	kernels.GELUBwd(x[0], kernels.SideBuf[float32](k.st, 0, len(y)), x[2], y)
+	return nil
+}
+func (k geluGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	kernels.GELUBwd(x[0], kernels.SideBuf[float64](k.st, 0, len(y)), x[2], y)
+	return nil
+}
+
+// gelu applies the fused GELU. The forward keeps tanh u (one float per
+// element, as the unfused graph keeps its tanh output) and the backward
+// reads it instead of recomputing it.
+func (b *builder) gelu(x *G.Node, shape []int) (*G.Node, error) {
+	k := geluK{st: &kernels.Side{}}
+	name := b.fusedName("gelu", shape)
+	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
+		r, err := b.gradOp(name+"_grad", in[0].Shape(), geluGradK(k), in[0], y, gy)
+		return G.Nodes{r}, err
+	}
+	return b.custom(name, shape, k, grad, x)
+}
+
+type ceK struct {
+	v  int
+	st *kernels.Side // slot 0: the probabilities [N, V]; slot 1: per-chunk losses
+}
+
+func (k ceK) f32(x [][]float32, idx [][]int, y []float32) error {
+	return kernels.CrossEntropyFwd(x[0], idx[0], y, k.v, k.st)
+}
+func (k ceK) f64(x [][]float64, idx [][]int, y []float64) error {
+	return kernels.CrossEntropyFwd(x[0], idx[0], y, k.v, k.st)
+}
+
+type ceGradK ceK
+
+// inputs: targets (int), the loss (orders the backward after the forward),
+// the incoming gradient
+func (k ceGradK) f32(x [][]float32, idx [][]int, y []float32) error {
+	kernels.CrossEntropyBwd(idx[0], x[1][0], y, k.v, k.st)
+	return nil
+}
+func (k ceGradK) f64(x [][]float64, idx [][]int, y []float64) error {
+	kernels.CrossEntropyBwd(idx[0], x[1][0], y, k.v, k.st)
+	return nil
+}
+
+func (b *builder) crossEntropy(x, tgt *G.Node, xs []int) (*G.Node, error) {
+	k := ceK{v: xs[len(xs)-1], st: &kernels.Side{}}
+	name := b.fusedName("cross_entropy", xs)
+	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
+		r, err := b.gradOp(name+"_grad", in[0].Shape(), ceGradK(k), in[1], y, gy)
+		return G.Nodes{r, nil}, err
+	}
+	return b.custom(name, nil, k, grad, x, tgt)
+}
