@@ -186,7 +186,8 @@ func (l *lowerer) attention(path string, a *lang.Attention, u *ir.Value) *ir.Val
 	return b.Matmul(o, l.weight(path+".wo", C, C), false)
 }
 
-// mlp is act(u·W1)·W2.
+// mlp is act(u·W1)·W2 (act: the fused activations lower to their
+// decompositions).
 func (l *lowerer) mlp(path string, m *lang.MLP, u *ir.Value) *ir.Value {
 	b := l.b
 	b.At(pos(m.Pos))

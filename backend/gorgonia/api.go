@@ -247,6 +247,9 @@ func (g *Graph) Run() (loss float64, err error) {
 	if g.closed {
 		return 0, fmt.Errorf("gorgonia: Run on a closed graph")
 	}
+	if g.loss == nil {
+		return 0, fmt.Errorf("gorgonia: Run needs a module with a %q output; use RunOutputs for the others", LossName)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("gorgonia: Run panicked: %v\n%s", r, debug.Stack())

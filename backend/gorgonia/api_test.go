@@ -183,7 +183,7 @@ func TestErrors(t *testing.T) {
 	b.M.Values = append(b.M.Values, bad)
 	b.Output("loss", b.Reshape(b.Sum(bad, 0), ir.Shape{}))
 	_, err = Build(b.M, Options{Grad: true})
-	expect("unknown op", err, `unsupported op "frobnicate"`)
+	expect("unknown op", err, `unknown op "frobnicate"`)
 	expect("unknown op position", err, "bad.mhc:3:7")
 
 	// dead code is skipped but checked

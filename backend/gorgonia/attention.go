@@ -6,7 +6,33 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
+	"github.com/mhcc/mhcc/ir"
 )
+
+func init() {
+	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
+		if r := len(e.shape); r < 2 || e.shape[r-1] != e.shape[r-2] {
+			return fmt.Errorf("causal_mask: want [..., T, T], got %v", e.shape)
+		}
+		return b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.causalMask(x, e.shape) })
+	}, ir.OpCausalMask)
+	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
+		if r := len(e.shape); r < 2 || e.shape[r-1]%2 != 0 {
+			return fmt.Errorf("rope: want [..., T, D] with even D, got %v", e.shape)
+		}
+		return b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.rope(x, e.shape, v.Attrs.Float("base")) })
+	}, ir.OpRope)
+	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		q, k, vv := shapes[0], shapes[1], shapes[2]
+		r := len(q)
+		if r < 2 || !sameShape(q, k) || len(vv) != r || !sameShape(q[:r-1], vv[:r-1]) {
+			return fmt.Errorf("attention: want q, k [..., T, d] and v [..., T, dv], got %v %v %v", q, k, vv)
+		}
+		var err error
+		e.node, err = b.attention(nodes, q, vv[r-1], v.Attrs.Float("scale"), v.Attrs.Bool("causal"))
+		return err
+	}), ir.OpAttention)
+}
 
 // Sequence ops (ir/ops_attention.go): causal_mask, rope and the fused
 // attention.
@@ -106,4 +132,83 @@ func (b *builder) attention(c []*G.Node, qs []int, dv int, scale float64, causal
 			in[0], in[1], in[2], y, gy)
 	}
 	return b.custom(name, out, k, grad, c...)
+}
+
+// ---------------------------------------------------------------- decoding
+
+// ropeAtK is rope at the positions pos + t, pos read from its i32 input.
+type ropeAtK struct {
+	t, d    int
+	base    float64
+	inverse bool
+}
+
+func (k ropeAtK) f32(x [][]float32, idx [][]int, y []float32) error {
+	cos, sin := kernels.RopeTablesFrom(idx[0][0], k.t, k.d, k.base)
+	kernels.Rope(x[0], y, k.t, k.d, cos, sin, k.inverse)
+	return nil
+}
+func (k ropeAtK) f64(x [][]float64, idx [][]int, y []float64) error {
+	cos, sin := kernels.RopeTablesFrom(idx[0][0], k.t, k.d, k.base)
+	kernels.Rope(x[0], y, k.t, k.d, cos, sin, k.inverse)
+	return nil
+}
+
+// ropeAt: the backward is the inverse rotation at the same positions.
+func (b *builder) ropeAt(x, pos *G.Node, shape []int, base float64) (*G.Node, error) {
+	k := ropeAtK{t: shape[len(shape)-2], d: shape[len(shape)-1], base: base}
+	name := fmt.Sprintf("rope.at(%v)%v", base, shape)
+	grad := func(o *op, in G.Nodes, _, g *G.Node) (G.Nodes, error) {
+		inv := k
+		inv.inverse = true
+		r, err := b.gradOp(name+"_grad", in[0].Shape(), inv, g, in[1])
+		return G.Nodes{r, nil}, err
+	}
+	return b.custom(name, shape, k, grad, x, pos)
+}
+
+type attnCachedK struct{ kernels.AttentionCached }
+
+func (k attnCachedK) f32(x [][]float32, idx [][]int, y []float32) error {
+	return attnCached(k, x, idx, y)
+}
+func (k attnCachedK) f64(x [][]float64, idx [][]int, y []float64) error {
+	return attnCached(k, x, idx, y)
+}
+
+func attnCached[T kernels.Float](k attnCachedK, x [][]T, idx [][]int, y []T) error {
+	n := idx[0][0]
+	if n < 0 || n > k.S {
+		return fmt.Errorf("cache length %d out of range [0, %d]", n, k.S)
+	}
+	kernels.AttentionCachedFwd(x[0], x[1], x[2], x[3], x[4], n, k.AttentionCached, y)
+	return nil
+}
+
+func init() {
+	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
+		if r := len(e.shape); r < 2 || e.shape[r-1]%2 != 0 {
+			return fmt.Errorf("rope.at: want [..., T, D] with even D, got %v", e.shape)
+		}
+		return b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) {
+			return b.ropeAt(x, args[1].node, e.shape, v.Attrs.Float("base"))
+		})
+	}, ir.OpRopeAt)
+	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
+		nodes := make([]*G.Node, 5)
+		for i := range nodes {
+			n, err := b.node(args[i])
+			if err != nil {
+				return fmt.Errorf("argument %d: %w", i, err)
+			}
+			nodes[i] = n
+		}
+		q, kc, vv := args[0].shape, args[3].shape, args[2].shape
+		r := len(q)
+		a := kernels.AttentionCached{T: q[r-2], S: kc[r-2], D: q[r-1], DV: vv[r-1], Scale: v.Attrs.Float("scale")}
+		var err error
+		e.node, err = b.custom(fmt.Sprintf("attention.cached(%v)%v", a.Scale, e.shape), e.shape, attnCachedK{a}, nil,
+			append(nodes, args[5].node)...)
+		return err
+	}, ir.OpAttentionCached)
 }

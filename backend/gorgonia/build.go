@@ -126,11 +126,22 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 		}
 	}()
 	lv := m.Output(LossName)
-	if lv == nil {
+	if lv == nil && (opts.Grad || len(m.Outputs) == 0) {
 		return nil, fmt.Errorf("gorgonia: module has no %q output", LossName)
 	}
-	live := reaching(lv)
+	live := map[*ir.Value]bool{}
+	if lv != nil {
+		live = reaching(lv)
+	}
 	liveOutputs(m, live) // outputs.go
+	if opts.Grad {
+		for i, v := range m.Values {
+			if def, ok := ir.LookupOp(v.Op); ok && def.ForwardOnly && live[v] {
+				return nil, fmt.Errorf("gorgonia: %s:%s: IR value %%%d (%s): the op has no derivative; a module using it runs forward only (Options.Grad false)",
+					m.Source, v.Pos, i, v.Op)
+			}
+		}
+	}
 	b.mod, b.live = m, live
 	if opts.Grad {
 		b.streams = planStreams(m, live)
@@ -140,7 +151,7 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 		if !live[v] && v.Op != ir.OpParam && v.Op != ir.OpInput {
 			// dead code is not computed, but must still be valid IR
 			if _, ok := ir.LookupOp(v.Op); !ok {
-				return nil, fmt.Errorf("gorgonia: %s:%s: IR value %%%d (%s): unsupported op %q", m.Source, v.Pos, i, v.Op, v.Op)
+				return nil, fmt.Errorf("gorgonia: %s:%s: IR value %%%d (%s): unknown op %q", m.Source, v.Pos, i, v.Op, v.Op)
 			}
 			continue
 		}
@@ -148,19 +159,21 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 			return nil, fmt.Errorf("gorgonia: %s:%s: IR value %%%d (%s): %w", m.Source, v.Pos, i, v.Op, err)
 		}
 	}
-	le, ok := b.vals[lv]
-	if !ok {
-		return nil, fmt.Errorf("gorgonia: output %q is not a value of the module", LossName)
-	}
-	if lv.Type.DType != ir.F32 || prod(le.shape) != 1 {
-		return nil, fmt.Errorf("gorgonia: output %q must be a 1-element f32 tensor, got %s", LossName, lv.Type)
-	}
-	ln, err := b.node(le)
-	if err != nil {
-		return nil, fmt.Errorf("gorgonia: output %q: %w", LossName, err)
-	}
-	if b.out.loss, err = b.toScalar(ln, le.shape); err != nil {
-		return nil, fmt.Errorf("gorgonia: output %q: %w", LossName, err)
+	if lv != nil {
+		le, ok := b.vals[lv]
+		if !ok {
+			return nil, fmt.Errorf("gorgonia: output %q is not a value of the module", LossName)
+		}
+		if lv.Type.DType != ir.F32 || prod(le.shape) != 1 {
+			return nil, fmt.Errorf("gorgonia: output %q must be a 1-element f32 tensor, got %s", LossName, lv.Type)
+		}
+		ln, err := b.node(le)
+		if err != nil {
+			return nil, fmt.Errorf("gorgonia: output %q: %w", LossName, err)
+		}
+		if b.out.loss, err = b.toScalar(ln, le.shape); err != nil {
+			return nil, fmt.Errorf("gorgonia: output %q: %w", LossName, err)
+		}
 	}
 	if err := b.collectOutputs(m); err != nil { // outputs.go
 		return nil, err
@@ -265,10 +278,12 @@ func (b *builder) lowerValue(v *ir.Value) error {
 		}
 		args[i] = e
 	}
-	if info, ok := ir.LookupOp(v.Op); ok {
-		if err := info.CheckArity(len(args)); err != nil {
-			return err
-		}
+	def, ok := ir.LookupOp(v.Op)
+	if !ok {
+		return fmt.Errorf("unknown op %q", v.Op)
+	}
+	if err := def.CheckArity(len(args)); err != nil {
+		return err
 	}
 	if v.Type.DType == ir.I32 && v.Op != ir.OpInput {
 		e, err := b.lowerInt(v, shape, args)
@@ -279,78 +294,16 @@ func (b *builder) lowerValue(v *ir.Value) error {
 		return nil
 	}
 	for i, a := range v.Args {
-		if a.Type.DType == ir.I32 && !(i == 1 && (v.Op == ir.OpGather || v.Op == ir.OpPick || v.Op == ir.OpCrossEntropy)) {
+		if a.Type.DType == ir.I32 && def.Arg(i).Kind != ir.ArgI32 {
 			return fmt.Errorf("argument %d of %s must be f32, got %s", i, v.Op, a.Type)
 		}
 	}
 	e := &entry{shape: shape}
-	switch v.Op {
-	case ir.OpParam:
-		err = b.param(v, e)
-	case ir.OpInput:
-		err = b.input(v, e)
-	case ir.OpPermutations:
-		err = b.permutations(v, e) // perm.go
-	case ir.OpConst:
-		val, ok := v.Attrs.Get("value").(float64)
-		if !ok {
-			return fmt.Errorf("const needs a float64 value attribute")
-		}
-		e.isConst, e.c = true, val
-	case ir.OpNeg, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpSquare, ir.OpSigmoid, ir.OpTanh, ir.OpRelu:
-		err = b.unary(v.Op, args[0], e)
-	case ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv:
-		err = b.binary(v.Op, args[0], args[1], e)
-	case ir.OpSum, ir.OpMean, ir.OpMax:
-		kind := map[string]int{ir.OpSum: kernels.ReduceSum, ir.OpMean: kernels.ReduceMean, ir.OpMax: kernels.ReduceMax}[v.Op]
-		err = b.reduction(kind, args[0], e)
-	case ir.OpReshape:
-		if prod(args[0].shape) != prod(shape) {
-			return fmt.Errorf("reshape: cannot reshape %v to %v", args[0].shape, shape)
-		}
-		err = b.structural(args[0], e, true, nil)
-	case ir.OpTranspose:
-		perm := v.Attrs.Ints("perm")
-		if err := checkPerm(perm, len(args[0].shape)); err != nil {
-			return err
-		}
-		err = b.structural(args[0], e, isIdentityPerm(perm), func(x *G.Node) (*G.Node, error) { return b.transpose(x, args[0].shape, perm) })
-	case ir.OpSlice:
-		ax, start, end := v.Attrs.Int("axis"), v.Attrs.Int("start"), v.Attrs.Int("end")
-		if err := checkSlice(args[0].shape, ax, start, end); err != nil {
-			return err
-		}
-		if e.node, err = b.mmcSlice(v, args[0].shape, ax, start, end); e.node == nil && err == nil { // matmul.go
-			err = b.structural(args[0], e, start == 0 && end == args[0].shape[ax], func(x *G.Node) (*G.Node, error) { return b.slice(x, args[0].shape, ax, start, end) })
-		}
-	case ir.OpBroadcast:
-		err = b.structural(args[0], e, sameShape(args[0].shape, shape), func(x *G.Node) (*G.Node, error) { return b.broadcast(x, args[0].shape, shape) })
-	case ir.OpMatmul:
-		err = b.lowerMatmul(args[0], args[1], v.Attrs.Bool("trans_b"), e)
-	case ir.OpSoftmax, ir.OpLogSoftmax:
-		err = b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.softmax(x, shape, v.Op == ir.OpLogSoftmax) })
-	case ir.OpGather:
-		if len(args[0].shape) != 2 {
-			return fmt.Errorf("gather: table must be 2-D, got %v", args[0].shape)
-		}
-		err = b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.gather(x, args[1].node, args[0].shape, args[1].shape) })
-	case ir.OpPick:
-		err = b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.pick(x, args[1].node, args[0].shape) })
-	case ir.OpCausalMask:
-		if r := len(shape); r < 2 || shape[r-1] != shape[r-2] {
-			return fmt.Errorf("causal_mask: want [..., T, T], got %v", shape)
-		}
-		err = b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.causalMask(x, shape) })
-	case ir.OpRope:
-		if r := len(shape); r < 2 || shape[r-1]%2 != 0 {
-			return fmt.Errorf("rope: want [..., T, D] with even D, got %v", shape)
-		}
-		err = b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.rope(x, shape, v.Attrs.Float("base")) })
-	case ir.OpRMSNorm, ir.OpSinkhorn, ir.OpHCCoeffs, ir.OpHCRead, ir.OpHCWrite, ir.OpAttention, ir.OpCrossEntropy, ir.OpMatmulConcat, ir.OpGELU:
-		err = b.lowerFused(v, args, e) // below
-	default:
-		return fmt.Errorf("unsupported op %q", v.Op)
+	f, ok := impls.Lookup(v.Op)
+	if !ok {
+		return fmt.Errorf("the gorgonia backend does not implement op %q", v.Op)
 	}
+	err = f(b, v, args, e)
 	if err != nil {
 		return err
 	}
@@ -361,109 +314,6 @@ func (b *builder) lowerValue(v *ir.Value) error {
 	}
 	b.vals[v] = e
 	return nil
-}
-
-// attrFloat reads a float attribute, accepting an integer value too.
-func attrFloat(v *ir.Value, key string) float64 {
-	switch x := v.Attrs.Get(key).(type) {
-	case float64:
-		return x
-	case int:
-		return float64(x)
-	}
-	return 0
-}
-
-// lowerFused lowers one fused op.
-func (b *builder) lowerFused(v *ir.Value, args []*entry, e *entry) error {
-	nodes := make([]*G.Node, len(args))
-	shapes := make([][]int, len(args))
-	for i, a := range args {
-		n, err := b.node(a)
-		if err != nil {
-			return fmt.Errorf("argument %d: %w", i, err)
-		}
-		nodes[i], shapes[i] = n, a.shape
-	}
-	last := func(s []int) int {
-		if len(s) == 0 {
-			return 1
-		}
-		return s[len(s)-1]
-	}
-	var err error
-	switch v.Op {
-	case ir.OpRMSNorm:
-		c := last(shapes[0])
-		if len(shapes[0]) == 0 || prod(shapes[1]) != c {
-			return fmt.Errorf("rmsnorm: want x [..., C] and g [C], got %v and %v", shapes[0], shapes[1])
-		}
-		e.node, err = b.rmsnorm(nodes[0], nodes[1], shapes[0], attrFloat(v, "eps"), b.streams.role(v))
-	case ir.OpSinkhorn:
-		s := shapes[0]
-		iters := v.Attrs.Int("iters")
-		if r := len(s); r < 2 || s[r-1] != s[r-2] || iters < 1 {
-			return fmt.Errorf("sinkhorn: want [..., n, n] and iters ≥ 1, got %v iters=%d", s, iters)
-		}
-		e.node, err = b.sinkhorn(nodes[0], s, iters)
-	case ir.OpHCCoeffs:
-		n := v.Attrs.Int("n")
-		w := ir.HCCoeffsWidth(n, v.Attrs)
-		k := last(shapes[0])
-		if n < 1 || len(shapes[0]) == 0 || !sameShape(shapes[1], []int{k, w}) || prod(shapes[2]) != 3 || prod(shapes[3]) != w {
-			return fmt.Errorf("hc.coeffs n=%d: bad operand shapes %v %v %v %v", n, shapes[0], shapes[1], shapes[2], shapes[3])
-		}
-		e.node, err = b.hcCoeffs(nodes, shapes[0], n, w, attrFloat(v, "eps"), b.streams.role(v))
-	case ir.OpHCRead:
-		X := shapes[1]
-		if len(X) < 2 || prod(shapes[0]) != prod(X[:len(X)-1]) {
-			return fmt.Errorf("hc.read: want hPre [..., n] and X [..., n, C], got %v and %v", shapes[0], X)
-		}
-		e.node, err = b.hcRead(nodes[0], nodes[1], X, b.streams.role(v))
-	case ir.OpHCWrite:
-		X := shapes[1]
-		r := len(X)
-		if r < 2 {
-			return fmt.Errorf("hc.write: X must be [..., n, C], got %v", X)
-		}
-		n, c := X[r-2], X[r-1]
-		tok := prod(X[:r-2])
-		if prod(shapes[0]) != tok*n*n || prod(shapes[2]) != tok*n || prod(shapes[3]) != tok*c {
-			return fmt.Errorf("hc.write: bad operand shapes %v %v %v %v", shapes[0], X, shapes[2], shapes[3])
-		}
-		e.node, err = b.hcWrite(nodes, X, b.streams.role(v))
-	case ir.OpAttention:
-		q, k, vv := shapes[0], shapes[1], shapes[2]
-		r := len(q)
-		if r < 2 || !sameShape(q, k) || len(vv) != r || !sameShape(q[:r-1], vv[:r-1]) {
-			return fmt.Errorf("attention: want q, k [..., T, d] and v [..., T, dv], got %v %v %v", q, k, vv)
-		}
-		e.node, err = b.attention(nodes, q, vv[r-1], attrFloat(v, "scale"), v.Attrs.Bool("causal"))
-	case ir.OpCrossEntropy:
-		x := shapes[0]
-		if len(x) == 0 || args[1].ints == nil || prod(shapes[1]) != prod(x[:len(x)-1]) {
-			return fmt.Errorf("cross_entropy: want logits [..., V] and i32 targets [...], got %v and %v", x, shapes[1])
-		}
-		e.node, err = b.crossEntropy(nodes[0], nodes[1], x)
-	case ir.OpMatmulConcat:
-		if len(args) < 2 {
-			return fmt.Errorf("matmul.concat needs x and at least one weight")
-		}
-		k := last(shapes[0])
-		var ns []int
-		for _, ws := range shapes[1:] {
-			if len(ws) != 2 || ws[0] != k {
-				return fmt.Errorf("matmul.concat: weight %v does not match x %v", ws, shapes[0])
-			}
-			ns = append(ns, ws[1])
-		}
-		e.node, err = b.matmulConcat(nodes, shapes[0], ns)
-	case ir.OpGELU:
-		e.node, err = b.gelu(nodes[0], shapes[0])
-	default:
-		return fmt.Errorf("unsupported fused op %q", v.Op)
-	}
-	return err
 }
 
 // withNode lowers an op with one float operand into e.
@@ -659,4 +509,12 @@ func sameShape(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// lastDim is the last dimension of a resolved shape (1 for a scalar).
+func lastDim(s []int) int {
+	if len(s) == 0 {
+		return 1
+	}
+	return s[len(s)-1]
 }

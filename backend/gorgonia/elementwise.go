@@ -2,7 +2,6 @@ package gorgonia
 
 import (
 	"fmt"
-	"math"
 
 	G "gorgonia.org/gorgonia"
 
@@ -14,36 +13,28 @@ import (
 // with broadcasting, and binary ops with a constant operand, which becomes
 // part of the op (a scalar op).
 
-func foldUnary(op string, x float64) float64 {
-	switch op {
-	case ir.OpNeg:
-		return -x
-	case ir.OpExp:
-		return math.Exp(x)
-	case ir.OpLog:
-		return math.Log(x)
-	case ir.OpSqrt:
-		return math.Sqrt(x)
-	case ir.OpSquare:
-		return x * x
-	case ir.OpSigmoid:
-		return 1 / (1 + math.Exp(-x))
-	case ir.OpTanh:
-		return math.Tanh(x)
-	case ir.OpRelu:
-		return math.Max(x, 0)
-	}
-	panic("foldUnary: " + op)
-}
-
 var unaryKinds = map[string]int{
 	ir.OpNeg: kernels.UnaryNeg, ir.OpExp: kernels.UnaryExp, ir.OpLog: kernels.UnaryLog, ir.OpSqrt: kernels.UnarySqrt,
 	ir.OpSquare: kernels.UnarySquare, ir.OpSigmoid: kernels.UnarySigmoid, ir.OpTanh: kernels.UnaryTanh, ir.OpRelu: kernels.UnaryRelu,
 }
 
+func init() {
+	impls.Implement(func(b *builder, v *ir.Value, a []*entry, e *entry) error { return b.unary(v.Op, a[0], e) },
+		ir.OpNeg, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpSquare, ir.OpSigmoid, ir.OpTanh, ir.OpRelu)
+	impls.Implement(func(b *builder, v *ir.Value, a []*entry, e *entry) error { return b.binary(v.Op, a[0], a[1], e) },
+		ir.OpAdd, ir.OpSub, ir.OpMul, ir.OpDiv)
+}
+
+// fold evaluates an elementwise op on constants with the op table's
+// scalar function.
+func fold(op string, x ...float64) float64 {
+	def, _ := ir.LookupOp(op)
+	return def.Scalar(x...)
+}
+
 func (b *builder) unary(opName string, a, e *entry) error {
 	if a.isConst {
-		e.isConst, e.c = true, foldUnary(opName, a.c)
+		e.isConst, e.c = true, fold(opName, a.c)
 		return nil
 	}
 	var err error
@@ -88,24 +79,12 @@ func (b *builder) unaryOp(kind int, x *G.Node, shape []int) (*G.Node, error) {
 
 var binKinds = map[string]int{ir.OpAdd: kernels.BinAdd, ir.OpSub: kernels.BinSub, ir.OpMul: kernels.BinMul, ir.OpDiv: kernels.BinDiv}
 
-func foldBinary(kind int, x, y float64) float64 {
-	switch kind {
-	case kernels.BinAdd:
-		return x + y
-	case kernels.BinSub:
-		return x - y
-	case kernels.BinMul:
-		return x * y
-	}
-	return x / y
-}
-
 func (b *builder) binary(opName string, x, y, e *entry) error {
 	kind := binKinds[opName]
 	out := e.shape
 	switch {
 	case x.isConst && y.isConst:
-		e.isConst, e.c = true, foldBinary(kind, x.c, y.c)
+		e.isConst, e.c = true, fold(opName, x.c, y.c)
 		return nil
 	case y.isConst && sameShape(x.shape, out):
 		n, err := b.scalarOp(kind, y.c, x.node, out)

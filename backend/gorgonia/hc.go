@@ -6,7 +6,56 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
+	"github.com/mhcc/mhcc/ir"
 )
+
+func init() {
+	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		s := shapes[0]
+		iters := v.Attrs.Int("iters")
+		if r := len(s); r < 2 || s[r-1] != s[r-2] || iters < 1 {
+			return fmt.Errorf("sinkhorn: want [..., n, n] and iters ≥ 1, got %v iters=%d", s, iters)
+		}
+		var err error
+		e.node, err = b.sinkhorn(nodes[0], s, iters)
+		return err
+	}), ir.OpSinkhorn)
+	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		n := v.Attrs.Int("n")
+		w := ir.HCCoeffsWidth(n, v.Attrs)
+		k := lastDim(shapes[0])
+		if n < 1 || len(shapes[0]) == 0 || !sameShape(shapes[1], []int{k, w}) || prod(shapes[2]) != 3 || prod(shapes[3]) != w {
+			return fmt.Errorf("hc.coeffs n=%d: bad operand shapes %v %v %v %v", n, shapes[0], shapes[1], shapes[2], shapes[3])
+		}
+		var err error
+		e.node, err = b.hcCoeffs(nodes, shapes[0], n, w, v.Attrs.Float("eps"), b.streams.role(v))
+		return err
+	}), ir.OpHCCoeffs)
+	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		X := shapes[1]
+		if len(X) < 2 || prod(shapes[0]) != prod(X[:len(X)-1]) {
+			return fmt.Errorf("hc.read: want hPre [..., n] and X [..., n, C], got %v and %v", shapes[0], X)
+		}
+		var err error
+		e.node, err = b.hcRead(nodes[0], nodes[1], X, b.streams.role(v))
+		return err
+	}), ir.OpHCRead)
+	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		X := shapes[1]
+		r := len(X)
+		if r < 2 {
+			return fmt.Errorf("hc.write: X must be [..., n, C], got %v", X)
+		}
+		n, c := X[r-2], X[r-1]
+		tok := prod(X[:r-2])
+		if prod(shapes[0]) != tok*n*n || prod(shapes[2]) != tok*n || prod(shapes[3]) != tok*c {
+			return fmt.Errorf("hc.write: bad operand shapes %v %v %v %v", shapes[0], X, shapes[2], shapes[3])
+		}
+		var err error
+		e.node, err = b.hcWrite(nodes, X, b.streams.role(v))
+		return err
+	}), ir.OpHCWrite)
+}
 
 // The hyper-connection ops (ir/ops_hc.go), all fused: sinkhorn, hc.coeffs,
 // hc.read and hc.write. The stream plan (streams.go) gives the last three

@@ -6,7 +6,20 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
+	"github.com/mhcc/mhcc/ir"
 )
+
+func init() {
+	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
+		if len(args[0].shape) != 2 {
+			return fmt.Errorf("gather: table must be 2-D, got %v", args[0].shape)
+		}
+		return b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.gather(x, args[1].node, args[0].shape, args[1].shape) })
+	}, ir.OpGather)
+	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
+		return b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.pick(x, args[1].node, args[0].shape) })
+	}, ir.OpPick)
+}
 
 // Index ops (ir/ops_index.go): gather (embedding rows) and pick (along the
 // last axis); never Gorgonia's ByIndices.

@@ -7,7 +7,38 @@ import (
 	"gorgonia.org/tensor"
 
 	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
+	"github.com/mhcc/mhcc/ir"
 )
+
+func init() {
+	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
+		if prod(args[0].shape) != prod(e.shape) {
+			return fmt.Errorf("reshape: cannot reshape %v to %v", args[0].shape, e.shape)
+		}
+		return b.structural(args[0], e, true, nil)
+	}, ir.OpReshape)
+	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
+		perm := v.Attrs.Ints("perm")
+		if err := checkPerm(perm, len(args[0].shape)); err != nil {
+			return err
+		}
+		return b.structural(args[0], e, isIdentityPerm(perm), func(x *G.Node) (*G.Node, error) { return b.transpose(x, args[0].shape, perm) })
+	}, ir.OpTranspose)
+	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
+		ax, start, end := v.Attrs.Int("axis"), v.Attrs.Int("start"), v.Attrs.Int("end")
+		if err := checkSlice(args[0].shape, ax, start, end); err != nil {
+			return err
+		}
+		var err error
+		if e.node, err = b.mmcSlice(v, args[0].shape, ax, start, end); e.node != nil || err != nil { // matmul.go
+			return err
+		}
+		return b.structural(args[0], e, start == 0 && end == args[0].shape[ax], func(x *G.Node) (*G.Node, error) { return b.slice(x, args[0].shape, ax, start, end) })
+	}, ir.OpSlice)
+	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
+		return b.structural(args[0], e, sameShape(args[0].shape, e.shape), func(x *G.Node) (*G.Node, error) { return b.broadcast(x, args[0].shape, e.shape) })
+	}, ir.OpBroadcast)
+}
 
 // Layout ops (ir/ops_layout.go). Kernels read flat row-major data with the
 // IR's shapes, so reshape needs no node; transpose, slice and broadcast are

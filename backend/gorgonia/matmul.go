@@ -10,6 +10,25 @@ import (
 	"github.com/mhcc/mhcc/ir"
 )
 
+func init() {
+	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
+		return b.lowerMatmul(args[0], args[1], v.Attrs.Bool("trans_b"), e)
+	}, ir.OpMatmul)
+	impls.Implement(fused(func(b *builder, _ *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		k := lastDim(shapes[0])
+		var ns []int
+		for _, ws := range shapes[1:] {
+			if len(ws) != 2 || ws[0] != k {
+				return fmt.Errorf("matmul.concat: weight %v does not match x %v", ws, shapes[0])
+			}
+			ns = append(ns, ws[1])
+		}
+		var err error
+		e.node, err = b.matmulConcat(nodes, shapes[0], ns)
+		return err
+	}), ir.OpMatmulConcat)
+}
+
 // Matrix products (ir/ops_matmul.go): matmul with a shared or batched
 // weight, the fused matmul.concat, and the slices of a matmul.concat result
 // that take exactly one member's columns.

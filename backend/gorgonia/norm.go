@@ -6,7 +6,32 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
+	"github.com/mhcc/mhcc/ir"
 )
+
+func init() {
+	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		c := lastDim(shapes[0])
+		if len(shapes[0]) == 0 || prod(shapes[1]) != c {
+			return fmt.Errorf("rmsnorm: want x [..., C] and g [C], got %v and %v", shapes[0], shapes[1])
+		}
+		var err error
+		e.node, err = b.rmsnorm(nodes[0], nodes[1], shapes[0], v.Attrs.Float("eps"), b.streams.role(v))
+		return err
+	}), ir.OpRMSNorm)
+	impls.Implement(fused(func(b *builder, _ *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		var err error
+		e.node, err = b.gelu(nodes[0], shapes[0])
+		return err
+	}), ir.OpGELU)
+	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
+		x := args[0].shape
+		if len(x) == 0 || args[1].ints == nil || prod(args[1].shape) != prod(x[:len(x)-1]) {
+			return fmt.Errorf("cross_entropy: want logits [..., V] and i32 targets [...], got %v and %v", x, args[1].shape)
+		}
+		return b.withNode(args[0], e, func(n *G.Node) (*G.Node, error) { return b.crossEntropy(n, args[1].node, x) })
+	}, ir.OpCrossEntropy)
+}
 
 // Normalisation, activation and the loss (ir/ops_norm.go), all fused:
 // rmsnorm, gelu and cross_entropy.

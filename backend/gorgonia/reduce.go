@@ -6,7 +6,18 @@ import (
 	G "gorgonia.org/gorgonia"
 
 	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
+	"github.com/mhcc/mhcc/ir"
 )
+
+func init() {
+	kinds := map[string]int{ir.OpSum: kernels.ReduceSum, ir.OpMean: kernels.ReduceMean, ir.OpMax: kernels.ReduceMax}
+	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
+		return b.reduction(kinds[v.Op], args[0], e)
+	}, ir.OpSum, ir.OpMean, ir.OpMax)
+	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
+		return b.withNode(args[0], e, func(x *G.Node) (*G.Node, error) { return b.softmax(x, e.shape, v.Op == ir.OpLogSoftmax) })
+	}, ir.OpSoftmax, ir.OpLogSoftmax)
+}
 
 // Reductions and the normalisations over the last axis (ir/ops_reduce.go):
 // sum, mean and max keeping the reduced axes, softmax and log_softmax.

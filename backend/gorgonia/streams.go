@@ -167,56 +167,6 @@ func (p *streamPlan) role(v *ir.Value) *hcRole {
 // planStreams plans the stream tensors of m's live values (for a graph
 // with gradients).
 func planStreams(m *ir.Module, live map[*ir.Value]bool) *streamPlan {
-	index := make(map[*ir.Value]int, len(m.Values))
-	for i, v := range m.Values {
-		index[v] = i
-	}
-	root := func(v *ir.Value) *ir.Value {
-		for v.Op == ir.OpReshape {
-			v = v.Args[0]
-		}
-		return v
-	}
-	type use struct {
-		v   *ir.Value // nil: a module output
-		arg int
-	}
-	uses := map[*ir.Value][]use{}
-	for _, v := range m.Values {
-		if !live[v] || v.Op == ir.OpReshape {
-			continue // a reshape's readers count as its root's
-		}
-		for j, a := range v.Args {
-			r := root(a)
-			uses[r] = append(uses[r], use{v, j})
-		}
-	}
-	for _, o := range m.Outputs {
-		if o.Value != nil {
-			r := root(o.Value)
-			uses[r] = append(uses[r], use{nil, -1})
-		}
-	}
-	// reaches reports whether a's value flows into b.
-	reaches := func(a, b *ir.Value) bool {
-		lo := index[a]
-		seen := map[*ir.Value]bool{}
-		stack := []*ir.Value{b}
-		for len(stack) > 0 {
-			v := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if v == a {
-				return true
-			}
-			if seen[v] || index[v] < lo {
-				continue
-			}
-			seen[v] = true
-			stack = append(stack, v.Args...)
-		}
-		return false
-	}
-
 	p := &streamPlan{roles: map[*ir.Value]*hcRole{}}
 	role := func(v *ir.Value) *hcRole {
 		r := p.roles[v]
@@ -226,67 +176,23 @@ func planStreams(m *ir.Module, live map[*ir.Value]bool) *streamPlan {
 		}
 		return r
 	}
-	chainOf := map[*ir.Value]*chain{}
-	position := map[*ir.Value]int{}
+	// The chains and readers come from the one stream-chain analysis,
+	// which the compiler's recompute warning uses too.
+	st := ir.AnalyzeStreams(m, live)
+	p.chains = st.Chains
+	chains := make([]*chain, st.Chains)
+	for i := range chains {
+		chains[i] = &chain{}
+	}
 	S := m.RecomputeSegment
 	segs := map[*chain]map[int]*segment{}
-	for _, X := range m.Values {
-		if !live[X] || X.Type.DType != ir.F32 || len(X.Type.Shape) < 2 {
-			continue
-		}
-		var coeffs, read, write *ir.Value
-		var norms []*ir.Value // rmsnorm readers (HC's per-stream norm)
-		ok := len(uses[X]) > 0
-		for _, u := range uses[X] {
-			switch {
-			case u.v == nil:
-				ok = false
-			case u.v.Op == ir.OpHCWrite && u.arg == 1 && write == nil:
-				write = u.v
-			case u.v.Op == ir.OpHCRead && u.arg == 1 && read == nil:
-				read = u.v
-			case u.v.Op == ir.OpHCCoeffs && u.arg == 0 && coeffs == nil:
-				coeffs = u.v
-			case u.v.Op == ir.OpRMSNorm && u.arg == 0:
-				norms = append(norms, u.v)
-			default:
-				ok = false
-			}
-		}
-		if !ok || write == nil {
-			continue
-		}
-		readers := append([]*ir.Value{coeffs, read}, norms...)
-		// Every reader runs before hc.write in the forward pass (so X may
-		// share a buffer with X_{l+S}).
-		before := true
-		for _, r := range readers {
-			if r != nil && !reaches(r, write) {
-				before = false
-			}
-		}
-		if !before {
-			continue
-		}
-		// X's chain and position in it.
-		var ch *chain
-		pos := 0
-		if X.Op == ir.OpHCWrite {
-			if prev := root(X.Args[1]); chainOf[prev] != nil {
-				ch, pos = chainOf[prev], position[prev]+1
-			}
-		}
-		if ch == nil {
-			ch = &chain{}
-			p.chains++
-		}
-		chainOf[X], position[X] = ch, pos
-
+	for _, t := range st.Tensors {
+		ch, pos := chains[t.Chain], t.Pos
+		coeffs, read, write, norms := t.Coeffs, t.Read, t.Write, t.Norms
 		// Gradient accumulation: hc.write's backward first, hc.coeffs's
 		// (or hc.read's) last; not with other readers, whose gradients
 		// G.Grad sums as usual.
-		if len(norms) == 0 && (read != nil || coeffs != nil) &&
-			(coeffs == nil || read == nil || reaches(coeffs, read)) {
+		if len(norms) == 0 && (read != nil || coeffs != nil) && (coeffs == nil || read == nil || t.CoeffsBeforeRead) {
 			p.accumulated++
 			g := &bufRef{&ch.grads, pos % 2}
 			role(write).xGrad = g
@@ -299,7 +205,6 @@ func planStreams(m *ir.Module, live map[*ir.Value]bool) *streamPlan {
 				r.xGrad, r.final = g, true
 			}
 		}
-
 		if S > 0 && pos > 0 && pos%S != 0 {
 			k := pos / S
 			if segs[ch] == nil {
@@ -316,8 +221,8 @@ func planStreams(m *ir.Module, live map[*ir.Value]bool) *streamPlan {
 			}
 			seg.members = append(seg.members, mem)
 			p.members++
-			role(X).out = mem
-			for _, r := range append(readers, write) {
+			role(t.X).out = mem
+			for _, r := range append([]*ir.Value{coeffs, read, write}, norms...) {
 				if r != nil {
 					role(r).in = mem
 				}

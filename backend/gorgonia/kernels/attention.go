@@ -1,5 +1,7 @@
 package kernels
 
+import "math"
+
 // Attention describes one fused attention over [..., T, D] queries and
 // keys and [..., T, DV] values: the scores are scaled by Scale and, when
 // Causal, masked above the diagonal.
@@ -163,4 +165,66 @@ func attnDSoftmax[T Float](P, ds []T, tt int, causal bool, sc T) {
 		}
 		clear(dr[lim:])
 	}
+}
+
+// AttentionCached describes one decoding step of causal attention over a
+// key/value cache (ir.OpAttentionCached): T new positions of D-wide
+// queries and keys and DV-wide values, caches of S rows.
+type AttentionCached struct {
+	T, S, D, DV int
+	Scale       float64
+}
+
+// AttentionCachedFwd computes the step for every leading index: query i
+// of the new positions attends to the first n rows of kc and vc and to
+// the new keys and values 0 … i. Sums run in float64.
+func AttentionCachedFwd[T Float](q, k, v, kc, vc []T, n int, a AttentionCached, out []T) {
+	lead := len(q) / (a.T * a.D)
+	parallelFor(lead, a.T*(n+a.T)*(a.D+a.DV), func(lo, hi int) {
+		w := make([]float64, n+a.T)
+		acc := make([]float64, a.DV)
+		for p := lo; p < hi; p++ {
+			for i := 0; i < a.T; i++ {
+				qi := q[(p*a.T+i)*a.D : (p*a.T+i+1)*a.D]
+				key := func(j int) []T {
+					if j < n {
+						return kc[(p*a.S+j)*a.D : (p*a.S+j+1)*a.D]
+					}
+					return k[(p*a.T+j-n)*a.D : (p*a.T+j-n+1)*a.D]
+				}
+				val := func(j int) []T {
+					if j < n {
+						return vc[(p*a.S+j)*a.DV : (p*a.S+j+1)*a.DV]
+					}
+					return v[(p*a.T+j-n)*a.DV : (p*a.T+j-n+1)*a.DV]
+				}
+				keys := n + i + 1
+				mx := math.Inf(-1)
+				for j := 0; j < keys; j++ {
+					var s float64
+					for c, x := range key(j) {
+						s += float64(qi[c]) * float64(x)
+					}
+					w[j] = s * a.Scale
+					mx = math.Max(mx, w[j])
+				}
+				var sum float64
+				for j := 0; j < keys; j++ {
+					w[j] = math.Exp(w[j] - mx)
+					sum += w[j]
+				}
+				clear(acc)
+				for j := 0; j < keys; j++ {
+					wj := w[j] / sum
+					for c, x := range val(j) {
+						acc[c] += wj * float64(x)
+					}
+				}
+				o := out[(p*a.T+i)*a.DV : (p*a.T+i+1)*a.DV]
+				for c := range o {
+					o[c] = T(acc[c])
+				}
+			}
+		}
+	})
 }

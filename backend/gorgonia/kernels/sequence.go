@@ -41,13 +41,17 @@ func Rope[T Float](x, y []T, t, d int, cos, sin []float64, inverse bool) {
 
 // RopeTables returns cos and sin of t·base^(−2i/d) for t < T, i < d/2: the
 // tables of Rope.
-func RopeTables(t, d int, base float64) (cos, sin []float64) {
+func RopeTables(t, d int, base float64) (cos, sin []float64) { return RopeTablesFrom(0, t, d, base) }
+
+// RopeTablesFrom returns the tables of positions from … from+t−1: rows
+// from … from+t−1 of RopeTables, to the bit (rope.at).
+func RopeTablesFrom(from, t, d int, base float64) (cos, sin []float64) {
 	h := d / 2
 	cos = make([]float64, t*h)
 	sin = make([]float64, t*h)
 	for p := 0; p < t; p++ {
 		for i := 0; i < h; i++ {
-			a := float64(p) * math.Pow(base, -2*float64(i)/float64(d))
+			a := float64(from+p) * math.Pow(base, -2*float64(i)/float64(d))
 			cos[p*h+i], sin[p*h+i] = math.Cos(a), math.Sin(a)
 		}
 	}
