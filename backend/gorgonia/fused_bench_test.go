@@ -60,7 +60,7 @@ func benchPair(b *testing.B, prim, fused *ir.Module, binds map[string]int, input
 	b.ReportMetric(0, "ns/op")
 }
 
-// BenchmarkFusedOps compares every fused op with its primitive form on the
+// BenchmarkFusedOps compares every fused op with its decomposition on the
 // shapes of examples/tiny.mhc (B=16, T=128, C=128, n=4, 4 heads of 32,
 // vocabulary 256), one forward + backward step with loss = Σ y⊙R. Example:
 //
@@ -77,72 +77,39 @@ func BenchmarkFusedOps(b *testing.B) {
 	}{
 		{"rmsnorm", nil, func(bb *ir.Builder, fused bool) {
 			x, g := param(bb, "x", d(B, T, C)...), param(bb, "posg", d(C)...)
-			if fused {
-				sumLoss(bb, fRMSNorm(bb, x, g, 1e-5))
-			} else {
-				sumLoss(bb, pRMSNorm(bb, x, g, 1e-5))
-			}
+			sumLoss(bb, form1(bb, fused, ir.OpRMSNorm, attrs("eps", 1e-5), x, g))
 		}},
 		{"sinkhorn", nil, func(bb *ir.Builder, fused bool) {
 			l := param(bb, "x", d(B, T, n, n)...)
-			if fused {
-				sumLoss(bb, fSinkhorn(bb, l, 20))
-			} else {
-				sumLoss(bb, pSinkhorn(bb, l, 20))
-			}
+			sumLoss(bb, form1(bb, fused, ir.OpSinkhorn, attrs("iters", 20), l))
 		}},
 		{"hc.coeffs", nil, func(bb *ir.Builder, fused bool) {
 			x, phi := param(bb, "x", d(B, T, n*C)...), param(bb, "phi", d(n*C, w)...)
 			alpha, bias := param(bb, "alpha", d(3)...), param(bb, "bias", d(w)...)
-			if fused {
-				sumLossAll(bb, splitLast(bb, fHCCoeffs(bb, x, phi, alpha, bias, n, 1e-6), n, n, n*n)...)
-			} else {
-				g := pHCCoeffs(bb, x, phi, alpha, bias, n, 1e-6)
-				sumLossAll(bb, g[:]...)
-			}
+			sumLossAll(bb, form(bb, fused, ir.OpHCCoeffs, attrs("n", n, "eps", 1e-6), x, phi, alpha, bias)...)
 		}},
 		{"hc.read", nil, func(bb *ir.Builder, fused bool) {
 			h, X := param(bb, "h", d(B, T, n)...), param(bb, "X", d(B, T, n, C)...)
-			if fused {
-				sumLoss(bb, bb.Apply(ir.OpHCRead, nil, h, X))
-			} else {
-				sumLoss(bb, pHCRead(bb, h, X))
-			}
+			sumLoss(bb, form1(bb, fused, ir.OpHCRead, nil, h, X))
 		}},
 		{"hc.write", nil, func(bb *ir.Builder, fused bool) {
 			R, X := param(bb, "Hres", d(B, T, n, n)...), param(bb, "X", d(B, T, n, C)...)
 			p, y := param(bb, "p", d(B, T, n)...), param(bb, "y", d(B, T, C)...)
-			if fused {
-				sumLoss(bb, bb.Apply(ir.OpHCWrite, nil, R, X, p, y))
-			} else {
-				sumLoss(bb, pHCWrite(bb, R, X, p, y))
-			}
+			sumLoss(bb, form1(bb, fused, ir.OpHCWrite, nil, R, X, p, y))
 		}},
 		{"attention", nil, func(bb *ir.Builder, fused bool) {
 			q, k, v := param(bb, "q", d(B, H, T, dh)...), param(bb, "k", d(B, H, T, dh)...), param(bb, "v", d(B, H, T, dh)...)
-			if fused {
-				sumLoss(bb, fAttention(bb, q, k, v, 1/math.Sqrt(float64(dh)), true))
-			} else {
-				sumLoss(bb, pAttention(bb, q, k, v, 1/math.Sqrt(float64(dh)), true))
-			}
+			sumLoss(bb, form1(bb, fused, ir.OpAttention, attrs("scale", 1/math.Sqrt(float64(dh)), "causal", true), q, k, v))
 		}},
 		{"cross_entropy", map[string][]int{"t": tg}, func(bb *ir.Builder, fused bool) {
 			x := param(bb, "x", d(B, T, V)...)
 			t := bb.Input("t", i32(B, T))
-			if fused {
-				bb.Output("loss", bb.Apply(ir.OpCrossEntropy, nil, x, t))
-			} else {
-				bb.Output("loss", pCrossEntropy(bb, x, t))
-			}
+			bb.Output("loss", form1(bb, fused, ir.OpCrossEntropy, nil, x, t))
 		}},
 		{"matmul.concat", nil, func(bb *ir.Builder, fused bool) {
 			x := param(bb, "x", d(B, T, C)...)
 			ws := []*ir.Value{param(bb, "wq", d(C, C)...), param(bb, "wk", d(C, C)...), param(bb, "wv", d(C, C)...)}
-			if fused {
-				sumLossAll(bb, splitLast(bb, bb.Apply(ir.OpMatmulConcat, nil, append([]*ir.Value{x}, ws...)...), C, C, C)...)
-			} else {
-				sumLossAll(bb, bb.Matmul(x, ws[0], false), bb.Matmul(x, ws[1], false), bb.Matmul(x, ws[2], false))
-			}
+			sumLossAll(bb, form(bb, fused, ir.OpMatmulConcat, nil, append([]*ir.Value{x}, ws...)...)...)
 		}},
 	}
 	for _, c := range cases {

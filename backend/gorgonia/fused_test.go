@@ -9,10 +9,10 @@ import (
 	"github.com/mhcc/mhcc/ir"
 )
 
-// Tests of the fused ops (norm.go, hc.go, attention.go, matmul.go): every
-// op through the harness (forward vs the naive reference, two runs, every
-// gradient vs float64 central differences, float32 vs float64), and
-// against the same computation written with primitive IR ops.
+// Tests of the fused ops beyond the conformance test (backend/conformance,
+// which holds every op alone against the reference, finite differences
+// and its decomposition): a whole mHC sublayer fused against its primitive
+// form, and the orientation of hc.write pinned by hand.
 
 func attrs(kv ...any) ir.Attrs {
 	var as ir.Attrs
@@ -22,105 +22,32 @@ func attrs(kv ...any) ir.Attrs {
 	return as
 }
 
-// constLike is a value of the given shape that does not depend on any param
-// (a broadcast constant), so the fused op gets no gradient for it.
-func constLike(b *ir.Builder, c float64, dims ...int) *ir.Value {
-	ones := make([]int, len(dims))
-	for i := range ones {
-		ones[i] = 1
+// form builds op with attrs as the fused op (fused) or as its
+// decomposition from the op table, and returns the op's parts either way
+// (the fused value sliced at the widths of the decomposition's parts).
+func form(b *ir.Builder, fused bool, op string, attrs ir.Attrs, args ...*ir.Value) []*ir.Value {
+	if !fused {
+		parts, err := ir.Decompose(b, op, attrs, args...)
+		if err != nil {
+			panic(err)
+		}
+		return parts
 	}
-	return b.Broadcast(b.Reshape(b.Const(c), ir.Dims(ones...)), ir.Dims(dims...))
-}
-
-// The fused ops, built with ir.Builder.
-
-func fRMSNorm(b *ir.Builder, x, g *ir.Value, eps float64) *ir.Value {
-	return b.Apply(ir.OpRMSNorm, attrs("eps", eps), x, g)
-}
-
-func fSinkhorn(b *ir.Builder, l *ir.Value, iters int) *ir.Value {
-	return b.Apply(ir.OpSinkhorn, attrs("iters", iters), l)
-}
-
-func fHCCoeffs(b *ir.Builder, x, phi, alpha, bias *ir.Value, n int, eps float64) *ir.Value {
-	return b.Apply(ir.OpHCCoeffs, attrs("n", n, "eps", eps), x, phi, alpha, bias)
-}
-
-func fAttention(b *ir.Builder, q, k, v *ir.Value, scale float64, causal bool) *ir.Value {
-	return b.Apply(ir.OpAttention, attrs("scale", scale, "causal", causal), q, k, v)
-}
-
-// The same computations from primitive ops, written as compiler/lower.go
-// and compiler/hyper.go emit them (the patterns the fusion passes match).
-
-func pGELU(b *ir.Builder, x *ir.Value) *ir.Value {
-	x3 := b.Mul(b.Square(x), x)
-	inner := b.Scale(b.Add(x, b.Scale(x3, 0.044715)), math.Sqrt(2/math.Pi))
-	return b.Mul(b.Scale(x, 0.5), b.Add(b.Tanh(inner), b.Const(1)))
-}
-
-func pRMSNorm(b *ir.Builder, x, g *ir.Value, eps float64) *ir.Value {
-	r := b.Sqrt(b.Add(b.Mean(b.Square(x), -1), b.Const(eps)))
-	return b.Mul(b.Div(x, r), g)
-}
-
-func pSinkhorn(b *ir.Builder, l *ir.Value, iters int) *ir.Value {
-	r := l.Type.Shape.Rank()
-	M := b.Exp(b.Sub(l, b.Max(l, r-2, r-1)))
-	for range iters {
-		M = b.Div(M, b.Sum(M, r-2))
-		M = b.Div(M, b.Sum(M, r-1))
+	v := b.Apply(op, attrs, args...)
+	parts, err := ir.Decompose(ir.NewBuilder("widths", b.M.Symbols...), op, attrs, args...)
+	if err != nil || len(parts) == 1 {
+		return []*ir.Value{v}
 	}
-	return M
-}
-
-// pHCCoeffs returns the three groups [pre, post, res] of hc.coeffs.
-func pHCCoeffs(b *ir.Builder, x, phi, alpha, bias *ir.Value, n int, eps float64) [3]*ir.Value {
-	return pHCCoeffsRes(b, x, phi, alpha, bias, n, n*n, eps)
-}
-
-// pHCCoeffsRes is pHCCoeffs with a res group of R columns.
-func pHCCoeffsRes(b *ir.Builder, x, phi, alpha, bias *ir.Value, n, R int, eps float64) [3]*ir.Value {
-	w := 2*n + R
-	r := b.Sqrt(b.Add(b.Mean(b.Square(x), -1), b.Const(eps)))
-	m := b.Div(b.Matmul(x, phi, false), r)
-	group := func(i, start, end int) *ir.Value {
-		return b.Add(b.Mul(b.Slice(m, -1, start, end), b.Slice(alpha, 0, i, i+1)), b.Slice(bias, 0, start, end))
+	var widths []int
+	for _, p := range parts {
+		widths = append(widths, p.Type.Shape[p.Type.Shape.Rank()-1].N)
 	}
-	return [3]*ir.Value{b.Sigmoid(group(0, 0, n)), b.Scale(b.Sigmoid(group(1, n, 2*n)), 2), group(2, 2*n, w)}
+	return splitLast(b, v, widths...)
 }
 
-func lead(v *ir.Value, drop int) ir.Shape {
-	s := v.Type.Shape
-	return s[:s.Rank()-drop].Clone()
-}
-
-func pHCRead(b *ir.Builder, h, X *ir.Value) *ir.Value {
-	r := X.Type.Shape.Rank()
-	hr := b.Reshape(h, append(lead(h, 0), ir.D(1)))
-	return b.Reshape(b.Sum(b.Mul(X, hr), r-2), append(lead(X, 2), X.Type.Shape[r-1]))
-}
-
-func pHCWrite(b *ir.Builder, R, X, p, y *ir.Value) *ir.Value {
-	c := X.Type.Shape[X.Type.Shape.Rank()-1]
-	mix := b.Matmul(R, X, false)
-	return b.Add(mix, b.Mul(b.Reshape(p, append(lead(p, 0), ir.D(1))), b.Reshape(y, append(lead(y, 1), ir.D(1), c))))
-}
-
-func pAttention(b *ir.Builder, q, k, v *ir.Value, scale float64, causal bool) *ir.Value {
-	s := b.Scale(b.Matmul(q, k, true), scale)
-	if causal {
-		s = b.CausalMask(s)
-	}
-	return b.Matmul(b.Softmax(s), v, false)
-}
-
-func pCrossEntropy(b *ir.Builder, x, t *ir.Value) *ir.Value {
-	axes := make([]int, t.Type.Shape.Rank())
-	for i := range axes {
-		axes[i] = i
-	}
-	return b.Neg(b.Reshape(b.Mean(b.Pick(b.LogSoftmax(x), t), axes...), ir.Shape{}))
+// form1 is form for an op of one part.
+func form1(b *ir.Builder, fused bool, op string, attrs ir.Attrs, args ...*ir.Value) *ir.Value {
+	return form(b, fused, op, attrs, args...)[0]
 }
 
 // sumLossAll outputs loss = Σ_i sum(y_i ⊙ R_i) with random params R_i.
@@ -158,270 +85,6 @@ func splitLast(b *ir.Builder, y *ir.Value, widths ...int) []*ir.Value {
 
 var i32 = func(dims ...int) ir.Type { return ir.Type{DType: ir.I32, Shape: ir.Dims(dims...)} }
 
-// fusedCase is one fused op in fused and primitive form. build gets a flag
-// (true: fused) and must output the loss.
-type fusedCase struct {
-	name   string
-	inputs map[string][]int
-	build  func(b *ir.Builder, fused bool)
-}
-
-func fusedCases() []fusedCase {
-	var cs []fusedCase
-	add := func(name string, in map[string][]int, f func(b *ir.Builder, fused bool)) {
-		cs = append(cs, fusedCase{name, in, f})
-	}
-	// rmsnorm
-	for _, s := range [][]int{{3, 5}, {2, 3, 4}, {2, 1, 3, 6}, {4, 1}} {
-		add(fmt.Sprintf("rmsnorm%v", s), nil, func(b *ir.Builder, fused bool) {
-			x := param(b, "x", d(s...)...)
-			g := param(b, "g", d(s[len(s)-1])...)
-			if fused {
-				sumLossAll(b, fRMSNorm(b, x, g, 1e-5))
-			} else {
-				sumLossAll(b, pRMSNorm(b, x, g, 1e-5))
-			}
-		})
-	}
-	add("rmsnorm_const_gain", nil, func(b *ir.Builder, fused bool) {
-		x := param(b, "x", d(2, 3, 4)...)
-		g := constLike(b, 1.5, 4)
-		if fused {
-			sumLossAll(b, fRMSNorm(b, x, g, 1e-6))
-		} else {
-			sumLossAll(b, pRMSNorm(b, x, g, 1e-6))
-		}
-	})
-	// sinkhorn
-	for _, n := range []int{1, 2, 4} {
-		for _, it := range []int{1, 3, 20} {
-			add(fmt.Sprintf("sinkhorn_n%d_t%d", n, it), nil, func(b *ir.Builder, fused bool) {
-				l := param(b, "x", d(2, 3, n, n)...)
-				if fused {
-					sumLossAll(b, fSinkhorn(b, l, it))
-				} else {
-					sumLossAll(b, pSinkhorn(b, l, it))
-				}
-			})
-		}
-	}
-	// hc.coeffs, its three groups compared separately
-	for _, n := range []int{1, 2, 4} {
-		add(fmt.Sprintf("hc.coeffs_n%d", n), nil, func(b *ir.Builder, fused bool) {
-			const C = 3
-			w := n*n + 2*n
-			x := param(b, "x", d(2, 3, n*C)...)
-			phi := param(b, "phi", d(n*C, w)...)
-			alpha := param(b, "alpha", d(3)...)
-			bias := param(b, "bias", d(w)...)
-			if fused {
-				sumLossAll(b, splitLast(b, fHCCoeffs(b, x, phi, alpha, bias, n, 1e-6), n, n, n*n)...)
-			} else {
-				g := pHCCoeffs(b, x, phi, alpha, bias, n, 1e-6)
-				sumLossAll(b, g[:]...)
-			}
-		})
-	}
-	// the permutations layout: a res block of R = n! columns (res attr)
-	for _, n := range []int{2, 3} {
-		add(fmt.Sprintf("hc.coeffs_perm_n%d", n), nil, func(b *ir.Builder, fused bool) {
-			const C = 3
-			R := ir.Factorial(n)
-			w := 2*n + R
-			x := param(b, "x", d(2, 3, n*C)...)
-			phi := param(b, "phi", d(n*C, w)...)
-			alpha := param(b, "alpha", d(3)...)
-			bias := param(b, "bias", d(w)...)
-			if fused {
-				c := b.Apply(ir.OpHCCoeffs, attrs("n", n, "eps", 1e-6, "res", R), x, phi, alpha, bias)
-				sumLossAll(b, splitLast(b, c, n, n, R)...)
-			} else {
-				g := pHCCoeffsRes(b, x, phi, alpha, bias, n, R, 1e-6)
-				sumLossAll(b, g[:]...)
-			}
-		})
-	}
-	add("hc.coeffs_only_x", nil, func(b *ir.Builder, fused bool) {
-		const n, C = 2, 2
-		x := param(b, "x", d(3, n*C)...)
-		phi := constLike(b, 0.3, n*C, n*n+2*n)
-		alpha := constLike(b, 0.7, 3)
-		bias := constLike(b, -0.2, n*n+2*n)
-		if fused {
-			sumLossAll(b, splitLast(b, fHCCoeffs(b, x, phi, alpha, bias, n, 1e-6), n, n, n*n)...)
-		} else {
-			g := pHCCoeffs(b, x, phi, alpha, bias, n, 1e-6)
-			sumLossAll(b, g[:]...)
-		}
-	})
-	// hc.read and hc.write
-	for _, n := range []int{1, 2, 4} {
-		add(fmt.Sprintf("hc.read_n%d", n), nil, func(b *ir.Builder, fused bool) {
-			h := param(b, "h", d(2, 3, n)...)
-			X := param(b, "X", d(2, 3, n, 5)...)
-			if fused {
-				sumLossAll(b, b.Apply(ir.OpHCRead, nil, h, X))
-			} else {
-				sumLossAll(b, pHCRead(b, h, X))
-			}
-		})
-		add(fmt.Sprintf("hc.write_n%d", n), nil, func(b *ir.Builder, fused bool) {
-			R := param(b, "R", d(2, 3, n, n)...)
-			X := param(b, "X", d(2, 3, n, 5)...)
-			p := param(b, "p", d(2, 3, n)...)
-			y := param(b, "y", d(2, 3, 5)...)
-			if fused {
-				sumLossAll(b, b.Apply(ir.OpHCWrite, nil, R, X, p, y))
-			} else {
-				sumLossAll(b, pHCWrite(b, R, X, p, y))
-			}
-		})
-	}
-	add("hc.read_const_h", nil, func(b *ir.Builder, fused bool) {
-		h := constLike(b, 0.4, 3, 2)
-		X := param(b, "X", d(3, 2, 4)...)
-		if fused {
-			sumLossAll(b, b.Apply(ir.OpHCRead, nil, h, X))
-		} else {
-			sumLossAll(b, pHCRead(b, h, X))
-		}
-	})
-	add("hc.write_only_y_and_p", nil, func(b *ir.Builder, fused bool) {
-		R := constLike(b, 0.25, 3, 2, 2)
-		X := constLike(b, -1, 3, 2, 4)
-		p := param(b, "p", d(3, 2)...)
-		y := param(b, "y", d(3, 4)...)
-		if fused {
-			sumLossAll(b, b.Apply(ir.OpHCWrite, nil, R, X, p, y))
-		} else {
-			sumLossAll(b, pHCWrite(b, R, X, p, y))
-		}
-	})
-	// attention: T ∈ {1, 5}, causal or not, rank 3 and 4, dv ≠ d
-	for _, T := range []int{1, 5} {
-		for _, causal := range []bool{true, false} {
-			for _, lead := range [][]int{{2}, {2, 2}} {
-				add(fmt.Sprintf("attention_T%d_causal=%v_%v", T, causal, lead), nil, func(b *ir.Builder, fused bool) {
-					q := param(b, "q", d(append(slices.Clone(lead), T, 3)...)...)
-					k := param(b, "k", d(append(slices.Clone(lead), T, 3)...)...)
-					v := param(b, "v", d(append(slices.Clone(lead), T, 4)...)...)
-					if fused {
-						sumLossAll(b, fAttention(b, q, k, v, 0.6, causal))
-					} else {
-						sumLossAll(b, pAttention(b, q, k, v, 0.6, causal))
-					}
-				})
-			}
-		}
-	}
-	// causal T ≥ 64 takes the blocked path (row blocks of 32)
-	add("attention_T64_blocked", nil, func(b *ir.Builder, fused bool) {
-		q, k, v := param(b, "q", d(1, 64, 2)...), param(b, "k", d(1, 64, 2)...), param(b, "v", d(1, 64, 2)...)
-		if fused {
-			sumLossAll(b, fAttention(b, q, k, v, 0.8, true))
-		} else {
-			sumLossAll(b, pAttention(b, q, k, v, 0.8, true))
-		}
-	})
-	add("attention_self", nil, func(b *ir.Builder, fused bool) { // q = k = v: gradients add up
-		x := param(b, "x", d(2, 4, 3)...)
-		if fused {
-			sumLossAll(b, fAttention(b, x, x, x, 0.5, true))
-		} else {
-			sumLossAll(b, pAttention(b, x, x, x, 0.5, true))
-		}
-	})
-	add("attention_only_v", nil, func(b *ir.Builder, fused bool) {
-		q := constLike(b, 0.3, 2, 4, 3)
-		v := param(b, "v", d(2, 4, 2)...)
-		if fused {
-			sumLossAll(b, fAttention(b, q, q, v, 1, true))
-		} else {
-			sumLossAll(b, pAttention(b, q, q, v, 1, true))
-		}
-	})
-	// cross_entropy
-	ce := func(name string, shape []int, tg []int, scaled bool) {
-		add(name, map[string][]int{"t": tg}, func(b *ir.Builder, fused bool) {
-			x := param(b, "x", d(shape...)...)
-			t := b.Input("t", i32(shape[:len(shape)-1]...))
-			var l *ir.Value
-			if fused {
-				l = b.Apply(ir.OpCrossEntropy, nil, x, t)
-			} else {
-				l = pCrossEntropy(b, x, t)
-			}
-			if scaled {
-				sumLossAll(b, l)
-			} else {
-				b.Output("loss", l)
-			}
-		})
-	}
-	ce("cross_entropy", []int{2, 3, 5}, []int{1, 0, 4, 4, 2, 4}, false)
-	ce("cross_entropy_scaled", []int{4, 7}, []int{6, 6, 0, 3}, true)
-	ce("cross_entropy_one_row", []int{1, 3}, []int{2}, false)
-	// matmul.concat
-	mmc := func(name string, xs []int, widths []int, same bool) {
-		add(name, nil, func(b *ir.Builder, fused bool) {
-			x := param(b, "x", d(xs...)...)
-			k := xs[len(xs)-1]
-			var ws []*ir.Value
-			for i, w := range widths {
-				if same && i > 0 {
-					ws = append(ws, ws[0])
-					continue
-				}
-				ws = append(ws, param(b, fmt.Sprintf("w%d", i), d(k, w)...))
-			}
-			var ys []*ir.Value
-			if fused {
-				ys = splitLast(b, b.Apply(ir.OpMatmulConcat, nil, append([]*ir.Value{x}, ws...)...), widths...)
-			} else {
-				for _, w := range ws {
-					ys = append(ys, b.Matmul(x, w, false))
-				}
-			}
-			sumLossAll(b, ys...)
-		})
-	}
-	// gelu, including a scaled input reaching the saturated tails
-	for _, s := range [][]int{{3, 5}, {2, 3, 4}, {7}} {
-		add(fmt.Sprintf("gelu%v", s), nil, func(b *ir.Builder, fused bool) {
-			x := param(b, "x", d(s...)...)
-			if fused {
-				sumLossAll(b, b.Apply(ir.OpGELU, nil, x))
-			} else {
-				sumLossAll(b, pGELU(b, x))
-			}
-		})
-	}
-	add("gelu_wide", nil, func(b *ir.Builder, fused bool) {
-		x := b.Scale(param(b, "x", d(4, 6)...), 4)
-		if fused {
-			sumLossAll(b, b.Apply(ir.OpGELU, nil, x))
-		} else {
-			sumLossAll(b, pGELU(b, x))
-		}
-	})
-	mmc("matmul.concat_qkv", []int{2, 3, 4}, []int{2, 3, 1}, false)
-	mmc("matmul.concat_one", []int{3, 4}, []int{5}, false)
-	mmc("matmul.concat_same_weight", []int{2, 2, 3}, []int{2, 2}, true)
-	return cs
-}
-
-// TestFusedOps runs every fused op through the harness: forward against the
-// naive reference, two identical runs, every gradient against float64
-// central differences, float32 against float64.
-func TestFusedOps(t *testing.T) {
-	var cases []gcase
-	for _, fc := range fusedCases() {
-		cases = append(cases, gcase{name: fc.name, inputs: fc.inputs, build: func(b *ir.Builder) { fc.build(b, true) }})
-	}
-	runCases(t, cases)
-}
-
-// gradsOf returns the loss and every parameter's gradient (as float64).
 func gradsOf(t testing.TB, m *ir.Module, dt DType, binds map[string]int, vals map[string][]float64, inputs map[string][]int) (float64, map[string][]float64) {
 	t.Helper()
 	g, err := Build(m, Options{Binds: binds, DType: dt, Grad: true})
@@ -525,66 +188,9 @@ func comparePrimitive(t *testing.T, prim, fused *ir.Module, binds map[string]int
 	}
 }
 
-// largeCases are fused-vs-primitive cases too big for the finite-difference
-// harness.
-func largeCases() []fusedCase {
-	var cs []fusedCase
-	for _, T := range []int{70, 128} {
-		for _, causal := range []bool{true, false} {
-			cs = append(cs, fusedCase{fmt.Sprintf("attention_T%d_causal=%v", T, causal), nil, func(b *ir.Builder, fused bool) {
-				q, k, v := param(b, "q", d(2, 2, T, 8)...), param(b, "k", d(2, 2, T, 8)...), param(b, "v", d(2, 2, T, 5)...)
-				if fused {
-					sumLossAll(b, fAttention(b, q, k, v, 0.3, causal))
-				} else {
-					sumLossAll(b, pAttention(b, q, k, v, 0.3, causal))
-				}
-			}})
-		}
-	}
-	for _, n := range []int{1, 2, 4} {
-		cs = append(cs, fusedCase{fmt.Sprintf("hc.coeffs_n%d_C128", n), nil, func(b *ir.Builder, fused bool) {
-			const C = 128
-			w := n*n + 2*n
-			x := param(b, "x", d(3, 7, n*C)...)
-			phi, alpha, bias := param(b, "phi", d(n*C, w)...), param(b, "alpha", d(3)...), param(b, "bias", d(w)...)
-			if fused {
-				sumLossAll(b, splitLast(b, fHCCoeffs(b, x, phi, alpha, bias, n, 1e-6), n, n, n*n)...)
-			} else {
-				g := pHCCoeffs(b, x, phi, alpha, bias, n, 1e-6)
-				sumLossAll(b, g[:]...)
-			}
-		}})
-	}
-	cs = append(cs, fusedCase{"gelu_3x7x128", nil, func(b *ir.Builder, fused bool) {
-		x := param(b, "x", d(3, 7, 128)...) // large enough to run in parallel chunks
-		if fused {
-			sumLossAll(b, b.Apply(ir.OpGELU, nil, x))
-		} else {
-			sumLossAll(b, pGELU(b, x))
-		}
-	}})
-	return cs
-}
-
-// TestFusedVsPrimitive compares every fused op with its primitive form.
-func TestFusedVsPrimitive(t *testing.T) {
-	for _, fc := range append(fusedCases(), largeCases()...) {
-		t.Run(fc.name, func(t *testing.T) {
-			mk := func(fused bool) *ir.Module {
-				b := ir.NewBuilder(fc.name + ".mhc")
-				fc.build(b, fused)
-				if err := b.Err(); err != nil {
-					t.Fatal(err)
-				}
-				return b.M
-			}
-			comparePrimitive(t, mk(false), mk(true), nil, fc.inputs)
-		})
-	}
-}
-
-// hcSublayer builds one mHC sublayer (mhc.md §3) on X [B,T,n,C], with
-// attention as F, fused or from primitives; it returns X'.
+// hcSublayer builds one mHC sublayer (docs/hyperconnections.md §3) on
+// X [B,T,n,C], with attention as F, fused or from the decompositions; it
+// returns X'.
 func hcSublayer(b *ir.Builder, X *ir.Value, n, C, H int, fused bool) *ir.Value {
 	B, T := ir.S("B"), ir.S("T")
 	bt := func(dims ...int) ir.Shape { return append(ir.Shape{B, T}, ir.Dims(dims...)...) }
@@ -597,44 +203,18 @@ func hcSublayer(b *ir.Builder, X *ir.Value, n, C, H int, fused bool) *ir.Value {
 	wk := b.Param("wk", ir.Dims(C, C), normal1, true)
 	wv := b.Param("wv", ir.Dims(C, C), normal1, true)
 	xf := b.Reshape(X, bt(n*C))
-	var pre, post, res *ir.Value
-	if fused {
-		parts := splitLast(b, fHCCoeffs(b, xf, phi, alpha, bias, n, 1e-6), n, n, n*n)
-		pre, post, res = parts[0], parts[1], parts[2]
-	} else {
-		gs := pHCCoeffs(b, xf, phi, alpha, bias, n, 1e-6)
-		pre, post, res = gs[0], gs[1], gs[2]
-	}
-	res = b.Reshape(res, bt(n, n))
-	var u, hRes *ir.Value
-	if fused {
-		hRes = fSinkhorn(b, res, 20)
-		u = fRMSNorm(b, b.Apply(ir.OpHCRead, nil, pre, X), g, 1e-5)
-	} else {
-		hRes = pSinkhorn(b, res, 20)
-		u = pRMSNorm(b, pHCRead(b, pre, X), g, 1e-5)
-	}
+	co := form(b, fused, ir.OpHCCoeffs, attrs("n", n, "eps", 1e-6), xf, phi, alpha, bias)
+	pre, post := co[0], co[1]
+	hRes := form1(b, fused, ir.OpSinkhorn, attrs("iters", 20), b.Reshape(co[2], bt(n, n)))
+	u := form1(b, fused, ir.OpRMSNorm, attrs("eps", 1e-5), form1(b, fused, ir.OpHCRead, nil, pre, X), g)
 	dh := C / H
 	heads := func(p *ir.Value) *ir.Value { return b.Transpose(b.Reshape(p, bt(H, dh)), 0, 2, 1, 3) }
-	var q, k, v *ir.Value
-	if fused {
-		qkv := splitLast(b, b.Apply(ir.OpMatmulConcat, nil, u, wq, wk, wv), C, C, C)
-		q, k, v = heads(qkv[0]), heads(qkv[1]), heads(qkv[2])
-	} else {
-		q, k, v = heads(b.Matmul(u, wq, false)), heads(b.Matmul(u, wk, false)), heads(b.Matmul(u, wv, false))
-	}
+	qkv := form(b, fused, ir.OpMatmulConcat, nil, u, wq, wk, wv)
+	q, k, v := heads(qkv[0]), heads(qkv[1]), heads(qkv[2])
 	q, k = b.Rope(q, 10000), b.Rope(k, 10000)
-	var o *ir.Value
-	if fused {
-		o = fAttention(b, q, k, v, 1/math.Sqrt(float64(dh)), true)
-	} else {
-		o = pAttention(b, q, k, v, 1/math.Sqrt(float64(dh)), true)
-	}
+	o := form1(b, fused, ir.OpAttention, attrs("scale", 1/math.Sqrt(float64(dh)), "causal", true), q, k, v)
 	y := b.Reshape(b.Transpose(o, 0, 2, 1, 3), bt(C))
-	if fused {
-		return b.Apply(ir.OpHCWrite, nil, hRes, X, post, y)
-	}
-	return pHCWrite(b, hRes, X, post, y)
+	return form1(b, fused, ir.OpHCWrite, nil, hRes, X, post, y)
 }
 
 // TestFusedSublayer compares a whole mHC sublayer (coefficients, Sinkhorn,
@@ -653,11 +233,7 @@ func TestFusedSublayer(t *testing.T) {
 				h := b.Reshape(b.Sum(X2, 2), ir.Shape{B, T, ir.D(C)})
 				logits := b.Matmul(h, b.Param("head", ir.Dims(C, V), normal1, true), false)
 				tg := b.Input("t", ir.Type{DType: ir.I32, Shape: ir.Shape{B, T}})
-				if fused {
-					b.Output("loss", b.Apply(ir.OpCrossEntropy, nil, logits, tg))
-				} else {
-					b.Output("loss", pCrossEntropy(b, logits, tg))
-				}
+				b.Output("loss", form1(b, fused, ir.OpCrossEntropy, nil, logits, tg))
 				if err := b.Err(); err != nil {
 					t.Fatal(err)
 				}
@@ -668,7 +244,8 @@ func TestFusedSublayer(t *testing.T) {
 	}
 }
 
-// TestHCWriteOrientation pins the transpose trap (mhc.md §3): row i of
+// TestHCWriteOrientation pins the transpose trap (docs/hyperconnections.md
+// §3): row i of
 // H_res produces stream i, with a non-symmetric H_res.
 func TestHCWriteOrientation(t *testing.T) {
 	b := ir.NewBuilder("orient.mhc")

@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
+	"github.com/mhcc/mhcc/backend/ref"
 	"github.com/mhcc/mhcc/ir"
 )
 
 // gcase is one gradient-check case: a tiny module whose loss is
-// sum(op(x) ⊙ R) (R a param too), checked against the reference
-// interpreter (forward) and float64 central differences on fresh
+// sum(y ⊙ R) (R a param too), checked against the reference interpreter
+// backend/ref (forward) and float64 central differences on fresh
 // forward-only graphs (every param's gradient).
 type gcase struct {
 	name   string
@@ -143,10 +144,11 @@ func (c gcase) check(t *testing.T) {
 	}
 
 	// (a) forward vs the reference interpreter
-	ref, err := refEval(m, c.binds, vals, c.inputs)
+	out, err := ref.Eval(m, c.binds, vals, c.inputs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ref := out["loss"].Data[0]
 	if e := relErr(loss, ref); e > 1e-9 {
 		t.Errorf("forward: loss %.15g, reference %.15g (rel %.2g)", loss, ref, e)
 	}
