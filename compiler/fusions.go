@@ -27,6 +27,7 @@ var fusions = []fusion{
 	{pass: "fuse-attention", op: ir.OpAttention, doc: "softmax(causal_mask(q·kᵀ·scale))·v → attention", rules: attentionRules()},
 	{pass: "fuse-cross-entropy", op: ir.OpCrossEntropy, doc: "−mean(pick(log_softmax(logits), targets)) → cross_entropy", rules: crossEntropyRules()},
 	{pass: "fuse-gelu", op: ir.OpGELU, doc: "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) → gelu", rules: geluRules()},
+	{pass: "fuse-silu", op: ir.OpSiLU, doc: "x·σ(x) → silu", rules: siluRules()},
 }
 
 // run makes the fusion a pass function.
@@ -68,6 +69,16 @@ func geluRules() []*Rule {
 		Name:  "gelu",
 		Roots: []*Pat{Op(ir.OpMul, Op(ir.OpMul, x, ConstIs(0.5)), Op(ir.OpAdd, Op(ir.OpTanh, inner), ConstIs(1)))},
 		Build: func(m *Match) *ir.Value { return m.Fuse(ir.OpGELU, nil, m.V("x")) },
+		Stat:  "fused",
+	}}
+}
+
+func siluRules() []*Rule {
+	x := Var("x")
+	return []*Rule{{
+		Name:  "silu",
+		Roots: []*Pat{Op(ir.OpMul, x, Op(ir.OpSigmoid, x))},
+		Build: func(m *Match) *ir.Value { return m.Fuse(ir.OpSiLU, nil, m.V("x")) },
 		Stat:  "fused",
 	}}
 }

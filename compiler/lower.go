@@ -196,6 +196,8 @@ func (l *lowerer) mlp(path string, m *lang.MLP, u *ir.Value) *ir.Value {
 	switch m.Act {
 	case "relu":
 		h = b.Relu(h)
+	case "silu":
+		h = b.Expand(ir.OpSiLU, nil, h)
 	default:
 		h = b.Expand(ir.OpGELU, nil, h)
 	}

@@ -13,6 +13,8 @@ const (
 	// OpGELU is the tanh approximation of GELU, elementwise:
 	// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 	OpGELU = "gelu"
+	// OpSiLU is x·σ(x), elementwise (the SiLU or swish activation).
+	OpSiLU = "silu"
 	// OpCrossEntropy is the mean over every position of
 	// −log_softmax(logits)[..., target]: logits [..., V], targets i32[...]
 	// → f32[].
@@ -57,6 +59,12 @@ func init() {
 				x3 := b.Mul(b.Square(x), x)
 				inner := b.Scale(b.Add(x, b.Scale(x3, GELUCubic)), GELUScale)
 				return []*Value{b.Mul(b.Scale(x, 0.5), b.Add(b.Tanh(inner), b.Const(1)))}
+			}},
+		&OpDef{Name: OpSiLU, Doc: "fused SiLU x·σ(x)", Fused: true,
+			Args: []ArgDef{f32("x")}, Type: sameType,
+			FLOPs: perOutput(2), // sigmoid and product
+			Decompose: func(b *Builder, args []*Value, _ Attrs) []*Value {
+				return []*Value{b.Mul(args[0], b.Sigmoid(args[0]))}
 			}},
 		&OpDef{Name: OpCrossEntropy, Doc: "fused log-softmax, pick and mean", Fused: true,
 			Args: []ArgDef{f32("logits"), {"targets", ArgI32}},

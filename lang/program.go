@@ -135,10 +135,10 @@ type Attention struct {
 	Pos      Pos
 }
 
-// MLP is `mlp hidden=H [act=gelu|relu]`.
+// MLP is `mlp hidden=H [act=gelu|relu|silu]`.
 type MLP struct {
 	Hidden int
-	Act    string // "gelu" (default, tanh approximation) or "relu"
+	Act    string // "gelu" (default, tanh approximation), "relu" or "silu"
 	Pos    Pos
 }
 

@@ -359,7 +359,7 @@ var Schema = []StatementSpec{
 		Keyword: "mlp", In: InBlock, Once: true,
 		Attrs: []AttrSpec{
 			{Name: "hidden", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "hidden width"},
-			{Name: "act", Type: TypeEnum, Values: []string{"gelu", "relu"}, Default: "gelu", Doc: "activation (gelu: tanh approximation)"},
+			{Name: "act", Type: TypeEnum, Values: []string{"gelu", "relu", "silu"}, Default: "gelu", Doc: "activation (gelu: tanh approximation; silu: x·σ(x))"},
 		},
 		Example: "mlp hidden=512",
 		Doc:     "two-layer feed-forward network",

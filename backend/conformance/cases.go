@@ -241,6 +241,10 @@ func Cases() []Case {
 		add(fmt.Sprint(s), ir.OpGELU, nil, P(s...))
 	}
 	add("wide", ir.OpGELU, nil, PScaled(4, 4, 6)) // reaches the saturated tails
+	for _, s := range [][]int{{3, 5}, {2, 3, 4}, {7}} {
+		add(fmt.Sprint(s), ir.OpSiLU, nil, P(s...))
+	}
+	add("wide", ir.OpSiLU, nil, PScaled(6, 4, 6))
 	add("3d", ir.OpCrossEntropy, nil, P(2, 3, 5), Idx(5, 2, 3))
 	add("2d", ir.OpCrossEntropy, nil, P(4, 7), Idx(7, 4))
 	add("one_row", ir.OpCrossEntropy, nil, P(1, 3), Idx(3, 1))
@@ -283,6 +287,7 @@ func Cases() []Case {
 		large(fmt.Sprintf("n%d_C128", n), ir.OpHCWrite, nil, P(3, 7, n, n), P(3, 7, n, C), P(3, 7, n), P(3, 7, C))
 	}
 	large("3x7x128", ir.OpGELU, nil, P(3, 7, 128))
+	large("3x7x128", ir.OpSiLU, nil, PScaled(3, 3, 7, 128))
 	large("3x7x128", ir.OpRMSNorm, attrs("eps", 1e-6), P(3, 7, 128), P(128))
 	large("64x96", ir.OpCrossEntropy, nil, P(64, 96), Idx(96, 64))
 	large("qkv_128", ir.OpMatmulConcat, nil, P(3, 7, 128), P(128, 128), P(128, 128), P(128, 64))

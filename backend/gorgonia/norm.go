@@ -24,6 +24,11 @@ func init() {
 		e.node, err = b.gelu(nodes[0], shapes[0])
 		return err
 	}), ir.OpGELU)
+	impls.Implement(fused(func(b *builder, _ *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		var err error
+		e.node, err = b.silu(nodes[0], shapes[0])
+		return err
+	}), ir.OpSiLU)
 	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
 		x := args[0].shape
 		if len(x) == 0 || args[1].ints == nil || prod(args[1].shape) != prod(x[:len(x)-1]) {
@@ -155,4 +160,43 @@ func (b *builder) crossEntropy(x, tgt *G.Node, xs []int) (*G.Node, error) {
 		return G.Nodes{r, nil}, err
 	}
 	return b.custom(name, nil, k, grad, x, tgt)
+}
+
+// ---------------------------------------------------------------- silu
+
+type siluK struct {
+	st *kernels.Side // slot 0: σ(x), for the backward
+}
+
+func (k siluK) f32(x [][]float32, _ [][]int, y []float32) error {
+	kernels.SiLUFwd(x[0], y, kernels.SideBuf[float32](k.st, 0, len(y)))
+	return nil
+}
+func (k siluK) f64(x [][]float64, _ [][]int, y []float64) error {
+	kernels.SiLUFwd(x[0], y, kernels.SideBuf[float64](k.st, 0, len(y)))
+	return nil
+}
+
+// siluGradK's inputs are x, the forward's output (so that it runs after
+// the forward that filled st) and the output gradient.
+type siluGradK siluK
+
+func (k siluGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	kernels.SiLUBwd(x[0], kernels.SideBuf[float32](k.st, 0, len(y)), x[2], y)
+	return nil
+}
+func (k siluGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	kernels.SiLUBwd(x[0], kernels.SideBuf[float64](k.st, 0, len(y)), x[2], y)
+	return nil
+}
+
+// silu applies the fused SiLU; the forward keeps σ(x) for the backward.
+func (b *builder) silu(x *G.Node, shape []int) (*G.Node, error) {
+	k := siluK{st: &kernels.Side{}}
+	name := b.fusedName("silu", shape)
+	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
+		r, err := b.gradOp(name+"_grad", in[0].Shape(), siluGradK(k), in[0], y, gy)
+		return G.Nodes{r}, err
+	}
+	return b.custom(name, shape, k, grad, x)
 }
