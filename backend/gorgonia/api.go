@@ -238,6 +238,21 @@ func (g *Graph) SetInputFloat(name string, data []float64) error {
 	return nil
 }
 
+// FloatInput returns the live buffer of the named f32 input: f32 in a
+// Float32 graph, f64 in a Float64 one. Writes are seen by the next run,
+// so a caller can keep state in an input and change part of it in place
+// (a key/value cache appends one row per decoding step).
+func (g *Graph) FloatInput(name string) (f32 []float32, f64 []float64, err error) {
+	in, ok := g.inputs[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("gorgonia: unknown input %q", name)
+	}
+	if in.ints != nil {
+		return nil, nil, fmt.Errorf("gorgonia: input %q is i32", name)
+	}
+	return in.f32, in.f64, nil
+}
+
 // Run evaluates the forward pass (and the backward pass if the graph has
 // one), copies every parameter's gradient into its GradF32/GradF64 buffer
 // (fresh each call, never accumulated; zero for params the loss does not

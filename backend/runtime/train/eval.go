@@ -47,7 +47,8 @@ func syntheticWindows(src data.Source, seed int64, B, T, batches int) windowSet 
 }
 
 // evaluator computes mean losses over window sets with forward-only graphs
-// that share the parameters of a base graph: one of batch B, and one per
+// (no backward pass, no optimizer state; RunOutputs reads the loss, as
+// sampling reads the logits) that share the parameters of a base graph: one of batch B, and one per
 // remainder size for a last partial batch. Training-time evaluation and
 // `eval` use the same evaluator code with the same B, so they give the
 // same number for the same windows.
@@ -114,10 +115,11 @@ func (e *evaluator) meanLoss(ws windowSet) (float64, error) {
 		if err := feed(g, tokens[:b*e.T], targets[:b*e.T]); err != nil {
 			return 0, err
 		}
-		l, err := g.Run()
+		out, err := g.RunOutputs(compiler.OutputLoss)
 		if err != nil {
 			return 0, fmt.Errorf("evaluation: %w", err)
 		}
+		l := out[compiler.OutputLoss][0]
 		sum += l * float64(b)
 	}
 	return sum / float64(ws.n), nil

@@ -395,48 +395,74 @@ func TestParamGroups(t *testing.T) {
 	}
 }
 
-// TestReadoutGivesTheLogits: the sampling graph's probe gradient equals
-// the logits the reference interpreter computes for the same weights.
-func TestReadoutGivesTheLogits(t *testing.T) {
-	p, _ := compile(t, testmodels.Small())
-	rm, err := readoutModule(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := gb.Build(rm, gb.Options{Binds: map[string]int{compiler.SymBatch: 1, compiler.SymTime: 8}, DType: gb.Float32, Grad: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	g.InitParams(3)
-	params := map[string][]float64{}
-	for _, prm := range g.Params() {
-		for i := range prm.F32() {
-			if prm.Name != readoutProbe {
-				prm.F32()[i] += float32(0.3 * math.Sin(float64(i+len(prm.Name))))
+// TestDecoderGivesTheLogits: decoding token by token with the key/value
+// caches gives, at every position, the logits the full forward pass of the
+// reference interpreter gives for the same weights (float32 against
+// float64); once the cache is full, the decoder continues from the newest
+// half of the context, and its logits are those of the full forward pass
+// over that window.
+func TestDecoderGivesTheLogits(t *testing.T) {
+	for name, src := range map[string]string{
+		"mhc":  testmodels.Small(),
+		"hc":   testmodels.Replace(testmodels.Small(), "constraint=birkhoff", "constraint=none"),
+		"tiny": testmodels.Tiny("residual streams=2 collapse=learned"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, _ := compile(t, src)
+			params := map[string][]float64{}
+			dec, err := NewDecoder(p, func(g *gb.Graph) error {
+				g.InitParams(3)
+				for _, prm := range g.Params() {
+					for i := range prm.F32() {
+						prm.F32()[i] += float32(0.3 * math.Sin(float64(i+len(prm.Name))))
+					}
+					params[prm.Name] = f64(prm.F32())
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		params[prm.Name] = f64(prm.F32())
-	}
-	tokens := []int{72, 101, 108, 108, 111, 0, 0, 0}
-	sel := []float64{0, 0, 0, 0, 1, 0, 0, 0}
-	feed(g, tokens, make([]int, 8))
-	g.SetInputFloat(readoutSelect, sel)
-	if _, err := g.Run(); err != nil {
-		t.Fatal(err)
-	}
-	lm, _ := compiler.LowerLogits(p)
-	outs, err := ref.Eval(lm, map[string]int{compiler.SymBatch: 1, compiler.SymTime: 8}, params,
-		map[string][]int{compiler.InputTokens: tokens, compiler.InputTargets: make([]int, 8)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := outs[compiler.OutputLogits].Data[4*256 : 5*256]
-	got := g.Param(readoutProbe).GradF32()
-	for i := range want {
-		if math.Abs(float64(got[i])-want[i]) > 1e-4*(1+math.Abs(want[i])) {
-			t.Fatalf("logit %d: readout %v, reference %v", i, got[i], want[i])
-		}
+			defer dec.Close()
+			T, V := p.Model.Context, p.Model.Vocab
+			text := make([]int, T+3)
+			for i := range text {
+				text[i] = (7*i + 3) % V
+			}
+			lm, err := compiler.LowerLogits(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// full returns the reference logits at the last of window's positions.
+			full := func(window []int) []float64 {
+				n := len(window)
+				outs, err := ref.Eval(lm, map[string]int{compiler.SymBatch: 1, compiler.SymTime: n}, params,
+					map[string][]int{compiler.InputTokens: window, compiler.InputTargets: make([]int, n)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return outs[compiler.OutputLogits].Data[(n-1)*V : n*V]
+			}
+			start := 0 // the first token in the decoder's window
+			for i, tok := range text {
+				if i-start == T {
+					start = i - (max(T/2, 1) - 1)
+				}
+				got, err := dec.Feed(tok)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if dec.Len() != i-start+1 {
+					t.Fatalf("token %d: the cache holds %d positions, want %d", i, dec.Len(), i-start+1)
+				}
+				want := full(text[start : i+1])
+				for k := range want {
+					if math.Abs(got[k]-want[k]) > 2e-4*(1+math.Abs(want[k])) {
+						t.Fatalf("token %d (window %d…%d): logit %d = %v, full forward %v", i, start, i, k, got[k], want[k])
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -9,45 +9,8 @@ import (
 
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
-	"github.com/mhcc/mhcc/compiler"
-	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
 )
-
-// Names of the readout added to the sampling module.
-const (
-	readoutProbe  = "__readout.probe"  // param f32[V], all ones
-	readoutSelect = "__readout.select" // input f32[B,T], one-hot position
-)
-
-// readoutModule turns the logits module of p into one whose scalar "loss"
-// is Σ_{b,t,v} logits[b,t,v]·select[b,t]·probe[v]. The Gorgonia backend
-// evaluates a scalar loss and the gradients of parameters only; the
-// gradient of this loss with respect to probe is Σ_{b,t} select[b,t]·
-// logits[b,t,:], i.e. exactly the logits at the position that select
-// marks. This reads logits through the backend unchanged, in float32
-// like training.
-func readoutModule(p *lang.Program) (*ir.Module, error) {
-	lm, err := compiler.LowerLogits(p)
-	if err != nil {
-		return nil, err
-	}
-	logits := lm.Output(compiler.OutputLogits)
-	m := *lm
-	m.Values = append([]*ir.Value(nil), lm.Values...)
-	m.Outputs = nil
-	b := &ir.Builder{M: &m}
-	V := p.Model.Vocab
-	bt := ir.Shape{ir.S(compiler.SymBatch), ir.S(compiler.SymTime)}
-	sel := b.Input(readoutSelect, ir.Type{DType: ir.F32, Shape: bt})
-	probe := b.Param(readoutProbe, ir.Dims(V), ir.Init{Kind: "ones"}, false)
-	w := b.Mul(b.Mul(logits, b.Reshape(sel, append(bt.Clone(), ir.D(1)))), probe)
-	b.Output(compiler.OutputLoss, b.Reshape(b.Sum(w, 0, 1, 2), ir.Shape{}))
-	if err := b.Err(); err != nil {
-		return nil, fmt.Errorf("internal error building the sampling readout: %w", err)
-	}
-	return &m, nil
-}
 
 // SampleOptions configure Sample.
 type SampleOptions struct {
@@ -77,9 +40,9 @@ type SampleResult struct {
 }
 
 // Sample loads a checkpoint of the model compiled from p and generates
-// tokens autoregressively: each step runs the model on the last `context`
-// tokens (shorter windows are padded at the end, which causal attention
-// never looks at) and samples from the logits at the last real position.
+// tokens autoregressively with a Decoder: the prompt (its last context
+// tokens) goes into the key/value caches position by position, then each
+// new token is drawn from the logits of the last one and fed in turn.
 func Sample(p *lang.Program, opts SampleOptions) (*SampleResult, error) {
 	V, T := p.Model.Vocab, p.Model.Context
 	switch {
@@ -103,22 +66,11 @@ func Sample(p *lang.Program, opts SampleOptions) (*SampleResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := readoutModule(p)
+	dec, err := NewDecoder(p, func(g *gb.Graph) error { return loadModel(g, ck.Model, nil) })
 	if err != nil {
 		return nil, err
 	}
-	g, err := gb.Build(m, gb.Options{Binds: map[string]int{compiler.SymBatch: 1, compiler.SymTime: T}, DType: gb.Float32, Grad: true})
-	if err != nil {
-		return nil, fmt.Errorf("building the sampling graph: %w", err)
-	}
-	defer g.Close()
-	if err := loadModel(g, ck.Model, map[string]bool{readoutProbe: true}); err != nil {
-		return nil, err
-	}
-	probe := g.Param(readoutProbe)
-	for i := range probe.F32() {
-		probe.F32()[i] = 1
-	}
+	defer dec.Close()
 	seq := append([]int(nil), opts.Prompt...)
 	if len(seq) == 0 {
 		seq = []int{0}
@@ -128,28 +80,13 @@ func Sample(p *lang.Program, opts SampleOptions) (*SampleResult, error) {
 	}
 	res := &SampleResult{Checkpoint: dir, Step: ck.State.Step, Prompt: append([]int(nil), seq...)}
 	rng := rand.New(rand.NewPCG(opts.Seed, 0x73_616d_706c_65))
-	tokens := make([]int, T)
-	targets := make([]int, T)
-	sel := make([]float64, T)
-	logits := make([]float64, V)
-	for range opts.Tokens {
-		win := seq[max(0, len(seq)-T):]
-		clear(tokens)
-		copy(tokens, win)
-		clear(sel)
-		sel[len(win)-1] = 1
-		if err := feed(g, tokens, targets); err != nil {
-			return nil, err
-		}
-		if err := g.SetInputFloat(readoutSelect, sel); err != nil {
-			return nil, err
-		}
-		if _, err := g.Run(); err != nil {
+	var logits []float64
+	for _, t := range seq[max(0, len(seq)-T):] {
+		if logits, err = dec.Feed(t); err != nil {
 			return nil, fmt.Errorf("sampling: %w", err)
 		}
-		for i, x := range probe.GradF32() {
-			logits[i] = float64(x)
-		}
+	}
+	for i := range opts.Tokens {
 		next, err := pickToken(logits, opts.Temperature, opts.TopK, rng)
 		if err != nil {
 			return nil, err
@@ -158,6 +95,11 @@ func Sample(p *lang.Program, opts SampleOptions) (*SampleResult, error) {
 		res.Tokens = append(res.Tokens, next)
 		if opts.Emit != nil {
 			opts.Emit(next)
+		}
+		if i+1 < opts.Tokens {
+			if logits, err = dec.Feed(next); err != nil {
+				return nil, fmt.Errorf("sampling: %w", err)
+			}
 		}
 	}
 	return res, nil
