@@ -10,7 +10,7 @@ and tokens/s. Not part of the test suite.
     /usr/bin/python3 bench/torch_bench.py --dim 512 --layers 4 --heads 8 --batch 8 --streams 1
     /usr/bin/python3 bench/torch_bench.py --dim 512 --layers 4 --heads 8 --batch 8 --streams 4
 
-Architecture (the mhcc lowering, docs/mhc.md): byte vocabulary 256, context
+Architecture (the mhcc lowering, docs/hyperconnections.md): byte vocabulary 256, context
 128, token embedding, `layers` blocks of [RMSNorm -> causal attention with
 RoPE] and [RMSNorm -> MLP 4d with tanh GELU], final RMSNorm, tied head, mean
 cross-entropy. --streams 1 is the plain pre-norm residual; --streams n > 1 is

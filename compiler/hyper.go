@@ -5,7 +5,7 @@ import (
 	"github.com/mhcc/mhcc/lang"
 )
 
-// The hyper-connection variants (mhc.md §2–§4, docs/residual.md). Every
+// The hyper-connection variants (docs/hyperconnections.md §2–§4, docs/residual.md). Every
 // learned variant computes, per token and sublayer, the coefficients
 //
 //	H_pre [B,T,n]   H_post [B,T,n]   H_res [B,T,n,n]
@@ -64,7 +64,7 @@ func (l *lowerer) readWrite(blk *lang.Block, X *ir.Value, co hcCoeffs) *ir.Value
 	return b.Expand(ir.OpHCWrite, nil, co.res, X, co.post, y)
 }
 
-// mhcSublayer is the mHC family (mhc.md §3): coefficients from the
+// mhcSublayer is the mHC family (docs/hyperconnections.md §3): coefficients from the
 // flattened, RMS-normalised token, H_pre = σ, H_post = 2σ, and H_res on
 // the constraint's manifold — Sinkhorn-Knopp (birkhoff), a softmax over
 // each row (stochastic) or a softmax-weighted sum of the n! permutation
@@ -144,7 +144,7 @@ func (l *lowerer) mhcSublayer(blk *lang.Block, X *ir.Value) *ir.Value {
 	return l.readWrite(blk, X, hcCoeffs{pre: hPre, post: hPost, res: hRes})
 }
 
-// hcSublayer is the dynamic hyper-connection of the HC paper (mhc.md §4),
+// hcSublayer is the dynamic hyper-connection of the HC paper (docs/hyperconnections.md §4),
 // computed from each stream's own normalised vector H̄_j = RMSNorm(X_j)
 // (gain g [C], ε = 1e-6):
 //
@@ -195,12 +195,12 @@ func (l *lowerer) hcSublayer(blk *lang.Block, X *ir.Value) *ir.Value {
 	return l.readWrite(blk, X, co)
 }
 
-// collapseEps keeps every weight of the learned collapse positive (mhc.md §2).
+// collapseEps keeps every weight of the learned collapse positive (docs/hyperconnections.md §2).
 const collapseEps = 1e-6
 
 // collapse combines the streams X [B,T,n,C] into h [B,T,C] before the
 // final norm: Σ_i X_i (sum), (1/n)·Σ_i X_i (mean), or DeepSeek's pre-only
-// head (learned, mhc.md §2):
+// head (learned, docs/hyperconnections.md §2):
 //
 //	h = Σ_i (σ(α_head·(x·φ_head)/r + b_head)_i + 1e-6)·X_i
 //

@@ -11,7 +11,7 @@ import (
 
 // These tests evaluate the decompositions the lowering emits for mHC sublayers
 // with the float64 reference interpreter, against direct loops written
-// from mhc.md §3.
+// from docs/hyperconnections.md §3.
 
 var testBinds = map[string]int{SymBatch: 2, SymTime: 3}
 
@@ -47,7 +47,7 @@ func TestSinkhornRowsExactColumnsClose(t *testing.T) {
 
 	for m := 0; m < 2*3; m++ {
 		P := got.Data[m*n*n : (m+1)*n*n]
-		// Direct Sinkhorn-Knopp from mhc.md §3 step 5: exp, then t times
+		// Direct Sinkhorn-Knopp from docs/hyperconnections.md §3 step 5: exp, then t times
 		// normalise columns, then rows.
 		want := make([]float64, n*n)
 		for k := range want {

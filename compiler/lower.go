@@ -25,7 +25,7 @@ const (
 	OutputLoss   = "loss"    // f32[] mean next-token cross-entropy in nats
 )
 
-// rmsEpsHC is ε in the mHC coefficient RMS normalisation (mhc.md §3 step 1).
+// rmsEpsHC is ε in the mHC coefficient RMS normalisation (docs/hyperconnections.md §3 step 1).
 const rmsEpsHC = 1e-6
 
 // Lower turns a checked program into a primitive-op IR module whose output
@@ -105,7 +105,7 @@ func (l *lowerer) model() {
 	} else {
 		n := res.Streams
 		b.At(pos(res.Pos))
-		// Stem: replicate the embedding into every stream (mhc.md §2).
+		// Stem: replicate the embedding into every stream (docs/hyperconnections.md §2).
 		X := b.Broadcast(b.Reshape(h, bt(1, C)), bt(n, C))
 		for i := range md.Blocks {
 			X = l.hyperSublayer(&md.Blocks[i], X)

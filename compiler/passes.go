@@ -31,7 +31,7 @@ const MaxLevel = O2
 // DefaultLevel is the level of every compilation that does not ask for
 // one: `mhcc FILE -o OUT`, `mhcc run`, a bundled executable recompiling its
 // payload, and CompileSource/CompileFile without options. It is O2:
-// backend/gorgonia implements every fused op of ir/ops.go, and the fused
+// backend/gorgonia implements every fused op of the op table, and the fused
 // graph trains 1.6–2.1× faster than -O0 (docs/performance.md). `mhcc ir`
 // defaults to O2 on its own.
 const DefaultLevel = O2

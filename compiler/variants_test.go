@@ -14,7 +14,7 @@ import (
 
 // Tests of the hyper-connection variants: every H_res has the properties
 // its constraint promises, and every coefficient equals the formula of
-// mhc.md §3–§4 computed directly (with non-symmetric matrices, so that a
+// docs/hyperconnections.md §3–§4 computed directly (with non-symmetric matrices, so that a
 // transposed H_res fails).
 
 // diagEval compiles src, lowers it with LowerDiagnostics and evaluates
@@ -155,7 +155,7 @@ func near(t *testing.T, what string, got, want []float64, tol float64) {
 	}
 }
 
-// TestHCCoefficientsFromFormula pins constraint=none (mhc.md §4) against
+// TestHCCoefficientsFromFormula pins constraint=none (docs/hyperconnections.md §4) against
 // a direct computation: H̄_j = RMSNorm(X_j)·g, A_m[j] = s_α·tanh(H̄_j·W_m)
 // + A_m⁰[j], B[i] = s_β·tanh(H̄_i·W_β) + B⁰[i], A_r[j,i] =
 // s_α·tanh(H̄_j·W_r[:,i]) + A_r⁰[j,i]; H_pre = A_m, H_post = B and
@@ -276,7 +276,7 @@ func TestStaticCoefficients(t *testing.T) {
 	})
 }
 
-// directSinkhorn is mhc.md §3 step 5 on one n×n logit matrix.
+// directSinkhorn is docs/hyperconnections.md §3 step 5 on one n×n logit matrix.
 func directSinkhorn(L []float64, n, iters int) []float64 {
 	M := make([]float64, n*n)
 	mx := math.Inf(-1)
@@ -309,7 +309,7 @@ func directSinkhorn(L []float64, n, iters int) []float64 {
 	return M
 }
 
-// TestMHCFamilyFromFormula pins the dynamic mHC family (mhc.md §3) for
+// TestMHCFamilyFromFormula pins the dynamic mHC family (docs/hyperconnections.md §3) for
 // each manifold: m = vec(X)·phi / sqrt(mean(x²) + 1e-6); H_pre =
 // σ(α₀·m_pre + b_pre), H_post = 2σ(α₁·m_post + b_post), and H_res from
 // the logits α₂·m_res + b_res: Sinkhorn-Knopp (birkhoff), a softmax over
@@ -399,7 +399,7 @@ func softmaxOf(x []float64) []float64 {
 	return out
 }
 
-// TestLearnedCollapseFromFormula pins collapse=learned (mhc.md §2):
+// TestLearnedCollapseFromFormula pins collapse=learned (docs/hyperconnections.md §2):
 // h = Σ_i (σ(α·(x·φ)/r + b)_i + 1e-6)·X_i on the last stream tensor.
 func TestLearnedCollapseFromFormula(t *testing.T) {
 	const n, C = 3, 2

@@ -61,7 +61,7 @@ const (
 	// n ≤ 5 (mhcc).
 	ConstraintPermutations = "permutations"
 	// ConstraintNone: the dynamic hyper-connections of the HC paper, no
-	// constraint on H_res (mhc.md §4).
+	// constraint on H_res (docs/hyperconnections.md §4).
 	ConstraintNone     = "none"
 	ConstraintIdentity = "identity" // fixed H_pre = e_home, H_post = 1, H_res = I; no parameters
 )

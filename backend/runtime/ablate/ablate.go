@@ -3,7 +3,7 @@
 // identical data, seeds and budget, one after another in this process
 // (backend/train), and compares them in one table — validation loss, loss
 // spikes, gradient norms, the composite gain of the residual mixing
-// (mhc.md §5), parameters and speed — written as Markdown and JSON, with
+// (docs/hyperconnections.md §5), parameters and speed — written as Markdown and JSON, with
 // the loss and gain curves drawn to PNG and SVG. It also diffs two models
 // (diff.go): their resolved configuration, parameter and FLOP totals and
 // parameter tensors.

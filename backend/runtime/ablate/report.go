@@ -146,7 +146,7 @@ func (r *Report) Markdown(timing bool) string {
 		"final val, best val: validation loss (nats/token) at the last step, and the lowest measured",
 		"spikes: " + r.Spikes.String(),
 		"max gnorm: the largest global gradient norm, before clipping",
-		"max gain fwd, bwd: the largest composite Amax gain of the residual mixing measured during training (the product of every sublayer's H_res; forward = max absolute row sum, backward = max absolute column sum; mhc.md §5); `-` when not measured, as for the plain residual",
+		"max gain fwd, bwd: the largest composite Amax gain of the residual mixing measured during training (the product of every sublayer's H_res; forward = max absolute row sum, backward = max absolute column sum; docs/hyperconnections.md §5); `-` when not measured, as for the plain residual",
 		"params: trainable parameters",
 	}
 	if timing {

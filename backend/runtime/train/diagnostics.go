@@ -10,7 +10,7 @@ import (
 	"github.com/mhcc/mhcc/lang"
 )
 
-// The stability diagnostics of hyper-connections (mhc.md §5), computed
+// The stability diagnostics of hyper-connections (docs/hyperconnections.md §5), computed
 // every N steps from the coefficients of one forward pass on the step's
 // batch and written into metrics.jsonl (Record's hc fields):
 //
