@@ -38,7 +38,7 @@ const (
 const CausalMaskValue = -1e9
 
 func init() {
-	define(
+	define("sequence",
 		&OpDef{Name: OpCausalMask, Doc: "mask j > i with −1e9", Args: []ArgDef{f32("x")},
 			Type: func(args []*Value, _ Attrs) (Type, error) {
 				s := args[0].Type.Shape

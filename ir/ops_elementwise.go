@@ -58,7 +58,7 @@ func binaryOp(name, doc string, commutative bool, f func(a, b float64) float64) 
 }
 
 func init() {
-	define(
+	define("elementwise",
 		unaryOp(OpNeg, "−x", func(x float64) float64 { return -x }),
 		unaryOp(OpExp, "eˣ", math.Exp),
 		unaryOp(OpLog, "ln x", math.Log),

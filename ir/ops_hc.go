@@ -37,7 +37,7 @@ func HCCoeffsWidth(n int, attrs Attrs) int {
 }
 
 func init() {
-	define(
+	define("hyper-connections",
 		&OpDef{Name: OpSinkhorn, Doc: "fused Sinkhorn-Knopp projection", Fused: true,
 			Args:  []ArgDef{f32("logits")},
 			Attrs: []AttrDef{attr("iters", AttrInt, "column-then-row normalisation rounds, ≥ 1")},

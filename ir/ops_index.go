@@ -12,7 +12,7 @@ const (
 )
 
 func init() {
-	define(
+	define("index",
 		&OpDef{Name: OpGather, Doc: "row lookup (embedding)", Args: []ArgDef{f32("table"), {"indices", ArgI32}},
 			Type: func(args []*Value, _ Attrs) (Type, error) {
 				t, idx := args[0].Type, args[1].Type

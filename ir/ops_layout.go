@@ -20,7 +20,7 @@ const (
 
 func init() {
 	anyArg := []ArgDef{{"x", ArgAny}}
-	define(
+	define("layout",
 		&OpDef{Name: OpReshape, Doc: "row-major reshape", Args: anyArg,
 			Attrs: []AttrDef{attr("shape", AttrShape, "the new shape, of the same size")},
 			Type: func(args []*Value, attrs Attrs) (Type, error) {

@@ -29,7 +29,7 @@ func ownType(op string) func([]*Value, Attrs) (Type, error) {
 }
 
 func init() {
-	define(
+	define("leaves",
 		&OpDef{Name: OpParam, Doc: "trainable tensor",
 			Attrs: []AttrDef{
 				attr("name", AttrString, "the model path, also the checkpoint tensor name"),

@@ -16,7 +16,7 @@ const (
 )
 
 func init() {
-	define(
+	define("products",
 		&OpDef{Name: OpMatmul, Doc: "(batched) matrix product", Args: []ArgDef{f32("a"), f32("b")},
 			Attrs: []AttrDef{attr("trans_b", AttrBool, "b is given transposed")},
 			Type: func(args []*Value, attrs Attrs) (Type, error) {

@@ -30,7 +30,7 @@ var (
 )
 
 func init() {
-	define(
+	define("normalisation, activations, loss",
 		&OpDef{Name: OpRMSNorm, Doc: "fused RMS normalisation with gain", Fused: true,
 			Args:  []ArgDef{f32("x"), f32("g")},
 			Attrs: []AttrDef{attr("eps", AttrFloat, "added to the mean square")},

@@ -55,7 +55,7 @@ func softmaxOp(name, doc string) *OpDef {
 }
 
 func init() {
-	define(
+	define("reductions and softmax",
 		reduceOp(OpSum, "sum over axes, keeping them as size 1"),
 		reduceOp(OpMean, "mean over axes, keeping them as size 1"),
 		reduceOp(OpMax, "max over axes, keeping them as size 1"),

@@ -110,6 +110,9 @@ type FLOPsRule func(in [][]int, out []int, attrs Attrs) int64
 type OpDef struct {
 	// Name is the op's IR spelling.
 	Name string
+	// Family is the op's family (set by the table: the file that defines
+	// it, ir/ops_*.go), e.g. "elementwise".
+	Family string
 	// Doc is the op's meaning in one line.
 	Doc string
 	// Args are the operands in order. With Variadic the last one repeats
@@ -158,11 +161,12 @@ var Ops []*OpDef
 
 var opIndex = map[string]*OpDef{}
 
-// define adds entries to the table; the families' init functions call it.
-// It panics on an inconsistent entry, so a broken table stops every
-// binary at start-up rather than mis-compiling.
-func define(defs ...*OpDef) {
+// define adds a family's entries to the table; the families' init
+// functions call it. It panics on an inconsistent entry, so a broken
+// table stops every binary at start-up rather than mis-compiling.
+func define(family string, defs ...*OpDef) {
 	for _, d := range defs {
+		d.Family = family
 		if d.Fused {
 			d.Attrs = append(d.Attrs, AttrDef{Key: MembersAttr, Kind: AttrInt, Optional: true,
 				Doc: "how many primitive values the fusion replaced (no effect on the semantics)"})
