@@ -3,7 +3,6 @@ package compiler
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mhcc/mhcc/backend/ref"
+	"github.com/mhcc/mhcc/internal/testmodels"
 	"github.com/mhcc/mhcc/ir"
 )
 
@@ -35,26 +35,12 @@ func examples(t *testing.T) map[string][]byte {
 }
 
 // variant is a small model exercising one configuration.
+// variant is testmodels.Tiny with the residual statement and the
+// attention and MLP attributes besides heads and width ("" keeps the
+// defaults: rope=true, act=gelu).
 func variant(residual, attn, mlp string) []byte {
-	return []byte(fmt.Sprintf(`model v {
-  vocab 11
-  context 5
-  embed dim=8
-  %s
-  repeat 2 {
-    block attn {
-      norm rms
-      attention heads=2 %s
-    }
-    block mlp {
-      norm rms
-      mlp hidden=12 %s
-    }
-  }
-  norm rms
-  head tied
-}
-`, residual, attn, mlp))
+	src := testmodels.Replace(testmodels.Tiny(residual), "heads=2 rope=true", strings.TrimSpace("heads=2 "+attn))
+	return []byte(testmodels.Replace(src, "hidden=12 act=gelu", strings.TrimSpace("hidden=12 "+mlp)))
 }
 
 // variants are the small configurations checked besides the examples.

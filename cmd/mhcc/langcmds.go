@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/lang"
 )
@@ -105,11 +106,16 @@ func compileFile(path string, set []string, opts ...compiler.Options) (*compiler
 	return compileSource(path, src, set, opts...)
 }
 
-// compileSource is compiler.CompileSource with --set overrides.
+// compileSource is compiler.CompileSource with --set overrides. The
+// module is compiled for the Gorgonia backend unless opts names another
+// target: an op it does not implement is an error at its statement.
 func compileSource(filename string, src []byte, set []string, opts ...compiler.Options) (*compiler.Result, error) {
 	o := compiler.DefaultOptions()
 	if len(opts) > 0 {
 		o = opts[0]
+	}
+	if o.Target == nil {
+		o.Target = gb.Backend{DType: gb.Float32}
 	}
 	prog, diags := lang.LoadWith(filename, src, lang.Options{Set: set})
 	res := &compiler.Result{Program: prog, Diags: diags, Source: src}
@@ -121,9 +127,13 @@ func compileSource(filename string, src []byte, set []string, opts ...compiler.O
 	if err != nil {
 		return res, err
 	}
-	res.Module = m
 	res.Diags = append(res.Diags, compiler.ModuleDiagnostics(prog, m, o)...)
+	target := compiler.TargetDiagnostics(o.Target, m, filename, src)
+	res.Diags = append(res.Diags, target...)
 	res.Diags.Sort()
+	if !target.HasErrors() {
+		res.Module = m
+	}
 	return res, nil
 }
 

@@ -49,6 +49,15 @@ func Tiny(residual string) string {
 	return Replace(Source("tiny.mhc"), "  residual plain\n", "  "+residual+"\n")
 }
 
+// Deep returns deep.mhc with its `residual plain` line replaced by the
+// statement residual. deep.mhc has 8 layers = 16 sublayers of width 16
+// (vocab 13, context 6), so that `recompute=true` (segment 4) recomputes
+// segments of three stream tensors: the recompute tests of
+// backend/gorgonia/e2e use it.
+func Deep(residual string) string {
+	return Replace(Source("deep.mhc"), "  residual plain\n", "  "+residual+"\n")
+}
+
 // Small returns small.mhc with the given lines added at the end of its
 // train block (a line may hold several statements separated by "\n  ").
 // small.mhc is a byte-level mHC model, 2 streams, width 16, context 8,

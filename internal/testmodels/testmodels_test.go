@@ -20,6 +20,7 @@ func TestModelsClean(t *testing.T) {
 		"Tiny(mHC)":        testmodels.Tiny("residual streams=4 constraint=birkhoff sinkhorn=20"),
 		"Small(two lines)": testmodels.Small("eval every=2 batches=1", "optimizer sgd lr=0.05\n  checkpoint every=2"),
 		"Minimal":          testmodels.Minimal(),
+		"Deep(mHC)":        testmodels.Deep("residual streams=4 recompute=true"),
 	}
 	names := testmodels.Names()
 	if len(names) < 3 {

@@ -8,27 +8,14 @@ import (
 
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/internal/testmodels"
 	"github.com/mhcc/mhcc/ir"
 )
 
-// deepSource is a small model with 8 layers = 16 hyper-connected
-// sublayers, so that recompute=true (segment 4) recomputes segments of
-// three stream tensors: X_1–3, X_5–7, X_9–11, X_13–15.
-func deepSource(residual string) string {
-	return `model deep {
-  vocab 13
-  context 6
-  embed dim=16
-  ` + residual + `
-  repeat 8 {
-    block attn { norm rms; attention heads=2 rope=true }
-    block mlp { norm rms; mlp hidden=24 act=gelu }
-  }
-  norm rms
-  head tied
-}
-`
-}
+// deepSource is testmodels.Deep: 16 hyper-connected sublayers, so that
+// recompute=true (segment 4) recomputes segments of three stream tensors:
+// X_1–3, X_5–7, X_9–11, X_13–15.
+var deepSource = testmodels.Deep
 
 func compileSource(t *testing.T, src string, level compiler.Level) *ir.Module {
 	t.Helper()
