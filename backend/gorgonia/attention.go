@@ -2,6 +2,7 @@ package gorgonia
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 
@@ -25,7 +26,7 @@ func init() {
 	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
 		q, k, vv := shapes[0], shapes[1], shapes[2]
 		r := len(q)
-		if r < 2 || !sameShape(q, k) || len(vv) != r || !sameShape(q[:r-1], vv[:r-1]) {
+		if r < 2 || !slices.Equal(q, k) || len(vv) != r || !slices.Equal(q[:r-1], vv[:r-1]) {
 			return fmt.Errorf("attention: want q, k [..., T, d] and v [..., T, dv], got %v %v %v", q, k, vv)
 		}
 		var err error

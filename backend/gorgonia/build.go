@@ -3,6 +3,7 @@ package gorgonia
 import (
 	"fmt"
 	"runtime/debug"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -352,7 +353,7 @@ func (b *builder) param(v *ir.Value, e *entry) error {
 		if bp == nil {
 			return fmt.Errorf("param %q does not exist in the base graph", name)
 		}
-		if !sameShape(bp.Shape, p.Shape) {
+		if !slices.Equal(bp.Shape, p.Shape) {
 			return fmt.Errorf("param %q has shape %v, base graph has %v", name, p.Shape, bp.Shape)
 		}
 		p.t, p.f32, p.f64 = bp.t, bp.f32, bp.f64
@@ -497,18 +498,6 @@ func prod(s []int) int {
 		n *= d
 	}
 	return n
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // lastDim is the last dimension of a resolved shape (1 for a scalar).

@@ -2,6 +2,7 @@ package gorgonia
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 
@@ -86,11 +87,11 @@ func (b *builder) binary(opName string, x, y, e *entry) error {
 	case x.isConst && y.isConst:
 		e.isConst, e.c = true, fold(opName, x.c, y.c)
 		return nil
-	case y.isConst && sameShape(x.shape, out):
+	case y.isConst && slices.Equal(x.shape, out):
 		n, err := b.scalarOp(kind, y.c, x.node, out)
 		e.node = n
 		return err
-	case x.isConst && sameShape(y.shape, out):
+	case x.isConst && slices.Equal(y.shape, out):
 		rk := map[int]int{kernels.BinAdd: kernels.BinAdd, kernels.BinMul: kernels.BinMul, kernels.BinSub: kernels.BinRSub, kernels.BinDiv: kernels.BinRDiv}[kind]
 		n, err := b.scalarOp(rk, x.c, y.node, out)
 		e.node = n
@@ -180,7 +181,7 @@ func (b *builder) broadcastBinary(kind int, x, y *G.Node, xs, ys, out []int) (*G
 			if !o.wrt[w] {
 				continue
 			}
-			if (kind == kernels.BinAdd || (kind == kernels.BinSub && w == 0)) && sameShape(shapes[w], out) {
+			if (kind == kernels.BinAdd || (kind == kernels.BinSub && w == 0)) && slices.Equal(shapes[w], out) {
 				n, err := b.passGrad(g, in[w])
 				if err != nil {
 					return nil, err
@@ -193,7 +194,7 @@ func (b *builder) broadcastBinary(kind int, x, y *G.Node, xs, ys, out []int) (*G
 			if ab {
 				children = G.Nodes{in[0], in[1], g}
 			}
-			direct := sameShape(xs, out) && sameShape(ys, out)
+			direct := slices.Equal(xs, out) && slices.Equal(ys, out)
 			n, err := b.gradOp(fmt.Sprintf("%s_grad%d", name, w), in[w].Shape(), binGradK{kind, w, p, ab, direct}, children...)
 			if err != nil {
 				return nil, err

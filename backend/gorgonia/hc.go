@@ -2,6 +2,7 @@ package gorgonia
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 
@@ -24,7 +25,7 @@ func init() {
 		n := v.Attrs.Int("n")
 		w := ir.HCCoeffsWidth(n, v.Attrs)
 		k := lastDim(shapes[0])
-		if n < 1 || len(shapes[0]) == 0 || !sameShape(shapes[1], []int{k, w}) || prod(shapes[2]) != 3 || prod(shapes[3]) != w {
+		if n < 1 || len(shapes[0]) == 0 || !slices.Equal(shapes[1], []int{k, w}) || prod(shapes[2]) != 3 || prod(shapes[3]) != w {
 			return fmt.Errorf("hc.coeffs n=%d: bad operand shapes %v %v %v %v", n, shapes[0], shapes[1], shapes[2], shapes[3])
 		}
 		var err error

@@ -2,6 +2,7 @@ package gorgonia
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -36,7 +37,7 @@ func init() {
 		return b.structural(args[0], e, start == 0 && end == args[0].shape[ax], func(x *G.Node) (*G.Node, error) { return b.slice(x, args[0].shape, ax, start, end) })
 	}, ir.OpSlice)
 	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
-		return b.structural(args[0], e, sameShape(args[0].shape, e.shape), func(x *G.Node) (*G.Node, error) { return b.broadcast(x, args[0].shape, e.shape) })
+		return b.structural(args[0], e, slices.Equal(args[0].shape, e.shape), func(x *G.Node) (*G.Node, error) { return b.broadcast(x, args[0].shape, e.shape) })
 	}, ir.OpBroadcast)
 }
 

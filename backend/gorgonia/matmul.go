@@ -44,7 +44,7 @@ func (b *builder) lowerMatmul(xe, we *entry, transB bool, e *entry) error {
 		return err
 	}
 	xs, ws := xe.shape, we.shape
-	if len(xs) < 2 || len(ws) < 2 || (len(ws) != 2 && (len(ws) != len(xs) || !sameShape(xs[:len(xs)-2], ws[:len(ws)-2]))) {
+	if len(xs) < 2 || len(ws) < 2 || (len(ws) != 2 && (len(ws) != len(xs) || !slices.Equal(xs[:len(xs)-2], ws[:len(ws)-2]))) {
 		return fmt.Errorf("matmul: bad operand shapes %v and %v", xs, ws)
 	}
 	k := ws[len(ws)-2]

@@ -19,16 +19,8 @@ func init() {
 		e.node, err = b.rmsnorm(nodes[0], nodes[1], shapes[0], v.Attrs.Float("eps"), b.streams.role(v))
 		return err
 	}), ir.OpRMSNorm)
-	impls.Implement(fused(func(b *builder, _ *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
-		var err error
-		e.node, err = b.gelu(nodes[0], shapes[0])
-		return err
-	}), ir.OpGELU)
-	impls.Implement(fused(func(b *builder, _ *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
-		var err error
-		e.node, err = b.silu(nodes[0], shapes[0])
-		return err
-	}), ir.OpSiLU)
+	implementActivation(ir.OpGELU, activation{kernels.GELUFwd[float32], kernels.GELUFwd[float64], kernels.GELUBwd[float32], kernels.GELUBwd[float64]})
+	implementActivation(ir.OpSiLU, activation{kernels.SiLUFwd[float32], kernels.SiLUFwd[float64], kernels.SiLUBwd[float32], kernels.SiLUBwd[float64]})
 	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
 		x := args[0].shape
 		if len(x) == 0 || args[1].ints == nil || prod(args[1].shape) != prod(x[:len(x)-1]) {
@@ -38,8 +30,8 @@ func init() {
 	}, ir.OpCrossEntropy)
 }
 
-// Normalisation, activation and the loss (ir/ops_norm.go), all fused:
-// rmsnorm, gelu and cross_entropy.
+// Normalisation, activations and the loss (ir/ops_norm.go), all fused:
+// rmsnorm, the activations gelu and silu, and cross_entropy.
 
 type rmsK struct {
 	c   int
@@ -88,45 +80,6 @@ func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64, role *hcRole) 
 	return b.custom(name, shape, k, grad, x, g)
 }
 
-type geluK struct {
-	st *kernels.Side // slot 0: t = tanh(√(2/π)·(x + 0.044715·x³)), for the backward
-}
-
-func (k geluK) f32(x [][]float32, _ [][]int, y []float32) error {
-	kernels.GELUFwd(x[0], y, kernels.SideBuf[float32](k.st, 0, len(y)))
-	return nil
-}
-func (k geluK) f64(x [][]float64, _ [][]int, y []float64) error {
-	kernels.GELUFwd(x[0], y, kernels.SideBuf[float64](k.st, 0, len(y)))
-	return nil
-}
-
-// geluGradK's inputs are x, the forward's output (only so that it runs
-// after the forward that filled st) and the output gradient.
-type geluGradK geluK
-
-func (k geluGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	kernels.GELUBwd(x[0], kernels.SideBuf[float32](k.st, 0, len(y)), x[2], y)
-	return nil
-}
-func (k geluGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	kernels.GELUBwd(x[0], kernels.SideBuf[float64](k.st, 0, len(y)), x[2], y)
-	return nil
-}
-
-// gelu applies the fused GELU. The forward keeps tanh u (one float per
-// element, as the unfused graph keeps its tanh output) and the backward
-// reads it instead of recomputing it.
-func (b *builder) gelu(x *G.Node, shape []int) (*G.Node, error) {
-	k := geluK{st: &kernels.Side{}}
-	name := b.fusedName("gelu", shape)
-	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
-		r, err := b.gradOp(name+"_grad", in[0].Shape(), geluGradK(k), in[0], y, gy)
-		return G.Nodes{r}, err
-	}
-	return b.custom(name, shape, k, grad, x)
-}
-
 type ceK struct {
 	v  int
 	st *kernels.Side // slot 0: the probabilities [N, V]; slot 1: per-chunk losses
@@ -162,40 +115,63 @@ func (b *builder) crossEntropy(x, tgt *G.Node, xs []int) (*G.Node, error) {
 	return b.custom(name, nil, k, grad, x, tgt)
 }
 
-// ---------------------------------------------------------------- silu
+// ---------------------------------------------------------------- activations
 
-type siluK struct {
-	st *kernels.Side // slot 0: σ(x), for the backward
+// activation is the kernels of a fused elementwise activation that keeps
+// one value per element for its backward (gelu keeps tanh u, as the
+// unfused graph keeps its tanh output; silu keeps σ(x)): fwd(x, y, kept)
+// and bwd(x, kept, gy, dx), in both precisions.
+type activation struct {
+	fwd32 func(x, y, kept []float32)
+	fwd64 func(x, y, kept []float64)
+	bwd32 func(x, kept, gy, dx []float32)
+	bwd64 func(x, kept, gy, dx []float64)
 }
 
-func (k siluK) f32(x [][]float32, _ [][]int, y []float32) error {
-	kernels.SiLUFwd(x[0], y, kernels.SideBuf[float32](k.st, 0, len(y)))
+// implementActivation registers op as the activation act.
+func implementActivation(op string, act activation) {
+	impls.Implement(fused(func(b *builder, _ *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		var err error
+		e.node, err = b.activation(op, act, nodes[0], shapes[0])
+		return err
+	}), op)
+}
+
+// actK is the forward of an activation; st slot 0 holds what it keeps.
+type actK struct {
+	act activation
+	st  *kernels.Side
+}
+
+func (k actK) f32(x [][]float32, _ [][]int, y []float32) error {
+	k.act.fwd32(x[0], y, kernels.SideBuf[float32](k.st, 0, len(y)))
 	return nil
 }
-func (k siluK) f64(x [][]float64, _ [][]int, y []float64) error {
-	kernels.SiLUFwd(x[0], y, kernels.SideBuf[float64](k.st, 0, len(y)))
+func (k actK) f64(x [][]float64, _ [][]int, y []float64) error {
+	k.act.fwd64(x[0], y, kernels.SideBuf[float64](k.st, 0, len(y)))
 	return nil
 }
 
-// siluGradK's inputs are x, the forward's output (so that it runs after
-// the forward that filled st) and the output gradient.
-type siluGradK siluK
+// actGradK's inputs are x, the forward's output (only so that it runs
+// after the forward that filled st) and the output gradient.
+type actGradK actK
 
-func (k siluGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	kernels.SiLUBwd(x[0], kernels.SideBuf[float32](k.st, 0, len(y)), x[2], y)
+func (k actGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	k.act.bwd32(x[0], kernels.SideBuf[float32](k.st, 0, len(y)), x[2], y)
 	return nil
 }
-func (k siluGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	kernels.SiLUBwd(x[0], kernels.SideBuf[float64](k.st, 0, len(y)), x[2], y)
+func (k actGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	k.act.bwd64(x[0], kernels.SideBuf[float64](k.st, 0, len(y)), x[2], y)
 	return nil
 }
 
-// silu applies the fused SiLU; the forward keeps σ(x) for the backward.
-func (b *builder) silu(x *G.Node, shape []int) (*G.Node, error) {
-	k := siluK{st: &kernels.Side{}}
-	name := b.fusedName("silu", shape)
+// activation applies a fused activation; the backward reads what the
+// forward kept instead of recomputing it.
+func (b *builder) activation(opName string, act activation, x *G.Node, shape []int) (*G.Node, error) {
+	k := actK{act: act, st: &kernels.Side{}}
+	name := b.fusedName(opName, shape)
 	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
-		r, err := b.gradOp(name+"_grad", in[0].Shape(), siluGradK(k), in[0], y, gy)
+		r, err := b.gradOp(name+"_grad", in[0].Shape(), actGradK(k), in[0], y, gy)
 		return G.Nodes{r}, err
 	}
 	return b.custom(name, shape, k, grad, x)

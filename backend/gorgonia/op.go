@@ -5,6 +5,7 @@ import (
 	"hash"
 	"hash/fnv"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -321,7 +322,7 @@ func (b *builder) gradOp(name string, out tensor.Shape, k kernel, children ...*G
 // which needs equal shapes). Kernels ignore Gorgonia shapes, so a reshape
 // of the IR never needs a node of its own.
 func (b *builder) passGrad(g, x *G.Node) (*G.Node, error) {
-	if sameShape(g.Shape(), x.Shape()) {
+	if slices.Equal(g.Shape(), x.Shape()) {
 		return g, nil
 	}
 	n := g.Shape().TotalSize()

@@ -2,6 +2,7 @@ package gorgonia
 
 import (
 	"fmt"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 
@@ -23,7 +24,7 @@ func init() {
 // sum, mean and max keeping the reduced axes, softmax and log_softmax.
 
 func (b *builder) reduction(kind int, a, e *entry) error {
-	if sameShape(a.shape, e.shape) {
+	if slices.Equal(a.shape, e.shape) {
 		if a.isConst {
 			e.isConst, e.c = true, a.c
 		}

@@ -3,6 +3,7 @@ package ref
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/mhcc/mhcc/ir"
 )
@@ -267,7 +268,7 @@ func matmul(a, b *Tensor, transB bool) (*Tensor, error) {
 		return nil, fmt.Errorf("inner dimensions differ: %v × %v (trans_b=%v)", a.Shape, b.Shape, transB)
 	}
 	shared := rb == 2
-	if !shared && !equalInts(a.Shape[:ra-2], b.Shape[:rb-2]) {
+	if !shared && !slices.Equal(a.Shape[:ra-2], b.Shape[:rb-2]) {
 		return nil, fmt.Errorf("batch dimensions differ: %v × %v", a.Shape, b.Shape)
 	}
 	outShape := append(append([]int(nil), a.Shape[:ra-2]...), M, N)
@@ -372,7 +373,7 @@ func gather(table, idx *Tensor) (*Tensor, error) {
 // pick selects along the last axis: x [..., V], indices [...] → [...].
 func pick(x, idx *Tensor) (*Tensor, error) {
 	r := len(x.Shape)
-	if r != len(idx.Shape)+1 || !equalInts(x.Shape[:r-1], idx.Shape) {
+	if r != len(idx.Shape)+1 || !slices.Equal(x.Shape[:r-1], idx.Shape) {
 		return nil, fmt.Errorf("indices %v do not match values %v", idx.Shape, x.Shape)
 	}
 	V := x.Shape[r-1]

@@ -16,6 +16,7 @@ package ref
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mhcc/mhcc/backend"
@@ -146,7 +147,7 @@ func EvalAll(m *ir.Module, binds map[string]int, params map[string][]float64, in
 		if err != nil {
 			return nil, fmt.Errorf("ref: %%%d = %s @%s: type %s: %w", i, v.Op, v.Pos, v.Type, err)
 		}
-		if !equalInts(t.Shape, want) {
+		if !slices.Equal(t.Shape, want) {
 			return nil, fmt.Errorf("ref: %%%d = %s @%s: computed shape %v but the IR type %s resolves to %v",
 				i, v.Op, v.Pos, t.Shape, v.Type, want)
 		}
@@ -154,18 +155,6 @@ func EvalAll(m *ir.Module, binds map[string]int, params map[string][]float64, in
 		idx[v] = i
 	}
 	return vals, nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // evalFn computes one value from its already evaluated arguments.

@@ -2,6 +2,7 @@ package ref
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,7 +85,7 @@ func check(t *testing.T, what string, got *Tensor, shape []int, data ...float64)
 	if got == nil {
 		t.Fatalf("%s: nil tensor", what)
 	}
-	if !equalInts(got.Shape, shape) {
+	if !slices.Equal(got.Shape, shape) {
 		t.Fatalf("%s: shape %v, want %v", what, got.Shape, shape)
 	}
 	if len(got.Data) != len(data) {
@@ -181,7 +182,7 @@ func TestBroadcastRank5(t *testing.T) {
 	x := e.p("x", sh(2, 1, 3, 1, 2), xd...)
 	y := e.p("y", sh(3, 4, 1), yd...)
 	got := e.eval(e.b.Add(x, y))
-	if !equalInts(got.Shape, sh(2, 1, 3, 4, 2)) {
+	if !slices.Equal(got.Shape, sh(2, 1, 3, 4, 2)) {
 		t.Fatalf("shape %v", got.Shape)
 	}
 	for a := 0; a < 2; a++ {
@@ -222,7 +223,7 @@ func TestBroadcastRank4Mul(t *testing.T) {
 	a := e.p("a", sh(2, 3, 1, 4), ad...)
 	b := e.p("b", sh(3, 5, 1), bd...)
 	got := e.eval(e.b.Mul(a, b))
-	if !equalInts(got.Shape, sh(2, 3, 5, 4)) {
+	if !slices.Equal(got.Shape, sh(2, 3, 5, 4)) {
 		t.Fatalf("shape %v", got.Shape)
 	}
 	for i := 0; i < 2; i++ {
@@ -300,7 +301,7 @@ func TestShapeOps(t *testing.T) {
 		}
 	}
 	got := e.eval(e.b.Transpose(e.p("x", sh(2, 3, 4), d...), 2, 0, 1))
-	if !equalInts(got.Shape, sh(4, 2, 3)) {
+	if !slices.Equal(got.Shape, sh(4, 2, 3)) {
 		t.Fatalf("transpose shape %v", got.Shape)
 	}
 	for i := 0; i < 4; i++ {
