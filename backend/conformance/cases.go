@@ -209,26 +209,6 @@ func Cases() []Case {
 		}
 	}
 	add("T64_blocked", ir.OpAttention, attrs("scale", 0.8, "causal", true), P(1, 64, 2), P(1, 64, 2), P(1, 64, 2))
-	for _, pos := range []int{0, 5, 120} {
-		add(fmt.Sprintf("pos%d", pos), ir.OpRopeAt, attrs("base", 10000.0), P(2, 3, 6), IdxIs(nil, pos))
-	}
-	for _, c := range []struct {
-		name   string
-		lead   []int
-		T, S   int
-		n      int
-		dq, dv int
-	}{
-		{"step", []int{2}, 1, 6, 4, 4, 5},
-		{"step_full_cache", []int{1, 2}, 1, 5, 5, 3, 3},
-		{"prefill_empty_cache", []int{2, 2}, 3, 6, 0, 4, 2},
-		{"block_after_cache", []int{2}, 3, 6, 2, 4, 4},
-	} {
-		dims := func(last ...int) []int { return append(append([]int(nil), c.lead...), last...) }
-		add(c.name, ir.OpAttentionCached, attrs("scale", 0.7),
-			P(dims(c.T, c.dq)...), P(dims(c.T, c.dq)...), P(dims(c.T, c.dv)...),
-			In(dims(c.S, c.dq)...), In(dims(c.S, c.dv)...), IdxIs(nil, c.n))
-	}
 	add("self", ir.OpAttention, attrs("scale", 0.5, "causal", true), P(2, 4, 3), SameAs(0), SameAs(0))
 	add("only_v", ir.OpAttention, attrs("scale", 1.0, "causal", true), In(2, 4, 3), SameAs(0), P(2, 4, 2))
 
@@ -296,5 +276,21 @@ func Cases() []Case {
 	add("only_x", ir.OpHCCoeffs, attrs("n", 2, "eps", 1e-6), P(3, 4), In(4, 8), In(3), In(8))
 	add("fixed_h", ir.OpHCRead, nil, In(3, 2), P(3, 2, 4))
 	add("only_y_and_post", ir.OpHCWrite, nil, In(3, 2, 2), In(3, 2, 4), P(3, 2), P(3, 4))
+	for _, set := range caseSets {
+		cs = append(cs, set()...)
+	}
 	return cs
+}
+
+// caseSets are the cases of op families defined in files of their own
+// (cases_*.go), registered with addCases.
+var caseSets []func() []Case
+
+// addCases registers a family's cases; call it from the file's init.
+func addCases(set func() []Case) { caseSets = append(caseSets, set) }
+
+// C is a case of op with attributes and operands (set Large on the result
+// for a large one).
+func C(name, op string, as ir.Attrs, args ...Arg) Case {
+	return Case{Name: op + "/" + name, Op: op, Args: args, Attrs: as}
 }
