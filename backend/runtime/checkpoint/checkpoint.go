@@ -215,50 +215,119 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Load reads and verifies the checkpoint folder dir: state.json must be a
-// version this runtime reads, and every file must be present, a valid
-// safetensors file, and match the SHA-256 recorded in state.json. The
-// optimizer file is read only if withOptimizer is set (eval and sampling
-// need the model only).
-func Load(dir string, withOptimizer bool) (*Checkpoint, error) {
+// Expect is what a program needs of a checkpoint. Load checks each file's
+// header against it before it hashes or reads any tensor data, so a forged
+// or foreign file is refused without reading or allocating its size.
+type Expect struct {
+	// Model lists the program's tensors: the model file must hold exactly
+	// these, as F32, with these shapes.
+	Model []Spec
+	// Optimizer asks for the optimizer file too. Its tensors must be
+	// buffers of the model's tensors: named PARAM.BUFFER, F64, with
+	// PARAM's number of elements, at most MaxOptimizerBuffers per
+	// parameter.
+	Optimizer bool
+}
+
+// MaxOptimizerBuffers bounds the optimizer buffers per parameter (AdamW
+// keeps two, SGD with momentum one).
+const MaxOptimizerBuffers = 4
+
+// Load reads and verifies the checkpoint folder dir for a program that
+// expects want: state.json must be a version this runtime reads and agree
+// with the folder's name; every file must be a regular file whose header
+// holds what want says (checked first), whose bytes match the SHA-256
+// recorded in state.json, and whose data is valid. The optimizer file is
+// read only if want.Optimizer is set (eval and sampling need the model
+// only).
+func Load(dir string, want Expect) (*Checkpoint, error) {
 	st, err := readState(dir)
 	if err != nil {
 		return nil, err
 	}
+	if m := nameRE.FindStringSubmatch(filepath.Base(filepath.Clean(dir))); m != nil {
+		if n, _ := strconv.Atoi(m[1]); n != st.Step {
+			return nil, fmt.Errorf("checkpoint %s: %s says step %d, the folder's name says step %d (files from different checkpoints?)",
+				dir, StateFile, st.Step, n)
+		}
+	}
 	ck := &Checkpoint{Dir: dir, State: st}
-	read := func(name string) (*File, error) {
+	read := func(name string, check func(*File) error) (*File, error) {
 		path := filepath.Join(dir, name)
-		want, ok := st.Files[name]
+		sum, ok := st.Files[name]
 		if !ok {
 			return nil, fmt.Errorf("checkpoint %s: state.json lists no %s", dir, name)
 		}
-		got, err := fileSHA256(path)
+		f, err := readSafetensors(path, func(f *File) error {
+			if err := check(f); err != nil {
+				return err
+			}
+			got, err := fileSHA256(path)
+			if err != nil {
+				return err
+			}
+			if got != sum {
+				return fmt.Errorf("%s does not match the SHA-256 recorded in state.json (the file was modified or truncated)", path)
+			}
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
-		}
-		if got != want {
-			return nil, fmt.Errorf("checkpoint %s: %s does not match the SHA-256 recorded in state.json (the file was modified or truncated)", dir, name)
-		}
-		f, err := ReadSafetensors(path)
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+			return nil, err // names path, which names dir
 		}
 		return f, nil
 	}
-	if ck.Model, err = read(ModelFile); err != nil {
+	if ck.Model, err = read(ModelFile, func(f *File) error { return Match(f, want.Model) }); err != nil {
 		return nil, err
 	}
-	if withOptimizer {
-		if ck.Optimizer, err = read(OptimizerFile); err != nil {
+	if want.Optimizer {
+		if ck.Optimizer, err = read(OptimizerFile, func(f *File) error { return matchOptimizer(f, want.Model) }); err != nil {
 			return nil, err
 		}
 	}
 	return ck, nil
 }
 
+// matchOptimizer checks an optimizer file's header against the model's
+// tensors (see Expect.Optimizer).
+func matchOptimizer(f *File, model []Spec) error {
+	size := map[string]int{}
+	for _, s := range model {
+		n := 1
+		for _, d := range s.Shape {
+			n *= d
+		}
+		size[s.Name] = n
+	}
+	per := map[string]int{}
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		dot := strings.LastIndexByte(t.Name, '.')
+		param := ""
+		if dot > 0 {
+			param = t.Name[:dot]
+		}
+		n, ok := size[param]
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: tensor %s is not a buffer of a parameter of the compiled model", f.Path, t.Name)
+		case t.DType != F64:
+			return fmt.Errorf("%s: tensor %s has dtype %s, want F64", f.Path, t.Name, t.DType)
+		case t.NumElements() != n:
+			return fmt.Errorf("%s: tensor %s has %d elements, its parameter %d", f.Path, t.Name, t.NumElements(), n)
+		}
+		if per[param]++; per[param] > MaxOptimizerBuffers {
+			return fmt.Errorf("%s: more than %d optimizer buffers for %s", f.Path, MaxOptimizerBuffers, param)
+		}
+	}
+	return nil
+}
+
 func readState(dir string) (State, error) {
 	var st State
 	path := filepath.Join(dir, StateFile)
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return st, fmt.Errorf("checkpoint %s: %s is not a regular file (%s)", dir, StateFile, describeMode(fi.Mode()))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

@@ -196,6 +196,9 @@ func TestMatchListsEveryDifference(t *testing.T) {
 	}
 }
 
+// contentsSpecs are the model tensors of contents.
+var contentsSpecs = []Spec{{"embed.weight", []int{3, 2}}, {"norm.weight", []int{2}}}
+
 func contents(step int) *Contents {
 	return &Contents{
 		Model:         sampleTensors()[:2],
@@ -218,7 +221,7 @@ func TestSaveLoadListPrune(t *testing.T) {
 			t.Errorf("saved as %s", dir)
 		}
 	}
-	ck, err := Load(filepath.Join(run, "ckpt-000010"), true)
+	ck, err := Load(filepath.Join(run, "ckpt-000010"), Expect{Model: contentsSpecs, Optimizer: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +236,7 @@ func TestSaveLoadListPrune(t *testing.T) {
 	if _, err := Save(run, c); err != nil {
 		t.Fatal(err)
 	}
-	if ck, err := Load(filepath.Join(run, "ckpt-000010"), false); err != nil || ck.State.Seed != 8 || ck.Optimizer != nil {
+	if ck, err := Load(filepath.Join(run, "ckpt-000010"), Expect{Model: contentsSpecs}); err != nil || ck.State.Seed != 8 || ck.Optimizer != nil {
 		t.Errorf("rewritten checkpoint: %v, %+v", err, ck)
 	}
 	// A leftover temporary folder is neither listed nor latest.
@@ -269,18 +272,24 @@ func TestLoadRefusesModifiedCheckpoint(t *testing.T) {
 	model := filepath.Join(dir, ModelFile)
 	b, _ := os.ReadFile(model)
 	os.WriteFile(model, b[:len(b)-1], 0o644)
-	if _, err := Load(dir, false); err == nil || !strings.Contains(err.Error(), "model.safetensors does not match the SHA-256") {
+	if _, err := Load(dir, Expect{Model: contentsSpecs}); err == nil || !strings.Contains(err.Error(), "model.safetensors: not a valid safetensors file (truncated or damaged)") {
 		t.Errorf("truncated model: %v", err)
 	}
+	flipped := slices.Clone(b)
+	flipped[len(flipped)-1] ^= 0x40 // a well-formed file with one changed value
+	os.WriteFile(model, flipped, 0o644)
+	if _, err := Load(dir, Expect{Model: contentsSpecs}); err == nil || !strings.Contains(err.Error(), model+" does not match the SHA-256") {
+		t.Errorf("modified model: %v", err)
+	}
 	os.WriteFile(filepath.Join(dir, StateFile), []byte("{not json"), 0o644)
-	if _, err := Load(dir, false); err == nil || !strings.Contains(err.Error(), "state.json is damaged") {
+	if _, err := Load(dir, Expect{Model: contentsSpecs}); err == nil || !strings.Contains(err.Error(), "state.json is damaged") {
 		t.Errorf("damaged state: %v", err)
 	}
 	os.Remove(filepath.Join(dir, StateFile))
-	if _, err := Load(dir, false); err == nil || !strings.Contains(err.Error(), "no state.json") {
+	if _, err := Load(dir, Expect{Model: contentsSpecs}); err == nil || !strings.Contains(err.Error(), "no state.json") {
 		t.Errorf("missing state: %v", err)
 	}
-	if _, err := Load(filepath.Join(run, "nope"), false); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, err := Load(filepath.Join(run, "nope"), Expect{Model: contentsSpecs}); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing folder: %v", err)
 	}
 	if _, err := Resolve(t.TempDir()); err == nil || !strings.Contains(err.Error(), "neither a checkpoint") {

@@ -9,6 +9,7 @@ import (
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 	"github.com/mhcc/mhcc/backend/runtime/optim"
+	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
 )
 
@@ -19,6 +20,16 @@ func specs(g *gb.Graph, skip map[string]bool) []checkpoint.Spec {
 		if !skip[p.Name] {
 			out = append(out, checkpoint.Spec{Name: p.Name, Shape: p.Shape})
 		}
+	}
+	return out
+}
+
+// moduleSpecs lists the parameters of a module as checkpoint tensors.
+func moduleSpecs(m *ir.Module) []checkpoint.Spec {
+	var out []checkpoint.Spec
+	for _, v := range m.Params() {
+		shape, _ := v.Type.Shape.Resolve(nil)
+		out = append(out, checkpoint.Spec{Name: v.Param(), Shape: shape})
 	}
 	return out
 }

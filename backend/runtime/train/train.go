@@ -673,7 +673,7 @@ func (r *run) resume() error {
 		fmt.Fprintf(r.log, "--resume: no checkpoint in %s; starting from scratch\n", r.outDir)
 		return nil
 	}
-	ck, err := checkpoint.Load(e.Dir, true)
+	ck, err := checkpoint.Load(e.Dir, checkpoint.Expect{Model: specs(r.g, nil), Optimizer: true})
 	if err != nil {
 		return fmt.Errorf("--resume: %w", err)
 	}
