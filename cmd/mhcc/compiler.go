@@ -35,7 +35,7 @@ type compilerCLI struct {
 }
 
 func compilerMain(args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	e := &env{stdout: stdout, stderr: stderr, args: args}
 	var cli compilerCLI
 	ctx, code, ok := parseArgs("mhcc", "mhcc compiles .mhc architecture files into CPU training executables.", &cli, args, e)
 	if !ok {
@@ -126,7 +126,7 @@ func (f *trainFlags) options(e *env) (train.Options, error) {
 	if f.Steps < 0 {
 		return train.Options{}, &exitError{code: exitUsage, err: fmt.Errorf("--steps must be positive, got %d", f.Steps)}
 	}
-	o := train.Options{Steps: f.Steps, DataPath: f.Data, OutDir: f.Out, Log: e.stdout}
+	o := train.Options{Steps: f.Steps, DataPath: f.Data, OutDir: f.Out, Log: e.stdout, Relaunch: e.relaunch()}
 	if f.Seed != nil {
 		o.Seed, o.HasSeed = *f.Seed, true
 	}

@@ -24,7 +24,7 @@ type compiled struct {
 }
 
 func programMain(p *bundle.Payload, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	e := &env{stdout: stdout, stderr: stderr, args: args}
 	// The payload carries the source and its --set overrides; recompiling
 	// them with this runtime must give exactly the IR that was bundled, or
 	// the executable is refused.
