@@ -92,13 +92,20 @@ func (c *buildCmd) Run(e *env) error {
 		return &exitError{code: exitRuntime, err: fmt.Errorf("cannot locate the mhcc runtime: %w", err)}
 	}
 	irText := res.Module.String()
+	dataPath := resolveDataPath(c.File, res.Program)
+	if dataPath != "" {
+		if abs, err := filepath.Abs(dataPath); err == nil {
+			dataPath = abs
+		}
+	}
 	p := &bundle.Payload{
-		Version:  bundle.PayloadVersion,
-		File:     filepath.Base(c.File),
-		Source:   string(res.Source),
-		Set:      c.Set,
-		DataPath: resolveDataPath(c.File, res.Program),
-		IR:       irText,
+		Version:     bundle.PayloadVersion,
+		File:        filepath.Base(c.File),
+		Source:      string(res.Source),
+		Set:         c.Set,
+		DataPath:    dataPath,
+		DataWritten: res.Program.Train.Data.Path,
+		IR:          irText,
 		Manifest: bundle.Manifest{
 			SourceSHA256: bundle.Hash(string(res.Source)),
 			IRSHA256:     bundle.Hash(irText),
