@@ -119,9 +119,15 @@ type Block struct {
 	Pos       Pos
 }
 
-// Norm is `norm rms [eps=E]`.
+// Norm kinds.
+const (
+	NormRMS   = "rms"   // RMSNorm: x / sqrt(mean(x²) + eps) · g
+	NormLayer = "layer" // LayerNorm: (x − mean(x)) / sqrt(var(x) + eps) · g + b
+)
+
+// Norm is `norm rms|layer [eps=E]`.
 type Norm struct {
-	Kind string  // "rms"
+	Kind string  // NormRMS (default) or NormLayer
 	Eps  float64 // default 1e-6
 	Pos  Pos
 }

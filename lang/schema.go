@@ -338,12 +338,13 @@ var Schema = []StatementSpec{
 	},
 	{
 		Keyword: "norm", In: InModel | InBlock, Once: true,
-		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"rms"}, Default: "rms", Doc: "normalisation kind"}},
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{NormRMS, NormLayer}, Default: NormRMS,
+			Doc: "`rms`: x / sqrt(mean(x²) + eps) · g; `layer`: LayerNorm, (x − mean(x)) / sqrt(var(x) + eps) · g + b"}},
 		Attrs: []AttrSpec{
-			{Name: "eps", Type: TypeFloat, Default: "1e-6", Range: greaterThan(0), Doc: "added to the mean square"},
+			{Name: "eps", Type: TypeFloat, Default: "1e-6", Range: greaterThan(0), Doc: "added to the mean square (`rms`) or the variance (`layer`)"},
 		},
 		Example: "norm rms",
-		Doc:     "RMS normalisation: in a block before its layer, in the model after the last block (default `norm rms`)",
+		Doc:     "normalisation over the model width with a learned gain (and, for `layer`, a learned bias): in a block before its layer, in the model after the last block (default `norm rms`)",
 	},
 	{
 		Keyword: "attention", In: InBlock, Once: true,

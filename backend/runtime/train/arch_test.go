@@ -1,0 +1,61 @@
+package train
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/internal/testmodels"
+)
+
+// archVariants are tiny models (testmodels.Tiny: 2 layers, width 8, vocab
+// 11, context 5) that use the architecture choices beyond the residual:
+// LayerNorm, gated FFNs, grouped-query attention, head_dim, qk_norm, an
+// untied head with its own init and a heterogeneous stack. The
+// finite-difference and -O0/-O2 tests run each.
+func archVariants() map[string]string {
+	mhc := testmodels.Tiny("residual streams=4 constraint=birkhoff sinkhorn=5")
+	plain := testmodels.Tiny("residual plain")
+	return map[string]string{
+		// every norm (two per layer and the final one) a LayerNorm
+		"norm layer":       strings.ReplaceAll(mhc, "norm rms", "norm layer eps=1e-5"),
+		"plain norm layer": strings.ReplaceAll(plain, "norm rms", "norm layer"),
+	}
+}
+
+// TestGradientEveryParameterArchitectures: the float64 Gorgonia gradient
+// of every parameter tensor of each architecture variant (elements of
+// tensors above 40 sampled) against finite differences of the reference
+// interpreter.
+func TestGradientEveryParameterArchitectures(t *testing.T) {
+	for name, src := range archVariants() {
+		t.Run(name, func(t *testing.T) { gradCheckSource(t, src, 40, 12) })
+	}
+}
+
+// archFused lists, per architecture variant, fused ops its -O2 module
+// must hold and how many: TestVariantsO2MatchesO0 compares -O2 with -O0,
+// which would hold trivially if the fusions did not apply.
+var archFused = map[string]map[string]int{
+	"norm layer":       {"layernorm": 5, "rmsnorm": 0},
+	"plain norm layer": {"layernorm": 5, "rmsnorm": 0},
+}
+
+func TestArchVariantsFuse(t *testing.T) {
+	variants := archVariants()
+	if len(variants) != len(archFused) {
+		t.Fatalf("%d variants, %d lists of fused ops", len(variants), len(archFused))
+	}
+	for name, src := range variants {
+		res, err := compiler.CompileSource("tiny.mhc", []byte(src), compiler.Options{Level: compiler.O2})
+		if err != nil || res.Module == nil {
+			t.Fatalf("%s: %v %v", name, err, res.Diags)
+		}
+		counts := res.Module.OpCounts()
+		for op, n := range archFused[name] {
+			if counts[op] != n {
+				t.Errorf("%s: %d %s at -O2, want %d", name, counts[op], op, n)
+			}
+		}
+	}
+}
