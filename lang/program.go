@@ -141,12 +141,27 @@ type Attention struct {
 	Pos      Pos
 }
 
-// MLP is `mlp hidden=H [act=gelu|relu|silu]`.
+// MLP activations (`act=`).
+const (
+	ActGELU = "gelu" // GELU, tanh approximation (the default)
+	ActReLU = "relu"
+	ActSiLU = "silu" // x·σ(x)
+	// ActSwiGLU and ActGeGLU are the gated FFNs
+	// (act(u·w1) ⊙ (u·w3))·w2 with act SiLU and GELU.
+	ActSwiGLU = "swiglu"
+	ActGeGLU  = "geglu"
+)
+
+// MLP is `mlp hidden=H [act=gelu|relu|silu|swiglu|geglu]`.
 type MLP struct {
 	Hidden int
-	Act    string // "gelu" (default, tanh approximation), "relu" or "silu"
+	Act    string // ActGELU (default), ActReLU, ActSiLU, ActSwiGLU or ActGeGLU
 	Pos    Pos
 }
+
+// Gated reports whether the activation is a gated one (a third matrix
+// w3).
+func (m *MLP) Gated() bool { return m.Act == ActSwiGLU || m.Act == ActGeGLU }
 
 // Head is `head tied|untied`: the output projection to the vocabulary.
 type Head struct {

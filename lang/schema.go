@@ -359,11 +359,12 @@ var Schema = []StatementSpec{
 	{
 		Keyword: "mlp", In: InBlock, Once: true,
 		Attrs: []AttrSpec{
-			{Name: "hidden", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "hidden width"},
-			{Name: "act", Type: TypeEnum, Values: []string{"gelu", "relu", "silu"}, Default: "gelu", Doc: "activation (gelu: tanh approximation; silu: x·σ(x))"},
+			{Name: "hidden", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "hidden width (of the gated product for `swiglu` and `geglu`)"},
+			{Name: "act", Type: TypeEnum, Values: []string{ActGELU, ActReLU, ActSiLU, ActSwiGLU, ActGeGLU}, Default: ActGELU,
+				Doc: "activation (gelu: tanh approximation; silu: x·σ(x)); `swiglu` and `geglu` are gated: (silu or gelu of u·w1) ⊙ (u·w3), then ·w2"},
 		},
 		Example: "mlp hidden=512",
-		Doc:     "two-layer feed-forward network",
+		Doc:     "feed-forward network: act(u·w1)·w2, or with a gated activation (act(u·w1) ⊙ (u·w3))·w2",
 	},
 	{
 		Keyword: "head", In: InModel, Once: true,

@@ -20,6 +20,9 @@ func archVariants() map[string]string {
 		// every norm (two per layer and the final one) a LayerNorm
 		"norm layer":       strings.ReplaceAll(mhc, "norm rms", "norm layer eps=1e-5"),
 		"plain norm layer": strings.ReplaceAll(plain, "norm rms", "norm layer"),
+		// gated FFNs: w1 and w3 fused into one matmul.concat at -O2
+		"swiglu":      testmodels.Replace(mhc, "act=gelu", "act=swiglu"),
+		"plain geglu": testmodels.Replace(plain, "act=gelu", "act=geglu"),
 	}
 }
 
@@ -39,6 +42,9 @@ func TestGradientEveryParameterArchitectures(t *testing.T) {
 var archFused = map[string]map[string]int{
 	"norm layer":       {"layernorm": 5, "rmsnorm": 0},
 	"plain norm layer": {"layernorm": 5, "rmsnorm": 0},
+	// per layer: q, k, v and w1, w3 make two matmul.concat
+	"swiglu":      {"matmul.concat": 4, "silu": 2, "gelu": 0},
+	"plain geglu": {"matmul.concat": 4, "gelu": 2},
 }
 
 func TestArchVariantsFuse(t *testing.T) {
