@@ -139,7 +139,7 @@ func (l *lowerer) model() {
 func (l *lowerer) sublayer(blk *lang.Block, x *ir.Value) *ir.Value {
 	u := l.norm(blk.Path+".norm", blk.Norm, x)
 	if blk.Attention != nil {
-		return l.attention(blk.Path, blk.Attention, u)
+		return l.attention(blk, blk.Attention, u)
 	}
 	return l.mlp(blk.Path, blk.MLP, u)
 }

@@ -369,7 +369,8 @@ func (c *checker) block(st *Stmt, spec *StatementSpec, sc *scope) *blockT {
 			layer, layerInst = x, xi
 			if kw == "attention" {
 				t.attn = xi
-				t.b.Attention = &Attention{Heads: int(xi.int("heads")), Rope: xi.bool("rope"), RopeBase: xi.float("rope_base"), Pos: x.Pos}
+				t.b.Attention = &Attention{Heads: int(xi.int("heads")), KVHeads: int(xi.int("kv_heads")), HeadDim: int(xi.int("head_dim")),
+					QKNorm: xi.bool("qk_norm"), Rope: xi.bool("rope"), RopeBase: xi.float("rope_base"), Pos: x.Pos}
 			} else {
 				t.b.MLP = &MLP{Hidden: int(xi.int("hidden")), Act: xi.str("act"), Pos: x.Pos}
 			}
@@ -402,24 +403,53 @@ func (c *checker) blockChecks(items []item, dim int, dimPos, dimEnd Pos) {
 		if a == nil || in == nil || !in.ok["heads"] || dim <= 0 {
 			continue
 		}
-		hp, he := in.attrSpan("heads")
-		if dim%a.Heads != 0 {
-			d := c.diags.errorf(hp, he, "`heads=%d` does not divide the model width `dim=%d`", a.Heads, dim).
-				related(dimPos, dimEnd, "`dim` is set here")
-			if divs := nearDivisors(dim, a.Heads); divs != "" {
-				d.help("use a divisor of %d, such as %s", dim, divs)
-			}
-			continue
+		c.attentionChecks(a, in, dim, dimPos, dimEnd)
+	}
+}
+
+// attentionChecks checks an attention statement's head counts and widths
+// against the model width and resolves KVHeads and HeadDim.
+func (c *checker) attentionChecks(a *Attention, in *inst, dim int, dimPos, dimEnd Pos) {
+	hp, he := in.attrSpan("heads")
+	if a.KVHeads == 0 {
+		a.KVHeads = a.Heads
+	} else if a.Heads%a.KVHeads != 0 && in.ok["kv_heads"] {
+		kp, ke := in.attrSpan("kv_heads")
+		d := c.diags.errorf(kp, ke, "`kv_heads=%d` does not divide `heads=%d`", a.KVHeads, a.Heads).
+			related(hp, he, "`heads` is set here")
+		if divs := nearDivisors(a.Heads, a.KVHeads); divs != "" {
+			d.help("each key/value head serves heads / kv_heads query heads: use a divisor of %d, such as %s", a.Heads, divs)
 		}
-		if hd := dim / a.Heads; a.Rope && hd%2 != 0 {
-			rp, re := in.attrSpan("rope")
-			if !in.ok["rope"] {
-				rp, re = in.stmt.Keyword.Pos, in.stmt.Keyword.End
+	}
+	if in.ok["head_dim"] && a.HeadDim > 0 {
+		if a.Rope && a.HeadDim%2 != 0 {
+			p, e := in.attrSpan("head_dim")
+			d := c.diags.errorf(p, e, "RoPE needs an even head dimension, but `head_dim` is %d", a.HeadDim)
+			if in.ok["rope"] {
+				rp, re := in.attrSpan("rope")
+				d.related(rp, re, "`rope` is set here")
 			}
-			c.diags.errorf(rp, re, "RoPE needs an even head dimension, but `dim / heads` is %d / %d = %d", dim, a.Heads, hd).
-				related(hp, he, "`heads` is set here").
-				help("choose `heads` so that dim / heads is even, or set `rope=false`")
+			d.help("choose an even `head_dim`, or set `rope=false`")
 		}
+		return
+	}
+	if dim%a.Heads != 0 {
+		d := c.diags.errorf(hp, he, "`heads=%d` does not divide the model width `dim=%d`", a.Heads, dim).
+			related(dimPos, dimEnd, "`dim` is set here")
+		if divs := nearDivisors(dim, a.Heads); divs != "" {
+			d.help("use a divisor of %d, such as %s, or set `head_dim`", dim, divs)
+		}
+		return
+	}
+	a.HeadDim = dim / a.Heads
+	if a.Rope && a.HeadDim%2 != 0 {
+		rp, re := in.attrSpan("rope")
+		if !in.ok["rope"] {
+			rp, re = in.stmt.Keyword.Pos, in.stmt.Keyword.End
+		}
+		c.diags.errorf(rp, re, "RoPE needs an even head dimension, but `dim / heads` is %d / %d = %d", dim, a.Heads, a.HeadDim).
+			related(hp, he, "`heads` is set here").
+			help("choose `heads` so that dim / heads is even, set an even `head_dim`, or set `rope=false`")
 	}
 }
 

@@ -64,6 +64,9 @@ func (p *Program) Dump() string {
 		norm(pre+".norm", blk.Norm)
 		if a := blk.Attention; a != nil {
 			put(pre+".attention.heads", a.Heads)
+			put(pre+".attention.kv_heads", a.KVHeads)
+			put(pre+".attention.head_dim", a.HeadDim)
+			put(pre+".attention.qk_norm", a.QKNorm)
 			put(pre+".attention.rope", a.Rope)
 			put(pre+".attention.rope_base", a.RopeBase)
 			put(pre+".attention.pos", a.Pos)

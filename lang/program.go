@@ -132,10 +132,21 @@ type Norm struct {
 	Pos  Pos
 }
 
-// Attention is `attention heads=H [rope=true] [rope_base=B]`: causal
-// multi-head self-attention with Q, K, V and output projections.
+// Attention is `attention heads=H [kv_heads=K] [head_dim=D]
+// [qk_norm=true] [rope=true] [rope_base=B]`: causal self-attention with
+// Q, K, V and output projections, K key/value heads each shared by H/K
+// query heads.
 type Attention struct {
-	Heads    int
+	Heads int
+	// KVHeads is the number of key/value heads, a divisor of Heads
+	// (resolved: `kv_heads=0`, the default, is Heads).
+	KVHeads int
+	// HeadDim is the width of a head (resolved: `head_dim=0`, the
+	// default, is dim / Heads).
+	HeadDim int
+	// QKNorm normalises each query and key head (RMSNorm over HeadDim,
+	// before RoPE).
+	QKNorm   bool
 	Rope     bool    // default true
 	RopeBase float64 // default 10000
 	Pos      Pos

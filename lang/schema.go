@@ -349,12 +349,18 @@ var Schema = []StatementSpec{
 	{
 		Keyword: "attention", In: InBlock, Once: true,
 		Attrs: []AttrSpec{
-			{Name: "heads", Type: TypeInt, Required: true, Range: between(1, 4096), Doc: "number of heads; must divide dim"},
+			{Name: "heads", Type: TypeInt, Required: true, Range: between(1, 4096), Doc: "number of query heads; must divide dim unless `head_dim` is set"},
+			{Name: "kv_heads", Type: TypeInt, Default: "0", Range: between(0, 4096),
+				Doc: "number of key/value heads, each shared by heads / kv_heads query heads (grouped-query attention; 1 is multi-query attention); must divide `heads`; 0 = `heads` (multi-head attention)"},
+			{Name: "head_dim", Type: TypeInt, Default: "0", Range: between(0, 1<<16),
+				Doc: "width of each head; the projections map dim → heads·head_dim (kv_heads·head_dim for keys and values) and back; 0 = dim / heads"},
+			{Name: "qk_norm", Type: TypeBool, Default: "false",
+				Doc: "RMSNorm of each query and key head over head_dim, before RoPE, with a learned gain per head dimension shared by the heads (`q_norm`, `k_norm`) and the eps of the block's `norm`"},
 			{Name: "rope", Type: TypeBool, Default: "true", Doc: "rotary position embedding"},
 			{Name: "rope_base", Type: TypeFloat, Default: "10000", Range: greaterThan(0), Doc: "RoPE frequency base"},
 		},
 		Example: "attention heads=4",
-		Doc:     "causal multi-head self-attention",
+		Doc:     "causal self-attention: multi-head, grouped-query (`kv_heads`) or multi-query (`kv_heads=1`)",
 	},
 	{
 		Keyword: "mlp", In: InBlock, Once: true,

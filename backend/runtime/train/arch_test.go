@@ -23,6 +23,11 @@ func archVariants() map[string]string {
 		// gated FFNs: w1 and w3 fused into one matmul.concat at -O2
 		"swiglu":      testmodels.Replace(mhc, "act=gelu", "act=swiglu"),
 		"plain geglu": testmodels.Replace(plain, "act=gelu", "act=geglu"),
+		// grouped-query attention with its own head width and qk_norm;
+		// multi-query attention; qk_norm alone, with LayerNorm blocks
+		"gqa head_dim qk_norm":     testmodels.Replace(mhc, "heads=2 rope=true", "heads=4 kv_heads=2 head_dim=6 qk_norm=true rope=true"),
+		"plain mqa":                testmodels.Replace(plain, "heads=2 rope=true", "heads=2 kv_heads=1 rope=true"),
+		"plain qk_norm norm layer": strings.ReplaceAll(testmodels.Replace(plain, "heads=2 rope=true", "heads=2 qk_norm=true rope=true"), "norm rms", "norm layer"),
 	}
 }
 
@@ -45,6 +50,12 @@ var archFused = map[string]map[string]int{
 	// per layer: q, k, v and w1, w3 make two matmul.concat
 	"swiglu":      {"matmul.concat": 4, "silu": 2, "gelu": 0},
 	"plain geglu": {"matmul.concat": 4, "gelu": 2},
+	// rmsnorm: the 4 block norms and the final one, and q and k of each
+	// of the 2 attention blocks; broadcast: the stem's, and k and v of
+	// each attention block repeated for their query heads
+	"gqa head_dim qk_norm":     {"attention": 2, "rmsnorm": 5 + 4, "broadcast": 1 + 4, "matmul.concat": 2},
+	"plain mqa":                {"attention": 2, "broadcast": 4},
+	"plain qk_norm norm layer": {"attention": 2, "rmsnorm": 4, "layernorm": 5, "broadcast": 0},
 }
 
 func TestArchVariantsFuse(t *testing.T) {
