@@ -121,7 +121,7 @@ func (l *lowerer) model() {
 	if md.Head.Tied {
 		logits = b.Matmul(h, emb, true)
 	} else {
-		w := b.Param("head.weight", ir.Dims(C, V), ir.Init{Kind: "normal", Args: []float64{md.Embed.InitStd}}, true)
+		w := b.Param("head.weight", ir.Dims(C, V), ir.Init{Kind: "normal", Args: []float64{md.Head.InitStd}}, true)
 		logits = b.Matmul(h, w, false)
 	}
 	if l.decode != nil {

@@ -221,6 +221,12 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 	m.FinalNorm = Norm{Kind: fn.kind, Eps: fn.float("eps"), Pos: fn.pos}
 	h := get("head")
 	m.Head = Head{Tied: h.label(0) != "untied", Pos: h.pos}
+	if !m.Head.Tied {
+		m.Head.InitStd = m.Embed.InitStd
+		if h.ok["init"] {
+			m.Head.InitStd = h.normal("init")
+		}
+	}
 
 	if !hasBlocks {
 		c.diags.errorf(s.Keyword.Pos, s.Keyword.End, "model `%s` has no blocks", m.Name).

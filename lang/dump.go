@@ -79,6 +79,7 @@ func (p *Program) Dump() string {
 	}
 	norm("model.final_norm", m.FinalNorm)
 	put("model.head.tied", m.Head.Tied)
+	put("model.head.init_std", m.Head.InitStd)
 	put("model.head.pos", m.Head.Pos)
 
 	t := p.Train

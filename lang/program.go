@@ -174,10 +174,14 @@ type MLP struct {
 // w3).
 func (m *MLP) Gated() bool { return m.Act == ActSwiGLU || m.Act == ActGeGLU }
 
-// Head is `head tied|untied`: the output projection to the vocabulary.
+// Head is `head tied|untied [init=normal(S)]`: the output projection to
+// the vocabulary.
 type Head struct {
 	Tied bool
-	Pos  Pos
+	// InitStd is the std of the normal init of an untied head's matrix
+	// (default: the embedding's, Embed.InitStd); 0 for a tied head.
+	InitStd float64
+	Pos     Pos
 }
 
 // Train is the resolved `train { ... }` block. Every field has a default.

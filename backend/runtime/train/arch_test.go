@@ -27,6 +27,7 @@ func archVariants() map[string]string {
 		// multi-query attention; qk_norm alone, with LayerNorm blocks
 		"gqa head_dim qk_norm":     testmodels.Replace(mhc, "heads=2 rope=true", "heads=4 kv_heads=2 head_dim=6 qk_norm=true rope=true"),
 		"plain mqa":                testmodels.Replace(plain, "heads=2 rope=true", "heads=2 kv_heads=1 rope=true"),
+		"untied head init":         testmodels.Replace(mhc, "head tied", "head untied init=normal(0.05)"),
 		"plain qk_norm norm layer": strings.ReplaceAll(testmodels.Replace(plain, "heads=2 rope=true", "heads=2 qk_norm=true rope=true"), "norm rms", "norm layer"),
 	}
 }
@@ -55,6 +56,7 @@ var archFused = map[string]map[string]int{
 	// each attention block repeated for their query heads
 	"gqa head_dim qk_norm":     {"attention": 2, "rmsnorm": 5 + 4, "broadcast": 1 + 4, "matmul.concat": 2},
 	"plain mqa":                {"attention": 2, "broadcast": 4},
+	"untied head init":         {"cross_entropy": 1, "attention": 2},
 	"plain qk_norm norm layer": {"attention": 2, "rmsnorm": 4, "layernorm": 5, "broadcast": 0},
 }
 
