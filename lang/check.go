@@ -180,7 +180,7 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 			if set, ok := letSetting("model", st, sc); ok {
 				lets = append(lets, set)
 			}
-		case "repeat", "block":
+		case "repeat", "layer", "block":
 			hasBlocks = true
 			lastBlock = st
 			if it, ok := c.item(st, spec, sc); ok {
@@ -289,19 +289,26 @@ func countBlocks(items []item) int {
 	return n
 }
 
-// item checks a `block` or `repeat` statement and returns its template.
+// item checks a `block`, `repeat` or `layer` statement and returns its
+// template; a `layer` is a repeat of one iteration whose body holds
+// blocks only.
 func (c *checker) item(st *Stmt, spec *StatementSpec, sc *scope) (item, bool) {
-	if st.Keyword.Name == "block" {
+	kw := st.Keyword.Name
+	if kw == "block" {
 		b := c.block(st, spec, sc)
 		return item{block: b}, b != nil
 	}
 	in := c.instance(st, spec, sc)
-	r := &repeatT{n: int(in.labelInt(0))}
-	if !in.labelOK(0) {
-		r.n = 0
+	r := &repeatT{n: 1}
+	here := place{InLayer, "`layer`"}
+	ok := true
+	if kw == "repeat" {
+		r.n, here, ok = int(in.labelInt(0)), place{InRepeat, "`repeat`"}, in.labelOK(0)
+		if !ok {
+			r.n = 0
+		}
 	}
 	inner := newScope(sc)
-	here := place{InRepeat, "`repeat`"}
 	seen := map[string]*Stmt{}
 	var run map[string]*Stmt // block names in the current layer
 	hasBlocks := false
@@ -313,7 +320,7 @@ func (c *checker) item(st *Stmt, spec *StatementSpec, sc *scope) (item, bool) {
 		switch x.Keyword.Name {
 		case "let":
 			c.let(x, inner)
-		case "repeat", "block":
+		case "repeat", "layer", "block":
 			hasBlocks = true
 			it, ok := c.item(x, xs, inner)
 			if !ok {
@@ -339,9 +346,9 @@ func (c *checker) item(st *Stmt, spec *StatementSpec, sc *scope) (item, bool) {
 		}
 	}
 	if !hasBlocks {
-		c.diags.warnf(st.Keyword.Pos, st.Keyword.End, "`repeat` has no blocks").help("add a `block` to its body, or remove it")
+		c.diags.warnf(st.Keyword.Pos, st.Keyword.End, "`%s` has no blocks", kw).help("add a `block` to its body, or remove it")
 	}
-	return item{repeat: r}, in.labelOK(0)
+	return item{repeat: r}, ok
 }
 
 // block checks `block NAME { ... }` and returns its template.

@@ -21,7 +21,8 @@ const (
 	InTrain                     // `train { ... }`
 	InRepeat                    // `repeat N { ... }`
 	InBlock                     // `block NAME { ... }`
-	InAnyBody = InModel | InTrain | InRepeat | InBlock
+	InLayer                     // `layer { ... }`
+	InAnyBody = InModel | InTrain | InRepeat | InBlock | InLayer
 )
 
 // String names the places, such as "`model` or `repeat`".
@@ -30,7 +31,7 @@ func (w Where) String() string {
 	for _, x := range []struct {
 		w    Where
 		name string
-	}{{TopLevel, "the top level"}, {InModel, "`model`"}, {InTrain, "`train`"}, {InRepeat, "`repeat`"}, {InBlock, "`block`"}} {
+	}{{TopLevel, "the top level"}, {InModel, "`model`"}, {InTrain, "`train`"}, {InRepeat, "`repeat`"}, {InBlock, "`block`"}, {InLayer, "`layer`"}} {
 		if w&x.w != 0 {
 			names = append(names, x.name)
 		}
@@ -331,7 +332,12 @@ var Schema = []StatementSpec{
 		Doc:     "repeats its blocks N times; each iteration is one layer",
 	},
 	{
-		Keyword: "block", In: InModel | InRepeat, Body: true,
+		Keyword: "layer", In: InModel | InRepeat, Body: true,
+		Example: "layer { block attn { ... }; block mlp { ... } }",
+		Doc:     "one layer: its blocks share one layer number in their parameter paths, such as a leading dense layer before a `repeat` of other layers (the same as `repeat 1`)",
+	},
+	{
+		Keyword: "block", In: InModel | InRepeat | InLayer, Body: true,
 		Labels:  []LabelSpec{{Name: "NAME", Type: TypeName, Required: true, Doc: "sublayer name, part of the parameter path"}},
 		Example: "block attn { norm rms; attention heads=4 }",
 		Doc:     "one hyper-connected sublayer: a norm and an attention or MLP",

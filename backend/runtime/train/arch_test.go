@@ -28,9 +28,41 @@ func archVariants() map[string]string {
 		"gqa head_dim qk_norm":     testmodels.Replace(mhc, "heads=2 rope=true", "heads=4 kv_heads=2 head_dim=6 qk_norm=true rope=true"),
 		"plain mqa":                testmodels.Replace(plain, "heads=2 rope=true", "heads=2 kv_heads=1 rope=true"),
 		"untied head init":         testmodels.Replace(mhc, "head tied", "head untied init=normal(0.05)"),
+		"heterogeneous":            heterogeneous,
 		"plain qk_norm norm layer": strings.ReplaceAll(testmodels.Replace(plain, "heads=2 rope=true", "heads=2 qk_norm=true rope=true"), "norm rms", "norm layer"),
 	}
 }
+
+// heterogeneous is a stack of two kinds of layer: a leading LayerNorm
+// layer with a GELU MLP, then two layers of multi-query attention with
+// qk_norm and a SwiGLU FFN, under mHC with an untied head.
+const heterogeneous = `model het {
+  vocab 11
+  context 5
+  embed dim=8
+  residual streams=4 constraint=birkhoff sinkhorn=5
+  layer {
+    block attn {
+      norm layer
+      attention heads=2
+    }
+    block mlp {
+      norm layer
+      mlp hidden=12 act=gelu
+    }
+  }
+  repeat 2 {
+    block attn {
+      attention heads=4 kv_heads=1 head_dim=4 qk_norm=true
+    }
+    block mlp {
+      mlp hidden=6 act=swiglu
+    }
+  }
+  norm layer
+  head untied
+}
+`
 
 // TestGradientEveryParameterArchitectures: the float64 Gorgonia gradient
 // of every parameter tensor of each architecture variant (elements of
@@ -54,9 +86,12 @@ var archFused = map[string]map[string]int{
 	// rmsnorm: the 4 block norms and the final one, and q and k of each
 	// of the 2 attention blocks; broadcast: the stem's, and k and v of
 	// each attention block repeated for their query heads
-	"gqa head_dim qk_norm":     {"attention": 2, "rmsnorm": 5 + 4, "broadcast": 1 + 4, "matmul.concat": 2},
-	"plain mqa":                {"attention": 2, "broadcast": 4},
-	"untied head init":         {"cross_entropy": 1, "attention": 2},
+	"gqa head_dim qk_norm": {"attention": 2, "rmsnorm": 5 + 4, "broadcast": 1 + 4, "matmul.concat": 2},
+	"plain mqa":            {"attention": 2, "broadcast": 4},
+	"untied head init":     {"cross_entropy": 1, "attention": 2},
+	// layernorm: the 2 norms of the first layer and the final one;
+	// matmul.concat: q, k, v of 3 attention blocks and w1, w3 of 2 FFNs
+	"heterogeneous":            {"layernorm": 3, "attention": 3, "matmul.concat": 5, "gelu": 1, "silu": 2},
 	"plain qk_norm norm layer": {"attention": 2, "rmsnorm": 4, "layernorm": 5, "broadcast": 0},
 }
 
