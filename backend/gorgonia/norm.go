@@ -89,19 +89,25 @@ func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64, role *hcRole) 
 	return b.custom(name, shape, k, grad, x, g)
 }
 
-type lnK rmsK
+// lnK is the forward of layernorm; st slot 0 keeps each row's mean and
+// 1/sqrt(var + eps) for the backward.
+type lnK struct {
+	rmsK
+	st *kernels.Side
+}
 
 func (k lnK) f32(x [][]float32, _ [][]int, y []float32) error {
-	kernels.LayerNormFwd(x[0], x[1], x[2], y, k.c, k.eps)
+	kernels.LayerNormFwd(x[0], x[1], x[2], y, kernels.SideBuf[float32](k.st, 0, 2*len(y)/k.c), k.c, k.eps)
 	return nil
 }
 func (k lnK) f64(x [][]float64, _ [][]int, y []float64) error {
-	kernels.LayerNormFwd(x[0], x[1], x[2], y, k.c, k.eps)
+	kernels.LayerNormFwd(x[0], x[1], x[2], y, kernels.SideBuf[float64](k.st, 0, 2*len(y)/k.c), k.c, k.eps)
 	return nil
 }
 
-// lnGradK's inputs are x, g and the output gradient; its gradients those
-// of x, g and b.
+// lnGradK's inputs are x, g, the forward's output (only so that it runs
+// after the forward that filled the statistics) and the output gradient;
+// its gradients those of x, g and b.
 type lnGradK struct {
 	lnK
 	g *grads
@@ -109,7 +115,8 @@ type lnGradK struct {
 }
 
 func lnGrad[T float](k lnGradK, x [][]T, y []T) {
-	kernels.LayerNormBwd(x[0], x[1], x[2], gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), k.s, k.c, k.eps)
+	stats := kernels.SideBuf[T](k.st, 0, 2*len(x[0])/k.c)
+	kernels.LayerNormBwd(x[0], x[1], x[3], stats, gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), k.s, k.c, k.eps)
 }
 
 func (k lnGradK) f32(x [][]float32, _ [][]int, y []float32) error {
@@ -121,15 +128,15 @@ func (k lnGradK) f64(x [][]float64, _ [][]int, y []float64) error {
 	return nil
 }
 
-// layernorm: x [..., C], gain g and bias bias [C]; the backward recomputes
-// each row's mean and variance instead of keeping them.
+// layernorm: x [..., C], gain g and bias bias [C]; the backward reads the
+// row statistics the forward kept.
 func (b *builder) layernorm(x, g, bias *G.Node, shape []int, eps float64) (*G.Node, error) {
 	c := shape[len(shape)-1]
 	name := fmt.Sprintf("layernorm(%v)%v", eps, shape)
-	k := lnK{c, eps}
-	grad := func(o *op, inputs G.Nodes, _, gy *G.Node) (G.Nodes, error) {
+	k := lnK{rmsK{c, eps}, &kernels.Side{}}
+	grad := func(o *op, inputs G.Nodes, y, gy *G.Node) (G.Nodes, error) {
 		s := &kernels.Side{}
-		return b.multiGrad(name+"_grad", o, inputs, func(g *grads) kernel { return lnGradK{k, g, s} }, inputs[0], inputs[1], gy)
+		return b.multiGrad(name+"_grad", o, inputs, func(g *grads) kernel { return lnGradK{k, g, s} }, inputs[0], inputs[1], y, gy)
 	}
 	return b.custom(name, shape, k, grad, x, g, bias)
 }

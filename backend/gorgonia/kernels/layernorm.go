@@ -20,13 +20,18 @@ func layerStats[T Float](x []T, eps float64) (mu, inv T) {
 }
 
 // LayerNormFwd computes y = (x − μ)/sqrt(var + eps)·g + b for rows of
-// length c, μ and var the mean and biased variance of the row.
-func LayerNormFwd[T Float](x, g, b, y []T, c int, eps float64) {
+// length c, μ and var the mean and biased variance of the row. It keeps
+// μ and inv = 1/sqrt(var + eps) of row r in stats[2r], stats[2r+1] for
+// LayerNormBwd (stats may be nil).
+func LayerNormFwd[T Float](x, g, b, y, stats []T, c int, eps float64) {
 	g, b = g[:c], b[:c]
 	parallelFor(len(x)/c, 5*c, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			xr, yr := x[r*c:(r+1)*c], y[r*c:(r+1)*c]
 			mu, inv := layerStats(xr, eps)
+			if stats != nil {
+				stats[2*r], stats[2*r+1] = mu, inv
+			}
 			for i, v := range xr {
 				yr[i] = (v-mu)*inv*g[i] + b[i]
 			}
@@ -39,8 +44,9 @@ func LayerNormFwd[T Float](x, g, b, y []T, c int, eps float64) {
 //	dx = inv·(ĝ − mean(ĝ) − x̂·mean(ĝ⊙x̂)),   dg = Σ_rows gy⊙x̂,   db = Σ_rows gy.
 //
 // Any of dx, dg and db may be nil (not needed); s holds the per-chunk
-// partials of dg and db.
-func LayerNormBwd[T Float](x, g, gy, dx, dg, db []T, s *Side, c int, eps float64) {
+// partials of dg and db. stats are the row statistics LayerNormFwd kept
+// for the same x, or nil to recompute them.
+func LayerNormBwd[T Float](x, g, gy, stats, dx, dg, db []T, s *Side, c int, eps float64) {
 	rows := len(x) / c
 	g = g[:c]
 	w := nChunks(rows, 8*c)
@@ -56,7 +62,12 @@ func LayerNormBwd[T Float](x, g, gy, dx, dg, db []T, s *Side, c int, eps float64
 		}
 		for r := lo; r < hi; r++ {
 			xr, gr := x[r*c:(r+1)*c], gy[r*c:(r+1)*c]
-			mu, inv := layerStats(xr, eps)
+			var mu, inv T
+			if stats != nil {
+				mu, inv = stats[2*r], stats[2*r+1]
+			} else {
+				mu, inv = layerStats(xr, eps)
+			}
 			if dx != nil {
 				var sg, sgx T // Σ ĝ and Σ ĝ⊙x̂
 				for i, v := range xr {

@@ -9,7 +9,8 @@ import (
 // TestLayerNormParallelRows runs the LayerNorm kernels on inputs large
 // enough for the parallel row split (and the per-chunk partials of dg and
 // db), in float32, with rows far from zero mean, against the formulas
-// evaluated here row by row in float64.
+// evaluated here row by row in float64; the backward with the statistics
+// the forward kept and with recomputed ones.
 func TestLayerNormParallelRows(t *testing.T) {
 	const rows, c, eps = 400, 96, 1e-5
 	if nChunks(rows, 8*c) < 2 && runtime.GOMAXPROCS(0) > 1 {
@@ -25,8 +26,17 @@ func TestLayerNormParallelRows(t *testing.T) {
 		g[i], b[i] = float32(1+0.5*math.Sin(float64(i))), float32(math.Cos(float64(i)))
 	}
 	y, dx, dg, db := make([]float32, rows*c), make([]float32, rows*c), make([]float32, c), make([]float32, c)
-	LayerNormFwd(x, g, b, y, c, eps)
-	LayerNormBwd(x, g, gy, dx, dg, db, &Side{}, c, eps)
+	stats := make([]float32, 2*rows)
+	LayerNormFwd(x, g, b, y, stats, c, eps)
+	LayerNormBwd(x, g, gy, stats, dx, dg, db, &Side{}, c, eps)
+	// without the kept statistics the backward recomputes them: the same
+	dx2 := make([]float32, rows*c)
+	LayerNormBwd(x, g, gy, nil, dx2, nil, nil, nil, c, eps)
+	for i := range dx {
+		if math.Abs(float64(dx[i]-dx2[i])) > 1e-6*math.Max(1, math.Abs(float64(dx[i]))) {
+			t.Fatalf("dx[%d] = %g with the kept statistics, %g recomputed", i, dx[i], dx2[i])
+		}
+	}
 
 	wdg, wdb := make([]float64, c), make([]float64, c)
 	for r := 0; r < rows; r++ {
