@@ -258,6 +258,9 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 			p.Settings = append(p.Settings, settingsOf("model."+spec.Keyword, get(spec.Keyword))...)
 		}
 	}
+	if !m.Head.Tied && !h.ok["init"] { // the computed default: the embedding's init
+		p.Settings = append(p.Settings, Setting{Path: "model.head.init", Value: valueText(TypeNormal, value{f: m.Head.InitStd})})
+	}
 }
 
 func countString(n int) string {
