@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -420,6 +421,16 @@ func (c *checker) blockChecks(items []item, dim int, dimPos, dimEnd Pos) {
 			continue
 		}
 		c.attentionChecks(a, in, dim, dimPos, dimEnd)
+		// explain shows the resolved defaults (0 stands for heads and dim / heads)
+		for i, set := range it.block.settings {
+			switch {
+			case set.Source != FromDefault:
+			case set.Path == "attention.kv_heads":
+				it.block.settings[i].Value = strconv.Itoa(a.KVHeads)
+			case set.Path == "attention.head_dim" && a.HeadDim > 0:
+				it.block.settings[i].Value = strconv.Itoa(a.HeadDim)
+			}
+		}
 	}
 }
 
