@@ -392,7 +392,7 @@ var Schema = []StatementSpec{
 		Keyword: "head", In: InModel, Once: true,
 		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"tied", "untied"}, Default: "tied", Required: true, Doc: "`tied` reuses the embedding matrix"}},
 		Attrs: []AttrSpec{
-			{Name: "init", Type: TypeNormal, Range: atLeast(0), Kinds: []string{"untied"}, DefaultDoc: "the `embed` init",
+			{Name: "init", Type: TypeNormal, Range: atLeast(0), Kinds: []string{"untied"}, Neutral: true, DefaultDoc: "the `embed` init",
 				Doc: "initialisation of the output matrix `head.weight` [dim, vocab]; by default the embedding's, so that untying changes nothing else"},
 		},
 		Example: "head tied",
