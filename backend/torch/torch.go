@@ -71,6 +71,16 @@ func (Backend) Available() error {
 // Required reports whether MHCC_REQUIRE_TORCH=1 demands PyTorch.
 func (Backend) Required() bool { return os.Getenv(RequireEnv) == "1" }
 
+// Python returns the interpreter that imports PyTorch (the worker's), or
+// why there is none.
+func Python() (string, error) {
+	w, err := sharedWorker()
+	if err != nil {
+		return "", err
+	}
+	return w.python, nil
+}
+
 // Version describes the worker's PyTorch and Python ("" when there is none).
 func Version() string {
 	if w, err := sharedWorker(); err == nil {

@@ -40,6 +40,7 @@ type worker struct {
 	in      *bufio.Writer
 	out     *bufio.Reader
 	version string
+	python  string
 	broken  error
 }
 
@@ -122,6 +123,7 @@ func launch(python, script string, libs []string) (*worker, error) {
 		return nil, err
 	}
 	w.version = fmt.Sprintf("PyTorch %s, Python %s", hello.Torch, hello.Python)
+	w.python = python
 	return w, nil
 }
 
