@@ -96,7 +96,7 @@ func TestExamplesMatchGorgonia(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, prec := range []struct {
-				f64             bool
+				f64              bool
 				lossTol, gradTol float64
 			}{{false, 1e-5, 1e-4}, {true, 1e-10, 1e-8}} {
 				want := exact
