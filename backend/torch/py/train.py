@@ -15,6 +15,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import time
 
@@ -25,6 +26,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model as M  # noqa: E402  (model.py beside this file)
 
 CONFIG = json.loads(CONFIG_JSON)  # noqa: F821  (CONFIG_JSON is set above by mhcc)
+
+def fail(msg):
+    """A runtime failure: the message on stderr, exit code 3 (as ./train)."""
+    print("error: " + msg, file=sys.stderr, flush=True)
+    sys.exit(3)
+
 
 # Go's math/rand/v2 PCG (and the few Rand methods mhcc's data sources use) ------
 
@@ -86,24 +93,24 @@ class FileData:
         if fmt in ("", "auto"):
             fmt = "bin" if path.lower().endswith(".bin") else "text"
         if not os.path.isfile(path):
-            raise SystemExit("error: data file %r: no such file" % path)
+            fail("data file %r: no such file" % path)
         raw = open(path, "rb").read()
         if not raw:
-            raise SystemExit("error: data file %r: file is empty" % path)
+            fail("data file %r: file is empty" % path)
         if fmt == "text":
             toks, self.vocab = list(raw), 256
             self.name = "text %s" % json.dumps(path)
         elif fmt == "bin":
             if len(raw) % 2:
-                raise SystemExit("error: token file %r: %d bytes is not a whole number of uint16 tokens" % (path, len(raw)))
+                fail("token file %r: %d bytes is not a whole number of uint16 tokens" % (path, len(raw)))
             toks = list(memoryview(raw).cast("H"))
             self.vocab = vocab
             bad = next((i for i, t in enumerate(toks) if t >= vocab), None)
             if bad is not None:
-                raise SystemExit("error: token file %r: token %d at position %d is outside the declared vocabulary of %d" % (path, toks[bad], bad, vocab))
+                fail("token file %r: token %d at position %d is outside the declared vocabulary of %d" % (path, toks[bad], bad, vocab))
             self.name = "tokens %s (uint16, vocab %d)" % (json.dumps(path), vocab)
         else:
-            raise SystemExit("error: data file %r: unknown format %r (want text or bin)" % (path, fmt))
+            fail("data file %r: unknown format %r (want text or bin)" % (path, fmt))
         n_val = int(float(len(toks)) * val)
         if val > 0 and n_val == 0:
             n_val = 1
@@ -114,7 +121,7 @@ class FileData:
     def check(self, T):
         for split, n in (("training", len(self.splits[0])), ("validation", len(self.splits[1]))):
             if (split == "training" or self.val_fraction > 0) and n < T + 1:
-                raise SystemExit("error: data %s: %s split has %d tokens, need at least %d for context %d" % (self.name, split, n, T + 1, T))
+                fail("data %s: %s split has %d tokens, need at least %d for context %d" % (self.name, split, n, T + 1, T))
 
     def window(self, split, start, T):
         w = self.splits[split][start:start + T + 1]
@@ -166,7 +173,7 @@ class RecallData:
 
     def __init__(self, vocab):
         if vocab < 4:
-            raise SystemExit("error: the recall task needs a vocabulary of at least 4 tokens, the model has %d" % vocab)
+            fail("the recall task needs a vocabulary of at least 4 tokens, the model has %d" % vocab)
         self.vocab = vocab
         self.keys = min(vocab // 2, 32)
         self.values = min(vocab - self.keys, 32)
@@ -219,10 +226,10 @@ def open_data(cfg, args, val):
         if task == "recall":
             return RecallData(CONFIG["vocab"])
         if task != "markov":
-            raise SystemExit("error: unknown synthetic task %r (want markov or recall)" % task)
+            fail("unknown synthetic task %r (want markov or recall)" % task)
         chain = CONFIG.get("markov")
         if chain is None or chain["seed"] != cfg["seed"]:
-            raise SystemExit("error: the synthetic Markov chain depends on the seed; this train.py carries the chain of seed %s; "
+            fail("the synthetic Markov chain depends on the seed; this train.py carries the chain of seed %s; "
                              "emit again with `mhcc FILE.mhc --emit torch --set train.seed=%d`, or train on a file with --data"
                              % (chain and chain["seed"], cfg["seed"]))
         return MarkovData(chain)
@@ -231,7 +238,7 @@ def open_data(cfg, args, val):
     src = FileData(path, fmt, vocab, val)
     src.check(CONFIG["context"])
     if src.vocab > CONFIG["vocab"]:
-        raise SystemExit("error: data %s has %d token ids but the model's vocab is %d" % (src.name, src.vocab, CONFIG["vocab"]))
+        fail("data %s has %d token ids but the model's vocab is %d" % (src.name, src.vocab, CONFIG["vocab"]))
     return src
 
 
@@ -245,9 +252,9 @@ class Sampler:
 
     def __init__(self, src, mode):
         if mode not in ("random", "sequential"):
-            raise SystemExit("error: unknown sampling %r (want random or sequential)" % mode)
+            fail("unknown sampling %r (want random or sequential)" % mode)
         if mode == "sequential" and not isinstance(src, FileData):
-            raise SystemExit("error: sampling=sequential needs a data file; %s is generated" % src.name)
+            fail("sampling=sequential needs a data file; %s is generated" % src.name)
         self.src, self.mode, self.cursor = src, mode, 0
 
     def batch(self, rng, B, T):
@@ -318,7 +325,7 @@ class AdamW:
 
     def restore(self, tensors, meta):
         if meta.get("optimizer") != self.kind:
-            raise SystemExit("error: --resume: optimizer state is for %r, the run uses %r" % (meta.get("optimizer"), self.kind))
+            fail("--resume: optimizer state is for %r, the run uses %r" % (meta.get("optimizer"), self.kind))
         self.step_count = int(meta["step"])
         for n, p, _d in self.named:
             self.m[n].copy_(tensors[n + ".exp_avg"].reshape(p.shape))
@@ -356,7 +363,7 @@ class SGD:
 
     def restore(self, tensors, meta):
         if meta.get("optimizer") != self.kind:
-            raise SystemExit("error: --resume: optimizer state is for %r, the run uses %r" % (meta.get("optimizer"), self.kind))
+            fail("--resume: optimizer state is for %r, the run uses %r" % (meta.get("optimizer"), self.kind))
         self.step_count = int(meta["step"])
         for n, p, _d in self.named:
             self.buf[n].copy_(tensors[n + ".momentum_buffer"].reshape(p.shape))
@@ -391,7 +398,7 @@ def schedule(cfg, steps):
                     f = fac
             return lr * f
         return step, "step warmup %d, %s" % (warm, ", ".join("×%g at %g%%" % (f, 100 * a) for a, f in ms))
-    raise SystemExit("error: unknown schedule %r (want constant, cosine or step)" % kind)
+    fail("unknown schedule %r (want constant, cosine or step)" % kind)
 
 
 # distributed -------------------------------------------------------------------
@@ -445,7 +452,7 @@ def wrap(module, n, args, device):
         try:
             from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
         except Exception as e:  # noqa: BLE001
-            raise SystemExit("error: --fsdp: this PyTorch cannot import FSDP (%s); use DDP (the default)" % e)
+            fail("--fsdp: this PyTorch cannot import FSDP (%s); use DDP (the default)" % e)
         return FSDP(module, device_id=device if device.type == "cuda" else None, use_orig_params=True)
     from torch.nn.parallel import DistributedDataParallel as DDP
     return DDP(module, device_ids=[device] if device.type == "cuda" else None)
@@ -484,17 +491,17 @@ def apply_set(cfg, items):
     for item in items or []:
         path, eq, value = item.partition("=")
         if not eq or not path.startswith("train."):
-            raise SystemExit("error: --set %s: train.py takes train settings (train.PATH=VALUE); "
+            fail("--set %s: train.py takes train settings (train.PATH=VALUE); "
                              "a model setting changes the module: emit it again with mhcc --emit torch --set %s" % (item, item))
         keys = path.split(".")[1:]
         node = cfg
         for k in keys[:-1]:
             if not isinstance(node.get(k), dict):
-                raise SystemExit("error: --set %s: unknown setting %s" % (item, path))
+                fail("--set %s: unknown setting %s" % (item, path))
             node = node[k]
         k = keys[-1]
         if k not in node:
-            raise SystemExit("error: --set %s: unknown setting %s" % (item, path))
+            fail("--set %s: unknown setting %s" % (item, path))
         if isinstance(node[k], dict):
             node, k = node[k], "kind"
         try:
@@ -526,7 +533,7 @@ def train(args):
     out = args.out or os.path.join("runs", CONFIG["model"])
     rank, n = world()
     if B % n:
-        raise SystemExit("error: the batch of %d windows does not split over %d processes" % (B, n))
+        fail("the batch of %d windows does not split over %d processes" % (B, n))
     device = device_for(rank, args)
     log = (lambda s: print(s, flush=True)) if rank == 0 else (lambda s: None)
 
@@ -556,7 +563,7 @@ def train(args):
             opt.restore(opt_tensors, opt_meta)
             rng.restore(st["rng"]["train"])
             if st["data"]["sampling"] != sampler.mode:
-                raise SystemExit("error: --resume: %s was written with sampling=%s, this run uses sampling=%s" % (st["dir"], st["data"]["sampling"], sampler.mode))
+                fail("--resume: %s was written with sampling=%s, this run uses sampling=%s" % (st["dir"], st["data"]["sampling"], sampler.mode))
             sampler.cursor = st["data"]["cursor"]
             if st["seed"] != seed:
                 log("note: continuing with the checkpoint's seed %d" % st["seed"])
@@ -565,6 +572,11 @@ def train(args):
                     val = eval_windows(src, seed, B, T, cfg["eval"]["batches"] * B)
             step, window = st["step"], dict(st["log_window"])
             log("resuming from %s (step %d)" % (st["dir"], step))
+    if step >= steps:
+        log("nothing to do: the checkpoint is at step %d and the run has %d steps" % (step, steps))
+        if n > 1:
+            dist.destroy_process_group()
+        return
     wrapped = wrap(module, n, args, device)
     nparams = sum(p.numel() for _n, p, _d in named)
     dec = [p.numel() for _n, p, d in named if d]
@@ -614,6 +626,10 @@ def train(args):
                     shutil.rmtree(d, ignore_errors=True)
         saved = step
 
+    stop = []
+    if n == 1:  # under torchrun the agent forwards signals to every rank
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.append(True))
     while step < steps:
         t0 = time.perf_counter()
         step += 1
@@ -628,14 +644,18 @@ def train(args):
             loss_sum += float(loss)
         loss = all_mean(loss_sum / accum, n)
         if not math.isfinite(loss):
-            raise SystemExit("error: step %d: the loss is %s: training diverged" % (step, loss))
+            fail("step %d: the loss is %s: training diverged" % (step, loss))
         with torch.no_grad():
             ss = sum(float((p.grad.double() ** 2).sum()) for _n, p, _d in named)
             if args.fsdp and n > 1:  # each rank holds a shard of the gradients
                 ss = all_mean(ss, 1)
             gnorm = math.sqrt(ss)
             if not math.isfinite(gnorm):
-                raise SystemExit("error: step %d: the gradient norm is %s: training diverged" % (step, gnorm))
+                bad = next((nm for nm, p, _d in named if not torch.isfinite(p).all()), None)
+                what = "parameter %s holds non-finite values" % bad if bad else "first non-finite gradient: %s" % next(
+                    (nm for nm, p, _d in named if not torch.isfinite(p.grad).all()), "?")
+                fail("step %d: the gradient norm is %s: training diverged; %s; last good checkpoint: %s" % (
+                    step, gnorm, what, last_ckpt))
             if o["clip"] > 0 and gnorm > o["clip"]:
                 scale = o["clip"] / gnorm
                 for _n, p, _d in named:
@@ -672,6 +692,11 @@ def train(args):
             metrics.flush()
         if ck_every > 0 and step % ck_every == 0 and step < steps:
             checkpoint()
+        if stop and step < steps:
+            if saved != step:
+                checkpoint(final=True)
+            log("interrupted after step %d; checkpoint %s written (continue with --resume)" % (step, last_ckpt))
+            sys.exit(130)
     if saved != step:
         checkpoint(final=True)
     ran = max(step - start_step, 1)
@@ -732,10 +757,10 @@ def evaluate_ckpt(args):
     k = args.windows if args.windows > 0 else cfg["eval"]["batches"] * B
     if isinstance(src, FileData):
         if split not in ("all", "train", "val"):
-            raise SystemExit("error: unknown split %r (want all, train or val)" % split)
+            fail("unknown split %r (want all, train or val)" % split)
         windows = eval_windows(src, st["seed"], B, T, k, VAL if split == "val" else TRAIN)
         if not windows:
-            raise SystemExit("error: data %s: the %s split is too short for one window of context %d" % (src.name, split, T))
+            fail("data %s: the %s split is too short for one window of context %d" % (src.name, split, T))
     else:
         split = "val"
         windows = eval_windows(src, st["seed"], B, T, k)
