@@ -190,9 +190,10 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 	if opts.Grad {
 		var wrt G.Nodes
 		var ps []*Param
+		diff := differentiable(lv)
 		for _, p := range gr.params {
 			pv := paramValue(m, p.Name)
-			if pn := b.vals[pv].node; live[pv] {
+			if pn := b.vals[pv].node; diff[pv] {
 				wrt = append(wrt, pn)
 				ps = append(ps, p)
 			}
@@ -222,6 +223,21 @@ func paramValue(m *ir.Module, name string) *ir.Value {
 
 // reaching returns the values the output depends on.
 func reaching(out *ir.Value) map[*ir.Value]bool {
+	return walkArgs(out, func(*ir.Value) bool { return true })
+}
+
+// differentiable returns the values the loss depends on through a
+// differentiable path: the operands of an index (i32) value, such as the
+// scores of moe.topk, get no gradient from it. A parameter only those
+// reach (a router's selection bias) gets none at all (its gradient stays
+// 0): G.Grad refuses to differentiate with respect to it.
+func differentiable(out *ir.Value) map[*ir.Value]bool {
+	return walkArgs(out, isFloat)
+}
+
+// walkArgs returns out and the values reached from it through the
+// operands of the values for which follow holds.
+func walkArgs(out *ir.Value, follow func(*ir.Value) bool) map[*ir.Value]bool {
 	seen := map[*ir.Value]bool{}
 	stack := []*ir.Value{out}
 	for len(stack) > 0 {
@@ -231,10 +247,14 @@ func reaching(out *ir.Value) map[*ir.Value]bool {
 			continue
 		}
 		seen[v] = true
-		stack = append(stack, v.Args...)
+		if follow(v) {
+			stack = append(stack, v.Args...)
+		}
 	}
 	return seen
 }
+
+func isFloat(v *ir.Value) bool { return v.Type.DType == ir.F32 }
 
 // node returns the Gorgonia node of e, materialising constants.
 func (b *builder) node(e *entry) (*G.Node, error) {
@@ -286,7 +306,7 @@ func (b *builder) lowerValue(v *ir.Value) error {
 	if err := def.CheckArity(len(args)); err != nil {
 		return err
 	}
-	if v.Type.DType == ir.I32 && v.Op != ir.OpInput {
+	if v.Type.DType == ir.I32 && v.Op != ir.OpInput && !slices.ContainsFunc(v.Args, isFloat) {
 		e, err := b.lowerInt(v, shape, args)
 		if err != nil {
 			return err
