@@ -247,7 +247,8 @@ func (l *labeler) blockPath(k int, pos ir.Pos) string {
 	switch {
 	case samePos(pos, b.Norm.Pos):
 		return b.Path + ".norm"
-	case b.Attention != nil && samePos(pos, b.Attention.Pos), b.MLP != nil && samePos(pos, b.MLP.Pos):
+	case b.Attention != nil && samePos(pos, b.Attention.Pos), b.MLP != nil && samePos(pos, b.MLP.Pos),
+		b.MoE != nil && samePos(pos, b.MoE.Pos):
 		return b.Path
 	case samePos(pos, b.Pos):
 		return b.Path + ".residual"

@@ -24,6 +24,9 @@ func TestDecodeEqualsFullForward(t *testing.T) {
 		"hc":             testmodels.Tiny("residual streams=3 constraint=none"),
 		"permutations":   testmodels.Tiny("residual streams=3 constraint=permutations"),
 		"learned_norope": testmodels.Replace(testmodels.Tiny("residual streams=2 collapse=learned"), "rope=true", "rope=false"),
+		// mixtures of experts route every position on its own
+		"moe":           testmodels.MoE("residual plain", ""),
+		"moe_mhc_geglu": testmodels.MoE("residual streams=2 sinkhorn=3", "act=geglu balance=aux route_scale=2.5"),
 	}
 	for name, src := range variants {
 		t.Run(name, func(t *testing.T) {
@@ -75,6 +78,9 @@ func decodeRef(t *testing.T, p *lang.Program, level Level, params map[string][]f
 	}
 	if level == O2 && m.OpCounts()[ir.OpAttentionCached] != len(caches) {
 		t.Fatalf("the decoding module lost its cached attention:\n%s", m)
+	}
+	if n := len(MoELayers(p)); level == O2 && m.OpCounts()[ir.OpMoEExperts] != n {
+		t.Fatalf("the decoding module has %d fused routed experts, want %d:\n%s", m.OpCounts()[ir.OpMoEExperts], n, m)
 	}
 	vals := map[string][]float64{}
 	for k, v := range params {

@@ -65,6 +65,11 @@ func variants() map[string][]byte {
 		"none4":              variant("residual streams=4 constraint=none", "rope=true", "act=gelu"),
 		"none3-learned":      variant("residual streams=3 constraint=none collapse=learned init=uniform", "rope=true", "act=relu"),
 		"none2-static":       variant("residual streams=2 constraint=none dynamic=false", "rope=true", "act=gelu"),
+		// Mixtures of experts: a dense first layer, then routed and shared
+		// experts, each balancing, both activations, one expert per token.
+		"moe-bias":             []byte(testmodels.MoE("residual plain", "")),
+		"moe-aux-geglu-hc":     []byte(testmodels.MoE("residual streams=2 sinkhorn=3", "act=geglu balance=aux route_scale=2.5")),
+		"moe-none-k1-identity": []byte(testmodels.Replace(testmodels.MoE("residual streams=2 constraint=identity", "balance=none"), "active=2", "active=1")),
 	}
 }
 

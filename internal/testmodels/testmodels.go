@@ -72,6 +72,18 @@ func Small(train ...string) string {
 	return Replace(Source("small.mhc"), "  log every=1\n}\n", "  log every=1\n"+b.String()+"}\n")
 }
 
+// MoE returns moe.mhc with its `residual plain` line replaced by the
+// statement residual and attrs (such as "balance=aux") added to its `moe`
+// statement. moe.mhc is a dense first layer (attention and a GELU MLP)
+// followed by two layers of attention and a mixture of 4 SwiGLU experts,
+// 2 active and 1 shared, of hidden width 6 (vocab 11, context 5, width 8,
+// batch 2, 40 steps): small enough for finite differences and short
+// training runs.
+func MoE(residual, attrs string) string {
+	src := Replace(Source("moe.mhc"), "  residual plain\n", "  "+residual+"\n")
+	return Replace(src, "shared=1 hidden=6\n", strings.TrimSpace("shared=1 hidden=6 "+attrs)+"\n")
+}
+
 // Minimal returns minimal.mhc, the smallest model that checks and trains:
 // one block `a` holding an MLP, vocab 16, context 4, width 8, no train
 // block. Tests that need any valid file (command-line exit codes, --set
