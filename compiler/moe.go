@@ -82,6 +82,9 @@ func (l *lowerer) moe(blk *lang.Block, u *ir.Value) *ir.Value {
 		sel = b.Add(s, b.NonTrainable(path+".router_bias", ir.Dims(E), ir.Init{Kind: "zeros"}))
 	}
 	idx := b.Apply(ir.OpMoETopK, ir.Attrs{{Key: "k", Val: K}}, sel)
+	if l.decode == nil {
+		l.balance(blk, s, idx)
+	}
 	// the gates: the chosen affinities, normalised, times the scale
 	sk := b.Reshape(s, bt(1, E))
 	if K > 1 {
@@ -106,18 +109,21 @@ func (l *lowerer) moe(blk *lang.Block, u *ir.Value) *ir.Value {
 			b.Matmul(u, l.weight(path+".shared.w3", C, SH), false))
 		y = b.Add(y, b.Matmul(h, l.weight(path+".shared.w2", SH, C), false))
 	}
-	if l.decode != nil {
-		return y
-	}
-	load := b.Apply(ir.OpMoELoad, ir.Attrs{{Key: "experts", Val: E}}, idx)
-	l.loads = append(l.loads, ir.Output{Name: path + ".load", Value: load})
+	return y
+}
+
+// balance records the load of a training module's sublayer (an output)
+// and, for balance=aux, its auxiliary loss α·E·Σ_e f_e·P_e: f the load,
+// P the mean normalised affinity.
+func (l *lowerer) balance(blk *lang.Block, s, idx *ir.Value) {
+	b, m := l.b, blk.MoE
+	load := b.Apply(ir.OpMoELoad, ir.Attrs{{Key: "experts", Val: m.Experts}}, idx)
+	l.loads = append(l.loads, ir.Output{Name: blk.Path + ".load", Value: load})
 	if m.Balance == lang.BalanceAux {
-		// α·E·Σ_e f_e·P_e: f the load, P the mean normalised affinity
 		P := b.Mean(b.Div(s, b.Sum(s, 2)), 0, 1) // [1,1,E]
 		aux := b.Sum(b.Mul(load, P), 0, 1, 2)
-		l.aux = append(l.aux, b.Reshape(b.Scale(aux, m.AuxWeight*float64(E)), ir.Shape{}))
+		l.aux = append(l.aux, b.Reshape(b.Scale(aux, m.AuxWeight*float64(m.Experts)), ir.Shape{}))
 	}
-	return y
 }
 
 // lossOutputs declares the training module's outputs: the loss (the

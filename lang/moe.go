@@ -81,6 +81,11 @@ func (c *checker) moe(in *inst) *MoE {
 		c.diags.warnf(p, e, "with `active=experts` every token uses every expert: the router only weighs them").
 			help("choose `active` below %d for a sparse mixture", m.Experts)
 	}
+	if in.ok["active"] && m.Active == 1 && m.Experts > 1 {
+		p, e := in.attrSpan("active")
+		c.diags.warnf(p, e, "with `active=1` the normalised gate of the one chosen expert is always %s: the router gets no gradient and never learns", formatFloat(m.RouteScale)).
+			help("use `active=2` or more: DeepSeek-V3 normalises the chosen experts' affinities, which makes a single gate constant")
+	}
 	for _, x := range []struct{ attr, balance string }{{"bias_rate", BalanceBias}, {"aux_weight", BalanceAux}} {
 		if in.ok[x.attr] && m.Balance != x.balance {
 			p, e := in.attrSpan(x.attr)

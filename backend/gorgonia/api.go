@@ -120,12 +120,16 @@ type StreamStats struct {
 // forward-only graph or a model without fused hyper-connections).
 func (g *Graph) Streams() StreamStats { return g.streams }
 
-// Param is one trainable tensor.
+// Param is one parameter tensor of the model.
 type Param struct {
 	Name  string
 	Shape []int
 	Init  ir.Init
 	Decay bool
+	// Trainable is false for a tensor no gradient updates (trainable=false
+	// in the IR, such as a router's selection bias): the graph computes no
+	// gradient for it, and its value is the runtime's to set.
+	Trainable bool
 
 	t        *tensor.Dense // backing tensor (shared with BuildShared graphs)
 	f32      []float32

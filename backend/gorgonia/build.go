@@ -193,7 +193,7 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 		diff := differentiable(lv)
 		for _, p := range gr.params {
 			pv := paramValue(m, p.Name)
-			if pn := b.vals[pv].node; diff[pv] {
+			if pn := b.vals[pv].node; diff[pv] && p.Trainable {
 				wrt = append(wrt, pn)
 				ps = append(ps, p)
 			}
@@ -366,7 +366,7 @@ func (b *builder) param(v *ir.Value, e *entry) error {
 	if err := checkInit(init, e.shape); err != nil {
 		return fmt.Errorf("param %q: %w", name, err)
 	}
-	p := &Param{Name: name, Shape: append([]int(nil), e.shape...), Init: init, Decay: v.Attrs.Bool("decay")}
+	p := &Param{Name: name, Shape: append([]int(nil), e.shape...), Init: init, Decay: v.Attrs.Bool("decay"), Trainable: ir.ParamTrainable(v)}
 	s := gshape(e.shape)
 	if b.base != nil {
 		bp := b.base.byName[name]
