@@ -42,13 +42,13 @@ func moeRule(act string) *Rule {
 		Name:  "moe.experts/" + act,
 		Roots: []*Pat{root},
 		Check: func(m *Match) bool {
-			xs, is := m.V("x").Type.Shape, m.V("idx").Type.Shape
-			w := m.V("w1").Type.Shape
+			x, idx := m.V("x"), m.V("idx")
+			xs, w := x.Type.Shape, m.V("w1").Type.Shape
 			r := xs.Rank()
-			if r == 0 || is.Rank() != r || w.Rank() != 3 || last(is).IsSym() || w[1].IsSym() || last(xs).IsSym() {
+			if r == 0 || idx.Type.Shape.Rank() != r || w.Rank() != 3 || lastDim(idx).IsSym() || w[1].IsSym() || lastDim(x).IsSym() {
 				return false
 			}
-			k, H, C := last(is).N, w[1].N, last(xs).N
+			k, H, C := lastDim(idx).N, w[1].N, lastDim(x).N
 			L := xs[:r-1]
 			with := func(dims ...int) ir.Shape {
 				s := L.Clone()
@@ -72,12 +72,4 @@ func moeRule(act string) *Rule {
 		},
 		Stat: "fused",
 	}
-}
-
-// last is the last dimension of a shape (the zero Dim for a scalar).
-func last(s ir.Shape) ir.Dim {
-	if len(s) == 0 {
-		return ir.Dim{}
-	}
-	return s[len(s)-1]
 }
