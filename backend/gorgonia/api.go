@@ -27,9 +27,10 @@
 //	attention.go    causal_mask, rope, attention
 //	norm.go         rmsnorm, gelu, cross_entropy
 //	hc.go           sinkhorn, hc.coeffs, hc.read, hc.write
+//	moe.go          moe.topk, moe.load, moe.experts (grouped per expert)
 //	perm.go         the permutations constant
 //	streams.go      the stream plan: shared gradient buffers, recomputation
-//	outputs.go      module outputs besides the loss
+//	outputs.go      module outputs besides the loss (RunOutputs; Output after a training Run)
 //	init.go         parameter initialisation (init_hc.go: the HC inits)
 //	blas.go         BLASName, StartEnv, MatMulF32 (blas_openblas.go: OpenBLAS)
 //	api.go          Build, Graph, Param, Run

@@ -36,17 +36,21 @@ import (
 //	softmax log_softmax   custom, last axis
 //	gather pick           custom (never ByIndices)
 //	causal_mask rope      custom
+//	moe.topk              custom op with an index (tensor.Int) result, no gradient
+//	moe.load              custom op from indices, no gradient
 //	rmsnorm sinkhorn hc.coeffs hc.read hc.write attention cross_entropy
-//	matmul.concat         fused ops: one custom op each with one hand-written
+//	matmul.concat moe.experts
+//	                      fused ops: one custom op each with one hand-written
 //	                      backward kernel for all inputs (below); a slice
 //	                      that is one member's columns of a matmul.concat
 //	                      differentiates straight to x and the member's weight
 //
 // Integer (i32) values derived from inputs by reshape/transpose/slice/
-// broadcast are computed in Go at the start of every Run.
+// broadcast are computed in Go at the start of every Run; an i32 value
+// computed from floats (moe.topk) is an index op's node.
 //
 // The fused ops (created by the -O2 fusion passes; built in norm.go, hc.go,
-// attention.go and matmul.go). Each is one custom op whose forward kernel
+// attention.go, matmul.go and moe.go). Each is one custom op whose forward kernel
 // does the whole computation and whose backward is one hand-written kernel
 // computing the gradients of all its inputs at once (package kernels, one
 // file per op; float32 runs its AVX2 code where the build and the CPU
@@ -72,6 +76,11 @@ import (
 //	               Causal with T ≥ 64: every GEMM skips the masked blocks
 //	               (row blocks of 32; ~60% of the work at T = 128)
 //	cross_entropy  log-softmax + pick + mean; keeps the probabilities
+//	moe.experts    the token slots sorted by expert (counting sort), each
+//	               expert's tokens gathered into one block, one GEMM per
+//	               expert and weight (experts spread over the CPUs); keeps
+//	               the gathered tokens, both hidden layers, the activation
+//	               and each row's ungated output for the backward
 //	matmul.concat  x·[w₁|w₂|…] as one GEMM against the packed weights;
 //	               backward: one GEMM for dx, one for d[w₁|w₂|…], split
 //	gelu           one elementwise pass (float32: AVX2 blocks, else the
