@@ -69,8 +69,22 @@ type Summary struct {
 	Rows    []LayerRow `json:"layers"`
 	// Params is the number of trainable scalars (each tensor once).
 	Params int64 `json:"params"`
-	// ParamTensors is the number of parameter tensors.
+	// ParamTensors is the number of trainable parameter tensors.
 	ParamTensors int `json:"param_tensors"`
+	// ActiveParams is what one token touches (moe.go's accounting): every
+	// trainable parameter, except that of each mixture-of-experts
+	// sublayer's E routed experts only k count; its router, its shared
+	// experts and everything else count in full. A dense model's is
+	// Params.
+	ActiveParams int64 `json:"active_params"`
+	// VocabParams are the parameters of the vocabulary: the embedding and
+	// an untied head (a tied head is the embedding, counted once).
+	VocabParams int64 `json:"vocab_params"`
+	TiedHead    bool  `json:"tied_head"`
+	// Untrained counts the scalars of the parameters no gradient trains
+	// (the experts' selection biases of balance=bias), which Params leaves
+	// out; they take memory but no gradient or optimizer state.
+	Untrained int64 `json:"untrained_params,omitempty"`
 	// ForwardFLOPs and BackwardFLOPs are per token.
 	ForwardFLOPs  float64 `json:"flops_per_token_forward"`
 	BackwardFLOPs float64 `json:"flops_per_token_backward"`
@@ -101,7 +115,7 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 	B, T := p.Train.Batch, md.Context
 	perSeq := map[string]int{SymBatch: 1, SymTime: T}
 	perStep := map[string]int{SymBatch: B, SymTime: T}
-	s := &Summary{Model: md.Name, Source: m.Source, Level: level, Batch: B, Context: T, IRValues: len(m.Values)}
+	s := &Summary{Model: md.Name, Source: m.Source, Level: level, Batch: B, Context: T, IRValues: len(m.Values), TiedHead: md.Head.Tied}
 	label := newLabeler(p, m)
 	rows := map[string]*LayerRow{}
 	var order []string // paths in order of first appearance
@@ -128,9 +142,16 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 		switch v.Op {
 		case ir.OpParam:
 			n, _ := v.Type.Shape.Size()
+			if !ir.ParamTrainable(v) {
+				s.Untrained += int64(n)
+				break
+			}
 			r.Params += int64(n)
 			s.Params += int64(n)
 			s.ParamTensors++
+			if isVocab(v.Param()) {
+				s.VocabParams += int64(n)
+			}
 		case ir.OpInput, ir.OpConst:
 		default:
 			sh, err := v.Type.Shape.Resolve(perStep)
@@ -167,10 +188,32 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 	}
 	s.ForwardFLOPs = float64(s.ForwardFLOPsPerSequence) / float64(T)
 	s.BackwardFLOPs = 2 * s.ForwardFLOPs
-	s.ParamBytes = 4 * s.Params
+	s.ActiveParams = s.Params - inactiveParams(p, m)
+	s.ParamBytes = 4 * (s.Params + s.Untrained)
 	s.GradBytes = 4 * s.Params
 	s.OptimizerBytes = 8 * s.Params
 	return s, nil
+}
+
+// isVocab reports whether a parameter is the vocabulary's: the embedding
+// table and the untied head, by the names lowering gives them.
+func isVocab(name string) bool { return name == "embed.weight" || name == "head.weight" }
+
+// inactiveParams counts the routed experts' weights one token does not
+// touch: E − k of the E experts of every mixture-of-experts sublayer.
+func inactiveParams(p *lang.Program, m *ir.Module) int64 {
+	size := map[string]int64{}
+	for _, v := range m.Params() {
+		n, _ := v.Type.Shape.Size()
+		size[v.Param()] = int64(n)
+	}
+	var out int64
+	for _, l := range MoELayers(p) {
+		for _, w := range l.Routed {
+			out += size[w] / int64(l.Experts) * int64(l.Experts-l.Active)
+		}
+	}
+	return out
 }
 
 func (r *LayerRow) describeOps() string {
@@ -247,7 +290,8 @@ func (l *labeler) blockPath(k int, pos ir.Pos) string {
 	switch {
 	case samePos(pos, b.Norm.Pos):
 		return b.Path + ".norm"
-	case b.Attention != nil && samePos(pos, b.Attention.Pos), b.MLP != nil && samePos(pos, b.MLP.Pos):
+	case b.Attention != nil && samePos(pos, b.Attention.Pos), b.MLP != nil && samePos(pos, b.MLP.Pos),
+		b.MoE != nil && samePos(pos, b.MoE.Pos):
 		return b.Path
 	case samePos(pos, b.Pos):
 		return b.Path + ".residual"
@@ -389,7 +433,22 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 	if md {
 		bullet = "- "
 	}
-	fmt.Fprintf(w, "%sparameters: %s in %d tensors (a tied tensor counted once)\n", bullet, group(s.Params), s.ParamTensors)
+	vocab := "embedding and head"
+	if s.TiedHead {
+		vocab = "embedding; the head is tied to it"
+	}
+	fmt.Fprintf(w, "%sparameters: %s in %d tensors (a tied tensor counted once), %s of them the vocabulary's (%s)\n",
+		bullet, group(s.Params), s.ParamTensors, group(s.VocabParams), vocab)
+	if s.ActiveParams != s.Params || s.Untrained > 0 {
+		fmt.Fprintf(w, "%sactive parameters per token: %s (%s without the vocabulary): k of the E routed experts of each MoE sublayer, everything else in full\n",
+			bullet, group(s.ActiveParams), group(s.ActiveParams-s.VocabParams))
+	} else {
+		fmt.Fprintf(w, "%sactive parameters per token: %s (every parameter: no mixture of experts)\n", bullet, group(s.ActiveParams))
+	}
+	if s.Untrained > 0 {
+		fmt.Fprintf(w, "%suntrained: %s values of the experts' selection biases (set by the load balancing, not by gradients; not counted above)\n",
+			bullet, group(s.Untrained))
+	}
 	fmt.Fprintf(w, "%sFLOPs per token: %s forward + %s backward = %s\n", bullet,
 		human(s.ForwardFLOPs), human(s.BackwardFLOPs), human(s.ForwardFLOPs+s.BackwardFLOPs))
 	fmt.Fprintf(w, "%smemory per step (B=%d, T=%d, f32): activations %s, parameters %s, gradients %s, AdamW moments %s; total %s\n",

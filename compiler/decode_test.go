@@ -29,6 +29,9 @@ func TestDecodeEqualsFullForward(t *testing.T) {
 		"gqa_qk_norm":    testmodels.Replace(testmodels.Tiny("residual streams=2"), "heads=2 rope=true", "heads=4 kv_heads=2 head_dim=6 qk_norm=true rope=true"),
 		"mqa_plain":      testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=2 kv_heads=1 rope=true"),
 		"qk_norm_norope": testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=2 qk_norm=true rope=false"),
+		// mixtures of experts route every position on its own
+		"moe":           testmodels.MoE("residual plain", ""),
+		"moe_mhc_geglu": testmodels.MoE("residual streams=2 sinkhorn=3", "act=geglu balance=aux route_scale=2.5"),
 	}
 	for name, src := range variants {
 		t.Run(name, func(t *testing.T) {
@@ -80,6 +83,9 @@ func decodeRef(t *testing.T, p *lang.Program, level Level, params map[string][]f
 	}
 	if level == O2 && m.OpCounts()[ir.OpAttentionCached] != len(caches) {
 		t.Fatalf("the decoding module lost its cached attention:\n%s", m)
+	}
+	if n := len(MoELayers(p)); level == O2 && m.OpCounts()[ir.OpMoEExperts] != n {
+		t.Fatalf("the decoding module has %d fused routed experts, want %d:\n%s", m.OpCounts()[ir.OpMoEExperts], n, m)
 	}
 	vals := map[string][]float64{}
 	for k, v := range params {

@@ -27,6 +27,7 @@ var fusions = []fusion{
 	{pass: "fuse-qkv", op: ir.OpMatmulConcat, doc: "matmuls of one input by several 2-D weights → matmul.concat + slices", rules: qkvRules()},
 	{pass: "fuse-attention", op: ir.OpAttention, doc: "softmax(causal_mask(q·kᵀ·scale))·v → attention", rules: attentionRules()},
 	{pass: "fuse-cross-entropy", op: ir.OpCrossEntropy, doc: "−mean(pick(log_softmax(logits), targets)) → cross_entropy", rules: crossEntropyRules()},
+	{pass: "fuse-moe", op: ir.OpMoEExperts, doc: "routed experts gathered per token (gather, matmul, activation, gates) → moe.experts", rules: moeRules()},
 	{pass: "fuse-gelu", op: ir.OpGELU, doc: "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) → gelu", rules: geluRules()},
 	{pass: "fuse-silu", op: ir.OpSiLU, doc: "x·σ(x) → silu", rules: siluRules()},
 }
@@ -87,23 +88,29 @@ func layernormRules() []*Rule {
 	}}
 }
 
-func geluRules() []*Rule {
-	x := Var("x")
+// geluPat is the decomposition of gelu applied to x.
+func geluPat(x *Pat) *Pat {
 	cube := Op(ir.OpMul, Op(ir.OpSquare, x), x)
 	inner := Op(ir.OpMul, Op(ir.OpAdd, x, Op(ir.OpMul, cube, ConstIs(ir.GELUCubic))), ConstIs(ir.GELUScale))
+	return Op(ir.OpMul, Op(ir.OpMul, x, ConstIs(0.5)), Op(ir.OpAdd, Op(ir.OpTanh, inner), ConstIs(1)))
+}
+
+// siluPat is the decomposition of silu applied to x.
+func siluPat(x *Pat) *Pat { return Op(ir.OpMul, x, Op(ir.OpSigmoid, x)) }
+
+func geluRules() []*Rule {
 	return []*Rule{{
 		Name:  "gelu",
-		Roots: []*Pat{Op(ir.OpMul, Op(ir.OpMul, x, ConstIs(0.5)), Op(ir.OpAdd, Op(ir.OpTanh, inner), ConstIs(1)))},
+		Roots: []*Pat{geluPat(Var("x"))},
 		Build: func(m *Match) *ir.Value { return m.Fuse(ir.OpGELU, nil, m.V("x")) },
 		Stat:  "fused",
 	}}
 }
 
 func siluRules() []*Rule {
-	x := Var("x")
 	return []*Rule{{
 		Name:  "silu",
-		Roots: []*Pat{Op(ir.OpMul, x, Op(ir.OpSigmoid, x))},
+		Roots: []*Pat{siluPat(Var("x"))},
 		Build: func(m *Match) *ir.Value { return m.Fuse(ir.OpSiLU, nil, m.V("x")) },
 		Stat:  "fused",
 	}}

@@ -57,6 +57,10 @@ type lowerer struct {
 	// decode, when set, lowers the decoding step instead of the loss
 	// (LowerDecode).
 	decode *decoding
+	// loads and aux are the mixture-of-experts sublayers' load outputs
+	// and auxiliary losses (moe.go).
+	loads []ir.Output
+	aux   []*ir.Value
 }
 
 func pos(p lang.Pos) ir.Pos { return ir.Pos{Line: p.Line, Col: p.Col} }
@@ -132,14 +136,17 @@ func (l *lowerer) model() {
 		}
 		return
 	}
-	b.Output(OutputLoss, b.Expand(ir.OpCrossEntropy, nil, logits, targets))
+	l.lossOutputs(b.Expand(ir.OpCrossEntropy, nil, logits, targets)) // moe.go
 }
 
 // sublayer lowers y = F(norm(x)) for one block; x is [B,T,C].
 func (l *lowerer) sublayer(blk *lang.Block, x *ir.Value) *ir.Value {
 	u := l.norm(blk.Path+".norm", blk.Norm, x)
-	if blk.Attention != nil {
+	switch {
+	case blk.Attention != nil:
 		return l.attention(blk, blk.Attention, u)
+	case blk.MoE != nil:
+		return l.moe(blk, u)
 	}
 	return l.mlp(blk.Path, blk.MLP, u)
 }

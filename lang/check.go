@@ -378,27 +378,30 @@ func (c *checker) block(st *Stmt, spec *StatementSpec, sc *scope) *blockT {
 			c.let(x, inner)
 		case "norm":
 			norm = c.instance(x, xs, inner)
-		case "attention", "mlp":
+		case "attention", "mlp", "moe":
 			xi := c.instance(x, xs, inner)
 			if layer != nil {
-				c.diags.errorf(x.Keyword.Pos, x.Keyword.End, "block `%s` has both `attention` and `mlp`", t.b.Name).
+				c.diags.errorf(x.Keyword.Pos, x.Keyword.End, "block `%s` has both `%s` and `%s`", t.b.Name, layer.Keyword.Name, kw).
 					related(layer.Keyword.Pos, layer.Keyword.End, "`%s` is here", layer.Keyword.Name).
 					help("a block holds one layer; split it into two blocks")
 				continue
 			}
 			layer, layerInst = x, xi
-			if kw == "attention" {
+			switch kw {
+			case "attention":
 				t.attn = xi
 				t.b.Attention = &Attention{Heads: int(xi.int("heads")), KVHeads: int(xi.int("kv_heads")), HeadDim: int(xi.int("head_dim")),
 					QKNorm: xi.bool("qk_norm"), Rope: xi.bool("rope"), RopeBase: xi.float("rope_base"), Pos: x.Pos}
-			} else {
+			case "mlp":
 				t.b.MLP = &MLP{Hidden: int(xi.int("hidden")), Act: xi.str("act"), Pos: x.Pos}
+			default:
+				t.b.MoE = c.moe(xi) // moe.go
 			}
 		}
 	}
 	if layer == nil && c.diags.errors == errs {
-		c.diags.errorf(st.Keyword.Pos, st.Keyword.End, "block `%s` has no `attention` or `mlp`", t.b.Name).
-			help("add `attention heads=4` or `mlp hidden=512` to the block")
+		c.diags.errorf(st.Keyword.Pos, st.Keyword.End, "block `%s` has no `attention`, `mlp` or `moe`", t.b.Name).
+			help("add `attention heads=4`, `mlp hidden=512` or `moe experts=8 active=2 hidden=128` to the block")
 	}
 	if norm == nil {
 		norm = c.absent("norm", st.Pos)
@@ -544,6 +547,10 @@ func (c *checker) unroll(m *Model, items []item, depth int) {
 		if b.MLP != nil {
 			x := *b.MLP
 			b.MLP = &x
+		}
+		if b.MoE != nil {
+			x := *b.MoE
+			b.MoE = &x
 		}
 		m.Blocks = append(m.Blocks, b)
 	}

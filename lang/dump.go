@@ -76,6 +76,18 @@ func (p *Program) Dump() string {
 			put(pre+".mlp.act", x.Act)
 			put(pre+".mlp.pos", x.Pos)
 		}
+		if x := blk.MoE; x != nil {
+			put(pre+".moe.experts", x.Experts)
+			put(pre+".moe.active", x.Active)
+			put(pre+".moe.shared", x.Shared)
+			put(pre+".moe.hidden", x.Hidden)
+			put(pre+".moe.act", x.Act)
+			put(pre+".moe.balance", x.Balance)
+			put(pre+".moe.bias_rate", x.BiasRate)
+			put(pre+".moe.aux_weight", x.AuxWeight)
+			put(pre+".moe.route_scale", x.RouteScale)
+			put(pre+".moe.pos", x.Pos)
+		}
 	}
 	norm("model.final_norm", m.FinalNorm)
 	put("model.head.tied", m.Head.Tied)

@@ -102,7 +102,7 @@ type Residual struct {
 	Pos       Pos
 }
 
-// Block is one sublayer: `block NAME { norm ...; attention ... | mlp ... }`.
+// Block is one sublayer: `block NAME { norm ...; attention ... | mlp ... | moe ... }`.
 type Block struct {
 	// Path is the parameter prefix, "blocks.<layer>.<name>".
 	Path string
@@ -114,8 +114,9 @@ type Block struct {
 	Index     int
 	Name      string
 	Norm      Norm
-	Attention *Attention // exactly one of Attention and MLP is set
+	Attention *Attention // exactly one of Attention, MLP and MoE is set
 	MLP       *MLP
+	MoE       *MoE // moe.go
 	Pos       Pos
 }
 

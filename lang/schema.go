@@ -350,7 +350,7 @@ var Schema = []StatementSpec{
 		Keyword: "block", In: InModel | InRepeat | InLayer, Body: true,
 		Labels:  []LabelSpec{{Name: "NAME", Type: TypeName, Required: true, Doc: "sublayer name, part of the parameter path"}},
 		Example: "block attn { norm rms; attention heads=4 }",
-		Doc:     "one hyper-connected sublayer: a norm and an attention or MLP",
+		Doc:     "one hyper-connected sublayer: a norm and an attention, an MLP or a mixture of experts",
 	},
 	{
 		Keyword: "norm", In: InModel | InBlock, Once: true,
@@ -388,6 +388,7 @@ var Schema = []StatementSpec{
 		Example: "mlp hidden=512",
 		Doc:     "feed-forward network: act(u·w1)·w2, or with a gated activation (act(u·w1) ⊙ (u·w3))·w2",
 	},
+	moeSpec, // moe.go
 	{
 		Keyword: "head", In: InModel, Once: true,
 		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"tied", "untied"}, Default: "tied", Required: true, Doc: "`tied` reuses the embedding matrix"}},

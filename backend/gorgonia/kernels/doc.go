@@ -26,7 +26,8 @@
 // fastmath.go (float32 exp, tanh, sigmoid), gemm.go (GEMM, BLAS selection,
 // matmul), parallel.go, side.go, and the fused ops: rmsnorm.go, gelu.go,
 // sinkhorn.go, hc.go (hc.coeffs, hc.read, hc.write), attention.go,
-// crossentropy.go, matmulconcat.go.
+// crossentropy.go, matmulconcat.go, moe.go (top-k, expert load, the
+// routed experts as one product per expert).
 package kernels
 
 // Float is the element type of every kernel.

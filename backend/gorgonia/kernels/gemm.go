@@ -2,8 +2,6 @@ package kernels
 
 import (
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -143,28 +141,14 @@ func GemmSplit[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int
 	}
 	// ~4 blocks per goroutine, each a multiple of 16 rows
 	rows := max(16, (m/(4*w)+15)/16*16)
-	blocks := (m + rows - 1) / rows
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(w, blocks) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= blocks {
-					return
-				}
-				lo, hi := i*rows, min((i+1)*rows, m)
-				aOff := lo * lda // row lo of op(a)
-				if tA {
-					aOff = lo // column lo of a
-				}
-				gemm(tA, tB, hi-lo, n, k, a[aOff:], lda, b, ldb, 0, c[lo*ldc:], ldc)
-			}
-		}()
-	}
-	wg.Wait()
+	queue((m+rows-1)/rows, w, func(i int) {
+		lo, hi := i*rows, min((i+1)*rows, m)
+		aOff := lo * lda // row lo of op(a)
+		if tA {
+			aOff = lo // column lo of a
+		}
+		gemm(tA, tB, hi-lo, n, k, a[aOff:], lda, b, ldb, 0, c[lo*ldc:], ldc)
+	})
 }
 
 // MatMulGradX computes dx = g·op(w)ᵀ.

@@ -255,6 +255,9 @@ func (r *runResult) summary() string {
 	if r.MaxGainFwd != nil {
 		parts = append(parts, fmt.Sprintf("max composite gain %s / %s", general(Stat{Mean: *r.MaxGainFwd, N: 1}), general(Stat{Mean: deref(r.MaxGainBwd), N: 1})))
 	}
+	if r.MaxLoad != nil {
+		parts = append(parts, fmt.Sprintf("max load %.2f×", *r.MaxLoad))
+	}
 	parts = append(parts, fmt.Sprintf("%.1f s", r.dur.Seconds()))
 	return strings.Join(parts, ", ")
 }

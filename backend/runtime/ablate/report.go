@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mhcc/mhcc/backend/runtime/train"
@@ -133,6 +134,10 @@ func (r *Report) Markdown(timing bool) string {
 	b.WriteString("\n\n")
 
 	head := []string{"model", "residual", "final val", "Δ val", "best val", "spikes", "max gnorm", "max gain fwd", "max gain bwd", "params"}
+	experts := slices.ContainsFunc(r.Rows, func(w Row) bool { return w.MaxLoad != nil })
+	if experts {
+		head = append(head, "max load")
+	}
 	if timing {
 		head = append(head, "tok/s", "step time")
 	}
@@ -158,6 +163,13 @@ func (r *Report) Markdown(timing bool) string {
 		}
 		cells := []string{w.File, w.Residual, final, delta, loss(w.BestVal), count(w.Spikes),
 			general(w.MaxGradNorm), general(w.MaxGainFwd), general(w.MaxGainBwd), fmt.Sprint(w.Params)}
+		if experts {
+			load := "-"
+			if w.MaxLoad != nil {
+				load = stat(*w.MaxLoad, "%.2f×")
+			}
+			cells = append(cells, load)
+		}
 		if timing {
 			ratio := "-"
 			if finite(w.StepTimeRatio) {
@@ -177,6 +189,9 @@ func (r *Report) Markdown(timing bool) string {
 		"max gnorm: the largest global gradient norm, before clipping",
 		"max gain fwd, bwd: the largest composite Amax gain of the residual mixing measured during training (the product of every sublayer's H_res; forward = max absolute row sum, backward = max absolute column sum; docs/hyperconnections.md §5); `-` when not measured, as for the plain residual",
 		"params: trainable parameters",
+	}
+	if experts {
+		legend = append(legend, "max load: mixtures of experts: the busiest expert's share of the routed tokens relative to the mean share (1.00× is balanced; the largest over the MoE sublayers, averaged over the last 10 steps); no capacity limit, so no token is dropped; `-` for a model without experts")
 	}
 	if timing {
 		legend = append(legend, "tok/s: training tokens per second; step time: mean time per step relative to the first file")

@@ -341,7 +341,9 @@ func newModel(s Spec, cfg Config, seed uint64) (*Model, error) {
 	m.StreamPlan = m.g.Streams()
 	m.g.InitParams(p.Train.Seed)
 	for _, prm := range m.g.Params() {
-		m.tensors = append(m.tensors, optim.Tensor{Name: prm.Name, Data: prm.F32(), Grad: prm.GradF32(), Decay: prm.Decay})
+		if prm.Trainable { // not the experts' selection biases
+			m.tensors = append(m.tensors, optim.Tensor{Name: prm.Name, Data: prm.F32(), Grad: prm.GradF32(), Decay: prm.Decay})
+		}
 	}
 	oc := p.Train.Optimizer
 	if oc.Kind == lang.OptimizerSGD {

@@ -70,7 +70,7 @@ const heterogeneous = `model het {
 // interpreter.
 func TestGradientEveryParameterArchitectures(t *testing.T) {
 	for name, src := range archVariants() {
-		t.Run(name, func(t *testing.T) { gradCheckSource(t, src, 40, 12) })
+		t.Run(name, func(t *testing.T) { gradCheck(t, src, 40, 12) })
 	}
 }
 

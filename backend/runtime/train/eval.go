@@ -93,7 +93,8 @@ func (e *evaluator) close() {
 	}
 }
 
-// meanLoss returns the mean next-token loss over the windows, evaluated in
+// meanLoss returns the mean next-token loss (the cross-entropy, without
+// auxiliary balance losses) over the windows, evaluated in
 // order in batches of B (the last one possibly smaller): each batch's mean
 // weighted by its number of windows.
 func (e *evaluator) meanLoss(ws windowSet) (float64, error) {
@@ -115,11 +116,15 @@ func (e *evaluator) meanLoss(ws windowSet) (float64, error) {
 		if err := feed(g, tokens[:b*e.T], targets[:b*e.T]); err != nil {
 			return 0, err
 		}
-		out, err := g.RunOutputs(compiler.OutputLoss)
+		name := compiler.OutputLoss // the cross-entropy, unless auxiliary losses are in it
+		if e.m.Output(compiler.OutputCE) != nil {
+			name = compiler.OutputCE
+		}
+		out, err := g.RunOutputs(name)
 		if err != nil {
 			return 0, fmt.Errorf("evaluation: %w", err)
 		}
-		l := out[compiler.OutputLoss][0]
+		l := out[name][0]
 		sum += l * float64(b)
 	}
 	return sum / float64(ws.n), nil

@@ -37,6 +37,17 @@ type Record struct {
 	HPostMean        []float64 `json:"hpost_mean,omitempty"`       // mean of H_post over tokens and streams
 	SinkhornRowErr   *float64  `json:"sinkhorn_row_err,omitempty"` // birkhoff: max |row sum − 1| over sublayers and tokens
 	SinkhornColErr   *float64  `json:"sinkhorn_col_err,omitempty"` // birkhoff: max |column sum − 1|
+
+	// The mixture-of-experts statistics (moe.go), every step of a model
+	// with `moe` sublayers, one entry per sublayer in block order: the
+	// load of the busiest and of the idlest expert relative to the mean
+	// load (1 and 1 when balanced), over the step's tokens. There is no
+	// capacity limit, so no token is ever dropped.
+	MoEMaxLoad []float64 `json:"moe_max_load,omitempty"`
+	MoEMinLoad []float64 `json:"moe_min_load,omitempty"`
+	// AuxLoss is the step's auxiliary balance loss (balance=aux), which
+	// the optimised objective adds to Loss (the cross-entropy).
+	AuxLoss *float64 `json:"aux_loss,omitempty"`
 }
 
 // ReadMetrics reads a run's metrics.jsonl (path is the run folder or the

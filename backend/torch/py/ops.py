@@ -317,3 +317,39 @@ def op_hc_write(h_res, x, h_post, y):
     """hc.write (fused): X'[..., i, :] = sum_j h_res[..., i, j] X[..., j, :]
     + h_post[..., i] y."""
     return torch.matmul(h_res, x) + h_post.unsqueeze(-1) * y.unsqueeze(-2)
+
+
+# mixture of experts ----------------------------------------------------------
+
+def op_moe_topk(x, k):
+    """Indices of the k largest entries of every row, in descending order of
+    value, ties to the lower index, NaN below every number (two stable
+    sorts: by value, then NaN last)."""
+    value = torch.where(torch.isnan(x), torch.full_like(x, -math.inf), x)
+    order = torch.sort(value, dim=-1, descending=True, stable=True).indices
+    nan_last = torch.sort(torch.isnan(x).gather(-1, order).to(torch.int8), dim=-1, stable=True).indices
+    return order.gather(-1, nan_last)[..., :k]
+
+
+def op_moe_load(idx, experts, dtype):
+    """Each expert's share of the routing slots idx [..., k]."""
+    counts = torch.bincount(idx.reshape(-1), minlength=experts)
+    return counts.to(dtype) / idx.numel()
+
+
+def op_moe_experts(x, idx, gates, w1, w3, w2, act):
+    """Routed experts: sum_j gates[t, j] * FFN_idx[t, j](x[t]) with the gated
+    FFN (act(u w1_e^T) * (u w3_e^T)) w2_e; the tokens of each expert go
+    through its weights together, as the Go kernel groups them."""
+    c, k = x.shape[-1], idx.shape[-1]
+    fx, fi, fg = x.reshape(-1, c), idx.reshape(-1, k), gates.reshape(-1, k)
+    out = torch.zeros_like(fx)
+    f = op_silu if act == "silu" else op_gelu
+    for e in range(w1.shape[0]):
+        tok, slot = (fi == e).nonzero(as_tuple=True)
+        if tok.numel() == 0:
+            continue
+        u = fx[tok]
+        h = f(u @ w1[e].t()) * (u @ w3[e].t())
+        out = out.index_add(0, tok, (h @ w2[e]) * fg[tok, slot].unsqueeze(-1))
+    return out.reshape(x.shape)
