@@ -346,13 +346,10 @@ func newModel(s Spec, cfg Config, seed uint64) (*Model, error) {
 	oc := p.Train.Optimizer
 	if oc.Kind == lang.OptimizerSGD {
 		m.opt = optim.NewSGD(m.tensors, optim.SGDConfig{Momentum: oc.Momentum, WeightDecay: oc.WeightDecay})
-		if oc.Momentum != 0 {
-			m.Memory.OptimizerBytes = 8 * sum.Params
-		}
 	} else {
 		m.opt = optim.NewAdamW(m.tensors, optim.AdamWConfig{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay})
-		m.Memory.OptimizerBytes = 16 * sum.Params // float64 m and v
 	}
+	m.Memory.OptimizerBytes = sum.OptimizerBytes
 	// a few fixed batches of uniform random tokens, cycled: the data
 	// pipeline is not what is measured
 	rng := rand.New(rand.NewPCG(seed, 0x62656e6368))

@@ -179,3 +179,25 @@ func TestRunErrors(t *testing.T) {
 		t.Error("negative steps: no error")
 	}
 }
+
+// TestOptimizerMemoryIsTheOptimizersState: the optimizer memory of the IR
+// analysis (mhcc summary, the theory of mhcc bench) is the state the
+// runtime's optimizer actually keeps, counted from its snapshot: AdamW's
+// two float64 moments, SGD's float64 momentum buffer.
+func TestOptimizerMemoryIsTheOptimizersState(t *testing.T) {
+	for _, opt := range []string{"", "optimizer adamw", "optimizer sgd momentum=0.9", "optimizer sgd"} {
+		src := strings.Replace(micro, "batch 2", "batch 2\n  "+opt, 1)
+		m, err := newModel(spec(t, src, compiler.O2), Config{}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var state int64
+		for _, b := range m.opt.Snapshot().Buffers {
+			state += 8 * int64(len(b.Data)) // float64
+		}
+		m.g.Close()
+		if m.Memory.OptimizerBytes != state || state == 0 {
+			t.Errorf("%q: the analysis counts %d bytes of optimizer state, the optimizer keeps %d", opt, m.Memory.OptimizerBytes, state)
+		}
+	}
+}
