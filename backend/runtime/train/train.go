@@ -799,7 +799,7 @@ func printHeader(w io.Writer, p *lang.Program, res *Result, r *run, floor float6
 	row("checkpoint", ck)
 	row("seed", fmt.Sprint(r.seed))
 	if set := p.Overrides(); len(set) > 0 {
-		row("--set", strings.Join(set, " "))
+		row("overrides", strings.Join(set, " ")) // --set and flags such as --steps
 	}
 	row("out", res.OutDir)
 	if !math.IsNaN(floor) {
