@@ -97,8 +97,8 @@ func TestFmtWriteOnlyChanged(t *testing.T) {
 	}
 }
 
-// TestHostileFiles is the "done when" list through the real
-// command line: every case is a positioned error and exit 1 within a
+// TestHostileFiles feeds hostile .mhc files through the real command
+// line: every case is a positioned error and exit 1 within a
 // second, never a panic.
 func TestHostileFiles(t *testing.T) {
 	dir := t.TempDir()
