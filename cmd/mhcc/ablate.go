@@ -13,13 +13,14 @@ import (
 // ablateCmd is `mhcc ablate A.mhc B.mhc ...`: train every file on the same
 // data, seeds and budget and compare them (backend/runtime/ablate).
 type ablateCmd struct {
-	Files  []string `arg:"" help:"The .mhc files to compare; the first is the baseline of the step-time column."`
-	Steps  string   `name:"steps" setting:"train.steps" placeholder:"N" help:"Training steps of every run (without it, the first file's steps for every file)."`
-	Seeds  int      `name:"seeds" default:"1" min:"1" placeholder:"K" help:"Seeds per file: S, S+1, ..., S+K-1; several give mean ± standard deviation."`
-	Seed   string   `name:"seed" setting:"train.seed" placeholder:"S" help:"The first seed (without it, the first file's seed for every file)."`
-	Out    string   `name:"out" default:"ablation" placeholder:"DIR" help:"Output folder: ablation.md, ablation.json, the loss and gain plots and one run folder per file and seed."`
-	Data   string   `name:"data" setting:"train.data.file" placeholder:"PATH" help:"Train every file on this data file (relative to the current folder) instead of the files' own data."`
-	Smooth int      `name:"smooth" default:"20" min:"1" placeholder:"N" help:"Smooth the plotted training loss with an exponential moving average over about N steps (1: the raw loss)."`
+	Files     []string `arg:"" help:"The .mhc files to compare; the first is the baseline of the step-time column."`
+	Steps     string   `name:"steps" setting:"train.steps" placeholder:"N" help:"Training steps of every run (without it, the first file's steps for every file)."`
+	Seeds     int      `name:"seeds" default:"1" min:"1" placeholder:"K" help:"Seeds per file: S, S+1, ..., S+K-1; several give mean ± standard deviation."`
+	Seed      string   `name:"seed" setting:"train.seed" placeholder:"S" help:"The first seed (without it, the first file's seed for every file)."`
+	Out       string   `name:"out" default:"ablation" placeholder:"DIR" help:"Output folder: ablation.md, ablation.json, the loss and gain plots and one run folder per file and seed."`
+	Overwrite bool     `name:"overwrite" help:"Replace the runs of an earlier ablation in --out (without it, an --out that holds them is refused)."`
+	Data      string   `name:"data" setting:"train.data.file" placeholder:"PATH" help:"Train every file on this data file (relative to the current folder) instead of the files' own data."`
+	Smooth    int      `name:"smooth" default:"20" min:"1" placeholder:"N" help:"Smooth the plotted training loss with an exponential moving average over about N steps (1: the raw loss)."`
 	setFlags
 	diagFlag
 }
@@ -32,7 +33,7 @@ func (c *ablateCmd) Run(e *env) error {
 		return err
 	}
 	opts := ablate.Options{Seeds: c.Seeds, OutDir: c.Out, DataPath: c.Data, Smooth: c.Smooth,
-		Log: e.stdout, TTY: isTerminal(e.stdout)}
+		Log: e.stdout, TTY: isTerminal(e.stdout), Overwrite: c.Overwrite}
 	stop, release := stopOnSignal(e)
 	defer release()
 	opts.Stop = stop
@@ -40,6 +41,9 @@ func (c *ablateCmd) Run(e *env) error {
 	if errors.Is(err, train.ErrInterrupted) {
 		fmt.Fprintf(e.stdout, "interrupted: %v\nno table was written; the finished runs are in %s\n", err, filepath.Join(c.Out, "runs"))
 		return &exitError{code: exitInterrupted}
+	}
+	if errors.Is(err, train.ErrRefused) {
+		return usageError(err)
 	}
 	if err != nil {
 		return &exitError{code: exitRuntime, err: err}

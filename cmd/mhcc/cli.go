@@ -78,6 +78,11 @@ func parseArgs(spec cliSpec, args []string, e *env) (*kong.Context, int, bool) {
 		fmt.Fprintf(e.stderr, "%s: internal error: %v\n", spec.name, err)
 		return nil, exitRuntime, false
 	}
+	args, err = resumeArgs(args)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: error: %v\n", spec.name, err)
+		return nil, exitUsage, false
+	}
 	args = joinNegatives(parser.Model, args)
 	ctx, err := parser.Parse(args)
 	if exitCode >= 0 { // --help

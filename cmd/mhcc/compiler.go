@@ -35,7 +35,7 @@ type compilerCLI struct {
 }
 
 func compilerMain(args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	e := &env{stdout: stdout, stderr: stderr, args: args}
 	var cli compilerCLI
 	_, invoked := programName("mhcc")
 	ctx, code, ok := parseArgs(cliSpec{name: "mhcc", invoked: invoked, grammar: &cli, needsCommand: true,
@@ -93,13 +93,20 @@ func (c *buildCmd) Run(e *env) error {
 		return &exitError{code: exitRuntime, err: fmt.Errorf("cannot locate the mhcc runtime: %w", err)}
 	}
 	irText := res.Module.String()
+	dataPath := resolveDataPath(c.File, res.Program)
+	if dataPath != "" {
+		if abs, err := filepath.Abs(dataPath); err == nil {
+			dataPath = abs
+		}
+	}
 	p := &bundle.Payload{
-		Version:  bundle.PayloadVersion,
-		File:     filepath.Base(c.File),
-		Source:   string(res.Source),
-		Set:      c.Set,
-		DataPath: resolveDataPath(c.File, res.Program),
-		IR:       irText,
+		Version:     bundle.PayloadVersion,
+		File:        filepath.Base(c.File),
+		Source:      string(res.Source),
+		Set:         c.Set,
+		DataPath:    dataPath,
+		DataWritten: res.Program.Train.Data.Path,
+		IR:          irText,
 		Manifest: bundle.Manifest{
 			SourceSHA256: bundle.Hash(string(res.Source)),
 			IRSHA256:     bundle.Hash(irText),
@@ -127,10 +134,12 @@ type trainFlags struct {
 }
 
 // options are the run's options that are not settings of the program.
-func (f *trainFlags) options(e *env) train.Options {
-	o := train.Options{DataPath: f.Data, OutDir: f.Out, Log: e.stdout}
-	f.runtimeFlags.apply(&o)
-	return o
+func (f *trainFlags) options(e *env) (train.Options, error) {
+	o := train.Options{DataPath: f.Data, OutDir: f.Out, Log: e.stdout, Relaunch: e.relaunch()}
+	if err := f.runtimeFlags.apply(&o); err != nil {
+		return train.Options{}, err
+	}
+	return o, nil
 }
 
 type runCmd struct {
@@ -145,7 +154,10 @@ func (c *runCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	opts := c.options(e)
+	opts, err := c.options(e)
+	if err != nil {
+		return err
+	}
 	if opts.DataPath == "" {
 		opts.DataPath = resolveDataPath(c.File, res.Program)
 	}

@@ -80,10 +80,12 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 	return compilerMain(args, stdout, stderr)
 }
 
-// env carries the output streams to the commands, and what parseArgs
-// found in the command line besides the command's own fields.
+// env carries the output streams and the command line to the commands:
+// the arguments as given, and what parseArgs found in them besides the
+// command's own fields.
 type env struct {
 	stdout, stderr io.Writer
+	args           []string // the arguments as given (without the program name)
 	// name is the program's name in messages: mhcc, or a compiled
 	// program's executable name.
 	name string
@@ -97,6 +99,16 @@ type env struct {
 // file with the command line's overrides.
 func (e *env) frontEnd(diag string) frontEnd {
 	return frontEnd{Set: e.set, Names: e.names, Diag: diag}
+}
+
+// relaunch is the command line that starts the current run again (see
+// relaunchCommand), named as the user invoked the program.
+func (e *env) relaunch() string {
+	argv0 := "mhcc"
+	if len(os.Args) > 0 {
+		argv0 = os.Args[0]
+	}
+	return relaunchCommand(argv0, e.args)
 }
 
 // exitError carries an exit code out of a kong command.

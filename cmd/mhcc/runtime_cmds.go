@@ -12,8 +12,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
+	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 	"github.com/mhcc/mhcc/backend/runtime/train"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
@@ -29,25 +32,40 @@ const exitInterrupted = 130
 // embedded in trainFlags. A kind comes before its attributes (a new kind
 // drops the attributes that do not apply to it).
 type runtimeFlags struct {
-	Resume          bool   `name:"resume" help:"Continue from the newest checkpoint in the run folder, exactly where it stopped."`
-	CheckpointEvery string `name:"checkpoint-every" setting:"train.checkpoint.every" placeholder:"N" help:"Write a checkpoint every N steps (0: only at the end and on Ctrl-C)."`
-	Keep            string `name:"keep" setting:"train.checkpoint.keep" placeholder:"K" help:"Keep the newest K checkpoints (0: all)."`
-	Optimizer       string `name:"optimizer" setting:"train.optimizer" placeholder:"KIND" help:"Optimizer: adamw or sgd."`
-	Accumulate      string `name:"accumulate" setting:"train.optimizer.accumulate" placeholder:"N" help:"Average the gradients of N micro-batches per optimizer step."`
-	Momentum        string `name:"momentum" setting:"train.optimizer.momentum" placeholder:"M" help:"SGD momentum."`
-	Schedule        string `name:"schedule" setting:"train.schedule" placeholder:"KIND" help:"Learning-rate schedule: constant, cosine, or step (the program's milestones, by default the mHC paper's ×0.316 at 80% and ×0.1 at 90%)."`
-	DataFormat      string `name:"data-format" setting:"train.data.format" placeholder:"FORMAT" help:"Format of the data file: text (bytes), bin (uint16 tokens) or auto (by extension)."`
-	Vocab           string `name:"vocab" setting:"train.data.vocab" placeholder:"N" help:"Declared vocabulary of a .bin token file (0: the model's)."`
-	Sampling        string `name:"sampling" setting:"train.data.sampling" placeholder:"MODE" help:"Training windows at random offsets, or walking through the data file in order (sequential)."`
-	Task            string `name:"task" setting:"train.data.task" placeholder:"TASK" help:"Synthetic task: markov or recall (associative recall)."`
-	DiagEvery       string `name:"diag-every" setting:"train.diagnostics.every" placeholder:"N" help:"Write the hyper-connection diagnostics (gains, H_pre/H_post means, Sinkhorn residual) to metrics.jsonl every N steps (0: never)."`
-	InjectNaN       string `name:"debug-inject-nan" hidden:"" help:"Test hook: STEP:grad:PARAM or STEP:value:PARAM."`
+	Resume          *string `name:"resume" placeholder:"CKPT" help:"Continue from a checkpoint, exactly where it stopped: --resume takes the newest in the run folder, --resume=CKPT a chosen one (a step number, a checkpoint folder name, or the path of a checkpoint folder; one of another run folder starts a fork in --out). The run's settings must match the checkpoint's (see --allow-changes)."`
+	Overwrite       bool    `name:"overwrite" help:"Start afresh in a run folder that holds another run, deleting that run's checkpoints, metrics.jsonl and summary.json."`
+	AllowChanges    bool    `name:"allow-changes" help:"Let --resume continue with settings that change the run (learning rate, schedule, batch, data, a longer cosine schedule); every change is printed and recorded in the checkpoints' history."`
+	SkipBatches     string  `name:"skip-batches" placeholder:"STEPS" help:"Draw and discard the batches these steps would train on (e.g. 33 or 31-33,40), to go on past a batch that diverged."`
+	CheckpointEvery string  `name:"checkpoint-every" setting:"train.checkpoint.every" placeholder:"N" help:"Write a checkpoint every N steps (0: only at the end and on Ctrl-C)."`
+	Keep            string  `name:"keep" setting:"train.checkpoint.keep" placeholder:"K" help:"Keep the newest K checkpoints (0: all)."`
+	Optimizer       string  `name:"optimizer" setting:"train.optimizer" placeholder:"KIND" help:"Optimizer: adamw or sgd."`
+	Accumulate      string  `name:"accumulate" setting:"train.optimizer.accumulate" placeholder:"N" help:"Average the gradients of N micro-batches per optimizer step."`
+	Momentum        string  `name:"momentum" setting:"train.optimizer.momentum" placeholder:"M" help:"SGD momentum."`
+	Schedule        string  `name:"schedule" setting:"train.schedule" placeholder:"KIND" help:"Learning-rate schedule: constant, cosine, or step (the program's milestones, by default the mHC paper's ×0.316 at 80% and ×0.1 at 90%)."`
+	DataFormat      string  `name:"data-format" setting:"train.data.format" placeholder:"FORMAT" help:"Format of the data file: text (bytes), bin (uint16 tokens) or auto (by extension)."`
+	Vocab           string  `name:"vocab" setting:"train.data.vocab" placeholder:"N" help:"Declared vocabulary of a .bin token file (0: the model's)."`
+	Sampling        string  `name:"sampling" setting:"train.data.sampling" placeholder:"MODE" help:"Training windows at random offsets, or walking through the data file in order (sequential)."`
+	Task            string  `name:"task" setting:"train.data.task" placeholder:"TASK" help:"Synthetic task: markov, recall (associative recall) or dyck (nested brackets)."`
+	DiagEvery       string  `name:"diag-every" setting:"train.diagnostics.every" placeholder:"N" help:"Write the hyper-connection diagnostics (gains, H_pre/H_post means, Sinkhorn residual) to metrics.jsonl every N steps (0: never)."`
+	InjectNaN       string  `name:"debug-inject-nan" hidden:"" help:"Test hook: STEP:grad:PARAM or STEP:value:PARAM."`
 }
 
-// apply copies the flags that are not settings of the program into o.
-func (f *runtimeFlags) apply(o *train.Options) {
-	o.Resume = f.Resume
+// apply copies the flags that are not settings of the program into o:
+// how the run starts, and the test hook.
+func (f *runtimeFlags) apply(o *train.Options) error {
+	if f.Resume != nil {
+		o.Resume, o.ResumeFrom = true, *f.Resume
+	}
+	o.Overwrite, o.AllowChanges = f.Overwrite, f.AllowChanges
+	if f.SkipBatches != "" {
+		steps, err := train.ParseSteps(f.SkipBatches)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--skip-batches: %w", err)}
+		}
+		o.SkipBatches = steps
+	}
 	o.InjectNaN = f.InjectNaN
+	return nil
 }
 
 // runTraining trains with SIGINT and SIGTERM turned into a clean stop: the
@@ -64,6 +82,9 @@ func runTraining(e *env, p *lang.Program, m *ir.Module, source []byte, opts trai
 	if errors.Is(err, train.ErrInterrupted) {
 		fmt.Fprintln(e.stdout, err)
 		return &exitError{code: exitInterrupted}
+	}
+	if errors.Is(err, train.ErrRefused) {
+		return &exitError{code: exitUsage, err: err}
 	}
 	if err != nil {
 		return &exitError{code: exitRuntime, err: err}
@@ -232,4 +253,63 @@ func (c *plotCmd) Run(e *env) error {
 		fmt.Fprintf(e.stdout, "wrote %s\n", p)
 	}
 	return nil
+}
+
+// resumeArgs lets --resume be written without a value: the bare flag
+// becomes --resume= (the newest checkpoint), which kong's flags cannot
+// express themselves. A checkpoint written after a bare --resume as a
+// separate word is refused with the spelling that works, rather than
+// taken for an argument.
+func resumeArgs(args []string) ([]string, error) {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...), nil
+		}
+		if a != "--resume" {
+			out = append(out, a)
+			continue
+		}
+		if i+1 < len(args) && looksLikeCheckpoint(args[i+1]) {
+			return nil, fmt.Errorf("--resume takes its checkpoint after '=': --resume=%s", args[i+1])
+		}
+		out = append(out, "--resume=")
+	}
+	return out, nil
+}
+
+// looksLikeCheckpoint reports whether a word names a checkpoint: a step
+// number, a ckpt-NNNNNN folder name, or a folder holding a state.json.
+func looksLikeCheckpoint(s string) bool {
+	if _, err := strconv.Atoi(s); err == nil {
+		return true
+	}
+	if strings.HasPrefix(filepath.Base(s), "ckpt-") {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(s, checkpoint.StateFile))
+	return err == nil
+}
+
+// relaunchCommand is the command line that starts this run again: the
+// program as invoked and its arguments, minus the flags that choose how
+// it starts (--resume, --overwrite, --allow-changes, --skip-batches), for
+// the advice after a divergence.
+func relaunchCommand(argv0 string, args []string) string {
+	drop := map[string]bool{"--resume": true, "--overwrite": true, "--allow-changes": true}
+	withValue := map[string]bool{"--skip-batches": true}
+	words := []string{argv0}
+	for i := 0; i < len(args); i++ {
+		name, _, _ := strings.Cut(args[i], "=")
+		switch {
+		case drop[name]:
+		case withValue[name]:
+			if !strings.Contains(args[i], "=") {
+				i++ // its value
+			}
+		default:
+			words = append(words, train.ShellQuote(args[i]))
+		}
+	}
+	return strings.Join(words, " ")
 }
