@@ -91,7 +91,9 @@ type Summary struct {
 	// ForwardFLOPsPerSequence is the exact forward count for one sequence
 	// of Context tokens (ForwardFLOPs × Context).
 	ForwardFLOPsPerSequence int64 `json:"flops_per_sequence_forward"`
-	// Memory per training step, in bytes (float32). With `recompute=true`
+	// Memory per training step, in bytes: parameters, gradients and
+	// activations in float32, the optimizer state as backend/runtime/optim
+	// keeps it (OptimizerState names it). With `recompute=true`
 	// ActivationBytes leaves out RecomputedBytes: the stream tensors that
 	// are recomputed in the backward pass instead of kept.
 	ActivationBytes int64 `json:"activation_bytes"`
@@ -99,6 +101,9 @@ type Summary struct {
 	ParamBytes      int64 `json:"param_bytes"`
 	GradBytes       int64 `json:"grad_bytes"`
 	OptimizerBytes  int64 `json:"optimizer_bytes"`
+	// OptimizerState describes the optimizer state: "AdamW moments (2 ×
+	// f64)" or "SGD momentum (f64)".
+	OptimizerState string `json:"optimizer_state"`
 	// IRValues is the number of values of the analysed module.
 	IRValues int `json:"ir_values"`
 }
@@ -191,7 +196,8 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 	s.ActiveParams = s.Params - inactiveParams(p, m)
 	s.ParamBytes = 4 * (s.Params + s.Untrained)
 	s.GradBytes = 4 * s.Params
-	s.OptimizerBytes = 8 * s.Params
+	perParam, state := optimizerState(p.Train.Optimizer)
+	s.OptimizerBytes, s.OptimizerState = perParam*s.Params, state
 	return s, nil
 }
 
@@ -214,6 +220,17 @@ func inactiveParams(p *lang.Program, m *ir.Module) int64 {
 		}
 	}
 	return out
+}
+
+// optimizerState is the state backend/runtime/optim keeps per parameter
+// for the optimizer o, in bytes, and its description: AdamW's first and
+// second moments, SGD's momentum buffer, all float64 (each update is
+// computed in float64 and rounded once into the float32 parameter).
+func optimizerState(o lang.Optimizer) (int64, string) {
+	if o.Kind == lang.OptimizerSGD {
+		return 8, "SGD momentum (f64)"
+	}
+	return 16, "AdamW moments (2 × f64)"
 }
 
 func (r *LayerRow) describeOps() string {
@@ -451,9 +468,9 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 	}
 	fmt.Fprintf(w, "%sFLOPs per token: %s forward + %s backward = %s\n", bullet,
 		human(s.ForwardFLOPs), human(s.BackwardFLOPs), human(s.ForwardFLOPs+s.BackwardFLOPs))
-	fmt.Fprintf(w, "%smemory per step (B=%d, T=%d, f32): activations %s, parameters %s, gradients %s, AdamW moments %s; total %s\n",
+	fmt.Fprintf(w, "%smemory per step (B=%d, T=%d): f32 activations %s, parameters %s, gradients %s; %s %s; total %s\n",
 		bullet, s.Batch, s.Context, bytesStr(s.ActivationBytes), bytesStr(s.ParamBytes), bytesStr(s.GradBytes),
-		bytesStr(s.OptimizerBytes), bytesStr(s.TotalBytes()))
+		s.OptimizerState, bytesStr(s.OptimizerBytes), bytesStr(s.TotalBytes()))
 	if s.RecomputedBytes > 0 {
 		fmt.Fprintf(w, "%srecompute=true: %s of stream tensors recomputed in the backward pass instead of kept (not in the activations above)\n",
 			bullet, bytesStr(s.RecomputedBytes))

@@ -54,7 +54,8 @@ func variants() map[string][]byte {
 		"identity1":       variant("residual streams=1 constraint=identity", "rope=true", "act=gelu"),
 		"identity3":       variant("residual streams=3 constraint=identity collapse=mean", "rope=false", "act=gelu"),
 		"streams3-untied": []byte(strings.Replace(string(variant("residual streams=3 sinkhorn=2", "", "")), "head tied", "head untied", 1)),
-		// The hyper-connection variants of issue 6.
+		// The other hyper-connection variants (docs/residual.md): static,
+		// learned collapse, stochastic, permutations.
 		"birkhoff3-static":   variant("residual streams=3 dynamic=false sinkhorn=4", "rope=true", "act=gelu"),
 		"birkhoff3-learned":  variant("residual streams=3 sinkhorn=3 collapse=learned", "rope=false", "act=gelu"),
 		"stochastic4":        variant("residual streams=4 constraint=stochastic collapse=learned", "rope=true", "act=gelu"),

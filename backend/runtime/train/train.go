@@ -116,6 +116,16 @@ type Options struct {
 	// DiagEvery overrides `diagnostics every=N`, the steps between the
 	// hyper-connection diagnostics in metrics.jsonl (SetZero: none).
 	DiagEvery int
+	// Progress, when set, is called after every step (for a caller that
+	// shows its own progress, such as ablate).
+	Progress func(Progress)
+}
+
+// Progress is where a run is, for Options.Progress.
+type Progress struct {
+	Step, Steps int           // the completed step, of the run's steps
+	Loss        float64       // the training loss of the step
+	Elapsed     time.Duration // training time of this process so far
 }
 
 // Result summarises a finished run.
@@ -584,6 +594,9 @@ func (r *run) train() (*Result, error) {
 			st.done()
 			return nil, fmt.Errorf("writing metrics.jsonl: %w", err)
 		}
+		if r.opts.Progress != nil {
+			r.opts.Progress(Progress{Step: step, Steps: r.steps, Loss: loss, Elapsed: totalTime})
+		}
 		if r.ckEvery > 0 && step%r.ckEvery == 0 && step < r.steps {
 			if err := r.checkpoint(st); err != nil {
 				st.done()
@@ -872,7 +885,7 @@ func printHeader(w io.Writer, p *lang.Program, res *Result, r *run, floor float6
 	row("checkpoint", ck)
 	row("seed", fmt.Sprint(r.seed))
 	if set := p.Overrides(); len(set) > 0 {
-		row("--set", strings.Join(set, " "))
+		row("overrides", strings.Join(set, " ")) // --set and flags such as --steps
 	}
 	row("out", res.OutDir)
 	if !math.IsNaN(floor) {
