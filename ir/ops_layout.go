@@ -16,6 +16,9 @@ const (
 	OpSlice = "slice"
 	// OpBroadcast repeats size-1 axes to attr shape (same rank).
 	OpBroadcast = "broadcast"
+	// OpConcat joins x₁, x₂, … along attr axis: every other dimension
+	// agrees, and the sizes along the axis are constants that add up.
+	OpConcat = "concat"
 )
 
 func init() {
@@ -85,6 +88,32 @@ func init() {
 					}
 				}
 				return Type{DType: args[0].Type.DType, Shape: to.Clone()}, nil
+			},
+			FLOPs: zeroFLOPs},
+		&OpDef{Name: OpConcat, Doc: "join along one axis", Args: []ArgDef{f32("x")}, Variadic: true,
+			Attrs: []AttrDef{attr("axis", AttrInt, "the joined axis (constant sizes)")},
+			Type: func(args []*Value, attrs Attrs) (Type, error) {
+				ax := attrs.Int("axis")
+				first := args[0].Type.Shape
+				if ax < 0 || ax >= first.Rank() {
+					return Type{}, fmt.Errorf("concat: axis %d out of range for %s", ax, first)
+				}
+				out := first.Clone()
+				total := 0
+				for i, a := range args {
+					s := a.Type.Shape
+					if s.Rank() != first.Rank() || s[ax].IsSym() {
+						return Type{}, fmt.Errorf("concat: operand %d %s does not join %s along axis %d (constant size)", i, s, first, ax)
+					}
+					for d := range s {
+						if d != ax && s[d] != first[d] {
+							return Type{}, fmt.Errorf("concat: operand %d %s differs from %s outside axis %d", i, s, first, ax)
+						}
+					}
+					total += s[ax].N
+				}
+				out[ax] = D(total)
+				return Type{DType: F32, Shape: out}, nil
 			},
 			FLOPs: zeroFLOPs},
 	)

@@ -159,7 +159,9 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 	m.Name = in.name(0)
 	var lets []Setting
 	if in.labelOK(0) {
-		lets = append(lets, written("model.name", m.Name, in.labels[0].pos))
+		name := written("model.name", m.Name, in.labels[0].pos)
+		name.Neutral = true
+		lets = append(lets, name)
 	}
 	m.Pos = s.Pos
 	sc := newScope(parent)
@@ -178,6 +180,7 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 		case "let":
 			c.let(st, sc)
 			if set, ok := letSetting("model", st, sc); ok {
+				set.Neutral = true // its value is in the settings that use it
 				lets = append(lets, set)
 			}
 		case "repeat", "layer", "block":

@@ -155,6 +155,11 @@ type AttrSpec struct {
 	// DefaultDoc describes a default that is computed from other settings
 	// (Default is then ""), such as "the `eval` interval".
 	DefaultDoc string
+	// Neutral marks a setting that does not change the function a trained
+	// model computes (initialisation, a memory-for-time trade-off, the
+	// training length of the sequence): checkpoints of programs that
+	// differ only in neutral settings are interchangeable.
+	Neutral bool
 }
 
 // LabelSpec describes one positional label after a keyword.
@@ -169,6 +174,11 @@ type LabelSpec struct {
 	// Required labels must be written whenever the statement is.
 	Required bool
 	Doc      string
+	// Neutral marks a setting that does not change the function a trained
+	// model computes (initialisation, a memory-for-time trade-off, the
+	// training length of the sequence): checkpoints of programs that
+	// differ only in neutral settings are interchangeable.
+	Neutral bool
 }
 
 // StatementSpec describes one statement kind.
@@ -289,7 +299,7 @@ var Schema = []StatementSpec{
 	},
 	{
 		Keyword: "context", In: InModel, Once: true, Required: true,
-		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "sequence length"}},
+		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "sequence length", Neutral: true}},
 		Example: "context 128",
 		Doc:     "the training sequence length T",
 	},
@@ -297,7 +307,7 @@ var Schema = []StatementSpec{
 		Keyword: "embed", In: InModel, Once: true, Required: true,
 		Attrs: []AttrSpec{
 			{Name: "dim", Type: TypeInt, Required: true, Range: between(1, 1<<16), Doc: "model width d"},
-			{Name: "init", Type: TypeNormal, Default: "normal(0.02)", Range: atLeast(0), Doc: "initialisation of the embedding table"},
+			{Name: "init", Type: TypeNormal, Default: "normal(0.02)", Range: atLeast(0), Doc: "initialisation of the embedding table", Neutral: true},
 		},
 		Example: "embed dim=128",
 		Doc:     "token embedding of width d",
@@ -313,13 +323,13 @@ var Schema = []StatementSpec{
 			{Name: "dynamic", Type: TypeBool, Default: "true", Kinds: []string{kindHyper},
 				Doc: "input-dependent coefficients; `false` keeps only the learned static part (mHC's bias, HC's A_m, A_r, B)"},
 			{Name: "sinkhorn", Type: TypeInt, Default: "20", Range: between(1, 1000), Kinds: []string{kindHyper}, Doc: "Sinkhorn-Knopp iterations of `constraint=birkhoff`"},
-			{Name: "init", Type: TypeEnum, Values: []string{InitResidual, InitUniform}, Default: InitResidual, Kinds: []string{kindHyper}, Doc: "initial mixing: `residual` starts as a plain residual, `uniform` mixes all streams"},
-			{Name: "alpha", Type: TypeFloat, Default: "0.01", Range: atLeast(0), Kinds: []string{kindHyper},
+			{Name: "init", Type: TypeEnum, Values: []string{InitResidual, InitUniform}, Default: InitResidual, Kinds: []string{kindHyper}, Neutral: true, Doc: "initial mixing: `residual` starts as a plain residual, `uniform` mixes all streams"},
+			{Name: "alpha", Type: TypeFloat, Default: "0.01", Range: atLeast(0), Kinds: []string{kindHyper}, Neutral: true,
 				Doc: "initial gating factors: α_pre = α_post = α_res (mHC), s_α = s_β (HC), α_head (`collapse=learned`)"},
-			{Name: "phi_std", Type: TypeFloat, Default: "0.02", Range: atLeast(0), Kinds: []string{kindHyper}, Doc: "std of the normal init of phi (mHC coefficients and the learned collapse)"},
+			{Name: "phi_std", Type: TypeFloat, Default: "0.02", Range: atLeast(0), Kinds: []string{kindHyper}, Neutral: true, Doc: "std of the normal init of phi (mHC coefficients and the learned collapse)"},
 			{Name: "collapse", Type: TypeEnum, Values: []string{CollapseSum, CollapseMean, CollapseLearned}, Default: CollapseSum, Kinds: []string{kindHyper},
 				Doc: "how the streams are combined before the final norm: `sum`, `mean`, or `learned` (DeepSeek's pre-only head: a weighted sum with dynamic weights)"},
-			{Name: "recompute", Type: TypeBool, Default: "false", Kinds: []string{kindHyper},
+			{Name: "recompute", Type: TypeBool, Default: "false", Kinds: []string{kindHyper}, Neutral: true,
 				Doc: "recompute the stream tensors in the backward pass instead of keeping them: one every S sublayers is stored (S ≈ √L for L hyper-connected sublayers, chosen to keep the fewest), the others are rebuilt from it with the write-and-mix kernel; bit-identical values, less memory (at -O2, where the hyper-connection ops are fused; not with `constraint=identity`, the compiler warns)"},
 		},
 		Example: "residual streams=4 constraint=birkhoff",

@@ -170,3 +170,61 @@ func (b *builder) slice(x *G.Node, in []int, axis, start, end int) (*G.Node, err
 	}
 	return b.custom(name, out, copyK{p: p, scale: 1, srcOff: off}, grad, x)
 }
+
+// ---------------------------------------------------------------- concat
+
+// concatK copies each operand into its block of the output.
+type concatK struct {
+	plans []*kernels.Plan // operand i: its shape, output strides, operand strides
+	offs  []int           // where operand i's block starts in the output
+}
+
+func (k concatK) f32(x [][]float32, _ [][]int, y []float32) error {
+	for i, p := range k.plans {
+		kernels.StridedCopy(p, x[i], y[k.offs[i]:])
+	}
+	return nil
+}
+func (k concatK) f64(x [][]float64, _ [][]int, y []float64) error {
+	for i, p := range k.plans {
+		kernels.StridedCopy(p, x[i], y[k.offs[i]:])
+	}
+	return nil
+}
+
+// concat joins the operands along axis; the gradient of operand i is its
+// block of the output gradient (a strided copy, as slice's forward).
+func (b *builder) concat(xs []*G.Node, shapes [][]int, axis int, out []int) (*G.Node, error) {
+	os := kernels.Contiguous(out)
+	k := concatK{}
+	off := 0
+	for _, s := range shapes {
+		k.plans = append(k.plans, kernels.NewPlan(s, [][]int{os, kernels.Contiguous(s)}))
+		k.offs = append(k.offs, off*os[axis])
+		off += s[axis]
+	}
+	name := fmt.Sprintf("concat%v[%d]", shapes, axis)
+	grad := func(o *op, inputs G.Nodes, _, g *G.Node) (G.Nodes, error) {
+		res := make(G.Nodes, len(inputs))
+		for i, s := range shapes {
+			if !o.wrt[i] {
+				continue
+			}
+			p := kernels.NewPlan(s, [][]int{kernels.Contiguous(s), os})
+			var err error
+			if res[i], err = b.gradOp(fmt.Sprintf("%s_grad%d", name, i), inputs[i].Shape(), copyK{p: p, scale: 1, srcOff: k.offs[i]}, g); err != nil {
+				return nil, err
+			}
+		}
+		return res, nil
+	}
+	return b.custom(name, out, k, grad, xs...)
+}
+
+func init() {
+	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		var err error
+		e.node, err = b.concat(nodes, shapes, v.Attrs.Int("axis"), e.shape)
+		return err
+	}), ir.OpConcat)
+}

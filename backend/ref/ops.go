@@ -546,3 +546,32 @@ func attentionCached(q, k, v, kc, vc *Tensor, n int, scale float64) (*Tensor, er
 	}
 	return out, nil
 }
+
+// concat joins tensors along axis (ir.OpConcat).
+func concat(ts []*Tensor, axis int) (*Tensor, error) {
+	shape := append([]int(nil), ts[0].Shape...)
+	if axis < 0 || axis >= len(shape) {
+		return nil, fmt.Errorf("axis %d out of range for shape %v", axis, shape)
+	}
+	shape[axis] = 0
+	for _, t := range ts {
+		shape[axis] += t.Shape[axis]
+	}
+	out := NewTensor(shape...)
+	outer, inner := numel(shape[:axis]), numel(shape[axis+1:])
+	off := 0
+	for _, t := range ts {
+		w := t.Shape[axis] * inner
+		for o := 0; o < outer; o++ {
+			copy(out.Data[o*shape[axis]*inner+off:], t.Data[o*w:(o+1)*w])
+		}
+		off += w
+	}
+	return out, nil
+}
+
+func init() {
+	impls.Implement(func(v *ir.Value, a []*Tensor, _ *evalCtx) (*Tensor, error) {
+		return concat(a, v.Attrs.Int("axis"))
+	}, ir.OpConcat)
+}

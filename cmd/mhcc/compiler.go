@@ -35,7 +35,7 @@ type compilerCLI struct {
 }
 
 func compilerMain(args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	e := &env{stdout: stdout, stderr: stderr, args: args}
 	var cli compilerCLI
 	ctx, code, ok := parseArgs("mhcc", "mhcc compiles .mhc architecture files into CPU training executables.", &cli, args, e)
 	if !ok {
@@ -92,13 +92,20 @@ func (c *buildCmd) Run(e *env) error {
 		return &exitError{code: exitRuntime, err: fmt.Errorf("cannot locate the mhcc runtime: %w", err)}
 	}
 	irText := res.Module.String()
+	dataPath := resolveDataPath(c.File, res.Program)
+	if dataPath != "" {
+		if abs, err := filepath.Abs(dataPath); err == nil {
+			dataPath = abs
+		}
+	}
 	p := &bundle.Payload{
-		Version:  bundle.PayloadVersion,
-		File:     filepath.Base(c.File),
-		Source:   string(res.Source),
-		Set:      c.Set,
-		DataPath: resolveDataPath(c.File, res.Program),
-		IR:       irText,
+		Version:     bundle.PayloadVersion,
+		File:        filepath.Base(c.File),
+		Source:      string(res.Source),
+		Set:         c.Set,
+		DataPath:    dataPath,
+		DataWritten: res.Program.Train.Data.Path,
+		IR:          irText,
 		Manifest: bundle.Manifest{
 			SourceSHA256: bundle.Hash(string(res.Source)),
 			IRSHA256:     bundle.Hash(irText),
@@ -126,7 +133,7 @@ func (f *trainFlags) options(e *env) (train.Options, error) {
 	if f.Steps < 0 {
 		return train.Options{}, &exitError{code: exitUsage, err: fmt.Errorf("--steps must be positive, got %d", f.Steps)}
 	}
-	o := train.Options{Steps: f.Steps, DataPath: f.Data, OutDir: f.Out, Log: e.stdout}
+	o := train.Options{Steps: f.Steps, DataPath: f.Data, OutDir: f.Out, Log: e.stdout, Relaunch: e.relaunch()}
 	if f.Seed != nil {
 		o.Seed, o.HasSeed = *f.Seed, true
 	}

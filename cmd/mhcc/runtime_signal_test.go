@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,11 +18,29 @@ import (
 
 	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 	"github.com/mhcc/mhcc/backend/runtime/train"
+	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/internal/testmodels"
 )
 
 // signalModel is small enough that a step takes a few milliseconds.
 var signalModel = testmodels.Small("eval every=4 batches=1")
+
+// signalExpect is what a checkpoint of signalModel holds: its parameters
+// and the optimizer's buffers.
+func signalExpect(t *testing.T) checkpoint.Expect {
+	t.Helper()
+	res, err := compiler.CompileSource("signal.mhc", []byte(signalModel))
+	if err != nil || res.Module == nil {
+		t.Fatalf("compiling the signal model: %v %v", err, res.Diags)
+	}
+	var want checkpoint.Expect
+	for _, v := range res.Module.Params() {
+		shape, _ := v.Type.Shape.Resolve(nil)
+		want.Model = append(want.Model, checkpoint.Spec{Name: v.Param(), Shape: shape})
+	}
+	want.Optimizer = true
+	return want
+}
 
 // buildProgram compiles src into a training executable: a copy of this
 // test binary with the program appended, which TestMain runs as the
@@ -123,8 +142,12 @@ func TestSIGINTWritesALoadableCheckpoint(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("no checkpoint after SIGINT (%v)\n%s", err, out.String())
 	}
-	if _, err := checkpoint.Load(e.Dir, true); err != nil {
+	if _, err := checkpoint.Load(e.Dir, signalExpect(t)); err != nil {
 		t.Fatalf("the SIGINT checkpoint does not load: %v", err)
+	}
+	// The message names the checkpoint it wrote, which exists.
+	if !strings.Contains(out.String(), fmt.Sprintf("interrupted after step %d; checkpoint %s written", e.Step, e.Dir)) {
+		t.Errorf("the message does not name %s:\n%s", e.Dir, out.String())
 	}
 	if n := metricLines(filepath.Join(run, train.MetricsFile)); n != e.Step {
 		t.Errorf("checkpoint at step %d, metrics has %d steps", e.Step, n)
@@ -174,7 +197,7 @@ func TestSIGKILLDuringCheckpointWrite(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Step != 3 {
 		t.Fatalf("checkpoints after the kill: %+v (%v)\n%s", es, err, out.String())
 	}
-	if _, err := checkpoint.Load(es[0].Dir, true); err != nil {
+	if _, err := checkpoint.Load(es[0].Dir, signalExpect(t)); err != nil {
 		t.Fatalf("the previous checkpoint does not load: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(run, "ckpt-000006")); !errors.Is(err, os.ErrNotExist) {
@@ -226,7 +249,8 @@ func TestDamagedCheckpointsAreRefused(t *testing.T) {
 		rehash  bool
 		want    string
 	}{
-		{"truncated", good[:len(good)/2], false, "model.safetensors does not match the SHA-256 recorded in state.json"},
+		{"truncated", good[:len(good)/2], false, "not a valid safetensors file"},
+		{"tampered weight", flipped, false, "model.safetensors does not match the SHA-256 recorded in state.json"},
 		{"truncated, rehashed", good[:len(good)/2], true, "not a valid safetensors file"},
 		{"tampered weight, rehashed", flipped, true, "the tensor data does not match its recorded SHA-256"},
 		{"forged header length, rehashed", forged, true, "header length 1152921504606846976 exceeds the 100000000-byte limit"},
@@ -236,11 +260,68 @@ func TestDamagedCheckpointsAreRefused(t *testing.T) {
 		if c.rehash {
 			rehash(c.content)
 		}
-		for _, args := range [][]string{{"eval", "--ckpt", ck}, {"sample", "--ckpt", ck, "--tokens", "1"}, {"--steps", "3", "--out", run, "--resume"}} {
-			o, code := runProgram(t, exe, nil, args...)
-			if code != exitRuntime || !strings.Contains(o, c.want) || strings.Contains(o, "panic") || strings.Contains(o, "goroutine") {
-				t.Errorf("%s, %s: exit %d, want %d and %q:\n%s", c.name, args[0], code, exitRuntime, c.want, o)
-			}
+		refusedByAll(t, exe, ck, run, c.name, c.want)
+	}
+
+	// A 5 GB model file (sparse: it costs no disk) whose valid header adds
+	// a tensor the model does not have is refused from its header, before
+	// a byte of its data is hashed or read: the process stays small.
+	forgedBig := forgedModel(t, good, 5<<30)
+	os.Remove(model)
+	if err := os.WriteFile(model, forgedBig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(model, int64(len(forgedBig))+5<<30); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"eval", "--ckpt", ck}, {"--steps", "3", "--out", run, "--resume"}} {
+		cmd := exec.Command(exe, args...)
+		o, _ := cmd.CombinedOutput()
+		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB
+		if !strings.Contains(string(o), "extra tensor forged [1342177280]") || rss > 300<<10 {
+			t.Errorf("5 GB forged file, %s: peak RSS %d KiB:\n%s", args[0], rss, o)
 		}
 	}
+	// A model file that is a link to /dev/zero, and a state.json that
+	// contradicts its folder's name, are refused at once.
+	os.Remove(model)
+	if err := os.Symlink("/dev/zero", model); err != nil {
+		t.Fatal(err)
+	}
+	refusedByAll(t, exe, ck, run, "/dev/zero", "model.safetensors: not a regular file (a device)")
+	st, _ := os.ReadFile(filepath.Join(ck, checkpoint.StateFile))
+	os.WriteFile(filepath.Join(ck, checkpoint.StateFile), bytes.Replace(st, []byte(`"step":2`), []byte(`"step":5`), 1), 0o644)
+	refusedByAll(t, exe, ck, run, "step 5 in ckpt-000002", "state.json says step 5, the folder's name says step 2")
+}
+
+// refusedByAll runs eval, sample and --resume on checkpoint ck and wants
+// each to exit with code 3 and a message containing want, without a panic.
+func refusedByAll(t *testing.T, exe, ck, run, what, want string) {
+	t.Helper()
+	for _, args := range [][]string{{"eval", "--ckpt", ck}, {"sample", "--ckpt", ck, "--tokens", "1"}, {"--steps", "3", "--out", run, "--resume"}} {
+		o, code := runProgram(t, exe, nil, args...)
+		if code != exitRuntime || !strings.Contains(o, want) || strings.Contains(o, "panic") || strings.Contains(o, "goroutine") {
+			t.Errorf("%s, %s: exit %d, want %d and %q:\n%s", what, args[0], code, exitRuntime, want, o)
+		}
+	}
+}
+
+// forgedModel returns the header and data of the model file good with one
+// more F32 tensor "forged" of extra bytes appended to its header (the
+// caller extends the file to its full size).
+func forgedModel(t *testing.T, good []byte, extra int64) []byte {
+	t.Helper()
+	n := binary.LittleEndian.Uint64(good)
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(good[8:8+n], &hdr); err != nil {
+		t.Fatal(err)
+	}
+	dataLen := int64(len(good)) - 8 - int64(n)
+	entry, _ := json.Marshal(map[string]any{"dtype": "F32", "shape": []int64{extra / 4}, "data_offsets": []int64{dataLen, dataLen + extra}})
+	hdr["forged"] = entry
+	delete(hdr, "__metadata__") // its data hash no longer holds
+	nh, _ := json.Marshal(hdr)
+	out := binary.LittleEndian.AppendUint64(nil, uint64(len(nh)))
+	out = append(out, nh...)
+	return append(out, good[8+n:]...)
 }

@@ -69,6 +69,20 @@ type State struct {
 	Log LogWindow `json:"log_window"`
 	// Optimizer is the optimizer kind ("adamw", "sgd").
 	Optimizer string `json:"optimizer"`
+	// RunID identifies the run that wrote the checkpoint: every checkpoint
+	// of one run (across resumes) carries the same ID. Empty in checkpoints
+	// written before runs had IDs.
+	RunID string `json:"run_id,omitempty"`
+	// LR is the learning rate of the checkpoint's step, so that a resume
+	// with other settings can say how the schedule changes.
+	LR float64 `json:"lr,omitempty"`
+	// Settings are the run's settings that shape its training trajectory
+	// (steps, batch, optimizer, schedule, data), by their --set paths, as
+	// the run used them; a resume compares its own against them.
+	Settings map[string]string `json:"settings,omitempty"`
+	// History lists, oldest first, what happened to the run besides
+	// training: forks, skipped batches, settings changed on a resume.
+	History []string `json:"history,omitempty"`
 	// SourceSHA256 and IRSHA256 identify the program that wrote it.
 	SourceSHA256 string `json:"source_sha256,omitempty"`
 	IRSHA256     string `json:"ir_sha256"`
@@ -84,6 +98,13 @@ type DataState struct {
 	Sampling string `json:"sampling"`
 	// Cursor is the next window start of sequential sampling.
 	Cursor int `json:"cursor"`
+	// Draws counts the steps' worth of batches drawn from the stream:
+	// Step plus the batches skipped (--skip-batches). 0 in checkpoints
+	// written before skipping existed, which means Step.
+	Draws int `json:"draws,omitempty"`
+	// Skip lists the draws still to be skipped (1-based: draw d is the
+	// batch step d gets in a run that skips nothing), ascending.
+	Skip []int `json:"skip,omitempty"`
 }
 
 // LogWindow is a partial log-averaging window.
@@ -215,50 +236,119 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Load reads and verifies the checkpoint folder dir: state.json must be a
-// version this runtime reads, and every file must be present, a valid
-// safetensors file, and match the SHA-256 recorded in state.json. The
-// optimizer file is read only if withOptimizer is set (eval and sampling
-// need the model only).
-func Load(dir string, withOptimizer bool) (*Checkpoint, error) {
+// Expect is what a program needs of a checkpoint. Load checks each file's
+// header against it before it hashes or reads any tensor data, so a forged
+// or foreign file is refused without reading or allocating its size.
+type Expect struct {
+	// Model lists the program's tensors: the model file must hold exactly
+	// these, as F32, with these shapes.
+	Model []Spec
+	// Optimizer asks for the optimizer file too. Its tensors must be
+	// buffers of the model's tensors: named PARAM.BUFFER, F64, with
+	// PARAM's number of elements, at most MaxOptimizerBuffers per
+	// parameter.
+	Optimizer bool
+}
+
+// MaxOptimizerBuffers bounds the optimizer buffers per parameter (AdamW
+// keeps two, SGD with momentum one).
+const MaxOptimizerBuffers = 4
+
+// Load reads and verifies the checkpoint folder dir for a program that
+// expects want: state.json must be a version this runtime reads and agree
+// with the folder's name; every file must be a regular file whose header
+// holds what want says (checked first), whose bytes match the SHA-256
+// recorded in state.json, and whose data is valid. The optimizer file is
+// read only if want.Optimizer is set (eval and sampling need the model
+// only).
+func Load(dir string, want Expect) (*Checkpoint, error) {
 	st, err := readState(dir)
 	if err != nil {
 		return nil, err
 	}
+	if m := nameRE.FindStringSubmatch(filepath.Base(filepath.Clean(dir))); m != nil {
+		if n, _ := strconv.Atoi(m[1]); n != st.Step {
+			return nil, fmt.Errorf("checkpoint %s: %s says step %d, the folder's name says step %d (files from different checkpoints?)",
+				dir, StateFile, st.Step, n)
+		}
+	}
 	ck := &Checkpoint{Dir: dir, State: st}
-	read := func(name string) (*File, error) {
+	read := func(name string, check func(*File) error) (*File, error) {
 		path := filepath.Join(dir, name)
-		want, ok := st.Files[name]
+		sum, ok := st.Files[name]
 		if !ok {
 			return nil, fmt.Errorf("checkpoint %s: state.json lists no %s", dir, name)
 		}
-		got, err := fileSHA256(path)
+		f, err := readSafetensors(path, func(f *File) error {
+			if err := check(f); err != nil {
+				return err
+			}
+			got, err := fileSHA256(path)
+			if err != nil {
+				return err
+			}
+			if got != sum {
+				return fmt.Errorf("%s does not match the SHA-256 recorded in state.json (the file was modified or truncated)", path)
+			}
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
-		}
-		if got != want {
-			return nil, fmt.Errorf("checkpoint %s: %s does not match the SHA-256 recorded in state.json (the file was modified or truncated)", dir, name)
-		}
-		f, err := ReadSafetensors(path)
-		if err != nil {
-			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+			return nil, err // names path, which names dir
 		}
 		return f, nil
 	}
-	if ck.Model, err = read(ModelFile); err != nil {
+	if ck.Model, err = read(ModelFile, func(f *File) error { return Match(f, want.Model) }); err != nil {
 		return nil, err
 	}
-	if withOptimizer {
-		if ck.Optimizer, err = read(OptimizerFile); err != nil {
+	if want.Optimizer {
+		if ck.Optimizer, err = read(OptimizerFile, func(f *File) error { return matchOptimizer(f, want.Model) }); err != nil {
 			return nil, err
 		}
 	}
 	return ck, nil
 }
 
+// matchOptimizer checks an optimizer file's header against the model's
+// tensors (see Expect.Optimizer).
+func matchOptimizer(f *File, model []Spec) error {
+	size := map[string]int{}
+	for _, s := range model {
+		n := 1
+		for _, d := range s.Shape {
+			n *= d
+		}
+		size[s.Name] = n
+	}
+	per := map[string]int{}
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		dot := strings.LastIndexByte(t.Name, '.')
+		param := ""
+		if dot > 0 {
+			param = t.Name[:dot]
+		}
+		n, ok := size[param]
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: tensor %s is not a buffer of a parameter of the compiled model", f.Path, t.Name)
+		case t.DType != F64:
+			return fmt.Errorf("%s: tensor %s has dtype %s, want F64", f.Path, t.Name, t.DType)
+		case t.NumElements() != n:
+			return fmt.Errorf("%s: tensor %s has %d elements, its parameter %d", f.Path, t.Name, t.NumElements(), n)
+		}
+		if per[param]++; per[param] > MaxOptimizerBuffers {
+			return fmt.Errorf("%s: more than %d optimizer buffers for %s", f.Path, MaxOptimizerBuffers, param)
+		}
+	}
+	return nil
+}
+
 func readState(dir string) (State, error) {
 	var st State
 	path := filepath.Join(dir, StateFile)
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return st, fmt.Errorf("checkpoint %s: %s is not a regular file (%s)", dir, StateFile, describeMode(fi.Mode()))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -378,15 +468,24 @@ func Resolve(path string) (string, error) {
 	return e.Dir, nil
 }
 
-// Prune deletes the oldest checkpoints of runDir so that at most keep
-// remain (keep ≤ 0 keeps all) and returns the deleted folders.
-func Prune(runDir string, keep int) ([]string, error) {
+// Prune deletes the oldest checkpoints of the run runID in runDir so
+// that at most keep of them remain (keep ≤ 0 keeps all) and returns the
+// deleted folders. Checkpoints of other runs (another RunID, or none) and
+// unreadable ones are never touched, so a run cannot prune away its own
+// newest checkpoints in favour of another run's higher steps.
+func Prune(runDir string, keep int, runID string) ([]string, error) {
 	if keep <= 0 {
 		return nil, nil
 	}
-	es, err := List(runDir)
+	all, err := List(runDir)
 	if err != nil {
 		return nil, err
+	}
+	var es []Entry
+	for _, e := range all {
+		if st, err := ReadState(e.Dir); err == nil && st.RunID == runID {
+			es = append(es, e)
+		}
 	}
 	var removed []string
 	for len(es) > keep {
@@ -399,9 +498,14 @@ func Prune(runDir string, keep int) ([]string, error) {
 	return removed, nil
 }
 
+// ReadState reads and checks the state.json of the checkpoint folder dir
+// (without the tensor files).
+func ReadState(dir string) (State, error) { return readState(dir) }
+
 // CleanTemp removes the temporary folders that interrupted checkpoint
-// writes left in runDir and returns them. Only one process may write a
-// run folder at a time.
+// writes left in runDir and returns them; a checkpoint that an interrupted
+// rewrite had moved aside is put back. Only one process may write a run
+// folder at a time.
 func CleanTemp(runDir string) ([]string, error) {
 	des, err := os.ReadDir(runDir)
 	if err != nil {
@@ -413,13 +517,26 @@ func CleanTemp(runDir string) ([]string, error) {
 	var removed []string
 	for _, de := range des {
 		n := de.Name()
-		if de.IsDir() && strings.HasPrefix(n, ".ckpt-") && strings.Contains(n, ".tmp-") {
-			p := filepath.Join(runDir, n)
-			if err := os.RemoveAll(p); err != nil {
-				return removed, err
-			}
-			removed = append(removed, p)
+		if !de.IsDir() || !strings.HasPrefix(n, ".ckpt-") || !strings.Contains(n, ".tmp-") {
+			continue
 		}
+		p := filepath.Join(runDir, n)
+		// Save moves a checkpoint it rewrites aside (.ckpt-N.tmp-X.old)
+		// before renaming the new one into place: a kill between the two
+		// renames leaves no ckpt-N, and the old one goes back.
+		if strings.HasSuffix(n, ".old") {
+			final := filepath.Join(runDir, strings.TrimPrefix(n[:strings.Index(n, ".tmp-")], "."))
+			if _, err := os.Stat(final); errors.Is(err, fs.ErrNotExist) {
+				if err := os.Rename(p, final); err != nil {
+					return removed, err
+				}
+				continue
+			}
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return removed, err
+		}
+		removed = append(removed, p)
 	}
 	return removed, nil
 }

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"sort"
@@ -203,56 +204,103 @@ func WriteSafetensors(w io.Writer, tensors []Tensor, meta map[string]string) err
 }
 
 // ReadSafetensors reads and validates the safetensors file at path. It
-// refuses, with an error naming the file: a file too short for its header,
-// a header length beyond MaxHeaderSize or the file size, a header that is
-// not a JSON object of well-formed entries, an unknown dtype, a negative
-// dimension, data offsets that do not tile the data buffer exactly or do
-// not match the shape, and data whose SHA-256 differs from the one the
-// writer recorded.
+// refuses, with an error naming the file: anything but a regular file, a
+// file too short for its header, a header length beyond MaxHeaderSize or
+// the file size, a header that is not a JSON object of well-formed
+// entries, an unknown dtype, a negative dimension, data offsets that do
+// not tile the data buffer exactly or do not match the shape, and data
+// whose SHA-256 differs from the one the writer recorded.
 func ReadSafetensors(path string) (*File, error) {
-	f, err := os.Open(path)
+	return readSafetensors(path, nil)
+}
+
+// readSafetensors reads path; check, when set, sees the parsed header
+// (tensor names, dtypes, shapes; no data yet) and may refuse it before a
+// byte of tensor data is read or allocated.
+func readSafetensors(path string, check func(*File) error) (*File, error) {
+	f, size, err := openRegular(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	file, err := parseSafetensors(f, st.Size())
+	file, dataAt, err := parseHeader(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	file.Path = path
+	if check != nil {
+		if err := check(file); err != nil {
+			return nil, err
+		}
+	}
+	if err := readData(f, file, dataAt, size-dataAt); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	return file, nil
+}
+
+// openRegular opens path for reading if it is a regular file (after
+// symbolic links): a device, a FIFO or a folder is refused rather than read
+// for ever or without end.
+func openRegular(path string) (*os.File, int64, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("reading %s: not a regular file (%s)", path, describeMode(st.Mode()))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return f, st.Size(), nil
+}
+
+// describeMode names a file type for an error message.
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeCharDevice != 0, m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a plain file"
 }
 
 func corrupt(format string, args ...any) error {
 	return fmt.Errorf("not a valid safetensors file (truncated or damaged): "+format, args...)
 }
 
-func parseSafetensors(r io.ReaderAt, size int64) (*File, error) {
+// parseHeader reads and validates the header: every tensor's dtype, shape
+// and data offsets, which must tile the data buffer exactly. It returns
+// the tensors without data and where the data buffer starts.
+func parseHeader(r io.ReaderAt, size int64) (*File, int64, error) {
 	if size < 8 {
-		return nil, corrupt("%d bytes, too short for the 8-byte header length", size)
+		return nil, 0, corrupt("%d bytes, too short for the 8-byte header length", size)
 	}
 	var nb [8]byte
 	if _, err := r.ReadAt(nb[:], 0); err != nil {
-		return nil, fmt.Errorf("reading the header length: %w", err)
+		return nil, 0, fmt.Errorf("reading the header length: %w", err)
 	}
 	n := binary.LittleEndian.Uint64(nb[:])
 	if n > MaxHeaderSize {
-		return nil, corrupt("header length %d exceeds the %d-byte limit", n, MaxHeaderSize)
+		return nil, 0, corrupt("header length %d exceeds the %d-byte limit", n, MaxHeaderSize)
 	}
 	if n < 2 || int64(n) > size-8 {
-		return nil, corrupt("header length %d does not fit the %d-byte file", n, size)
+		return nil, 0, corrupt("header length %d does not fit the %d-byte file", n, size)
 	}
 	hb := make([]byte, n)
 	if _, err := r.ReadAt(hb, 8); err != nil {
-		return nil, fmt.Errorf("reading the header: %w", err)
+		return nil, 0, fmt.Errorf("reading the header: %w", err)
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(hb, &raw); err != nil {
-		return nil, corrupt("header is not a JSON object: %v", err)
+		return nil, 0, corrupt("header is not a JSON object: %v", err)
 	}
 	dataLen := size - 8 - int64(n)
 	file := &File{Metadata: map[string]string{}, byName: map[string]int{}}
@@ -264,7 +312,7 @@ func parseSafetensors(r io.ReaderAt, size int64) (*File, error) {
 	for name, msg := range raw {
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &file.Metadata); err != nil {
-				return nil, corrupt("__metadata__ is not a map of strings: %v", err)
+				return nil, 0, corrupt("__metadata__ is not a map of strings: %v", err)
 			}
 			continue
 		}
@@ -272,7 +320,7 @@ func parseSafetensors(r io.ReaderAt, size int64) (*File, error) {
 		dec := json.NewDecoder(bytes.NewReader(msg))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&e); err != nil {
-			return nil, corrupt("tensor %q: malformed header entry: %v", name, err)
+			return nil, 0, corrupt("tensor %q: malformed header entry: %v", name, err)
 		}
 		entries = append(entries, located{name, e})
 	}
@@ -288,43 +336,49 @@ func parseSafetensors(r io.ReaderAt, size int64) (*File, error) {
 		name, e := le.name, le.e
 		size, ok := dtypeSize(e.DType)
 		if !ok {
-			return nil, corrupt("tensor %q has unsupported dtype %q (want F32 or F64)", name, e.DType)
+			return nil, 0, corrupt("tensor %q has unsupported dtype %q (want F32 or F64)", name, e.DType)
 		}
 		elems := int64(1)
 		for _, d := range e.Shape {
 			if d < 0 {
-				return nil, corrupt("tensor %q has negative dimension in shape %v", name, e.Shape)
+				return nil, 0, corrupt("tensor %q has negative dimension in shape %v", name, e.Shape)
 			}
 			if d > 0 && elems > dataLen/int64(d) {
-				return nil, corrupt("tensor %q: shape %v is larger than the file", name, e.Shape)
+				return nil, 0, corrupt("tensor %q: shape %v is larger than the file", name, e.Shape)
 			}
 			elems *= int64(d)
 		}
 		begin, end := e.DataOffsets[0], e.DataOffsets[1]
 		if begin != next {
-			return nil, corrupt("tensor %q starts at data offset %d, expected %d (offsets must tile the data buffer)", name, begin, next)
+			return nil, 0, corrupt("tensor %q starts at data offset %d, expected %d (offsets must tile the data buffer)", name, begin, next)
 		}
 		if end < begin || end > dataLen {
-			return nil, corrupt("tensor %q has data offsets [%d, %d] outside the %d-byte data buffer", name, begin, end, dataLen)
+			return nil, 0, corrupt("tensor %q has data offsets [%d, %d] outside the %d-byte data buffer", name, begin, end, dataLen)
 		}
 		if want := elems * int64(size); end-begin != want {
-			return nil, corrupt("tensor %q: shape %v of %s needs %d bytes, data offsets give %d", name, e.Shape, e.DType, want, end-begin)
+			return nil, 0, corrupt("tensor %q: shape %v of %s needs %d bytes, data offsets give %d", name, e.Shape, e.DType, want, end-begin)
 		}
 		next = end
 		file.byName[name] = len(file.Tensors)
 		file.Tensors = append(file.Tensors, Tensor{Name: name, DType: e.DType, Shape: e.Shape})
 	}
 	if next != dataLen {
-		return nil, corrupt("tensors cover %d bytes of data but the file holds %d", next, dataLen)
+		return nil, 0, corrupt("tensors cover %d bytes of data but the file holds %d", next, dataLen)
 	}
+	return file, 8 + int64(n), nil
+}
+
+// readData reads the data buffer of a parsed header, checks its SHA-256
+// when the writer recorded one, and gives every tensor its bytes.
+func readData(r io.ReaderAt, file *File, dataAt, dataLen int64) error {
 	data := make([]byte, dataLen)
-	if _, err := r.ReadAt(data, 8+int64(n)); err != nil && !(err == io.EOF && dataLen == 0) {
-		return nil, fmt.Errorf("reading the tensor data: %w", err)
+	if _, err := r.ReadAt(data, dataAt); err != nil && !(err == io.EOF && dataLen == 0) {
+		return fmt.Errorf("reading the tensor data: %w", err)
 	}
 	if want, ok := file.Metadata[metaDataSHA256]; ok {
 		got := sha256.Sum256(data)
 		if !strings.EqualFold(hex.EncodeToString(got[:]), want) {
-			return nil, corrupt("the tensor data does not match its recorded SHA-256 (the weights were modified)")
+			return corrupt("the tensor data does not match its recorded SHA-256 (the weights were modified)")
 		}
 	}
 	var off int64
@@ -335,5 +389,5 @@ func parseSafetensors(r io.ReaderAt, size int64) (*File, error) {
 		t.Data = data[off : off+nbytes : off+nbytes]
 		off += nbytes
 	}
-	return file, nil
+	return nil
 }

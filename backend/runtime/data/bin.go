@@ -2,13 +2,13 @@ package data
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
+	"unsafe"
 )
 
 // TokenBin is a token file in the common flat format: little-endian
@@ -26,10 +26,13 @@ type TokenBin struct {
 // MaxBinVocab is the largest vocabulary a uint16 token file can hold.
 const MaxBinVocab = 1 << 16
 
-// LoadBin reads the uint16 token file at path with the declared vocabulary
-// (every id must be below it) and splits it like LoadText. Errors name the
-// file: missing, unreadable, empty, an odd number of bytes, a token id
-// outside the vocabulary (with its position), or a bad fraction.
+// LoadBin maps the uint16 token file at path with the declared vocabulary
+// (every id must be below it) and splits it like LoadText. The tokens are
+// the file's own pages, mapped read-only, not a copy: memory follows what
+// training reads. Errors name the file: missing, not a regular file,
+// unreadable, empty, an odd number of bytes, a token id outside the
+// vocabulary (with its position; a file that looks like text says so),
+// or a bad fraction.
 func LoadBin(path string, vocab int, valFraction float64) (*TokenBin, error) {
 	if vocab < 1 || vocab > MaxBinVocab {
 		return nil, fmt.Errorf("token file %q: declared vocabulary %d is not in [1, %d]", path, vocab, MaxBinVocab)
@@ -37,26 +40,21 @@ func LoadBin(path string, vocab int, valFraction float64) (*TokenBin, error) {
 	if !(valFraction >= 0 && valFraction < 1) {
 		return nil, fmt.Errorf("token file %q: validation fraction %v is not in [0, 1)", path, valFraction)
 	}
-	b, err := os.ReadFile(path)
+	size, err := readable("token file", path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("token file %q: no such file: %w", path, err)
-		}
+		return nil, err
+	}
+	if size%2 != 0 {
+		return nil, fmt.Errorf("token file %q: %d bytes is not a whole number of uint16 tokens%s", path, size, textHint(path))
+	}
+	if err := checkTokens(path, vocab); err != nil {
+		return nil, err
+	}
+	b, err := mapFile(path, size)
+	if err != nil {
 		return nil, fmt.Errorf("token file %q: cannot read: %w", path, err)
 	}
-	if len(b) == 0 {
-		return nil, fmt.Errorf("token file %q: file is empty", path)
-	}
-	if len(b)%2 != 0 {
-		return nil, fmt.Errorf("token file %q: %d bytes is not a whole number of uint16 tokens (is it a text file? use --data-format=text)", path, len(b))
-	}
-	toks := make([]uint16, len(b)/2)
-	for i := range toks {
-		toks[i] = binary.LittleEndian.Uint16(b[2*i:])
-		if int(toks[i]) >= vocab {
-			return nil, fmt.Errorf("token file %q: token %d at position %d is outside the declared vocabulary of %d (pass --vocab)", path, toks[i], i, vocab)
-		}
-	}
+	toks := uint16s(b)
 	nVal := int(float64(len(toks)) * valFraction)
 	if valFraction > 0 && nVal == 0 {
 		nVal = 1
@@ -191,4 +189,75 @@ func NumWindows(src Windowed, split Split, T int) int {
 		return 0
 	}
 	return (n - 1) / T
+}
+
+// uint16s views b as little-endian uint16 values: in place on a
+// little-endian machine, copied otherwise.
+func uint16s(b []byte) []uint16 {
+	if len(b) < 2 {
+		return nil
+	}
+	n := len(b) / 2
+	if littleEndian {
+		return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), n)
+	}
+	out := make([]uint16, n)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint16(b[2*i:])
+	}
+	return out
+}
+
+// littleEndian reports the byte order of this machine.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// textHint says, when the file's first kilobytes look like text, that it
+// is probably a text file given as tokens ("" otherwise).
+func textHint(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	n, _ := io.ReadFull(f, buf)
+	if !looksLikeText(buf[:n]) {
+		return ""
+	}
+	return " (the file looks like text, not uint16 tokens: use format=text in the data statement, or --data-format text)"
+}
+
+// checkTokens streams the file through a small buffer and checks every
+// token id against the vocabulary (the pages go to the page cache, not to
+// the process, so checking costs no memory).
+func checkTokens(path string, vocab int) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("token file %q: cannot read: %w", path, err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<16)
+	pos := 0
+	for {
+		n, err := io.ReadFull(f, buf)
+		for i := 0; i+1 < n; i += 2 {
+			if t := binary.LittleEndian.Uint16(buf[i:]); int(t) >= vocab {
+				hint := textHint(path)
+				if hint == "" {
+					hint = " (declare the file's vocabulary with vocab=N in the data statement, or --vocab N)"
+				}
+				return fmt.Errorf("token file %q: token %d at position %d is outside the declared vocabulary of %d%s", path, t, pos+i/2, vocab, hint)
+			}
+		}
+		pos += n / 2
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("token file %q: cannot read: %w", path, err)
+		}
+	}
 }

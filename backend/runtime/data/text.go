@@ -1,9 +1,7 @@
 package data
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 )
@@ -26,11 +24,11 @@ func LoadText(path string, valFraction float64) (*ByteText, error) {
 	if !(valFraction >= 0 && valFraction < 1) {
 		return nil, fmt.Errorf("data file %q: validation fraction %v is not in [0, 1)", path, valFraction)
 	}
+	if _, err := readable("data file", path); err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("data file %q: no such file: %w", path, err)
-		}
 		return nil, fmt.Errorf("data file %q: cannot read: %w", path, err)
 	}
 	if len(b) == 0 {

@@ -179,7 +179,7 @@ func Evaluate(p *lang.Program, m *ir.Module, opts EvalOptions) (*EvalResult, err
 	if err != nil {
 		return nil, err
 	}
-	ck, err := checkpoint.Load(dir, false)
+	ck, err := openCheckpoint(p, dir, checkpoint.Expect{Model: moduleSpecs(m)})
 	if err != nil {
 		return nil, err
 	}

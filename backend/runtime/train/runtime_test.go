@@ -221,7 +221,7 @@ func TestNaNStopsWithStepParamAndCheckpoint(t *testing.T) {
 		if recs, _ := ReadMetrics(dir); len(recs) != 6 {
 			t.Errorf("%s: %d metrics lines, want the 6 good steps", c.inject, len(recs))
 		}
-		if _, err := checkpoint.Load(filepath.Join(dir, "ckpt-000005"), true); err != nil {
+		if _, err := checkpoint.Load(filepath.Join(dir, "ckpt-000005"), checkpoint.Expect{Model: moduleSpecs(m), Optimizer: true}); err != nil {
 			t.Errorf("%s: last good checkpoint does not load: %v", c.inject, err)
 		}
 	}
@@ -553,7 +553,7 @@ func TestKeepAndHeader(t *testing.T) {
 			t.Errorf("log lacks %q:\n%s", w, log)
 		}
 	}
-	ck, err := checkpoint.Load(es[1].Dir, true)
+	ck, err := checkpoint.Load(es[1].Dir, checkpoint.Expect{Model: moduleSpecs(m), Optimizer: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,11 +62,13 @@ func Sample(p *lang.Program, opts SampleOptions) (*SampleResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck, err := checkpoint.Load(dir, false)
-	if err != nil {
-		return nil, err
-	}
-	dec, err := NewDecoder(p, func(g *gb.Graph) error { return loadModel(g, ck.Model, nil) })
+	var ck *checkpoint.Checkpoint
+	dec, err := NewDecoder(p, func(g *gb.Graph) error {
+		if ck, err = openCheckpoint(p, dir, checkpoint.Expect{Model: specs(g, nil)}); err != nil {
+			return err
+		}
+		return loadModel(g, ck.Model, nil)
+	})
 	if err != nil {
 		return nil, err
 	}
