@@ -127,8 +127,7 @@ func (l *lowerer) model() {
 	if l.decode != nil {
 		b.Output(OutputLogits, logits)
 		for _, c := range l.decode.caches {
-			b.Output(c.KeyOut, c.k)
-			b.Output(c.ValueOut, c.v)
+			b.Output(c.Out, c.out)
 		}
 		return
 	}
@@ -138,7 +137,10 @@ func (l *lowerer) model() {
 // sublayer lowers y = F(norm(x)) for one block; x is [B,T,C].
 func (l *lowerer) sublayer(blk *lang.Block, x *ir.Value) *ir.Value {
 	u := l.norm(blk.Path+".norm", blk.Norm, x)
-	if blk.Attention != nil {
+	switch {
+	case blk.Attention != nil && blk.Attention.MLA():
+		return l.mla(blk, blk.Attention, u)
+	case blk.Attention != nil:
 		return l.attention(blk, blk.Attention, u)
 	}
 	return l.mlp(blk.Path, blk.MLP, u)
@@ -154,7 +156,7 @@ func (l *lowerer) norm(prefix string, n lang.Norm, x *ir.Value) *ir.Value {
 	b := l.b
 	b.At(pos(n.Pos))
 	C := x.Type.Shape[x.Type.Shape.Rank()-1].N
-	g := b.Param(prefix+".weight", ir.Dims(C), ir.Init{Kind: "ones"}, false)
+	g := l.gain(prefix+".weight", C)
 	eps := ir.Attrs{{Key: "eps", Val: n.Eps}}
 	if n.Kind == lang.NormLayer {
 		bias := b.Param(prefix+".bias", ir.Dims(C), ir.Init{Kind: "zeros"}, false)
@@ -165,4 +167,9 @@ func (l *lowerer) norm(prefix string, n lang.Norm, x *ir.Value) *ir.Value {
 
 func (l *lowerer) weight(name string, rows, cols int) *ir.Value {
 	return l.b.Param(name, ir.Dims(rows, cols), ir.Init{Kind: "normal", Args: []float64{l.p.Model.Embed.InitStd}}, true)
+}
+
+// gain is a normalisation gain [n], initialised to 1 and not decayed.
+func (l *lowerer) gain(name string, n int) *ir.Value {
+	return l.b.Param(name, ir.Dims(n), ir.Init{Kind: "ones"}, false)
 }
