@@ -315,7 +315,25 @@ func TestOneStreamIdentityEqualsPlain(t *testing.T) {
 // architecture, a smaller batch) for a few dozen steps on the built-in
 // Markov data and checks the loss falls well below its starting value.
 func TestTinyExampleLearnsDefaultData(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "tiny.mhc"))
+	learnsDefaultData(t, filepath.Join("..", "..", "..", "examples", "tiny.mhc"))
+}
+
+// TestMLAExamplesLearnDefaultData does the same for the multi-head latent
+// attention models of examples/ablation/mla (with a query latent, plain
+// and mHC residuals).
+func TestMLAExamplesLearnDefaultData(t *testing.T) {
+	for _, name := range []string{"1_plain.mhc", "2_mhc.mhc"} {
+		t.Run(name, func(t *testing.T) {
+			learnsDefaultData(t, filepath.Join("..", "..", "..", "examples", "ablation", "mla", name))
+		})
+	}
+}
+
+// learnsDefaultData trains the model of file for 40 steps of batch 4 on
+// the built-in Markov data and wants a drop of a nat.
+func learnsDefaultData(t *testing.T, file string) {
+	t.Helper()
+	src, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
