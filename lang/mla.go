@@ -14,8 +14,7 @@ func (c *checker) mlaChecks(a *Attention, in *inst, dim int) {
 	kw := in.stmt.Keyword
 	switch {
 	case !a.Rope:
-		a.RopeDim = 0
-		if in.ok["rope_dim"] {
+		if in.ok["rope_dim"] && a.RopeDim > 0 {
 			p, e := in.attrSpan("rope_dim")
 			d := c.diags.errorf(p, e, "`rope_dim` needs RoPE, but `rope=false`")
 			if in.ok["rope"] {
@@ -24,10 +23,11 @@ func (c *checker) mlaChecks(a *Attention, in *inst, dim int) {
 			}
 			d.help("without RoPE, MLA's keys and queries have no rotary part: remove `rope_dim`, or set `rope=true`")
 		}
+		a.RopeDim = 0
 		return
 	case in.keys["rope_dim"] != nil && !in.ok["rope_dim"]:
 		return // reported
-	case in.ok["rope_dim"]:
+	case a.RopeDim > 0:
 		if a.RopeDim%2 != 0 {
 			p, e := in.attrSpan("rope_dim")
 			c.diags.errorf(p, e, "RoPE rotates pairs of dimensions, but `rope_dim=%d` is odd", a.RopeDim).

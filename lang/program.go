@@ -168,7 +168,8 @@ type Attention struct {
 	// KVRank is the width of MLA's key/value latent; QRank that of its
 	// query latent, 0 when the queries are not compressed; RopeDim the
 	// width of the rotary part of every query and key head (resolved:
-	// head_dim / 2 by default, 0 without RoPE). All 0 for `mha`.
+	// `rope_dim=0`, the default, is HeadDim / 2; 0 without RoPE). All 0
+	// for `mha`.
 	KVRank, QRank, RopeDim int
 	Rope                   bool    // default true
 	RopeBase               float64 // default 10000
