@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -261,6 +262,9 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 			p.Settings = append(p.Settings, settingsOf("model."+spec.Keyword, get(spec.Keyword))...)
 		}
 	}
+	if !m.Head.Tied && !h.ok["init"] { // the computed default: the embedding's init
+		p.Settings = append(p.Settings, Setting{Path: "model.head.init", Value: valueText(TypeNormal, value{f: m.Head.InitStd})})
+	}
 }
 
 func countString(n int) string {
@@ -423,6 +427,16 @@ func (c *checker) blockChecks(items []item, dim int, dimPos, dimEnd Pos) {
 			continue
 		}
 		c.attentionChecks(a, in, dim, dimPos, dimEnd)
+		// explain shows the resolved defaults (0 stands for heads and dim / heads)
+		for i, set := range it.block.settings {
+			switch {
+			case set.Source != FromDefault:
+			case set.Path == "attention.kv_heads":
+				it.block.settings[i].Value = strconv.Itoa(a.KVHeads)
+			case set.Path == "attention.head_dim" && a.HeadDim > 0:
+				it.block.settings[i].Value = strconv.Itoa(a.HeadDim)
+			}
+		}
 	}
 }
 
