@@ -427,7 +427,8 @@ func (c *checker) blockChecks(items []item, dim int, dimPos, dimEnd Pos) {
 			continue
 		}
 		c.attentionChecks(a, in, dim, dimPos, dimEnd)
-		// explain shows the resolved defaults (0 stands for heads and dim / heads)
+		// explain shows the resolved defaults (0 stands for heads, dim / heads
+		// and head_dim / 2)
 		for i, set := range it.block.settings {
 			switch {
 			case set.Source != FromDefault:
@@ -435,6 +436,8 @@ func (c *checker) blockChecks(items []item, dim int, dimPos, dimEnd Pos) {
 				it.block.settings[i].Value = strconv.Itoa(a.KVHeads)
 			case set.Path == "attention.head_dim" && a.HeadDim > 0:
 				it.block.settings[i].Value = strconv.Itoa(a.HeadDim)
+			case set.Path == "attention.rope_dim" && a.RopeDim > 0:
+				it.block.settings[i].Value = strconv.Itoa(a.RopeDim)
 			}
 		}
 	}
