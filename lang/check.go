@@ -263,7 +263,7 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 		}
 	}
 	if !m.Head.Tied && !h.ok["init"] { // the computed default: the embedding's init
-		p.Settings = append(p.Settings, Setting{Path: "model.head.init", Value: valueText(TypeNormal, value{f: m.Head.InitStd})})
+		p.Settings = append(p.Settings, Setting{Path: "model.head.init", Value: valueText(TypeNormal, value{f: m.Head.InitStd}), Neutral: true})
 	}
 }
 

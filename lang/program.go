@@ -251,7 +251,7 @@ const (
 // `data file="path" [val=0.1] [format=auto|text|bin] [vocab=N] [sampling=random|sequential]`.
 type Data struct {
 	Kind string // DataSynthetic (default) or DataFile
-	Task string // synthetic task, "markov" (default) or "recall"
+	Task string // synthetic task, "markov" (default), "recall" or "dyck"
 	// Path is the file path as written; relative paths are relative to the
 	// .mhc file's directory.
 	Path string

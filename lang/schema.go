@@ -400,7 +400,7 @@ var Schema = []StatementSpec{
 		Keyword: "head", In: InModel, Once: true,
 		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"tied", "untied"}, Default: "tied", Required: true, Doc: "`tied` reuses the embedding matrix"}},
 		Attrs: []AttrSpec{
-			{Name: "init", Type: TypeNormal, Range: atLeast(0), Kinds: []string{"untied"}, DefaultDoc: "the `embed` init",
+			{Name: "init", Type: TypeNormal, Range: atLeast(0), Kinds: []string{"untied"}, Neutral: true, DefaultDoc: "the `embed` init",
 				Doc: "initialisation of the output matrix `head.weight` [dim, vocab]; by default the embedding's, so that untying changes nothing else"},
 		},
 		Example: "head tied",
@@ -410,8 +410,8 @@ var Schema = []StatementSpec{
 		Keyword: "data", In: InTrain, Once: true,
 		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{DataSynthetic}, Default: DataSynthetic, Doc: "`synthetic` generated data; leave out with `file=`"}},
 		Attrs: []AttrSpec{
-			{Name: "task", Type: TypeEnum, Values: []string{"markov", "recall"}, Default: "markov", Kinds: []string{DataSynthetic},
-				Doc: "synthetic task: `markov` (a Markov chain whose entropy rate is the loss floor) or `recall` (associative recall, needs attention)"},
+			{Name: "task", Type: TypeEnum, Values: []string{"markov", "recall", "dyck"}, Default: "markov", Kinds: []string{DataSynthetic},
+				Doc: "synthetic task: `markov` (a Markov chain whose entropy rate is the loss floor), `recall` (associative recall, needs attention) or `dyck` (nested brackets of 8 types: closing one needs finding the innermost open bracket; harder, separates ablation variants better)"},
 			{Name: "file", Type: TypeString, Kinds: []string{DataFile}, Doc: "data file to train on, relative to the .mhc file"},
 			{Name: "val", Type: TypeFloat, Default: "0.1", Range: openBetween(0, 1), Kinds: []string{DataFile}, Doc: "held-out fraction (the tail of the file)"},
 			{Name: "format", Type: TypeEnum, Values: []string{DataFormatAuto, DataFormatText, DataFormatBin}, Default: DataFormatAuto, Kinds: []string{DataFile},

@@ -76,13 +76,18 @@ func resolveDataPath(mhcPath string, p *lang.Program) string {
 
 type buildCmd struct {
 	File string `arg:"" help:"The .mhc file to compile."`
-	Out  string `short:"o" required:"" placeholder:"OUT" help:"Path of the executable to write."`
+	Out  string `short:"o" required:"" placeholder:"OUT" help:"Path of the executable to write (with --emit torch: the folder)."`
+	Emit string `enum:"exe,torch" default:"exe" help:"What to write: exe (a training executable) or torch (a PyTorch package: model.py, train.py, README.md in the folder -o)."`
 	setFlags
 	diagFlag
 }
 
-// Run compiles the file and writes the bundled executable.
+// Run compiles the file and writes the bundled executable, or the
+// PyTorch package.
 func (c *buildCmd) Run(e *env) error {
+	if c.Emit == "torch" {
+		return emitTorch(e, c.File, c.Out, frontEnd{Set: c.Set, Diag: c.Diag})
+	}
 	res, err := compile(e, c.File, frontEnd{Set: c.Set, Diag: c.Diag})
 	if err != nil {
 		return err

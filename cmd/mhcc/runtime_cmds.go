@@ -44,7 +44,7 @@ type runtimeFlags struct {
 	Sampling        string   `enum:",random,sequential" default:"" placeholder:"MODE" help:"Training windows at random offsets, or walking through the file in order (default: the program's data sampling=, random)."`
 	DataFormat      string   `name:"data-format" enum:",text,bin" default:"" placeholder:"FORMAT" help:"Format of the data file: text (bytes) or bin (uint16 tokens) (default: the program's data format=, by extension)."`
 	Vocab           int      `placeholder:"N" help:"Declared vocabulary of a .bin token file (default: the program's data vocab=, the model's)."`
-	Task            string   `enum:",markov,recall" default:"" placeholder:"TASK" help:"Synthetic task instead of the program's: markov or recall (associative recall)."`
+	Task            string   `enum:",markov,recall,dyck" default:"" placeholder:"TASK" help:"Synthetic task instead of the program's: markov, recall (associative recall) or dyck (nested brackets)."`
 	InjectNaN       string   `name:"debug-inject-nan" hidden:"" help:"Test hook: STEP:grad:PARAM or STEP:value:PARAM."`
 	DiagEvery       *int     `name:"diag-every" placeholder:"N" help:"Write the hyper-connection diagnostics (gains, H_pre/H_post means, Sinkhorn residual) to metrics.jsonl every N steps (0: never; default: the program's diagnostics every=, else its eval interval)."`
 }

@@ -53,7 +53,7 @@ type Options struct {
 	// Vocab overrides the declared vocabulary of a token file (`vocab=`;
 	// 0: the program's, which by default is the model's).
 	Vocab int
-	// Task overrides the synthetic task ("markov", "recall").
+	// Task overrides the synthetic task ("markov", "recall", "dyck").
 	Task string
 	// Sampling overrides `sampling=`: data.Random or data.Sequential.
 	Sampling string
