@@ -320,7 +320,8 @@ func TestTinyExampleLearnsDefaultData(t *testing.T) {
 
 // TestMLAExamplesLearnDefaultData does the same for the multi-head latent
 // attention models of examples/ablation/mla (with a query latent, plain
-// and mHC residuals).
+// and mHC residuals; the files train on dyck, the test on the Markov
+// data).
 func TestMLAExamplesLearnDefaultData(t *testing.T) {
 	for _, name := range []string{"1_plain.mhc", "2_mhc.mhc"} {
 		t.Run(name, func(t *testing.T) {
@@ -330,7 +331,8 @@ func TestMLAExamplesLearnDefaultData(t *testing.T) {
 }
 
 // learnsDefaultData trains the model of file for 40 steps of batch 4 on
-// the built-in Markov data and wants a drop of a nat.
+// the built-in Markov data (the default data, whatever the file's) and
+// wants a drop of a nat.
 func learnsDefaultData(t *testing.T, file string) {
 	t.Helper()
 	src, err := os.ReadFile(file)
@@ -338,6 +340,7 @@ func learnsDefaultData(t *testing.T, file string) {
 		t.Fatal(err)
 	}
 	p, m := compile(t, string(src))
+	p.Train.Data = lang.Data{Kind: lang.DataSynthetic, Task: "markov", Sampling: lang.SamplingRandom, Pos: p.Train.Data.Pos}
 	p.Train.Batch = 4
 	p.Train.Log.Every = 5
 	p.Train.Eval.Every = 0
