@@ -8,8 +8,9 @@ import (
 	"github.com/mhcc/mhcc/lang"
 )
 
-// Decoding: the module that computes the logits of new positions given a
-// key/value cache of the earlier ones, for incremental generation.
+// Decoding: the module that computes the logits of new positions given
+// caches of the earlier ones (their keys and values, or MLA's latents),
+// for incremental generation.
 
 // InputDecodePos names the decoding module's i32[] input: the position of
 // the first new token, which is also the number of cached positions.
@@ -52,9 +53,9 @@ type decoding struct {
 }
 
 // LowerDecode lowers p into its decoding step (no passes run): inputs
-// "tokens" i32[B,T] at positions InputDecodePos … +T−1 and a key/value
-// cache per attention sublayer; outputs OutputLogits f32[B,T,V] and the
-// new keys and values (DecodeCache). Its parameters are the training
+// "tokens" i32[B,T] at positions InputDecodePos … +T−1 and the caches of
+// every attention sublayer; outputs OutputLogits f32[B,T,V] and the new
+// rows of the caches (DecodeCache). Its parameters are the training
 // module's, by name and shape, so a checkpoint loads into it. The
 // capacity of the caches is the model's context. Attention is
 // attention.cached and RoPE rope.at, so every other op acts on each

@@ -30,8 +30,12 @@ func (c *checker) mlaChecks(a *Attention, in *inst, dim int) {
 	case a.RopeDim > 0:
 		if a.RopeDim%2 != 0 {
 			p, e := in.attrSpan("rope_dim")
-			c.diags.errorf(p, e, "RoPE rotates pairs of dimensions, but `rope_dim=%d` is odd", a.RopeDim).
-				help("use an even `rope_dim`, such as %d or %d", max(a.RopeDim-1, 2), a.RopeDim+1)
+			d := c.diags.errorf(p, e, "RoPE rotates pairs of dimensions, but `rope_dim=%d` is odd", a.RopeDim)
+			if a.RopeDim > 1 {
+				d.help("use an even `rope_dim`, such as %d or %d", a.RopeDim-1, a.RopeDim+1)
+			} else {
+				d.help("use an even `rope_dim`, such as 2")
+			}
 			return
 		}
 	default:
