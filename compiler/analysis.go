@@ -104,6 +104,11 @@ type Summary struct {
 	// OptimizerState describes the optimizer state: "AdamW moments (2 ×
 	// f64)" or "SGD momentum (f64)".
 	OptimizerState string `json:"optimizer_state"`
+	// KVCacheBytes is what decoding caches per token over all attention
+	// sublayers (float32), KVCachePerHeadBytes what a key and a value per
+	// query head of the same widths would take (KVCacheBytes).
+	KVCacheBytes        int64 `json:"kv_cache_bytes_per_token"`
+	KVCachePerHeadBytes int64 `json:"kv_cache_per_head_bytes_per_token"`
 	// IRValues is the number of values of the analysed module.
 	IRValues int `json:"ir_values"`
 }
@@ -198,6 +203,7 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 	s.GradBytes = 4 * s.Params
 	perParam, state := optimizerState(p.Train.Optimizer)
 	s.OptimizerBytes, s.OptimizerState = perParam*s.Params, state
+	s.KVCacheBytes, s.KVCachePerHeadBytes = KVCacheBytes(p)
 	return s, nil
 }
 
@@ -471,6 +477,16 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 	fmt.Fprintf(w, "%smemory per step (B=%d, T=%d): f32 activations %s, parameters %s, gradients %s; %s %s; total %s\n",
 		bullet, s.Batch, s.Context, bytesStr(s.ActivationBytes), bytesStr(s.ParamBytes), bytesStr(s.GradBytes),
 		s.OptimizerState, bytesStr(s.OptimizerBytes), bytesStr(s.TotalBytes()))
+	if s.KVCacheBytes > 0 {
+		fmt.Fprintf(w, "%sKV cache when decoding (f32): %s per token, %s at the context of %d; ", bullet,
+			bytesStr(s.KVCacheBytes), bytesStr(s.KVCacheBytes*int64(s.Context)), s.Context)
+		if s.KVCachePerHeadBytes == s.KVCacheBytes {
+			fmt.Fprintln(w, "a key and a value per query head")
+		} else {
+			fmt.Fprintf(w, "%.1f%% of the %s per token of a key and a value per query head\n",
+				100*float64(s.KVCacheBytes)/float64(s.KVCachePerHeadBytes), bytesStr(s.KVCachePerHeadBytes))
+		}
+	}
 	if s.RecomputedBytes > 0 {
 		fmt.Fprintf(w, "%srecompute=true: %s of stream tensors recomputed in the backward pass instead of kept (not in the activations above)\n",
 			bullet, bytesStr(s.RecomputedBytes))

@@ -154,7 +154,9 @@ func TestSummaryFormats(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"blocks.0.attn.hc    hc.coeffs,hc.write,sinkhorn,…", "total", "918,872",
-		"parameters: 918,872 in 58 tensors", "FLOPs per token: 2.21M forward + 4.41M backward = 6.62M"} {
+		"parameters: 918,872 in 58 tensors", "FLOPs per token: 2.21M forward + 4.41M backward = 6.62M",
+		// 4 layers × a key and a value of 4 heads × 32 × 4 bytes
+		"KV cache when decoding (f32): 4.0 KiB per token, 512.0 KiB at the context of 128; a key and a value per query head"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text summary lacks %q:\n%s", want, text.String())
 		}

@@ -29,9 +29,8 @@ func (l *lowerer) attention(blk *lang.Block, a *lang.Attention, u *ir.Value) *ir
 	q, k, v := heads("wq", H), heads("wk", K), heads("wv", K)
 	if a.QKNorm {
 		eps := ir.Attrs{{Key: "eps", Val: blk.Norm.Eps}}
-		gq := b.Param(path+".q_norm.weight", ir.Dims(dh), ir.Init{Kind: "ones"}, false)
-		gk := b.Param(path+".k_norm.weight", ir.Dims(dh), ir.Init{Kind: "ones"}, false)
-		q, k = b.Expand(ir.OpRMSNorm, eps, q, gq), b.Expand(ir.OpRMSNorm, eps, k, gk)
+		q = b.Expand(ir.OpRMSNorm, eps, q, l.gain(path+".q_norm.weight", dh))
+		k = b.Expand(ir.OpRMSNorm, eps, k, l.gain(path+".k_norm.weight", dh))
 	}
 	scale := 1 / math.Sqrt(float64(dh))
 	var o *ir.Value // [B,H,T,dh]

@@ -131,8 +131,7 @@ func (l *lowerer) model() {
 	if l.decode != nil {
 		b.Output(OutputLogits, logits)
 		for _, c := range l.decode.caches {
-			b.Output(c.KeyOut, c.k)
-			b.Output(c.ValueOut, c.v)
+			b.Output(c.Out, c.out)
 		}
 		return
 	}
@@ -143,6 +142,8 @@ func (l *lowerer) model() {
 func (l *lowerer) sublayer(blk *lang.Block, x *ir.Value) *ir.Value {
 	u := l.norm(blk.Path+".norm", blk.Norm, x)
 	switch {
+	case blk.Attention != nil && blk.Attention.MLA():
+		return l.mla(blk, blk.Attention, u)
 	case blk.Attention != nil:
 		return l.attention(blk, blk.Attention, u)
 	case blk.MoE != nil:
@@ -161,7 +162,7 @@ func (l *lowerer) norm(prefix string, n lang.Norm, x *ir.Value) *ir.Value {
 	b := l.b
 	b.At(pos(n.Pos))
 	C := x.Type.Shape[x.Type.Shape.Rank()-1].N
-	g := b.Param(prefix+".weight", ir.Dims(C), ir.Init{Kind: "ones"}, false)
+	g := l.gain(prefix+".weight", C)
 	eps := ir.Attrs{{Key: "eps", Val: n.Eps}}
 	if n.Kind == lang.NormLayer {
 		bias := b.Param(prefix+".bias", ir.Dims(C), ir.Init{Kind: "zeros"}, false)
@@ -172,4 +173,9 @@ func (l *lowerer) norm(prefix string, n lang.Norm, x *ir.Value) *ir.Value {
 
 func (l *lowerer) weight(name string, rows, cols int) *ir.Value {
 	return l.b.Param(name, ir.Dims(rows, cols), ir.Init{Kind: "normal", Args: []float64{l.p.Model.Embed.InitStd}}, true)
+}
+
+// gain is a normalisation gain [n], initialised to 1 and not decayed.
+func (l *lowerer) gain(name string, n int) *ir.Value {
+	return l.b.Param(name, ir.Dims(n), ir.Init{Kind: "ones"}, false)
 }

@@ -390,8 +390,11 @@ func (c *checker) block(st *Stmt, spec *StatementSpec, sc *scope) *blockT {
 			switch kw {
 			case "attention":
 				t.attn = xi
-				t.b.Attention = &Attention{Heads: int(xi.int("heads")), KVHeads: int(xi.int("kv_heads")), HeadDim: int(xi.int("head_dim")),
+				t.b.Attention = &Attention{Kind: xi.kind, Heads: int(xi.int("heads")), KVHeads: int(xi.int("kv_heads")), HeadDim: int(xi.int("head_dim")),
 					QKNorm: xi.bool("qk_norm"), Rope: xi.bool("rope"), RopeBase: xi.float("rope_base"), Pos: x.Pos}
+				if t.b.Attention.MLA() {
+					t.b.Attention.KVRank, t.b.Attention.QRank, t.b.Attention.RopeDim = int(xi.int("kv_rank")), int(xi.int("q_rank")), int(xi.int("rope_dim"))
+				}
 			case "mlp":
 				t.b.MLP = &MLP{Hidden: int(xi.int("hidden")), Act: xi.str("act"), Pos: x.Pos}
 			default:
@@ -427,7 +430,8 @@ func (c *checker) blockChecks(items []item, dim int, dimPos, dimEnd Pos) {
 			continue
 		}
 		c.attentionChecks(a, in, dim, dimPos, dimEnd)
-		// explain shows the resolved defaults (0 stands for heads and dim / heads)
+		// explain shows the resolved defaults (0 stands for heads, dim / heads
+		// and head_dim / 2)
 		for i, set := range it.block.settings {
 			switch {
 			case set.Source != FromDefault:
@@ -435,16 +439,19 @@ func (c *checker) blockChecks(items []item, dim int, dimPos, dimEnd Pos) {
 				it.block.settings[i].Value = strconv.Itoa(a.KVHeads)
 			case set.Path == "attention.head_dim" && a.HeadDim > 0:
 				it.block.settings[i].Value = strconv.Itoa(a.HeadDim)
+			case set.Path == "attention.rope_dim" && a.RopeDim > 0:
+				it.block.settings[i].Value = strconv.Itoa(a.RopeDim)
 			}
 		}
 	}
 }
 
 // attentionChecks checks an attention statement's head counts and widths
-// against the model width and resolves KVHeads and HeadDim.
+// against the model width and resolves KVHeads and HeadDim (and, for
+// MLA, RopeDim: mla.go).
 func (c *checker) attentionChecks(a *Attention, in *inst, dim int, dimPos, dimEnd Pos) {
 	hp, he := in.attrSpan("heads")
-	if a.KVHeads == 0 {
+	if a.KVHeads == 0 || a.MLA() {
 		a.KVHeads = a.Heads
 	} else if a.Heads%a.KVHeads != 0 && in.ok["kv_heads"] {
 		kp, ke := in.attrSpan("kv_heads")
@@ -454,36 +461,42 @@ func (c *checker) attentionChecks(a *Attention, in *inst, dim int, dimPos, dimEn
 			d.help("each key/value head serves heads / kv_heads query heads: use a divisor of %d, such as %s", a.Heads, divs)
 		}
 	}
-	if in.ok["head_dim"] && a.HeadDim > 0 {
-		if a.Rope && a.HeadDim%2 != 0 {
-			p, e := in.attrSpan("head_dim")
-			d := c.diags.errorf(p, e, "RoPE needs an even head dimension, but `head_dim` is %d", a.HeadDim)
-			if in.ok["rope"] {
-				rp, re := in.attrSpan("rope")
-				d.related(rp, re, "`rope` is set here")
+	written := in.ok["head_dim"] && a.HeadDim > 0
+	if !written {
+		if dim%a.Heads != 0 {
+			d := c.diags.errorf(hp, he, "`heads=%d` does not divide the model width `dim=%d`", a.Heads, dim).
+				related(dimPos, dimEnd, "`dim` is set here")
+			if divs := nearDivisors(dim, a.Heads); divs != "" {
+				d.help("use a divisor of %d, such as %s, or set `head_dim`", dim, divs)
 			}
-			d.help("choose an even `head_dim`, or set `rope=false`")
+			return
 		}
+		a.HeadDim = dim / a.Heads
+	}
+	if a.MLA() {
+		c.mlaChecks(a, in, dim) // RoPE acts on rope_dim, not on head_dim
 		return
 	}
-	if dim%a.Heads != 0 {
-		d := c.diags.errorf(hp, he, "`heads=%d` does not divide the model width `dim=%d`", a.Heads, dim).
-			related(dimPos, dimEnd, "`dim` is set here")
-		if divs := nearDivisors(dim, a.Heads); divs != "" {
-			d.help("use a divisor of %d, such as %s, or set `head_dim`", dim, divs)
-		}
+	if !a.Rope || a.HeadDim%2 == 0 {
 		return
 	}
-	a.HeadDim = dim / a.Heads
-	if a.Rope && a.HeadDim%2 != 0 {
-		rp, re := in.attrSpan("rope")
-		if !in.ok["rope"] {
-			rp, re = in.stmt.Keyword.Pos, in.stmt.Keyword.End
+	if written {
+		p, e := in.attrSpan("head_dim")
+		d := c.diags.errorf(p, e, "RoPE needs an even head dimension, but `head_dim` is %d", a.HeadDim)
+		if in.ok["rope"] {
+			rp, re := in.attrSpan("rope")
+			d.related(rp, re, "`rope` is set here")
 		}
-		c.diags.errorf(rp, re, "RoPE needs an even head dimension, but `dim / heads` is %d / %d = %d", dim, a.Heads, a.HeadDim).
-			related(hp, he, "`heads` is set here").
-			help("choose `heads` so that dim / heads is even, set an even `head_dim`, or set `rope=false`")
+		d.help("choose an even `head_dim`, or set `rope=false`")
+		return
 	}
+	rp, re := in.attrSpan("rope")
+	if !in.ok["rope"] {
+		rp, re = in.stmt.Keyword.Pos, in.stmt.Keyword.End
+	}
+	c.diags.errorf(rp, re, "RoPE needs an even head dimension, but `dim / heads` is %d / %d = %d", dim, a.Heads, a.HeadDim).
+		related(hp, he, "`heads` is set here").
+		help("choose `heads` so that dim / heads is even, set an even `head_dim`, or set `rope=false`")
 }
 
 // nearDivisors lists up to three divisors of n closest to x.

@@ -63,10 +63,18 @@ func (p *Program) Dump() string {
 		put(pre+".pos", blk.Pos)
 		norm(pre+".norm", blk.Norm)
 		if a := blk.Attention; a != nil {
+			put(pre+".attention.kind", a.Kind)
 			put(pre+".attention.heads", a.Heads)
-			put(pre+".attention.kv_heads", a.KVHeads)
-			put(pre+".attention.head_dim", a.HeadDim)
-			put(pre+".attention.qk_norm", a.QKNorm)
+			if a.MLA() {
+				put(pre+".attention.head_dim", a.HeadDim)
+				put(pre+".attention.kv_rank", a.KVRank)
+				put(pre+".attention.q_rank", a.QRank)
+				put(pre+".attention.rope_dim", a.RopeDim)
+			} else {
+				put(pre+".attention.kv_heads", a.KVHeads)
+				put(pre+".attention.head_dim", a.HeadDim)
+				put(pre+".attention.qk_norm", a.QKNorm)
+			}
 			put(pre+".attention.rope", a.Rope)
 			put(pre+".attention.rope_base", a.RopeBase)
 			put(pre+".attention.pos", a.Pos)

@@ -133,25 +133,52 @@ type Norm struct {
 	Pos  Pos
 }
 
-// Attention is `attention heads=H [kv_heads=K] [head_dim=D]
-// [qk_norm=true] [rope=true] [rope_base=B]`: causal self-attention with
-// Q, K, V and output projections, K key/value heads each shared by H/K
-// query heads.
+// Attention kinds (the label of `attention`).
+const (
+	// AttentionMHA is multi-head attention with key and value projections
+	// of their own: multi-head, grouped-query or multi-query attention
+	// (KVHeads).
+	AttentionMHA = "mha"
+	// AttentionMLA is multi-head latent attention (DeepSeek-V2/V3): keys
+	// and values are decompressed from a low-rank latent per token (KVRank)
+	// with a rotary key part shared by the heads (RopeDim), and queries
+	// optionally from a low-rank latent (QRank).
+	AttentionMLA = "mla"
+)
+
+// Attention is `attention [mha|mla] heads=H [kv_heads=K] [head_dim=D]
+// [qk_norm=true] [kv_rank=R] [q_rank=Q] [rope_dim=P] [rope=true]
+// [rope_base=B]`: causal self-attention with query, key, value and output
+// projections. For `mha`, K key/value heads are each shared by H/K query
+// heads; for `mla`, keys and values come from a latent of width KVRank
+// (docs/language.md#architecture).
 type Attention struct {
+	// Kind is AttentionMHA (the default) or AttentionMLA.
+	Kind  string
 	Heads int
 	// KVHeads is the number of key/value heads, a divisor of Heads
-	// (resolved: `kv_heads=0`, the default, is Heads).
+	// (resolved: `kv_heads=0`, the default, is Heads; Heads for `mla`).
 	KVHeads int
 	// HeadDim is the width of a head (resolved: `head_dim=0`, the
-	// default, is dim / Heads).
+	// default, is dim / Heads). For `mla` it is the width of a value
+	// head and of the part of a query and key head without RoPE.
 	HeadDim int
 	// QKNorm normalises each query and key head (RMSNorm over HeadDim,
-	// before RoPE).
-	QKNorm   bool
-	Rope     bool    // default true
-	RopeBase float64 // default 10000
-	Pos      Pos
+	// before RoPE; `mha` only).
+	QKNorm bool
+	// KVRank is the width of MLA's key/value latent; QRank that of its
+	// query latent, 0 when the queries are not compressed; RopeDim the
+	// width of the rotary part of every query and key head (resolved:
+	// `rope_dim=0`, the default, is HeadDim / 2; 0 without RoPE). All 0
+	// for `mha`.
+	KVRank, QRank, RopeDim int
+	Rope                   bool    // default true
+	RopeBase               float64 // default 10000
+	Pos                    Pos
 }
+
+// MLA reports whether the attention is multi-head latent attention.
+func (a *Attention) MLA() bool { return a.Kind == AttentionMLA }
 
 // MLP activations (`act=`).
 const (

@@ -233,7 +233,7 @@ func (s *StatementSpec) Usage() string {
 	}
 	for _, a := range s.Attrs {
 		x := a.Name + "=" + placeholder(a)
-		if !a.Required {
+		if !a.Required || len(a.Kinds) > 0 { // required for some kinds only
 			x = "[" + x + "]"
 		}
 		parts = append(parts, x)
@@ -364,19 +364,27 @@ var Schema = []StatementSpec{
 	},
 	{
 		Keyword: "attention", In: InBlock, Once: true,
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{AttentionMHA, AttentionMLA}, Default: AttentionMHA,
+			Doc: "`mha`: query, key and value projections per head (multi-head, grouped-query or multi-query attention); `mla`: multi-head latent attention (DeepSeek-V2/V3), keys and values decompressed from one low-rank latent per token, with a rotary key part shared by the heads"}},
 		Attrs: []AttrSpec{
 			{Name: "heads", Type: TypeInt, Required: true, Range: between(1, 4096), Doc: "number of query heads; must divide dim unless `head_dim` is set"},
-			{Name: "kv_heads", Type: TypeInt, Default: "0", Range: between(0, 4096),
+			{Name: "kv_heads", Type: TypeInt, Default: "0", Range: between(0, 4096), Kinds: []string{AttentionMHA},
 				Doc: "number of key/value heads, each shared by heads / kv_heads query heads (grouped-query attention; 1 is multi-query attention); must divide `heads`; 0 = `heads` (multi-head attention)"},
 			{Name: "head_dim", Type: TypeInt, Default: "0", Range: between(0, 1<<16),
-				Doc: "width of each head; the projections map dim → heads·head_dim (kv_heads·head_dim for keys and values) and back; 0 = dim / heads"},
-			{Name: "qk_norm", Type: TypeBool, Default: "false",
+				Doc: "width of each head; the projections map dim → heads·head_dim (kv_heads·head_dim for keys and values) and back; for `mla` the width of a value head and of the part of a query and key head without RoPE; 0 = dim / heads"},
+			{Name: "qk_norm", Type: TypeBool, Default: "false", Kinds: []string{AttentionMHA},
 				Doc: "RMSNorm of each query and key head over head_dim, before RoPE, with a learned gain per head dimension shared by the heads (`q_norm`, `k_norm`) and the eps of the block's `norm`"},
+			{Name: "kv_rank", Type: TypeInt, Required: true, Range: between(1, 1<<16), Kinds: []string{AttentionMLA},
+				Doc: "width of the key/value latent, the one vector per token (with the rotary key) that decoding caches; RMS-normalised (`kv_norm`), then decompressed into every head's key and value"},
+			{Name: "q_rank", Type: TypeInt, Default: "0", Range: between(0, 1<<16), Kinds: []string{AttentionMLA},
+				Doc: "width of the query latent (RMS-normalised, `q_norm`); 0 = queries projected from the input directly"},
+			{Name: "rope_dim", Type: TypeInt, Default: "0", Range: between(0, 1<<16), Kinds: []string{AttentionMLA},
+				Doc: "width of the rotary part of every query and key head (even: RoPE rotates pairs); the rotary key is one per token, shared by the heads; needs `rope=true`; 0 = head_dim / 2"},
 			{Name: "rope", Type: TypeBool, Default: "true", Doc: "rotary position embedding"},
 			{Name: "rope_base", Type: TypeFloat, Default: "10000", Range: greaterThan(0), Doc: "RoPE frequency base"},
 		},
 		Example: "attention heads=4",
-		Doc:     "causal self-attention: multi-head, grouped-query (`kv_heads`) or multi-query (`kv_heads=1`)",
+		Doc:     "causal self-attention: multi-head, grouped-query (`kv_heads`), multi-query (`kv_heads=1`), or multi-head latent attention (`attention mla`)",
 	},
 	{
 		Keyword: "mlp", In: InBlock, Once: true,

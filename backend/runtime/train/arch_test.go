@@ -30,6 +30,11 @@ func archVariants() map[string]string {
 		"untied head init":         testmodels.Replace(mhc, "head tied", "head untied init=normal(0.05)"),
 		"heterogeneous":            heterogeneous,
 		"plain qk_norm norm layer": strings.ReplaceAll(testmodels.Replace(plain, "heads=2 rope=true", "heads=2 qk_norm=true rope=true"), "norm rms", "norm layer"),
+		// multi-head latent attention: under mHC; plain with a query
+		// latent and an odd head width; without RoPE under HC
+		"mla":              testmodels.Replace(mhc, "attention heads=2 rope=true", "attention mla heads=2 kv_rank=6"),
+		"plain mla q_rank": testmodels.Replace(plain, "attention heads=2 rope=true", "attention mla heads=4 head_dim=3 kv_rank=6 q_rank=5 rope_dim=2"),
+		"hc mla norope":    testmodels.Replace(testmodels.Tiny("residual streams=2 constraint=none"), "attention heads=2 rope=true", "attention mla heads=2 kv_rank=5 rope=false"),
 	}
 }
 
@@ -93,6 +98,13 @@ var archFused = map[string]map[string]int{
 	// matmul.concat: q, k, v of 3 attention blocks and w1, w3 of 2 FFNs
 	"heterogeneous":            {"layernorm": 3, "attention": 3, "matmul.concat": 5, "gelu": 1, "silu": 2},
 	"plain qk_norm norm layer": {"attention": 2, "rmsnorm": 4, "layernorm": 5, "broadcast": 0},
+	// per MLA block: u·wq (or u·wdq) and u·wdkv one matmul.concat, the
+	// kv_norm (and q_norm) an rmsnorm, [q_nope ; q_rope] and
+	// [k_nope ; k_rope] two concats, k_rope broadcast to the heads
+	"mla":              {"attention": 2, "matmul.concat": 2, "rmsnorm": 5 + 2, "concat": 4, "broadcast": 1 + 2, "rope": 4},
+	"plain mla q_rank": {"attention": 2, "matmul.concat": 2, "rmsnorm": 5 + 4, "concat": 4, "broadcast": 2, "rope": 4},
+	// (HC's dynamic coefficients are one more matmul.concat per sublayer)
+	"hc mla norope": {"attention": 2, "matmul.concat": 2 + 4, "concat": 0, "broadcast": 1, "rope": 0},
 }
 
 func TestArchVariantsFuse(t *testing.T) {

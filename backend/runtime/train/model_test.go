@@ -317,11 +317,32 @@ func TestOneStreamIdentityEqualsPlain(t *testing.T) {
 // architecture, a smaller batch) for a few dozen steps on the built-in
 // Markov data and checks the loss falls well below its starting value.
 func TestTinyExampleLearnsDefaultData(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "tiny.mhc"))
+	learnsDefaultData(t, filepath.Join("..", "..", "..", "examples", "tiny.mhc"))
+}
+
+// TestMLAExamplesLearnDefaultData does the same for the multi-head latent
+// attention models of examples/ablation/mla (with a query latent, plain
+// and mHC residuals; the files train on dyck, the test on the Markov
+// data).
+func TestMLAExamplesLearnDefaultData(t *testing.T) {
+	for _, name := range []string{"1_plain.mhc", "2_mhc.mhc"} {
+		t.Run(name, func(t *testing.T) {
+			learnsDefaultData(t, filepath.Join("..", "..", "..", "examples", "ablation", "mla", name))
+		})
+	}
+}
+
+// learnsDefaultData trains the model of file for 40 steps of batch 4 on
+// the built-in Markov data (the default data, whatever the file's) and
+// wants a drop of a nat.
+func learnsDefaultData(t *testing.T, file string) {
+	t.Helper()
+	src, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, m := compile(t, string(src))
+	p.Train.Data = lang.Data{Kind: lang.DataSynthetic, Task: "markov", Sampling: lang.SamplingRandom, Pos: p.Train.Data.Pos}
 	p.Train.Batch = 4
 	p.Train.Log.Every = 5
 	p.Train.Eval.Every = 0

@@ -449,6 +449,13 @@ func TestDecoderGivesTheLogits(t *testing.T) {
 		"gqa_qk_norm": testmodels.Replace(testmodels.Tiny("residual streams=2"), "heads=2 rope=true", "heads=4 kv_heads=2 head_dim=6 qk_norm=true rope=true"),
 		"mqa":         testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=2 kv_heads=1 rope=true"),
 		"moe":         testmodels.MoE("residual streams=2 sinkhorn=5", "route_scale=2.5"),
+		// multi-head latent attention (the cache holds one latent and one
+		// rotary key per position), with and without a query latent,
+		// under mHC and a plain residual
+		"mla_mhc":          testmodels.Replace(testmodels.Small(), "attention heads=2", "attention mla heads=2 kv_rank=12"),
+		"mla_q_rank_mhc":   testmodels.Replace(testmodels.Tiny("residual streams=2"), "attention heads=2 rope=true", "attention mla heads=4 head_dim=3 kv_rank=6 q_rank=5 rope_dim=2"),
+		"mla_plain":        testmodels.Replace(testmodels.Tiny("residual plain"), "attention heads=2 rope=true", "attention mla heads=2 kv_rank=6"),
+		"mla_q_rank_plain": testmodels.Replace(testmodels.Tiny("residual plain"), "attention heads=2 rope=true", "attention mla heads=2 kv_rank=6 q_rank=4"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, _ := compile(t, src)
