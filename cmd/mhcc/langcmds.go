@@ -99,7 +99,7 @@ func readError(path string, err error) lang.Diagnostics {
 // checks (with the overrides) and compiles path. A file that cannot be
 // read gives a Result holding one diagnostic that says so.
 func compileFile(path string, set []string, opts ...compiler.Options) (*compiler.Result, error) {
-	src, err := os.ReadFile(path)
+	src, err := lang.ReadSource(path)
 	if err != nil {
 		return &compiler.Result{Diags: readError(path, err)}, nil
 	}
@@ -148,7 +148,7 @@ func (c *checkCmd) Run(e *env) error {
 	failed := false
 	var all lang.Diagnostics
 	for _, f := range c.Files {
-		src, err := os.ReadFile(f)
+		src, err := lang.ReadSource(f)
 		var diags lang.Diagnostics
 		if err != nil {
 			diags = readError(f, err)
@@ -183,7 +183,7 @@ func (c *fmtCmd) Run(e *env) error {
 	failed := false
 	var all lang.Diagnostics
 	for _, f := range c.Files {
-		src, err := os.ReadFile(f)
+		src, err := lang.ReadSource(f)
 		var diags lang.Diagnostics
 		var out []byte
 		if err != nil {
@@ -264,7 +264,7 @@ type explainCmd struct {
 // Run prints the resolved configuration.
 func (c *explainCmd) Run(e *env) error {
 	fe := frontEnd{Set: c.Set, Diag: c.Diag}
-	src, err := os.ReadFile(c.File)
+	src, err := lang.ReadSource(c.File)
 	if err != nil {
 		fe.report(e, readError(c.File, err), nil)
 		return &exitError{code: exitCompile}
