@@ -22,7 +22,9 @@ const InputDecodePos = "decode.pos"
 // which the runtime appends to the cache after the step.
 type DecodeCache struct {
 	// Path is the attention block's model path.
-	Path                     string
+	Path string
+	// Heads is the number of key/value heads (the attention's kv_heads:
+	// grouped-query attention caches only those), HeadDim their width.
 	Heads, HeadDim, Capacity int
 	KeyIn, ValueIn           string
 	KeyOut, ValueOut         string
@@ -58,13 +60,16 @@ func LowerDecode(p *lang.Program) (*ir.Module, []DecodeCache, error) {
 }
 
 // attention is the decoding form of causal self-attention: the new
-// positions' queries against the cache and the new keys.
+// positions' queries q [B,H,T,dh] against the cache and the new keys k
+// and values v [B,K,T,dh]. The cache holds the K key/value heads only;
+// each step repeats them for their query heads as the training module
+// does (groupHeads, shareHeads).
 func (d *decoding) attention(b *ir.Builder, path string, a *lang.Attention, q, k, v *ir.Value, scale float64) *ir.Value {
 	if a.Rope {
 		at := ir.Attrs{{Key: "base", Val: a.RopeBase}}
 		q, k = b.Apply(ir.OpRopeAt, at, q, d.pos), b.Apply(ir.OpRopeAt, at, k, d.pos)
 	}
-	s := q.Type.Shape // [B, H, T, dh]
+	s := k.Type.Shape // [B, K, T, dh]
 	c := DecodeCache{Path: path, Heads: s[1].N, HeadDim: s[3].N, Capacity: d.capacity, k: k, v: v}
 	i := len(d.caches)
 	c.KeyIn, c.ValueIn = fmt.Sprintf("kv.%d.k_cache", i), fmt.Sprintf("kv.%d.v_cache", i)
@@ -79,5 +84,9 @@ func (d *decoding) attend(b *ir.Builder, i int, q, k, v *ir.Value, scale float64
 	shape := ir.Shape{dB, ir.D(c.Heads), ir.D(c.Capacity), ir.D(c.HeadDim)}
 	kc := b.Input(c.KeyIn, ir.Type{DType: ir.F32, Shape: shape})
 	vc := b.Input(c.ValueIn, ir.Type{DType: ir.F32, Shape: shape})
-	return b.Apply(ir.OpAttentionCached, ir.Attrs{{Key: "scale", Val: scale}}, q, k, v, kc, vc, d.pos)
+	G := q.Type.Shape[1].N / c.Heads
+	share := func(x *ir.Value) *ir.Value { return shareHeads(b, x, G) }
+	o := b.Apply(ir.OpAttentionCached, ir.Attrs{{Key: "scale", Val: scale}},
+		groupHeads(b, q, c.Heads), share(k), share(v), share(kc), share(vc), d.pos)
+	return ungroupHeads(b, o)
 }

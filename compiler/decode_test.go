@@ -24,6 +24,11 @@ func TestDecodeEqualsFullForward(t *testing.T) {
 		"hc":             testmodels.Tiny("residual streams=3 constraint=none"),
 		"permutations":   testmodels.Tiny("residual streams=3 constraint=permutations"),
 		"learned_norope": testmodels.Replace(testmodels.Tiny("residual streams=2 collapse=learned"), "rope=true", "rope=false"),
+		// grouped-query attention (2 query heads per key/value head), its
+		// own head width, normalised queries and keys; multi-query attention
+		"gqa_qk_norm":    testmodels.Replace(testmodels.Tiny("residual streams=2"), "heads=2 rope=true", "heads=4 kv_heads=2 head_dim=6 qk_norm=true rope=true"),
+		"mqa_plain":      testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=2 kv_heads=1 rope=true"),
+		"qk_norm_norope": testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=2 qk_norm=true rope=false"),
 	}
 	for name, src := range variants {
 		t.Run(name, func(t *testing.T) {
@@ -142,5 +147,40 @@ func TestLowerDecodeInterface(t *testing.T) {
 	}
 	if m.Output(OutputLoss) != nil {
 		t.Error("the decoding module has a loss")
+	}
+}
+
+// TestDecodeCachesKeyValueHeads: a grouped-query attention's cache holds
+// its kv_heads heads, not the repeated ones.
+func TestDecodeCachesKeyValueHeads(t *testing.T) {
+	src := testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=4 kv_heads=1 head_dim=6 rope=true")
+	p, diags := lang.Load("t.mhc", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	m, caches, err := LowerDecode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(caches) != 2 || caches[0].Heads != 1 || caches[0].HeadDim != 6 {
+		t.Fatalf("caches %+v, want 2 of 1 head of width 6", caches)
+	}
+	inputs := map[string]string{}
+	for _, v := range m.Values {
+		if v.Op == ir.OpInput {
+			inputs[v.Attrs.String("name")] = v.Type.String()
+		}
+	}
+	for _, c := range caches {
+		for _, name := range []string{c.KeyIn, c.ValueIn} {
+			if got := inputs[name]; got != "f32[B,1,5,6]" {
+				t.Errorf("%s: %s, want f32[B,1,5,6]", name, got)
+			}
+		}
+		for _, name := range []string{c.KeyOut, c.ValueOut} {
+			if got := m.Output(name).Type.String(); got != "f32[B,1,T,6]" {
+				t.Errorf("%s: %s, want f32[B,1,T,6]", name, got)
+			}
+		}
 	}
 }

@@ -18,6 +18,7 @@ type fusion struct {
 }
 
 var fusions = []fusion{
+	{pass: "fuse-layernorm", op: ir.OpLayerNorm, doc: "(x − mean(x)) / sqrt(mean((x − mean(x))²) + eps) · g + b → layernorm", rules: layernormRules()},
 	{pass: "fuse-rmsnorm", op: ir.OpRMSNorm, doc: "x / sqrt(mean(x²) + eps) · g → rmsnorm", rules: rmsnormRules()},
 	{pass: "fuse-hc-coeffs", op: ir.OpHCCoeffs, doc: "mHC coefficient projection (RMS, matmul with phi, α, bias, σ, 2σ) → hc.coeffs + slices", rules: hcCoeffsRules()},
 	{pass: "fuse-sinkhorn", op: ir.OpSinkhorn, doc: "exp and the unrolled Sinkhorn-Knopp iterations → sinkhorn", rules: sinkhornRules()},
@@ -56,6 +57,31 @@ func rmsnormRules() []*Rule {
 		Roots: []*Pat{Op(ir.OpMul, Op(ir.OpDiv, x, rmsRoot(x)), Var("g"))},
 		Build: func(m *Match) *ir.Value {
 			return m.Fuse(ir.OpRMSNorm, ir.Attrs{{Key: "eps", Val: m.Float("eps")}}, m.V("x"), m.V("g"))
+		},
+		Stat: "fused",
+	}}
+}
+
+// layernormRules: add(mul(div(d, sqrt(mean(d²) + eps)), g), b) with
+// d = x − mean(x), both means over the last axis. It must run before
+// fuse-rmsnorm, whose pattern matches the inner mul with x = d.
+func layernormRules() []*Rule {
+	x := Var("x")
+	d := Op(ir.OpSub, x, Op(ir.OpMean, x).If(lastAxis)).As("d")
+	return []*Rule{{
+		Name:  "layernorm",
+		Roots: []*Pat{Op(ir.OpAdd, Op(ir.OpMul, Op(ir.OpDiv, d, rmsRoot(d)), Var("g")), Var("b"))},
+		Check: func(m *Match) bool {
+			c := lastDim(m.V("x"))
+			for _, p := range []string{"g", "b"} {
+				if s := m.V(p).Type.Shape; s.Rank() != 1 || s[0] != c {
+					return false
+				}
+			}
+			return true
+		},
+		Build: func(m *Match) *ir.Value {
+			return m.Fuse(ir.OpLayerNorm, ir.Attrs{{Key: "eps", Val: m.Float("eps")}}, m.V("x"), m.V("g"), m.V("b"))
 		},
 		Stat: "fused",
 	}}

@@ -115,13 +115,13 @@ func (l *lowerer) model() {
 		}
 	}
 
-	h = l.rmsNorm("norm", md.FinalNorm, h)
+	h = l.norm("norm", md.FinalNorm, h)
 	b.At(pos(md.Head.Pos))
 	var logits *ir.Value
 	if md.Head.Tied {
 		logits = b.Matmul(h, emb, true)
 	} else {
-		w := b.Param("head.weight", ir.Dims(C, V), ir.Init{Kind: "normal", Args: []float64{md.Embed.InitStd}}, true)
+		w := b.Param("head.weight", ir.Dims(C, V), ir.Init{Kind: "normal", Args: []float64{md.Head.InitStd}}, true)
 		logits = b.Matmul(h, w, false)
 	}
 	if l.decode != nil {
@@ -137,21 +137,30 @@ func (l *lowerer) model() {
 
 // sublayer lowers y = F(norm(x)) for one block; x is [B,T,C].
 func (l *lowerer) sublayer(blk *lang.Block, x *ir.Value) *ir.Value {
-	u := l.rmsNorm(blk.Path+".norm", blk.Norm, x)
+	u := l.norm(blk.Path+".norm", blk.Norm, x)
 	if blk.Attention != nil {
-		return l.attention(blk.Path, blk.Attention, u)
+		return l.attention(blk, blk.Attention, u)
 	}
 	return l.mlp(blk.Path, blk.MLP, u)
 }
 
-// rmsNorm is x / sqrt(mean(x², last axis) + eps) · g with a learned gain g
-// named prefix+".weight" (the decomposition of rmsnorm).
-func (l *lowerer) rmsNorm(prefix string, n lang.Norm, x *ir.Value) *ir.Value {
+// norm normalises x over its last axis as the `norm` statement n says:
+// RMSNorm, x / sqrt(mean(x²) + eps) · g, or LayerNorm,
+// (x − mean(x)) / sqrt(var(x) + eps) · g + b, with a learned gain g named
+// prefix+".weight" (init 1) and, for LayerNorm, a learned bias b named
+// prefix+".bias" (init 0), neither decayed (the decompositions of rmsnorm
+// and layernorm).
+func (l *lowerer) norm(prefix string, n lang.Norm, x *ir.Value) *ir.Value {
 	b := l.b
 	b.At(pos(n.Pos))
 	C := x.Type.Shape[x.Type.Shape.Rank()-1].N
 	g := b.Param(prefix+".weight", ir.Dims(C), ir.Init{Kind: "ones"}, false)
-	return b.Expand(ir.OpRMSNorm, ir.Attrs{{Key: "eps", Val: n.Eps}}, x, g)
+	eps := ir.Attrs{{Key: "eps", Val: n.Eps}}
+	if n.Kind == lang.NormLayer {
+		bias := b.Param(prefix+".bias", ir.Dims(C), ir.Init{Kind: "zeros"}, false)
+		return b.Expand(ir.OpLayerNorm, eps, x, g, bias)
+	}
+	return b.Expand(ir.OpRMSNorm, eps, x, g)
 }
 
 func (l *lowerer) weight(name string, rows, cols int) *ir.Value {

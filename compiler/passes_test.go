@@ -342,11 +342,11 @@ func TestPipelines(t *testing.T) {
 	}{
 		{Options{Level: O0}, "no passes"},
 		{Options{Level: O1}, "fold,canonicalize,cse,dce"},
-		{Options{Level: O2}, "fold,canonicalize,cse,dce,fuse-rmsnorm,fuse-hc-coeffs,fuse-sinkhorn,fuse-hc-read,fuse-hc-write,fuse-qkv,fuse-attention,fuse-cross-entropy,fuse-gelu,fuse-silu"},
+		{Options{Level: O2}, "fold,canonicalize,cse,dce,fuse-layernorm,fuse-rmsnorm,fuse-hc-coeffs,fuse-sinkhorn,fuse-hc-read,fuse-hc-write,fuse-qkv,fuse-attention,fuse-cross-entropy,fuse-gelu,fuse-silu"},
 		{Options{Level: O2, Passes: []string{"dce", "fuse-sinkhorn", "dce"}}, "dce,fuse-sinkhorn,dce"},
 		{Options{Passes: []string{}}, "no passes"},
 		{Options{Level: 3}, "error: invalid compiler options: no optimisation level 3"},
-		{Options{Passes: []string{"cse", "fuse-everything"}}, `error: invalid compiler options: unknown pass "fuse-everything" (passes: fold, canonicalize, cse, dce, fuse-rmsnorm,`},
+		{Options{Passes: []string{"cse", "fuse-everything"}}, `error: invalid compiler options: unknown pass "fuse-everything" (passes: fold, canonicalize, cse, dce, fuse-layernorm, fuse-rmsnorm,`},
 		{Options{Level: O1, PrintIRAfter: "fuse-qkv"}, `error: invalid compiler options: --print-ir-after: pass "fuse-qkv" does not run in this pipeline (fold,canonicalize,cse,dce)`},
 		{Options{Level: O1, PrintIRAfter: "nope"}, `error: invalid compiler options: --print-ir-after: unknown pass "nope" (passes: all, fold,`},
 		{Options{Level: O1, PrintIRAfter: "all"}, "fold,canonicalize,cse,dce"},
@@ -387,9 +387,9 @@ func TestPrintIRAfterAndDumpDir(t *testing.T) {
 		files = append(files, e.Name())
 	}
 	sort.Strings(files)
-	want := []string{"00-input.ir", "01-fold.ir", "02-canonicalize.ir", "03-cse.ir", "04-dce.ir", "05-fuse-rmsnorm.ir",
-		"06-fuse-hc-coeffs.ir", "07-fuse-sinkhorn.ir", "08-fuse-hc-read.ir", "09-fuse-hc-write.ir", "10-fuse-qkv.ir",
-		"11-fuse-attention.ir", "12-fuse-cross-entropy.ir", "13-fuse-gelu.ir", "14-fuse-silu.ir"}
+	want := []string{"00-input.ir", "01-fold.ir", "02-canonicalize.ir", "03-cse.ir", "04-dce.ir", "05-fuse-layernorm.ir",
+		"06-fuse-rmsnorm.ir", "07-fuse-hc-coeffs.ir", "08-fuse-sinkhorn.ir", "09-fuse-hc-read.ir", "10-fuse-hc-write.ir",
+		"11-fuse-qkv.ir", "12-fuse-attention.ir", "13-fuse-cross-entropy.ir", "14-fuse-gelu.ir", "15-fuse-silu.ir"}
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Fatalf("dump files %v, want %v", files, want)
 	}

@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -159,7 +160,9 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 	m.Name = in.name(0)
 	var lets []Setting
 	if in.labelOK(0) {
-		lets = append(lets, written("model.name", m.Name, in.labels[0].pos))
+		name := written("model.name", m.Name, in.labels[0].pos)
+		name.Neutral = true
+		lets = append(lets, name)
 	}
 	m.Pos = s.Pos
 	sc := newScope(parent)
@@ -178,9 +181,10 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 		case "let":
 			c.let(st, sc)
 			if set, ok := letSetting("model", st, sc); ok {
+				set.Neutral = true // its value is in the settings that use it
 				lets = append(lets, set)
 			}
-		case "repeat", "block":
+		case "repeat", "layer", "block":
 			hasBlocks = true
 			lastBlock = st
 			if it, ok := c.item(st, spec, sc); ok {
@@ -221,6 +225,12 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 	m.FinalNorm = Norm{Kind: fn.kind, Eps: fn.float("eps"), Pos: fn.pos}
 	h := get("head")
 	m.Head = Head{Tied: h.label(0) != "untied", Pos: h.pos}
+	if !m.Head.Tied {
+		m.Head.InitStd = m.Embed.InitStd
+		if h.ok["init"] {
+			m.Head.InitStd = h.normal("init")
+		}
+	}
 
 	if !hasBlocks {
 		c.diags.errorf(s.Keyword.Pos, s.Keyword.End, "model `%s` has no blocks", m.Name).
@@ -251,6 +261,9 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 		default:
 			p.Settings = append(p.Settings, settingsOf("model."+spec.Keyword, get(spec.Keyword))...)
 		}
+	}
+	if !m.Head.Tied && !h.ok["init"] { // the computed default: the embedding's init
+		p.Settings = append(p.Settings, Setting{Path: "model.head.init", Value: valueText(TypeNormal, value{f: m.Head.InitStd}), Neutral: true})
 	}
 }
 
@@ -283,19 +296,26 @@ func countBlocks(items []item) int {
 	return n
 }
 
-// item checks a `block` or `repeat` statement and returns its template.
+// item checks a `block`, `repeat` or `layer` statement and returns its
+// template; a `layer` is a repeat of one iteration whose body holds
+// blocks only.
 func (c *checker) item(st *Stmt, spec *StatementSpec, sc *scope) (item, bool) {
-	if st.Keyword.Name == "block" {
+	kw := st.Keyword.Name
+	if kw == "block" {
 		b := c.block(st, spec, sc)
 		return item{block: b}, b != nil
 	}
 	in := c.instance(st, spec, sc)
-	r := &repeatT{n: int(in.labelInt(0))}
-	if !in.labelOK(0) {
-		r.n = 0
+	r := &repeatT{n: 1}
+	here := place{InLayer, "`layer`"}
+	ok := true
+	if kw == "repeat" {
+		r.n, here, ok = int(in.labelInt(0)), place{InRepeat, "`repeat`"}, in.labelOK(0)
+		if !ok {
+			r.n = 0
+		}
 	}
 	inner := newScope(sc)
-	here := place{InRepeat, "`repeat`"}
 	seen := map[string]*Stmt{}
 	var run map[string]*Stmt // block names in the current layer
 	hasBlocks := false
@@ -307,7 +327,7 @@ func (c *checker) item(st *Stmt, spec *StatementSpec, sc *scope) (item, bool) {
 		switch x.Keyword.Name {
 		case "let":
 			c.let(x, inner)
-		case "repeat", "block":
+		case "repeat", "layer", "block":
 			hasBlocks = true
 			it, ok := c.item(x, xs, inner)
 			if !ok {
@@ -333,9 +353,9 @@ func (c *checker) item(st *Stmt, spec *StatementSpec, sc *scope) (item, bool) {
 		}
 	}
 	if !hasBlocks {
-		c.diags.warnf(st.Keyword.Pos, st.Keyword.End, "`repeat` has no blocks").help("add a `block` to its body, or remove it")
+		c.diags.warnf(st.Keyword.Pos, st.Keyword.End, "`%s` has no blocks", kw).help("add a `block` to its body, or remove it")
 	}
-	return item{repeat: r}, in.labelOK(0)
+	return item{repeat: r}, ok
 }
 
 // block checks `block NAME { ... }` and returns its template.
@@ -369,7 +389,8 @@ func (c *checker) block(st *Stmt, spec *StatementSpec, sc *scope) *blockT {
 			layer, layerInst = x, xi
 			if kw == "attention" {
 				t.attn = xi
-				t.b.Attention = &Attention{Heads: int(xi.int("heads")), Rope: xi.bool("rope"), RopeBase: xi.float("rope_base"), Pos: x.Pos}
+				t.b.Attention = &Attention{Heads: int(xi.int("heads")), KVHeads: int(xi.int("kv_heads")), HeadDim: int(xi.int("head_dim")),
+					QKNorm: xi.bool("qk_norm"), Rope: xi.bool("rope"), RopeBase: xi.float("rope_base"), Pos: x.Pos}
 			} else {
 				t.b.MLP = &MLP{Hidden: int(xi.int("hidden")), Act: xi.str("act"), Pos: x.Pos}
 			}
@@ -402,24 +423,63 @@ func (c *checker) blockChecks(items []item, dim int, dimPos, dimEnd Pos) {
 		if a == nil || in == nil || !in.ok["heads"] || dim <= 0 {
 			continue
 		}
-		hp, he := in.attrSpan("heads")
-		if dim%a.Heads != 0 {
-			d := c.diags.errorf(hp, he, "`heads=%d` does not divide the model width `dim=%d`", a.Heads, dim).
-				related(dimPos, dimEnd, "`dim` is set here")
-			if divs := nearDivisors(dim, a.Heads); divs != "" {
-				d.help("use a divisor of %d, such as %s", dim, divs)
+		c.attentionChecks(a, in, dim, dimPos, dimEnd)
+		// explain shows the resolved defaults (0 stands for heads and dim / heads)
+		for i, set := range it.block.settings {
+			switch {
+			case set.Source != FromDefault:
+			case set.Path == "attention.kv_heads":
+				it.block.settings[i].Value = strconv.Itoa(a.KVHeads)
+			case set.Path == "attention.head_dim" && a.HeadDim > 0:
+				it.block.settings[i].Value = strconv.Itoa(a.HeadDim)
 			}
-			continue
 		}
-		if hd := dim / a.Heads; a.Rope && hd%2 != 0 {
-			rp, re := in.attrSpan("rope")
-			if !in.ok["rope"] {
-				rp, re = in.stmt.Keyword.Pos, in.stmt.Keyword.End
+	}
+}
+
+// attentionChecks checks an attention statement's head counts and widths
+// against the model width and resolves KVHeads and HeadDim.
+func (c *checker) attentionChecks(a *Attention, in *inst, dim int, dimPos, dimEnd Pos) {
+	hp, he := in.attrSpan("heads")
+	if a.KVHeads == 0 {
+		a.KVHeads = a.Heads
+	} else if a.Heads%a.KVHeads != 0 && in.ok["kv_heads"] {
+		kp, ke := in.attrSpan("kv_heads")
+		d := c.diags.errorf(kp, ke, "`kv_heads=%d` does not divide `heads=%d`", a.KVHeads, a.Heads).
+			related(hp, he, "`heads` is set here")
+		if divs := nearDivisors(a.Heads, a.KVHeads); divs != "" {
+			d.help("each key/value head serves heads / kv_heads query heads: use a divisor of %d, such as %s", a.Heads, divs)
+		}
+	}
+	if in.ok["head_dim"] && a.HeadDim > 0 {
+		if a.Rope && a.HeadDim%2 != 0 {
+			p, e := in.attrSpan("head_dim")
+			d := c.diags.errorf(p, e, "RoPE needs an even head dimension, but `head_dim` is %d", a.HeadDim)
+			if in.ok["rope"] {
+				rp, re := in.attrSpan("rope")
+				d.related(rp, re, "`rope` is set here")
 			}
-			c.diags.errorf(rp, re, "RoPE needs an even head dimension, but `dim / heads` is %d / %d = %d", dim, a.Heads, hd).
-				related(hp, he, "`heads` is set here").
-				help("choose `heads` so that dim / heads is even, or set `rope=false`")
+			d.help("choose an even `head_dim`, or set `rope=false`")
 		}
+		return
+	}
+	if dim%a.Heads != 0 {
+		d := c.diags.errorf(hp, he, "`heads=%d` does not divide the model width `dim=%d`", a.Heads, dim).
+			related(dimPos, dimEnd, "`dim` is set here")
+		if divs := nearDivisors(dim, a.Heads); divs != "" {
+			d.help("use a divisor of %d, such as %s, or set `head_dim`", dim, divs)
+		}
+		return
+	}
+	a.HeadDim = dim / a.Heads
+	if a.Rope && a.HeadDim%2 != 0 {
+		rp, re := in.attrSpan("rope")
+		if !in.ok["rope"] {
+			rp, re = in.stmt.Keyword.Pos, in.stmt.Keyword.End
+		}
+		c.diags.errorf(rp, re, "RoPE needs an even head dimension, but `dim / heads` is %d / %d = %d", dim, a.Heads, a.HeadDim).
+			related(hp, he, "`heads` is set here").
+			help("choose `heads` so that dim / heads is even, set an even `head_dim`, or set `rope=false`")
 	}
 }
 

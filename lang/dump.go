@@ -64,6 +64,9 @@ func (p *Program) Dump() string {
 		norm(pre+".norm", blk.Norm)
 		if a := blk.Attention; a != nil {
 			put(pre+".attention.heads", a.Heads)
+			put(pre+".attention.kv_heads", a.KVHeads)
+			put(pre+".attention.head_dim", a.HeadDim)
+			put(pre+".attention.qk_norm", a.QKNorm)
 			put(pre+".attention.rope", a.Rope)
 			put(pre+".attention.rope_base", a.RopeBase)
 			put(pre+".attention.pos", a.Pos)
@@ -76,6 +79,7 @@ func (p *Program) Dump() string {
 	}
 	norm("model.final_norm", m.FinalNorm)
 	put("model.head.tied", m.Head.Tied)
+	put("model.head.init_std", m.Head.InitStd)
 	put("model.head.pos", m.Head.Pos)
 
 	t := p.Train

@@ -43,6 +43,10 @@ type Setting struct {
 	// Pos is where the value was written (FromFile), or the override's
 	// position (FromSet); zero for defaults.
 	Pos Pos
+	// Neutral is set for a value that does not change the function a
+	// trained model computes (a neutral attribute or label of the schema,
+	// the model's name, a `let`): see ModelFunction.
+	Neutral bool
 }
 
 // Origin is the comment `mhcc explain` prints after the value:
@@ -107,6 +111,9 @@ func settingsOf(prefix string, in *inst) []Setting {
 		case l.Default != "":
 			out = append(out, Setting{Path: prefix, Value: valueText(l.Type, parseDefault(l.Type, l.Default))})
 		}
+		if len(out) > 0 {
+			out[len(out)-1].Neutral = l.Neutral
+		}
 	}
 	for _, a := range spec.Attrs {
 		if !kindOK(a, in.kind) {
@@ -117,7 +124,10 @@ func settingsOf(prefix string, in *inst) []Setting {
 			out = append(out, written(path, valueText(a.Type, v), in.keys[a.Name].Key.Pos))
 		} else if a.Default != "" {
 			out = append(out, Setting{Path: path, Value: valueText(a.Type, parseDefault(a.Type, a.Default))})
+		} else {
+			continue
 		}
+		out[len(out)-1].Neutral = a.Neutral
 	}
 	return out
 }
@@ -172,6 +182,22 @@ func (p *Program) Overrides() []string {
 	for _, s := range p.Settings {
 		if s.Source == FromSet {
 			out = append(out, s.Path+"="+s.Value)
+		}
+	}
+	return out
+}
+
+// ModelFunction lists the settings that fix the function the trained
+// model computes, one "path = value" line each: every model setting but
+// the neutral ones (see Setting.Neutral). Two programs with equal lists
+// compute the same function of the same parameters, so a checkpoint of
+// one serves the other; runtimes record the list in checkpoints and
+// compare it before they use one.
+func (p *Program) ModelFunction() []string {
+	var out []string
+	for _, s := range p.Settings {
+		if strings.HasPrefix(s.Path, "model.") && !s.Neutral {
+			out = append(out, s.Path+" = "+s.Value)
 		}
 	}
 	return out

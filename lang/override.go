@@ -194,7 +194,7 @@ func (c *checker) override(top *Stmt, parts []string, val string, pos Pos) {
 		return
 	}
 	spec := Lookup(kw)
-	inBlocks := spec != nil && (kw == "block" || kw == "repeat" || spec.In&(InModel|InTrain) == 0)
+	inBlocks := spec != nil && (kw == "block" || kw == "repeat" || kw == "layer" || spec.In&(InModel|InTrain) == 0)
 	if kw == "blocks" || (where == InModel && inBlocks) {
 		c.diags.errorf(pos, Pos{}, "`--set` cannot change the statements inside blocks").
 			help("blocks are templates, repeated by `repeat`; give the value a name in the model, such as `let heads = 4` with `attention heads=heads`, and set it with `--set model.heads=8`")

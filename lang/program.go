@@ -119,33 +119,69 @@ type Block struct {
 	Pos       Pos
 }
 
-// Norm is `norm rms [eps=E]`.
+// Norm kinds.
+const (
+	NormRMS   = "rms"   // RMSNorm: x / sqrt(mean(x²) + eps) · g
+	NormLayer = "layer" // LayerNorm: (x − mean(x)) / sqrt(var(x) + eps) · g + b
+)
+
+// Norm is `norm rms|layer [eps=E]`.
 type Norm struct {
-	Kind string  // "rms"
+	Kind string  // NormRMS (default) or NormLayer
 	Eps  float64 // default 1e-6
 	Pos  Pos
 }
 
-// Attention is `attention heads=H [rope=true] [rope_base=B]`: causal
-// multi-head self-attention with Q, K, V and output projections.
+// Attention is `attention heads=H [kv_heads=K] [head_dim=D]
+// [qk_norm=true] [rope=true] [rope_base=B]`: causal self-attention with
+// Q, K, V and output projections, K key/value heads each shared by H/K
+// query heads.
 type Attention struct {
-	Heads    int
+	Heads int
+	// KVHeads is the number of key/value heads, a divisor of Heads
+	// (resolved: `kv_heads=0`, the default, is Heads).
+	KVHeads int
+	// HeadDim is the width of a head (resolved: `head_dim=0`, the
+	// default, is dim / Heads).
+	HeadDim int
+	// QKNorm normalises each query and key head (RMSNorm over HeadDim,
+	// before RoPE).
+	QKNorm   bool
 	Rope     bool    // default true
 	RopeBase float64 // default 10000
 	Pos      Pos
 }
 
-// MLP is `mlp hidden=H [act=gelu|relu|silu]`.
+// MLP activations (`act=`).
+const (
+	ActGELU = "gelu" // GELU, tanh approximation (the default)
+	ActReLU = "relu"
+	ActSiLU = "silu" // x·σ(x)
+	// ActSwiGLU and ActGeGLU are the gated FFNs
+	// (act(u·w1) ⊙ (u·w3))·w2 with act SiLU and GELU.
+	ActSwiGLU = "swiglu"
+	ActGeGLU  = "geglu"
+)
+
+// MLP is `mlp hidden=H [act=gelu|relu|silu|swiglu|geglu]`.
 type MLP struct {
 	Hidden int
-	Act    string // "gelu" (default, tanh approximation), "relu" or "silu"
+	Act    string // ActGELU (default), ActReLU, ActSiLU, ActSwiGLU or ActGeGLU
 	Pos    Pos
 }
 
-// Head is `head tied|untied`: the output projection to the vocabulary.
+// Gated reports whether the activation is a gated one (a third matrix
+// w3).
+func (m *MLP) Gated() bool { return m.Act == ActSwiGLU || m.Act == ActGeGLU }
+
+// Head is `head tied|untied [init=normal(S)]`: the output projection to
+// the vocabulary.
 type Head struct {
 	Tied bool
-	Pos  Pos
+	// InitStd is the std of the normal init of an untied head's matrix
+	// (default: the embedding's, Embed.InitStd); 0 for a tied head.
+	InitStd float64
+	Pos     Pos
 }
 
 // Train is the resolved `train { ... }` block. Every field has a default.
@@ -188,7 +224,7 @@ const (
 // `data file="path" [val=0.1] [format=auto|text|bin] [vocab=N] [sampling=random|sequential]`.
 type Data struct {
 	Kind string // DataSynthetic (default) or DataFile
-	Task string // synthetic task, "markov" (default) or "recall"
+	Task string // synthetic task, "markov" (default), "recall" or "dyck"
 	// Path is the file path as written; relative paths are relative to the
 	// .mhc file's directory.
 	Path string

@@ -21,7 +21,8 @@ const (
 	InTrain                     // `train { ... }`
 	InRepeat                    // `repeat N { ... }`
 	InBlock                     // `block NAME { ... }`
-	InAnyBody = InModel | InTrain | InRepeat | InBlock
+	InLayer                     // `layer { ... }`
+	InAnyBody = InModel | InTrain | InRepeat | InBlock | InLayer
 )
 
 // String names the places, such as "`model` or `repeat`".
@@ -30,7 +31,7 @@ func (w Where) String() string {
 	for _, x := range []struct {
 		w    Where
 		name string
-	}{{TopLevel, "the top level"}, {InModel, "`model`"}, {InTrain, "`train`"}, {InRepeat, "`repeat`"}, {InBlock, "`block`"}} {
+	}{{TopLevel, "the top level"}, {InModel, "`model`"}, {InTrain, "`train`"}, {InRepeat, "`repeat`"}, {InBlock, "`block`"}, {InLayer, "`layer`"}} {
 		if w&x.w != 0 {
 			names = append(names, x.name)
 		}
@@ -154,6 +155,11 @@ type AttrSpec struct {
 	// DefaultDoc describes a default that is computed from other settings
 	// (Default is then ""), such as "the `eval` interval".
 	DefaultDoc string
+	// Neutral marks a setting that does not change the function a trained
+	// model computes (initialisation, a memory-for-time trade-off, the
+	// training length of the sequence): checkpoints of programs that
+	// differ only in neutral settings are interchangeable.
+	Neutral bool
 }
 
 // LabelSpec describes one positional label after a keyword.
@@ -168,6 +174,11 @@ type LabelSpec struct {
 	// Required labels must be written whenever the statement is.
 	Required bool
 	Doc      string
+	// Neutral marks a setting that does not change the function a trained
+	// model computes (initialisation, a memory-for-time trade-off, the
+	// training length of the sequence): checkpoints of programs that
+	// differ only in neutral settings are interchangeable.
+	Neutral bool
 }
 
 // StatementSpec describes one statement kind.
@@ -288,7 +299,7 @@ var Schema = []StatementSpec{
 	},
 	{
 		Keyword: "context", In: InModel, Once: true, Required: true,
-		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "sequence length"}},
+		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "sequence length", Neutral: true}},
 		Example: "context 128",
 		Doc:     "the training sequence length T",
 	},
@@ -296,7 +307,7 @@ var Schema = []StatementSpec{
 		Keyword: "embed", In: InModel, Once: true, Required: true,
 		Attrs: []AttrSpec{
 			{Name: "dim", Type: TypeInt, Required: true, Range: between(1, 1<<16), Doc: "model width d"},
-			{Name: "init", Type: TypeNormal, Default: "normal(0.02)", Range: atLeast(0), Doc: "initialisation of the embedding table"},
+			{Name: "init", Type: TypeNormal, Default: "normal(0.02)", Range: atLeast(0), Doc: "initialisation of the embedding table", Neutral: true},
 		},
 		Example: "embed dim=128",
 		Doc:     "token embedding of width d",
@@ -312,13 +323,13 @@ var Schema = []StatementSpec{
 			{Name: "dynamic", Type: TypeBool, Default: "true", Kinds: []string{kindHyper},
 				Doc: "input-dependent coefficients; `false` keeps only the learned static part (mHC's bias, HC's A_m, A_r, B)"},
 			{Name: "sinkhorn", Type: TypeInt, Default: "20", Range: between(1, 1000), Kinds: []string{kindHyper}, Doc: "Sinkhorn-Knopp iterations of `constraint=birkhoff`"},
-			{Name: "init", Type: TypeEnum, Values: []string{InitResidual, InitUniform}, Default: InitResidual, Kinds: []string{kindHyper}, Doc: "initial mixing: `residual` starts as a plain residual, `uniform` mixes all streams"},
-			{Name: "alpha", Type: TypeFloat, Default: "0.01", Range: atLeast(0), Kinds: []string{kindHyper},
+			{Name: "init", Type: TypeEnum, Values: []string{InitResidual, InitUniform}, Default: InitResidual, Kinds: []string{kindHyper}, Neutral: true, Doc: "initial mixing: `residual` starts as a plain residual, `uniform` mixes all streams"},
+			{Name: "alpha", Type: TypeFloat, Default: "0.01", Range: atLeast(0), Kinds: []string{kindHyper}, Neutral: true,
 				Doc: "initial gating factors: α_pre = α_post = α_res (mHC), s_α = s_β (HC), α_head (`collapse=learned`)"},
-			{Name: "phi_std", Type: TypeFloat, Default: "0.02", Range: atLeast(0), Kinds: []string{kindHyper}, Doc: "std of the normal init of phi (mHC coefficients and the learned collapse)"},
+			{Name: "phi_std", Type: TypeFloat, Default: "0.02", Range: atLeast(0), Kinds: []string{kindHyper}, Neutral: true, Doc: "std of the normal init of phi (mHC coefficients and the learned collapse)"},
 			{Name: "collapse", Type: TypeEnum, Values: []string{CollapseSum, CollapseMean, CollapseLearned}, Default: CollapseSum, Kinds: []string{kindHyper},
 				Doc: "how the streams are combined before the final norm: `sum`, `mean`, or `learned` (DeepSeek's pre-only head: a weighted sum with dynamic weights)"},
-			{Name: "recompute", Type: TypeBool, Default: "false", Kinds: []string{kindHyper},
+			{Name: "recompute", Type: TypeBool, Default: "false", Kinds: []string{kindHyper}, Neutral: true,
 				Doc: "recompute the stream tensors in the backward pass instead of keeping them: one every S sublayers is stored (S ≈ √L for L hyper-connected sublayers, chosen to keep the fewest), the others are rebuilt from it with the write-and-mix kernel; bit-identical values, less memory (at -O2, where the hyper-connection ops are fused; not with `constraint=identity`, the compiler warns)"},
 		},
 		Example: "residual streams=4 constraint=birkhoff",
@@ -331,42 +342,59 @@ var Schema = []StatementSpec{
 		Doc:     "repeats its blocks N times; each iteration is one layer",
 	},
 	{
-		Keyword: "block", In: InModel | InRepeat, Body: true,
+		Keyword: "layer", In: InModel | InRepeat, Body: true,
+		Example: "layer { block attn { ... }; block mlp { ... } }",
+		Doc:     "one layer: its blocks share one layer number in their parameter paths, such as a leading dense layer before a `repeat` of other layers (the same as `repeat 1`)",
+	},
+	{
+		Keyword: "block", In: InModel | InRepeat | InLayer, Body: true,
 		Labels:  []LabelSpec{{Name: "NAME", Type: TypeName, Required: true, Doc: "sublayer name, part of the parameter path"}},
 		Example: "block attn { norm rms; attention heads=4 }",
 		Doc:     "one hyper-connected sublayer: a norm and an attention or MLP",
 	},
 	{
 		Keyword: "norm", In: InModel | InBlock, Once: true,
-		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"rms"}, Default: "rms", Doc: "normalisation kind"}},
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{NormRMS, NormLayer}, Default: NormRMS,
+			Doc: "`rms`: x / sqrt(mean(x²) + eps) · g; `layer`: LayerNorm, (x − mean(x)) / sqrt(var(x) + eps) · g + b"}},
 		Attrs: []AttrSpec{
-			{Name: "eps", Type: TypeFloat, Default: "1e-6", Range: greaterThan(0), Doc: "added to the mean square"},
+			{Name: "eps", Type: TypeFloat, Default: "1e-6", Range: greaterThan(0), Doc: "added to the mean square (`rms`) or the variance (`layer`)"},
 		},
 		Example: "norm rms",
-		Doc:     "RMS normalisation: in a block before its layer, in the model after the last block (default `norm rms`)",
+		Doc:     "normalisation over the model width with a learned gain (and, for `layer`, a learned bias): in a block before its layer, in the model after the last block (default `norm rms`)",
 	},
 	{
 		Keyword: "attention", In: InBlock, Once: true,
 		Attrs: []AttrSpec{
-			{Name: "heads", Type: TypeInt, Required: true, Range: between(1, 4096), Doc: "number of heads; must divide dim"},
+			{Name: "heads", Type: TypeInt, Required: true, Range: between(1, 4096), Doc: "number of query heads; must divide dim unless `head_dim` is set"},
+			{Name: "kv_heads", Type: TypeInt, Default: "0", Range: between(0, 4096),
+				Doc: "number of key/value heads, each shared by heads / kv_heads query heads (grouped-query attention; 1 is multi-query attention); must divide `heads`; 0 = `heads` (multi-head attention)"},
+			{Name: "head_dim", Type: TypeInt, Default: "0", Range: between(0, 1<<16),
+				Doc: "width of each head; the projections map dim → heads·head_dim (kv_heads·head_dim for keys and values) and back; 0 = dim / heads"},
+			{Name: "qk_norm", Type: TypeBool, Default: "false",
+				Doc: "RMSNorm of each query and key head over head_dim, before RoPE, with a learned gain per head dimension shared by the heads (`q_norm`, `k_norm`) and the eps of the block's `norm`"},
 			{Name: "rope", Type: TypeBool, Default: "true", Doc: "rotary position embedding"},
 			{Name: "rope_base", Type: TypeFloat, Default: "10000", Range: greaterThan(0), Doc: "RoPE frequency base"},
 		},
 		Example: "attention heads=4",
-		Doc:     "causal multi-head self-attention",
+		Doc:     "causal self-attention: multi-head, grouped-query (`kv_heads`) or multi-query (`kv_heads=1`)",
 	},
 	{
 		Keyword: "mlp", In: InBlock, Once: true,
 		Attrs: []AttrSpec{
-			{Name: "hidden", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "hidden width"},
-			{Name: "act", Type: TypeEnum, Values: []string{"gelu", "relu", "silu"}, Default: "gelu", Doc: "activation (gelu: tanh approximation; silu: x·σ(x))"},
+			{Name: "hidden", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "hidden width (of the gated product for `swiglu` and `geglu`)"},
+			{Name: "act", Type: TypeEnum, Values: []string{ActGELU, ActReLU, ActSiLU, ActSwiGLU, ActGeGLU}, Default: ActGELU,
+				Doc: "activation (gelu: tanh approximation; silu: x·σ(x)); `swiglu` and `geglu` are gated: (silu or gelu of u·w1) ⊙ (u·w3), then ·w2"},
 		},
 		Example: "mlp hidden=512",
-		Doc:     "two-layer feed-forward network",
+		Doc:     "feed-forward network: act(u·w1)·w2, or with a gated activation (act(u·w1) ⊙ (u·w3))·w2",
 	},
 	{
 		Keyword: "head", In: InModel, Once: true,
-		Labels:  []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"tied", "untied"}, Default: "tied", Required: true, Doc: "`tied` reuses the embedding matrix"}},
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"tied", "untied"}, Default: "tied", Required: true, Doc: "`tied` reuses the embedding matrix"}},
+		Attrs: []AttrSpec{
+			{Name: "init", Type: TypeNormal, Range: atLeast(0), Kinds: []string{"untied"}, Neutral: true, DefaultDoc: "the `embed` init",
+				Doc: "initialisation of the output matrix `head.weight` [dim, vocab]; by default the embedding's, so that untying changes nothing else"},
+		},
 		Example: "head tied",
 		Doc:     "the output projection to the vocabulary (default `head tied`)",
 	},
@@ -374,8 +402,8 @@ var Schema = []StatementSpec{
 		Keyword: "data", In: InTrain, Once: true,
 		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{DataSynthetic}, Default: DataSynthetic, Doc: "`synthetic` generated data; leave out with `file=`"}},
 		Attrs: []AttrSpec{
-			{Name: "task", Type: TypeEnum, Values: []string{"markov", "recall"}, Default: "markov", Kinds: []string{DataSynthetic},
-				Doc: "synthetic task: `markov` (a Markov chain whose entropy rate is the loss floor) or `recall` (associative recall, needs attention)"},
+			{Name: "task", Type: TypeEnum, Values: []string{"markov", "recall", "dyck"}, Default: "markov", Kinds: []string{DataSynthetic},
+				Doc: "synthetic task: `markov` (a Markov chain whose entropy rate is the loss floor), `recall` (associative recall, needs attention) or `dyck` (nested brackets of 8 types: closing one needs finding the innermost open bracket; harder, separates ablation variants better)"},
 			{Name: "file", Type: TypeString, Kinds: []string{DataFile}, Doc: "data file to train on, relative to the .mhc file"},
 			{Name: "val", Type: TypeFloat, Default: "0.1", Range: openBetween(0, 1), Kinds: []string{DataFile}, Doc: "held-out fraction (the tail of the file)"},
 			{Name: "format", Type: TypeEnum, Values: []string{DataFormatAuto, DataFormatText, DataFormatBin}, Default: DataFormatAuto, Kinds: []string{DataFile},

@@ -12,12 +12,13 @@ import (
 // ablateCmd is `mhcc ablate A.mhc B.mhc ...`: train every file on the same
 // data, seeds and budget and compare them (backend/runtime/ablate).
 type ablateCmd struct {
-	Files []string `arg:"" help:"The .mhc files to compare; the first is the baseline of the step-time column."`
-	Steps int      `placeholder:"N" help:"Training steps of every run (default: the first file's steps)."`
-	Seeds int      `default:"1" placeholder:"K" help:"Seeds per file (default 1): S, S+1, ..., S+K-1; several give mean ± standard deviation."`
-	Seed  *int64   `placeholder:"S" help:"The first seed (default: the first file's seed)."`
-	Out   string   `default:"ablation" placeholder:"DIR" help:"Output folder: ablation.md, ablation.json, the loss and gain plots and one run folder per file and seed."`
-	Data  string   `placeholder:"PATH" help:"Train every file on this data file instead of the files' own data."`
+	Files     []string `arg:"" help:"The .mhc files to compare; the first is the baseline of the step-time column."`
+	Steps     int      `placeholder:"N" help:"Training steps of every run (default: the first file's steps)."`
+	Seeds     int      `default:"1" placeholder:"K" help:"Seeds per file (default 1): S, S+1, ..., S+K-1; several give mean ± standard deviation."`
+	Seed      *int64   `placeholder:"S" help:"The first seed (default: the first file's seed)."`
+	Out       string   `default:"ablation" placeholder:"DIR" help:"Output folder: ablation.md, ablation.json, the loss and gain plots and one run folder per file and seed."`
+	Data      string   `placeholder:"PATH" help:"Train every file on this data file instead of the files' own data."`
+	Overwrite bool     `help:"Replace the runs of an earlier ablation in --out (without it, an --out that holds them is refused)."`
 	setFlags
 	diagFlag
 }
@@ -35,7 +36,7 @@ func (c *ablateCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	opts := ablate.Options{Steps: c.Steps, Seeds: c.Seeds, OutDir: c.Out, DataPath: c.Data, Log: e.stdout}
+	opts := ablate.Options{Steps: c.Steps, Seeds: c.Seeds, OutDir: c.Out, DataPath: c.Data, Log: e.stdout, Overwrite: c.Overwrite}
 	if c.Seed != nil {
 		opts.Seed, opts.HasSeed = *c.Seed, true
 	}
@@ -46,6 +47,9 @@ func (c *ablateCmd) Run(e *env) error {
 	if errors.Is(err, train.ErrInterrupted) {
 		fmt.Fprintf(e.stdout, "interrupted: %v\nno table was written; the finished runs are in %s\n", err, filepath.Join(c.Out, "runs"))
 		return &exitError{code: exitInterrupted}
+	}
+	if errors.Is(err, train.ErrRefused) {
+		return usageError(err)
 	}
 	if err != nil {
 		return &exitError{code: exitRuntime, err: err}

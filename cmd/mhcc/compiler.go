@@ -35,7 +35,7 @@ type compilerCLI struct {
 }
 
 func compilerMain(args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	e := &env{stdout: stdout, stderr: stderr, args: args}
 	var cli compilerCLI
 	ctx, code, ok := parseArgs("mhcc", "mhcc compiles .mhc architecture files into CPU training executables.", &cli, args, e)
 	if !ok {
@@ -76,13 +76,18 @@ func resolveDataPath(mhcPath string, p *lang.Program) string {
 
 type buildCmd struct {
 	File string `arg:"" help:"The .mhc file to compile."`
-	Out  string `short:"o" required:"" placeholder:"OUT" help:"Path of the executable to write."`
+	Out  string `short:"o" required:"" placeholder:"OUT" help:"Path of the executable to write (with --emit torch: the folder)."`
+	Emit string `enum:"exe,torch" default:"exe" help:"What to write: exe (a training executable) or torch (a PyTorch package: model.py, train.py, README.md in the folder -o)."`
 	setFlags
 	diagFlag
 }
 
-// Run compiles the file and writes the bundled executable.
+// Run compiles the file and writes the bundled executable, or the
+// PyTorch package.
 func (c *buildCmd) Run(e *env) error {
+	if c.Emit == "torch" {
+		return emitTorch(e, c.File, c.Out, frontEnd{Set: c.Set, Diag: c.Diag})
+	}
 	res, err := compile(e, c.File, frontEnd{Set: c.Set, Diag: c.Diag})
 	if err != nil {
 		return err
@@ -92,13 +97,20 @@ func (c *buildCmd) Run(e *env) error {
 		return &exitError{code: exitRuntime, err: fmt.Errorf("cannot locate the mhcc runtime: %w", err)}
 	}
 	irText := res.Module.String()
+	dataPath := resolveDataPath(c.File, res.Program)
+	if dataPath != "" {
+		if abs, err := filepath.Abs(dataPath); err == nil {
+			dataPath = abs
+		}
+	}
 	p := &bundle.Payload{
-		Version:  bundle.PayloadVersion,
-		File:     filepath.Base(c.File),
-		Source:   string(res.Source),
-		Set:      c.Set,
-		DataPath: resolveDataPath(c.File, res.Program),
-		IR:       irText,
+		Version:     bundle.PayloadVersion,
+		File:        filepath.Base(c.File),
+		Source:      string(res.Source),
+		Set:         c.Set,
+		DataPath:    dataPath,
+		DataWritten: res.Program.Train.Data.Path,
+		IR:          irText,
 		Manifest: bundle.Manifest{
 			SourceSHA256: bundle.Hash(string(res.Source)),
 			IRSHA256:     bundle.Hash(irText),
@@ -126,7 +138,7 @@ func (f *trainFlags) options(e *env) (train.Options, error) {
 	if f.Steps < 0 {
 		return train.Options{}, &exitError{code: exitUsage, err: fmt.Errorf("--steps must be positive, got %d", f.Steps)}
 	}
-	o := train.Options{Steps: f.Steps, DataPath: f.Data, OutDir: f.Out, Log: e.stdout}
+	o := train.Options{Steps: f.Steps, DataPath: f.Data, OutDir: f.Out, Log: e.stdout, Relaunch: e.relaunch()}
 	if f.Seed != nil {
 		o.Seed, o.HasSeed = *f.Seed, true
 	}

@@ -72,9 +72,20 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 	return compilerMain(args, stdout, stderr)
 }
 
-// env carries the output streams to the commands.
+// env carries the output streams and the command line to the commands.
 type env struct {
 	stdout, stderr io.Writer
+	args           []string // the arguments as given (without the program name)
+}
+
+// relaunch is the command line that starts the current run again (see
+// relaunchCommand), named as the user invoked the program.
+func (e *env) relaunch() string {
+	argv0 := "mhcc"
+	if len(os.Args) > 0 {
+		argv0 = os.Args[0]
+	}
+	return relaunchCommand(argv0, e.args)
 }
 
 // parseArgs parses args into cli with kong, mapping usage errors and
@@ -92,6 +103,11 @@ func parseArgs(name, desc string, cli any, args []string, e *env) (*kong.Context
 	if err != nil {
 		fmt.Fprintf(e.stderr, "%s: internal error: %v\n", name, err)
 		return nil, exitRuntime, false
+	}
+	args, err = resumeArgs(args)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: error: %v\n", name, err)
+		return nil, exitUsage, false
 	}
 	ctx, err := parser.Parse(args)
 	if exitCode >= 0 { // --help

@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/mhcc/mhcc/backend/runtime/bundle"
 	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/lang"
 )
 
 // programCLI is the command line of a compiled training executable.
@@ -24,7 +28,7 @@ type compiled struct {
 }
 
 func programMain(p *bundle.Payload, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	e := &env{stdout: stdout, stderr: stderr, args: args}
 	// The payload carries the source and its --set overrides; recompiling
 	// them with this runtime must give exactly the IR that was bundled, or
 	// the executable is refused.
@@ -76,9 +80,51 @@ func (c *programTrainCmd) Run(e *env, c2 *compiled) error {
 		c2.res = res
 	}
 	if opts.DataPath == "" {
-		opts.DataPath = c2.payload.DataPath
+		if opts.DataPath, err = c2.dataPath(); err != nil {
+			return &exitError{code: exitRuntime, err: err}
+		}
 	}
 	return runTraining(e, c2.res.Program, c2.res.Module, c2.res.Source, opts)
+}
+
+// dataPath finds the program's data file (`data file=`) from wherever the
+// executable runs: where the compiler found it, else the path as written
+// taken next to the executable, else in the current folder. A path given
+// with --set when the executable runs is taken from the current folder.
+// It is "" for synthetic data; a file found nowhere is an error that
+// lists where it looked and how to say where it is.
+func (c *compiled) dataPath() (string, error) {
+	d := c.res.Program.Train.Data
+	if d.Kind != lang.DataFile || d.Path == "" {
+		return "", nil
+	}
+	type place struct{ path, why string }
+	var tries []place
+	if d.Path != c.payload.DataWritten && c.payload.DataWritten != "" {
+		tries = append(tries, place{d.Path, "from --set"})
+	} else {
+		tries = append(tries, place{c.payload.DataPath, "where " + c.payload.File + " was compiled"})
+		if !filepath.IsAbs(d.Path) {
+			if exe, err := os.Executable(); err == nil {
+				tries = append(tries, place{filepath.Join(filepath.Dir(exe), d.Path), "next to the executable"})
+			}
+			tries = append(tries, place{d.Path, "in the current folder"})
+		}
+	}
+	var tried []string
+	seen := map[string]bool{}
+	for _, t := range tries {
+		if t.path == "" || seen[filepath.Clean(t.path)] {
+			continue
+		}
+		seen[filepath.Clean(t.path)] = true
+		if st, err := os.Stat(t.path); err == nil && !st.IsDir() {
+			return t.path, nil
+		}
+		tried = append(tried, t.path+" ("+t.why+")")
+	}
+	return "", fmt.Errorf("data file %q (data file= of %s): not found at %s; pass --data PATH to train on a file elsewhere",
+		d.Path, c.payload.File, strings.Join(tried, ", "))
 }
 
 type programEvalCmd struct {
@@ -87,7 +133,14 @@ type programEvalCmd struct {
 
 // Run evaluates a checkpoint of the embedded program.
 func (c *programEvalCmd) Run(e *env, c2 *compiled) error {
-	return c.run(e, c2.res.Program, c2.res.Module, c2.payload.DataPath)
+	data := ""
+	if c.Data == "" {
+		var err error
+		if data, err = c2.dataPath(); err != nil {
+			return &exitError{code: exitRuntime, err: err}
+		}
+	}
+	return c.run(e, c2.res.Program, c2.res.Module, data)
 }
 
 type programSampleCmd struct {

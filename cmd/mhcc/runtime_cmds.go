@@ -11,8 +11,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
+	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 	"github.com/mhcc/mhcc/backend/runtime/train"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
@@ -27,7 +31,10 @@ const exitInterrupted = 130
 // changing the program); a flag left out keeps the program's value. They
 // are embedded in trainFlags.
 type runtimeFlags struct {
-	Resume          bool     `help:"Continue from the newest checkpoint in the run folder, exactly where it stopped."`
+	Resume          *string  `placeholder:"CKPT" help:"Continue from a checkpoint, exactly where it stopped: --resume takes the newest in the run folder, --resume=CKPT a chosen one (a step number, a checkpoint folder name, or the path of a checkpoint folder; one of another run folder starts a fork in --out). The run's settings must match the checkpoint's (see --allow-changes)."`
+	Overwrite       bool     `help:"Start afresh in a run folder that holds another run, deleting that run's checkpoints, metrics.jsonl and summary.json."`
+	AllowChanges    bool     `name:"allow-changes" help:"Let --resume continue with settings that change the run (learning rate, schedule, batch, data, a longer cosine schedule); every change is printed and recorded in the checkpoints' history."`
+	SkipBatches     string   `name:"skip-batches" placeholder:"STEPS" help:"Draw and discard the batches these steps would train on (e.g. 33 or 31-33,40), to go on past a batch that diverged."`
 	CheckpointEvery *int     `name:"checkpoint-every" placeholder:"N" help:"Write a checkpoint every N steps (0: only at the end and on Ctrl-C; default: the program's checkpoint every=, 500)."`
 	Keep            *int     `placeholder:"K" help:"Keep the newest K checkpoints (0: all; default: the program's checkpoint keep=, 3)."`
 	Accumulate      *int     `placeholder:"N" help:"Average the gradients of N micro-batches per optimizer step (default: the program's optimizer accumulate=, 1)."`
@@ -37,7 +44,7 @@ type runtimeFlags struct {
 	Sampling        string   `enum:",random,sequential" default:"" placeholder:"MODE" help:"Training windows at random offsets, or walking through the file in order (default: the program's data sampling=, random)."`
 	DataFormat      string   `name:"data-format" enum:",text,bin" default:"" placeholder:"FORMAT" help:"Format of the data file: text (bytes) or bin (uint16 tokens) (default: the program's data format=, by extension)."`
 	Vocab           int      `placeholder:"N" help:"Declared vocabulary of a .bin token file (default: the program's data vocab=, the model's)."`
-	Task            string   `enum:",markov,recall" default:"" placeholder:"TASK" help:"Synthetic task instead of the program's: markov or recall (associative recall)."`
+	Task            string   `enum:",markov,recall,dyck" default:"" placeholder:"TASK" help:"Synthetic task instead of the program's: markov, recall (associative recall) or dyck (nested brackets)."`
 	InjectNaN       string   `name:"debug-inject-nan" hidden:"" help:"Test hook: STEP:grad:PARAM or STEP:value:PARAM."`
 	DiagEvery       *int     `name:"diag-every" placeholder:"N" help:"Write the hyper-connection diagnostics (gains, H_pre/H_post means, Sinkhorn residual) to metrics.jsonl every N steps (0: never; default: the program's diagnostics every=, else its eval interval)."`
 }
@@ -58,7 +65,17 @@ func (f *runtimeFlags) apply(o *train.Options) error {
 	case f.DiagEvery != nil && *f.DiagEvery < 0:
 		return &exitError{code: exitUsage, err: fmt.Errorf("--diag-every must not be negative, got %d", *f.DiagEvery)}
 	}
-	o.Resume = f.Resume
+	if f.Resume != nil {
+		o.Resume, o.ResumeFrom = true, *f.Resume
+	}
+	o.Overwrite, o.AllowChanges = f.Overwrite, f.AllowChanges
+	if f.SkipBatches != "" {
+		steps, err := train.ParseSteps(f.SkipBatches)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--skip-batches: %w", err)}
+		}
+		o.SkipBatches = steps
+	}
 	o.CheckpointEvery, o.Keep = intOverride(f.CheckpointEvery), intOverride(f.Keep)
 	o.DiagEvery = intOverride(f.DiagEvery)
 	if f.Accumulate != nil {
@@ -101,6 +118,9 @@ func runTraining(e *env, p *lang.Program, m *ir.Module, source []byte, opts trai
 	if errors.Is(err, train.ErrInterrupted) {
 		fmt.Fprintln(e.stdout, err)
 		return &exitError{code: exitInterrupted}
+	}
+	if errors.Is(err, train.ErrRefused) {
+		return &exitError{code: exitUsage, err: err}
 	}
 	if err != nil {
 		return &exitError{code: exitRuntime, err: err}
@@ -261,4 +281,63 @@ func (c *plotCmd) Run(e *env) error {
 		fmt.Fprintf(e.stdout, "wrote %s\n", p)
 	}
 	return nil
+}
+
+// resumeArgs lets --resume be written without a value: the bare flag
+// becomes --resume= (the newest checkpoint), which kong's flags cannot
+// express themselves. A checkpoint written after a bare --resume as a
+// separate word is refused with the spelling that works, rather than
+// taken for an argument.
+func resumeArgs(args []string) ([]string, error) {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...), nil
+		}
+		if a != "--resume" {
+			out = append(out, a)
+			continue
+		}
+		if i+1 < len(args) && looksLikeCheckpoint(args[i+1]) {
+			return nil, fmt.Errorf("--resume takes its checkpoint after '=': --resume=%s", args[i+1])
+		}
+		out = append(out, "--resume=")
+	}
+	return out, nil
+}
+
+// looksLikeCheckpoint reports whether a word names a checkpoint: a step
+// number, a ckpt-NNNNNN folder name, or a folder holding a state.json.
+func looksLikeCheckpoint(s string) bool {
+	if _, err := strconv.Atoi(s); err == nil {
+		return true
+	}
+	if strings.HasPrefix(filepath.Base(s), "ckpt-") {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(s, checkpoint.StateFile))
+	return err == nil
+}
+
+// relaunchCommand is the command line that starts this run again: the
+// program as invoked and its arguments, minus the flags that choose how
+// it starts (--resume, --overwrite, --allow-changes, --skip-batches), for
+// the advice after a divergence.
+func relaunchCommand(argv0 string, args []string) string {
+	drop := map[string]bool{"--resume": true, "--overwrite": true, "--allow-changes": true}
+	withValue := map[string]bool{"--skip-batches": true}
+	words := []string{argv0}
+	for i := 0; i < len(args); i++ {
+		name, _, _ := strings.Cut(args[i], "=")
+		switch {
+		case drop[name]:
+		case withValue[name]:
+			if !strings.Contains(args[i], "=") {
+				i++ // its value
+			}
+		default:
+			words = append(words, train.ShellQuote(args[i]))
+		}
+	}
+	return strings.Join(words, " ")
 }

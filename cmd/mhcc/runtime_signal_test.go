@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,6 +144,10 @@ func TestSIGINTWritesALoadableCheckpoint(t *testing.T) {
 	}
 	if _, err := checkpoint.Load(e.Dir, signalExpect(t)); err != nil {
 		t.Fatalf("the SIGINT checkpoint does not load: %v", err)
+	}
+	// The message names the checkpoint it wrote, which exists.
+	if !strings.Contains(out.String(), fmt.Sprintf("interrupted after step %d; checkpoint %s written", e.Step, e.Dir)) {
+		t.Errorf("the message does not name %s:\n%s", e.Dir, out.String())
 	}
 	if n := metricLines(filepath.Join(run, train.MetricsFile)); n != e.Step {
 		t.Errorf("checkpoint at step %d, metrics has %d steps", e.Step, n)

@@ -16,6 +16,8 @@ func TestSummaryParamsMatchAllocated(t *testing.T) {
 	files := exampleFiles(t)
 	more, _ := filepath.Glob(filepath.Join(examplesDir, "ablation", "*.mhc"))
 	files = append(files, more...)
+	sets, _ := filepath.Glob(filepath.Join(examplesDir, "ablation", "*", "*.mhc")) // llama/: gated FFN, GQA, qk_norm, untied head
+	files = append(files, sets...)
 	for _, path := range files {
 		for _, level := range []compiler.Level{compiler.O0, compiler.O2} {
 			res, err := compiler.CompileFile(path, compiler.Options{Level: level})

@@ -71,7 +71,15 @@ type Options struct {
 	// Stop, when closed, ends the current run after its step with a
 	// checkpoint; Run then returns an error matching train.ErrInterrupted.
 	Stop <-chan struct{}
+	// Overwrite replaces the runs of an earlier ablation in OutDir;
+	// without it, Run refuses to start over them.
+	Overwrite bool
 }
+
+// ErrOutUsed is matched (errors.Is) by the error of an ablation refused
+// because its output folder holds the runs of an earlier one; it also
+// matches train.ErrRefused.
+var ErrOutUsed = fmt.Errorf("output folder in use: %w", train.ErrRefused)
 
 // Run trains every model with every seed and returns the comparison; it
 // writes ablation.md, ablation.json and the plots into opts.OutDir. A run
@@ -116,13 +124,32 @@ func Run(models []Model, opts Options) (*Report, error) {
 	}
 
 	labels := Labels(models)
+	runDir := func(i int, seed int64) string {
+		return filepath.Join("runs", labels[i], fmt.Sprintf("seed-%d", seed))
+	}
+	if !opts.Overwrite {
+		var used []string
+		for i := range models {
+			for _, s := range seeds {
+				if what, err := train.UsedRunFolder(filepath.Join(opts.OutDir, runDir(i, s))); err != nil {
+					return nil, err
+				} else if len(what) > 0 {
+					used = append(used, runDir(i, s))
+				}
+			}
+		}
+		if len(used) > 0 {
+			return nil, fmt.Errorf("%w: %s holds the runs of an earlier ablation (%s): choose another --out, or pass --overwrite to replace them",
+				ErrOutUsed, opts.OutDir, strings.Join(used, ", "))
+		}
+	}
 	rep := &Report{Steps: steps, Seeds: seeds, Spikes: rule}
 	total, done := len(models)*len(seeds), 0
 	for i, md := range models {
 		row := Row{File: md.File, Label: labels[i], Residual: DescribeResidual(md.Program.Model.Residual)}
 		for _, s := range seeds {
 			done++
-			rel := filepath.Join("runs", labels[i], fmt.Sprintf("seed-%d", s))
+			rel := runDir(i, s)
 			run, err := trainOne(md, opts.OutDir, rel, steps, s, opts)
 			var ie *train.InterruptedError
 			if errors.As(err, &ie) {
@@ -185,7 +212,7 @@ func trainOne(md Model, out, rel string, steps int, seed int64, opts Options) (*
 	}
 	to := train.Options{
 		Steps: steps, Seed: seed, HasSeed: true, DataPath: data, OutDir: dir, Source: md.Source,
-		Log: logf, Stop: opts.Stop,
+		Log: logf, Stop: opts.Stop, Overwrite: opts.Overwrite,
 		// One checkpoint at the end, to sample from or resume; none on the way.
 		CheckpointEvery: train.SetZero, Keep: 1,
 	}

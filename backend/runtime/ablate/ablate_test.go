@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -262,5 +263,51 @@ func TestInterrupted(t *testing.T) {
 	}
 	if got := Labels([]Model{m, m, {File: "x/a.mhc"}}); strings.Join(got, " ") != "a a-2 a-3" {
 		t.Errorf("labels %v", got)
+	}
+}
+
+// TestDeltaValPairsBySeed: the Δ val column compares each run with the
+// first file's run of the same seed, leaves out diverged runs, and marks
+// a difference beyond twice its standard error.
+func TestDeltaValPairsBySeed(t *testing.T) {
+	runs := func(vals map[int64]float64, diverged ...int64) []RunStats {
+		var out []RunStats
+		for _, seed := range []int64{1, 2, 3} {
+			v, ok := vals[seed]
+			if !ok {
+				continue
+			}
+			r := RunStats{Seed: seed, FinalVal: ptr(v)}
+			if slices.Contains(diverged, seed) {
+				r.DivergedAt = 10
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	rep := &Report{Rows: []Row{
+		{Runs: runs(map[int64]float64{1: 2.0, 2: 2.2, 3: 2.1})},
+		{Runs: runs(map[int64]float64{1: 1.9, 2: 2.1, 3: 2.0})},    // −0.1 on every seed: the seeds' spread (0.1) does not hide it
+		{Runs: runs(map[int64]float64{1: 1.8, 2: 2.4, 3: 2.1})},    // −0.2, +0.2, 0: nothing beyond noise
+		{Runs: runs(map[int64]float64{1: 1.5, 2: 2.0, 3: 2.0}, 1)}, // seed 1 diverged: −0.2, −0.1
+	}}
+	for i := range rep.Rows {
+		rep.Rows[i].aggregate()
+	}
+	rep.finish()
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
+	if d := rep.Rows[0].DeltaVal; d.N != 0 {
+		t.Errorf("the baseline's own Δ: %+v", d)
+	}
+	if d := rep.Rows[1].DeltaVal; d.N != 3 || !near(d.Mean, -0.1) || !near(d.Std, 0) || !d.significant() {
+		t.Errorf("constant shift: %+v", d)
+	}
+	// mean 0, std sqrt((0.04+0.04+0)/2) = 0.2
+	if d := rep.Rows[2].DeltaVal; d.N != 3 || !near(d.Mean, 0) || !near(d.Std, 0.2) || d.significant() {
+		t.Errorf("noise: %+v", d)
+	}
+	// mean −0.15, std sqrt((0.0025+0.0025)/1) = 0.0707; 2·0.0707/√2 = 0.1 < 0.15
+	if d := rep.Rows[3].DeltaVal; d.N != 2 || !near(d.Mean, -0.15) || !near(d.Std, math.Sqrt(0.005)) || !d.significant() {
+		t.Errorf("with a diverged run: %+v", d)
 	}
 }

@@ -270,6 +270,10 @@ type Row struct {
 	MaxGainBwd  Stat `json:"max_composite_gain_bwd"`
 	TokensPerS  Stat `json:"tokens_per_s"`
 	MsPerStep   Stat `json:"ms_per_step"`
+	// DeltaVal is the final validation loss minus the first file's, paired
+	// by seed (the runs of one seed see the same data and batches), over
+	// the seeds both finished; the first file's own is not measured.
+	DeltaVal Stat `json:"final_val_delta"`
 	// StepTimeRatio is MsPerStep relative to the first file's (NaN when
 	// either is unknown).
 	StepTimeRatio float64    `json:"-"`
@@ -300,4 +304,10 @@ func (w *Row) aggregate() {
 	w.MaxGainBwd = col(func(r *RunStats) float64 { return deref(r.MaxGainBwd) })
 	w.TokensPerS = col(func(r *RunStats) float64 { return r.TokensPerS })
 	w.MsPerStep = col(func(r *RunStats) float64 { return r.MsPerStep })
+}
+
+// significant reports whether a paired difference is larger than twice
+// its standard error (std/√n); it needs at least two seeds.
+func (s Stat) significant() bool {
+	return s.N >= 2 && math.Abs(s.Mean) > 2*s.Std/math.Sqrt(float64(s.N))
 }

@@ -41,10 +41,15 @@ type Payload struct {
 	// Set holds the `--set PATH=VALUE` overrides the program was compiled
 	// with; recompiling Source with them gives IR.
 	Set []string `json:"set,omitempty"`
-	// DataPath is the data file resolved at compile time (relative .mhc
-	// paths are resolved against the .mhc file's directory); empty for
-	// synthetic data.
+	// DataPath is the data file resolved at compile time, absolute
+	// (relative .mhc paths are resolved against the .mhc file's
+	// directory); empty for synthetic data. Executables written before it
+	// was absolute hold the path relative to the compiler's folder.
 	DataPath string `json:"data_path,omitempty"`
+	// DataWritten is the data file's path as the program writes it
+	// (`data file=`), which the executable also tries next to itself and
+	// in the current folder when DataPath is not there.
+	DataWritten string `json:"data_written,omitempty"`
 	// OptLevel is the optimisation level the IR was compiled at.
 	OptLevel int `json:"opt_level"`
 	// IR is the optimised IR text.

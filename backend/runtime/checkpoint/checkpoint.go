@@ -71,6 +71,20 @@ type State struct {
 	Log LogWindow `json:"log_window"`
 	// Optimizer is the optimizer kind ("adamw", "sgd").
 	Optimizer string `json:"optimizer"`
+	// RunID identifies the run that wrote the checkpoint: every checkpoint
+	// of one run (across resumes) carries the same ID. Empty in checkpoints
+	// written before runs had IDs.
+	RunID string `json:"run_id,omitempty"`
+	// LR is the learning rate of the checkpoint's step, so that a resume
+	// with other settings can say how the schedule changes.
+	LR float64 `json:"lr,omitempty"`
+	// Settings are the run's settings that shape its training trajectory
+	// (steps, batch, optimizer, schedule, data), by their --set paths, as
+	// the run used them; a resume compares its own against them.
+	Settings map[string]string `json:"settings,omitempty"`
+	// History lists, oldest first, what happened to the run besides
+	// training: forks, skipped batches, settings changed on a resume.
+	History []string `json:"history,omitempty"`
 	// SourceSHA256 and IRSHA256 identify the program that wrote it.
 	SourceSHA256 string `json:"source_sha256,omitempty"`
 	IRSHA256     string `json:"ir_sha256"`
@@ -86,6 +100,13 @@ type DataState struct {
 	Sampling string `json:"sampling"`
 	// Cursor is the next window start of sequential sampling.
 	Cursor int `json:"cursor"`
+	// Draws counts the steps' worth of batches drawn from the stream:
+	// Step plus the batches skipped (--skip-batches). 0 in checkpoints
+	// written before skipping existed, which means Step.
+	Draws int `json:"draws,omitempty"`
+	// Skip lists the draws still to be skipped (1-based: draw d is the
+	// batch step d gets in a run that skips nothing), ascending.
+	Skip []int `json:"skip,omitempty"`
 }
 
 // LogWindow is a partial log-averaging window.
@@ -449,15 +470,24 @@ func Resolve(path string) (string, error) {
 	return e.Dir, nil
 }
 
-// Prune deletes the oldest checkpoints of runDir so that at most keep
-// remain (keep ≤ 0 keeps all) and returns the deleted folders.
-func Prune(runDir string, keep int) ([]string, error) {
+// Prune deletes the oldest checkpoints of the run runID in runDir so
+// that at most keep of them remain (keep ≤ 0 keeps all) and returns the
+// deleted folders. Checkpoints of other runs (another RunID, or none) and
+// unreadable ones are never touched, so a run cannot prune away its own
+// newest checkpoints in favour of another run's higher steps.
+func Prune(runDir string, keep int, runID string) ([]string, error) {
 	if keep <= 0 {
 		return nil, nil
 	}
-	es, err := List(runDir)
+	all, err := List(runDir)
 	if err != nil {
 		return nil, err
+	}
+	var es []Entry
+	for _, e := range all {
+		if st, err := ReadState(e.Dir); err == nil && st.RunID == runID {
+			es = append(es, e)
+		}
 	}
 	var removed []string
 	for len(es) > keep {
@@ -470,9 +500,14 @@ func Prune(runDir string, keep int) ([]string, error) {
 	return removed, nil
 }
 
+// ReadState reads and checks the state.json of the checkpoint folder dir
+// (without the tensor files).
+func ReadState(dir string) (State, error) { return readState(dir) }
+
 // CleanTemp removes the temporary folders that interrupted checkpoint
-// writes left in runDir and returns them. Only one process may write a
-// run folder at a time.
+// writes left in runDir and returns them; a checkpoint that an interrupted
+// rewrite had moved aside is put back. Only one process may write a run
+// folder at a time.
 func CleanTemp(runDir string) ([]string, error) {
 	des, err := os.ReadDir(runDir)
 	if err != nil {
@@ -484,13 +519,26 @@ func CleanTemp(runDir string) ([]string, error) {
 	var removed []string
 	for _, de := range des {
 		n := de.Name()
-		if de.IsDir() && strings.HasPrefix(n, ".ckpt-") && strings.Contains(n, ".tmp-") {
-			p := filepath.Join(runDir, n)
-			if err := os.RemoveAll(p); err != nil {
-				return removed, err
-			}
-			removed = append(removed, p)
+		if !de.IsDir() || !strings.HasPrefix(n, ".ckpt-") || !strings.Contains(n, ".tmp-") {
+			continue
 		}
+		p := filepath.Join(runDir, n)
+		// Save moves a checkpoint it rewrites aside (.ckpt-N.tmp-X.old)
+		// before renaming the new one into place: a kill between the two
+		// renames leaves no ckpt-N, and the old one goes back.
+		if strings.HasSuffix(n, ".old") {
+			final := filepath.Join(runDir, strings.TrimPrefix(n[:strings.Index(n, ".tmp-")], "."))
+			if _, err := os.Stat(final); errors.Is(err, fs.ErrNotExist) {
+				if err := os.Rename(p, final); err != nil {
+					return removed, err
+				}
+				continue
+			}
+		}
+		if err := os.RemoveAll(p); err != nil {
+			return removed, err
+		}
+		removed = append(removed, p)
 	}
 	return removed, nil
 }

@@ -205,7 +205,7 @@ func contents(step int) *Contents {
 		ModelMeta:     map[string]string{"source_sha256": "s"},
 		Optimizer:     []Tensor{F64Tensor("embed.weight.exp_avg", []int{3, 2}, make([]float64, 6))},
 		OptimizerMeta: map[string]string{"optimizer": "adamw"},
-		State: State{Step: step, Seed: 7, RNG: map[string][]byte{"train": {1, 2, 3}},
+		State: State{Step: step, Seed: 7, RNG: map[string][]byte{"train": {1, 2, 3}}, RunID: "run-a",
 			Data: DataState{Name: "d", Sampling: "random", Cursor: 5}, Log: LogWindow{LossSum: 1.0 / 3, Steps: 2}},
 	}
 }
@@ -253,7 +253,7 @@ func TestSaveLoadListPrune(t *testing.T) {
 	if err != nil || len(removed) != 1 {
 		t.Errorf("CleanTemp removed %v, %v", removed, err)
 	}
-	removed, err = Prune(run, 2)
+	removed, err = Prune(run, 2, "run-a")
 	if err != nil || len(removed) != 1 || filepath.Base(removed[0]) != "ckpt-000005" {
 		t.Errorf("Prune removed %v, %v", removed, err)
 	}
@@ -294,5 +294,58 @@ func TestLoadRefusesModifiedCheckpoint(t *testing.T) {
 	}
 	if _, err := Resolve(t.TempDir()); err == nil || !strings.Contains(err.Error(), "neither a checkpoint") {
 		t.Errorf("Resolve(empty dir) = %v", err)
+	}
+}
+
+// TestPruneKeepsOtherRuns pins the fix of a data loss: a fresh run in a
+// folder holding another run's higher steps pruned its own checkpoints,
+// since pruning kept the highest steps of any run.
+func TestPruneKeepsOtherRuns(t *testing.T) {
+	run := t.TempDir()
+	for _, step := range []int{20, 30} { // the older run, further along
+		c := contents(step)
+		c.State.RunID = "old"
+		if _, err := Save(run, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []int{2, 4, 6} {
+		if _, err := Save(run, contents(step)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Prune(run, 2, "run-a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var steps []int
+	es, _ := List(run)
+	for _, e := range es {
+		steps = append(steps, e.Step)
+	}
+	if want := []int{4, 6, 20, 30}; !slices.Equal(steps, want) {
+		t.Errorf("after pruning run-a to 2: checkpoints %v, want %v", steps, want)
+	}
+}
+
+// TestCleanTempRestoresRewrittenCheckpoint: Save moves a checkpoint it
+// rewrites aside before renaming the new one into place; a kill between
+// the two renames must not lose it.
+func TestCleanTempRestoresRewrittenCheckpoint(t *testing.T) {
+	run := t.TempDir()
+	dir, err := Save(run, contents(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aside := filepath.Join(run, ".ckpt-000010.tmp-42.old")
+	if err := os.Rename(dir, aside); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(run, ".ckpt-000010.tmp-42"), 0o755) // the unfinished rewrite
+	removed, err := CleanTemp(run)
+	if err != nil || len(removed) != 1 || filepath.Base(removed[0]) != ".ckpt-000010.tmp-42" {
+		t.Errorf("CleanTemp removed %v, %v", removed, err)
+	}
+	if _, err := Load(dir, Expect{Model: contentsSpecs, Optimizer: true}); err != nil {
+		t.Errorf("the checkpoint moved aside was not restored: %v", err)
 	}
 }

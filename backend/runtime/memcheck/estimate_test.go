@@ -23,8 +23,8 @@ func liveHeap() float64 {
 }
 
 // The accepted ratio of measured to estimated memory. Measured on this
-// test's configurations and on examples/{tiny,tiny_plain}.mhc and
-// examples/bench/{deep,wide}.mhc at batches 2 and 8 (the live heap after
+// test's configurations (among them the LLaMA-style block with LayerNorm)
+// and on examples/bench/{deep,wide}.mhc at batches 2 and 8 (the live heap after
 // building and running the graphs, against the estimate): training graphs
 // 0.93–1.02 (the estimate counts a gradient buffer for every
 // parameter-dependent value, a few of which the backend shares or never
@@ -55,6 +55,13 @@ func TestEstimateMatchesMeasuredHeap(t *testing.T) {
 	// gradients and recomputed tensors
 	deep := strings.NewReplacer("embed dim=16", "embed dim=64", "context 6", "context 48", "hidden=24", "hidden=128").
 		Replace(testmodels.Deep("residual streams=4 constraint=birkhoff sinkhorn=5 recompute=true"))
+	// the LLaMA-style block (grouped-query attention with normalised
+	// queries and keys, SwiGLU, an untied head) with LayerNorm
+	llama, err := os.ReadFile("../../../examples/ablation/llama/2_mhc.mhc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := strings.ReplaceAll(string(llama), "norm rms", "norm layer")
 	for _, c := range []struct {
 		name string
 		src  string
@@ -63,6 +70,7 @@ func TestEstimateMatchesMeasuredHeap(t *testing.T) {
 		{"tiny.mhc", string(tiny), 4},
 		{"tiny_plain.mhc", string(plain), 4},
 		{"deep.mhc", deep, 8},
+		{"llama.mhc", layer, 16},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res, err := compiler.CompileSource(c.name, []byte(c.src))

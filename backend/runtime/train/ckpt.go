@@ -48,8 +48,119 @@ func loadModel(g *gb.Graph, f *checkpoint.File, skip map[string]bool) error {
 		if err := f.Tensor(p.Name).Float32s(p.F32()); err != nil {
 			return fmt.Errorf("%s: %w", f.Path, err)
 		}
+		if n := nonFinite(p.F32()); n > 0 {
+			return fmt.Errorf("%s: tensor %s holds %d non-finite values (NaN or ±Inf) among its %d: these weights are unusable (an earlier checkpoint of the run may not be)",
+				f.Path, p.Name, n, len(p.F32()))
+		}
 	}
 	return nil
+}
+
+// nonFinite counts the NaN and infinite values of xs.
+func nonFinite(xs []float32) int {
+	n := 0
+	for _, x := range xs {
+		if x-x != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// functionKey is the model-file metadata that records the program's
+// ModelFunction, one setting per line.
+const functionKey = "function"
+
+// openCheckpoint loads the checkpoint folder dir (checkpoint.Load) and
+// checks that it was trained by a model computing the same function as
+// p's: a checkpoint of another model whose tensors happen to have the
+// right shapes (rope on instead of off, another norm) is refused with
+// the settings that differ.
+func openCheckpoint(p *lang.Program, dir string, want checkpoint.Expect) (*checkpoint.Checkpoint, error) {
+	ck, err := checkpoint.Load(dir, want)
+	if err != nil {
+		return nil, err
+	}
+	mine := p.ModelFunction()
+	var theirs []string
+	if rec, ok := ck.Model.Metadata[functionKey]; ok {
+		theirs = splitLines(rec)
+	} else {
+		// Written before the function was recorded: the model settings of
+		// its configuration, minus those neutral in this program.
+		neutral := map[string]bool{}
+		for _, s := range p.Settings {
+			if s.Neutral {
+				neutral[s.Path] = true
+			}
+		}
+		for _, ln := range splitLines(ck.Model.Metadata["config"]) {
+			path, _, _ := strings.Cut(ln, " = ")
+			if strings.HasPrefix(path, "model.") && !neutral[path] {
+				theirs = append(theirs, ln)
+			}
+		}
+	}
+	if diff := settingsDiff(theirs, mine); len(diff) > 0 {
+		return nil, fmt.Errorf("checkpoint %s was trained by another model: its tensors have the program's shapes, but it computes something else:\n  %s",
+			dir, strings.Join(diff, "\n  "))
+	}
+	return ck, nil
+}
+
+// settingsDiff lists how two lists of "path = value" lines differ, one
+// line per path in the program's order (then the checkpoint's): "path:
+// checkpoint A, program B", with "(none)" for a side that lacks the path.
+func settingsDiff(ckpt, prog []string) []string {
+	type side struct {
+		vals  map[string]string
+		order []string
+	}
+	parse := func(lines []string) side {
+		s := side{vals: map[string]string{}}
+		for _, ln := range lines {
+			k, v, _ := strings.Cut(ln, " = ")
+			if _, dup := s.vals[k]; !dup {
+				s.order = append(s.order, k)
+			}
+			s.vals[k] = v
+		}
+		return s
+	}
+	a, b := parse(ckpt), parse(prog)
+	show := func(s side, k string) string {
+		if v, ok := s.vals[k]; ok {
+			return v
+		}
+		return "(none)"
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, k := range append(b.order, a.order...) {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if va, ok := a.vals[k]; !ok || va != b.vals[k] || !hasKey(b.vals, k) {
+			out = append(out, fmt.Sprintf("%s: checkpoint %s, program %s", k, show(a, k), show(b, k)))
+		}
+	}
+	return out
+}
+
+func hasKey(m map[string]string, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func splitLines(s string) []string {
+	var out []string
+	for _, ln := range strings.Split(s, "\n") {
+		if ln = strings.TrimSpace(ln); ln != "" {
+			out = append(out, ln)
+		}
+	}
+	return out
 }
 
 // modelTensors snapshots the graph's parameters.

@@ -233,7 +233,7 @@ func Evaluate(p *lang.Program, m *ir.Module, opts EvalOptions) (*EvalResult, err
 	if err := checkEvalMemory(p, m, B, T, windows, src); err != nil {
 		return nil, err
 	}
-	ck, err := checkpoint.Load(dir, checkpoint.Expect{Model: moduleSpecs(m)})
+	ck, err := openCheckpoint(p, dir, checkpoint.Expect{Model: moduleSpecs(m)})
 	if err != nil {
 		return nil, err
 	}

@@ -76,28 +76,15 @@ func ReadMetrics(path string) ([]Record, error) {
 // truncateMetrics rewrites the metrics file keeping only the lines of
 // steps ≤ step (a resumed run redoes the later ones), atomically.
 func truncateMetrics(path string, step int) error {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	head, _, err := splitMetrics(path, step)
 	if err != nil {
 		return err
 	}
-	var keep bytes.Buffer
-	for _, ln := range bytes.SplitAfter(b, []byte("\n")) {
-		var r struct {
-			Step int `json:"step"`
-		}
-		if len(bytes.TrimSpace(ln)) == 0 || json.Unmarshal(ln, &r) != nil || r.Step > step {
-			continue
-		}
-		keep.Write(ln)
-		if !bytes.HasSuffix(ln, []byte("\n")) {
-			keep.WriteByte('\n')
-		}
-	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, keep.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(tmp, head, 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

@@ -84,7 +84,14 @@ func TestGradientEveryParameterMHC(t *testing.T) {
 // every checked element fails as vacuous.
 func gradCheck(t *testing.T, residual string, maxAll, sample int) {
 	t.Helper()
-	_, m := compile(t, testmodels.Tiny(residual))
+	gradCheckSource(t, testmodels.Tiny(residual), maxAll, sample)
+}
+
+// gradCheckSource is gradCheck of a whole model source (vocab 11, at
+// least 5 positions of context).
+func gradCheckSource(t *testing.T, src string, maxAll, sample int) {
+	t.Helper()
+	_, m := compile(t, src)
 	binds := map[string]int{compiler.SymBatch: 2, compiler.SymTime: 5}
 	g, err := gb.Build(m, gb.Options{Binds: binds, DType: gb.Float64, Grad: true})
 	if err != nil {
@@ -374,6 +381,9 @@ func TestVariantsO2MatchesO0(t *testing.T) {
 		"residual streams=4 constraint=stochastic dynamic=false recompute=true",
 	} {
 		sources[strings.TrimPrefix(residual, "residual streams=4 ")] = testmodels.Tiny(residual)
+	}
+	for name, src := range archVariants() {
+		sources[name] = src
 	}
 	for name, text := range sources {
 		t.Run(name, func(t *testing.T) {

@@ -406,6 +406,10 @@ func TestDecoderGivesTheLogits(t *testing.T) {
 		"mhc":  testmodels.Small(),
 		"hc":   testmodels.Replace(testmodels.Small(), "constraint=birkhoff", "constraint=none"),
 		"tiny": testmodels.Tiny("residual streams=2 collapse=learned"),
+		// grouped-query attention (the cache holds the 2 key/value heads),
+		// a head width of its own and normalised queries and keys
+		"gqa_qk_norm": testmodels.Replace(testmodels.Tiny("residual streams=2"), "heads=2 rope=true", "heads=4 kv_heads=2 head_dim=6 qk_norm=true rope=true"),
+		"mqa":         testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=2 kv_heads=1 rope=true"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, _ := compile(t, src)

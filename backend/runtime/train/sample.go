@@ -64,7 +64,7 @@ func Sample(p *lang.Program, opts SampleOptions) (*SampleResult, error) {
 	}
 	var ck *checkpoint.Checkpoint
 	dec, err := NewDecoder(p, func(g *gb.Graph) error {
-		if ck, err = checkpoint.Load(dir, checkpoint.Expect{Model: specs(g, nil)}); err != nil {
+		if ck, err = openCheckpoint(p, dir, checkpoint.Expect{Model: specs(g, nil)}); err != nil {
 			return err
 		}
 		return loadModel(g, ck.Model, nil)

@@ -37,7 +37,7 @@ type DataSpec struct {
 	// Vocab is the declared vocabulary of a token file; 0 means the
 	// program's `vocab=` (by default the model's vocabulary).
 	Vocab int
-	// Task overrides the synthetic task ("markov", "recall").
+	// Task overrides the synthetic task ("markov", "recall", "dyck").
 	Task string
 }
 
@@ -60,8 +60,10 @@ func openData(p *lang.Program, spec DataSpec, seed int64, val float64) (data.Sou
 			return data.NewMarkov(p.Model.Vocab, uint64(seed)), nil
 		case "recall":
 			return data.NewRecall(p.Model.Vocab)
+		case "dyck":
+			return data.NewDyck(p.Model.Vocab)
 		}
-		return nil, fmt.Errorf("unknown synthetic task %q (want markov or recall)", task)
+		return nil, fmt.Errorf("unknown synthetic task %q (want markov, recall or dyck)", task)
 	}
 	if spec.Task != "" {
 		return nil, fmt.Errorf("--task %s selects synthetic data, but the run reads the file %s", spec.Task, path)

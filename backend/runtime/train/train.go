@@ -53,7 +53,7 @@ type Options struct {
 	// Vocab overrides the declared vocabulary of a token file (`vocab=`;
 	// 0: the program's, which by default is the model's).
 	Vocab int
-	// Task overrides the synthetic task ("markov", "recall").
+	// Task overrides the synthetic task ("markov", "recall", "dyck").
 	Task string
 	// Sampling overrides `sampling=`: data.Random or data.Sequential.
 	Sampling string
@@ -72,8 +72,28 @@ type Options struct {
 	// Keep overrides `checkpoint keep=K`, how many checkpoints to keep
 	// (SetZero: all).
 	Keep int
-	// Resume continues from the newest checkpoint in the run folder.
+	// Resume continues from a checkpoint: ResumeFrom, or the newest in the
+	// run folder.
 	Resume bool
+	// ResumeFrom names the checkpoint to resume from: a step number, a
+	// checkpoint folder name inside the run folder, or the path of a
+	// checkpoint folder (of this run folder, or of another run: a fork
+	// into OutDir). "" means the newest of the run folder.
+	ResumeFrom string
+	// Overwrite lets a run that does not resume take a run folder that
+	// holds another run, deleting that run's checkpoints and logs.
+	Overwrite bool
+	// AllowChanges lets a resume continue with settings that differ from
+	// the checkpoint's in ways that change the run (see settings.go).
+	AllowChanges bool
+	// SkipBatches lists steps whose batches are drawn and discarded: the
+	// batch step N would get in a run that skips nothing (1-based). After
+	// a divergence, skipping the batch that diverged lets a resume go on.
+	SkipBatches []int
+	// Relaunch is the command line that starts this run again, without
+	// --resume, --overwrite, --allow-changes and --skip-batches; the advice
+	// after a divergence extends it ("" prints "./train").
+	Relaunch string
 	// OutDir is the run folder (metrics.jsonl, summary.json, checkpoints);
 	// "" means runs/<model name>.
 	OutDir string
@@ -88,7 +108,10 @@ type Options struct {
 	// log.every steps.
 	TTY bool
 	// InjectNaN is a test hook: "STEP:grad:PARAM" makes the gradient of
-	// PARAM NaN at STEP, "STEP:value:PARAM" poisons the parameter itself.
+	// PARAM NaN on the batch of STEP, "STEP:value:PARAM" poisons the
+	// parameter itself. STEP counts batches of the data stream (the step
+	// that trains on it when none is skipped), so that --skip-batches
+	// passes an injected failure the way it passes a real bad batch.
 	InjectNaN string
 	// DiagEvery overrides `diagnostics every=N`, the steps between the
 	// hyper-connection diagnostics in metrics.jsonl (SetZero: none).
@@ -110,6 +133,10 @@ type Result struct {
 	ResidualCfg string  `json:"residual"`
 	Checkpoint  string  `json:"checkpoint,omitempty"`   // the last checkpoint written
 	ResumedFrom int     `json:"resumed_from,omitempty"` // the step a resumed run started from
+	RunID       string  `json:"run_id"`
+	// History lists what happened to the run besides training (forks,
+	// skipped batches, settings changed on a resume).
+	History []string `json:"history,omitempty"`
 }
 
 // ErrInterrupted is matched (errors.Is) by the error of a run stopped
@@ -145,6 +172,13 @@ type DivergedError struct {
 	ParamValue bool
 	// LastCheckpoint is the newest checkpoint of the run ("" if none).
 	LastCheckpoint string
+	// Draw is the data draw of the step that diverged: the step whose
+	// batch it is in a run that skips nothing (--skip-batches).
+	Draw int
+	// LR is the learning rate of the step that diverged.
+	LR float64
+	// Relaunch is the command that restarts the run (Options.Relaunch).
+	Relaunch string
 }
 
 // Error names the step, the offending parameter and the last good
@@ -158,12 +192,36 @@ func (e *DivergedError) Error() string {
 	case e.Param != "":
 		fmt.Fprintf(&b, "; first non-finite gradient: %s", e.Param)
 	}
+	cmd := e.Relaunch
+	if cmd == "" {
+		cmd = "./train"
+	}
+	from := "--overwrite" // no checkpoint: start again
 	if e.LastCheckpoint != "" {
-		fmt.Fprintf(&b, "; last good checkpoint: %s (resume with --resume, perhaps with a lower learning rate)", e.LastCheckpoint)
+		fmt.Fprintf(&b, "; last good checkpoint: %s", e.LastCheckpoint)
+		from = "--resume=" + ShellQuote(e.LastCheckpoint)
 	} else {
 		b.WriteString("; no checkpoint was written before it")
 	}
+	fmt.Fprintf(&b, "\nto go on past the batch that diverged, skip it:\n  %s %s --skip-batches %d", cmd, from, e.Draw)
+	if e.LR > 0 {
+		fmt.Fprintf(&b, "\nor lower the learning rate (this step's was %s):\n  %s %s --set train.optimizer.lr=%s", fmtLR(e.LR), cmd, from, strconv.FormatFloat(e.LR/2, 'g', 3, 64))
+		if e.LastCheckpoint != "" {
+			b.WriteString(" --allow-changes")
+		}
+	}
 	return b.String()
+}
+
+// ShellQuote quotes s for a POSIX shell when it needs it.
+func ShellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == '=' || r == ':' || r == ',' ||
+			('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // run is the state of one training run.
@@ -199,7 +257,11 @@ type run struct {
 	ckEvery, keep int
 	momentum      float64
 
-	step       int // completed steps
+	step       int   // completed steps
+	draws      int   // steps' worth of batches drawn: step + batches skipped
+	skip       []int // draws still to skip, ascending
+	runID      string
+	history    []string
 	window     checkpoint.LogWindow
 	lastCkpt   string
 	savedStep  int
@@ -262,18 +324,7 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 		return nil, err
 	}
 
-	spec := DataSpec{Path: opts.DataPath, Format: opts.DataFormat, Vocab: opts.Vocab, Task: opts.Task}
-	if r.src, err = openData(p, spec, r.seed, valFraction(p)); err != nil {
-		return nil, err
-	}
-	sampling := opts.Sampling
-	if sampling == "" {
-		sampling = p.Train.Data.Sampling
-	}
-	if sampling == "" {
-		sampling = data.Random
-	}
-	if r.sampler, err = data.NewSampler(r.src, sampling); err != nil {
+	if err := r.openData(); err != nil {
 		return nil, err
 	}
 
@@ -325,6 +376,25 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 	return r, nil
 }
 
+// openData opens the run's data source and sampler for the run's seed
+// (which seeds synthetic data).
+func (r *run) openData() (err error) {
+	opts, p := r.opts, r.p
+	spec := DataSpec{Path: opts.DataPath, Format: opts.DataFormat, Vocab: opts.Vocab, Task: opts.Task}
+	if r.src, err = openData(p, spec, r.seed, valFraction(p)); err != nil {
+		return err
+	}
+	sampling := opts.Sampling
+	if sampling == "" {
+		sampling = p.Train.Data.Sampling
+	}
+	if sampling == "" {
+		sampling = data.Random
+	}
+	r.sampler, err = data.NewSampler(r.src, sampling)
+	return err
+}
+
 func (r *run) close() {
 	if r.ev != nil {
 		r.ev.close()
@@ -353,6 +423,11 @@ func (r *run) train() (*Result, error) {
 	if err := os.MkdirAll(r.outDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the run folder: %w", err)
 	}
+	release, err := lockFolder(r.outDir)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if r.inject.param != "" && r.g.Param(r.inject.param) == nil {
 		return nil, fmt.Errorf("NaN injection: no parameter %q", r.inject.param)
 	}
@@ -369,20 +444,16 @@ func (r *run) train() (*Result, error) {
 		res.LossFloor = floor
 	}
 	metricsPath := filepath.Join(r.outDir, MetricsFile)
-	if r.opts.Resume {
-		if err := r.resume(); err != nil {
-			return nil, err
-		}
+	resumed, err := r.start(metricsPath)
+	if err != nil {
+		return nil, err
+	}
+	res.RunID = r.runID
+	if resumed {
 		res.ResumedFrom = r.step
-		if err := truncateMetrics(metricsPath, r.step); err != nil {
-			return nil, fmt.Errorf("trimming metrics.jsonl for the resume: %w", err)
-		}
-	} else if e, ok, _ := checkpoint.Latest(r.outDir); ok {
-		fmt.Fprintf(log, "note: %s holds checkpoints of an earlier run (newest %s); this run starts from scratch and replaces them as it goes (pass --resume to continue instead)\n",
-			r.outDir, filepath.Base(e.Dir))
 	}
 	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
-	if r.opts.Resume {
+	if resumed {
 		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
 	}
 	metricsFile, err := os.OpenFile(metricsPath, flags, 0o644)
@@ -408,6 +479,17 @@ func (r *run) train() (*Result, error) {
 	startStep := r.step
 	for r.step < r.steps {
 		step := r.step + 1
+		for len(r.skip) > 0 && r.skip[0] <= r.draws+1 {
+			if r.skip[0] == r.draws+1 {
+				for range r.accum {
+					r.sampler.Batch(r.rng, r.B, r.T, tokens, targets)
+				}
+				r.draws++
+				st.println(fmt.Sprintf("skipped the batch of step %d (--skip-batches)", r.draws))
+			}
+			r.skip = r.skip[1:]
+		}
+		r.draws++
 		start := time.Now()
 		loss, err := r.forwardBackward(step, tokens, targets)
 		if err != nil {
@@ -508,7 +590,7 @@ func (r *run) train() (*Result, error) {
 			return nil, err
 		}
 	}
-	res.Checkpoint = r.lastCkpt
+	res.Checkpoint, res.History = r.lastCkpt, r.history
 	ran := r.step - startStep
 	res.MsPerStep = float64(totalTime.Microseconds()) / 1000 / float64(ran)
 	res.TokensPerS = float64(r.B*r.T*r.accum*ran) / totalTime.Seconds()
@@ -538,14 +620,14 @@ func (r *run) forwardBackward(step int, tokens, targets []int) (float64, error) 
 		if err := feed(r.g, tokens, targets); err != nil {
 			return 0, err
 		}
-		if step == r.inject.step && micro == 0 && r.inject.value {
+		if r.draws == r.inject.step && micro == 0 && r.inject.value {
 			r.g.Param(r.inject.param).F32()[0] = float32(math.NaN())
 		}
 		loss, err := r.g.Run()
 		if err != nil {
 			return 0, fmt.Errorf("step %d: %w", step, err)
 		}
-		if step == r.inject.step && micro == 0 && !r.inject.value {
+		if r.draws == r.inject.step && micro == 0 && !r.inject.value {
 			r.g.Param(r.inject.param).GradF32()[0] = float32(math.NaN())
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -584,7 +666,8 @@ func (r *run) forwardBackward(step int, tokens, targets []int) (float64, error) 
 // diverged builds the error for a non-finite loss or gradient, naming the
 // first parameter whose gradient (or value) is not finite.
 func (r *run) diverged(step int, what string, v float64, grads [][]float32) error {
-	e := &DivergedError{Step: step, What: what, Value: v, LastCheckpoint: r.lastCkpt}
+	e := &DivergedError{Step: step, What: what, Value: v, LastCheckpoint: r.lastCkpt,
+		Draw: r.draws, LR: r.sched.LR(step), Relaunch: r.opts.Relaunch}
 	// A parameter that already holds NaN or Inf is the cause; otherwise
 	// name the first (in IR order) non-finite gradient.
 	params := r.g.Params()
@@ -634,6 +717,7 @@ func (r *run) checkpoint(st *status) error {
 		"steps": r.steps, "seed": r.seed, "batch": r.B, "context": r.T, "accumulate": r.accum,
 		"optimizer": r.opt.Kind(), "schedule": r.schedDesc, "sampling": r.sampler.Mode(), "data": r.src.Name(),
 	})
+	meta[functionKey] = strings.Join(r.p.ModelFunction(), "\n")
 	meta["format"] = "mhcc"
 	meta["step"] = strconv.Itoa(r.step)
 	meta["model"] = r.p.Model.Name
@@ -649,9 +733,11 @@ func (r *run) checkpoint(st *status) error {
 		OptimizerMeta: map[string]string{"optimizer": snap.Kind, "step": strconv.Itoa(snap.Step)},
 		State: checkpoint.State{
 			Step: r.step, Seed: r.seed, RNG: map[string][]byte{"train": rngState},
-			Data:      checkpoint.DataState{Name: r.src.Name(), Sampling: r.sampler.Mode(), Cursor: r.sampler.Cursor()},
+			Data: checkpoint.DataState{Name: r.src.Name(), Sampling: r.sampler.Mode(), Cursor: r.sampler.Cursor(),
+				Draws: r.draws, Skip: r.skip},
 			Log:       r.window,
 			Optimizer: r.opt.Kind(), SourceSHA256: r.sourceHash, IRSHA256: r.irHash,
+			RunID: r.runID, LR: r.sched.LR(max(r.step, 1)), Settings: r.settings(), History: r.history,
 		},
 	}
 	dir, err := checkpoint.Save(r.outDir, c)
@@ -662,62 +748,9 @@ func (r *run) checkpoint(st *status) error {
 	if st != nil {
 		st.println(fmt.Sprintf("checkpoint %s", dir))
 	}
-	if _, err := checkpoint.Prune(r.outDir, r.keep); err != nil {
+	if _, err := checkpoint.Prune(r.outDir, r.keep, r.runID); err != nil {
 		return err
 	}
-	return nil
-}
-
-// resume restores the newest checkpoint of the run folder.
-func (r *run) resume() error {
-	e, ok, err := checkpoint.Latest(r.outDir)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		fmt.Fprintf(r.log, "--resume: no checkpoint in %s; starting from scratch\n", r.outDir)
-		return nil
-	}
-	ck, err := checkpoint.Load(e.Dir, checkpoint.Expect{Model: specs(r.g, nil), Optimizer: true})
-	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
-	}
-	if err := loadModel(r.g, ck.Model, nil); err != nil {
-		return fmt.Errorf("--resume: %w", err)
-	}
-	snap, err := optimizerSnapshot(ck.Optimizer)
-	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
-	}
-	if err := r.opt.Restore(snap); err != nil {
-		return fmt.Errorf("--resume: %s: %w", ck.Dir, err)
-	}
-	st := ck.State
-	if err := r.pcg.UnmarshalBinary(st.RNG["train"]); err != nil {
-		return fmt.Errorf("--resume: %s: the data generator state is damaged: %w", ck.Dir, err)
-	}
-	if st.Data.Sampling != r.sampler.Mode() {
-		return fmt.Errorf("--resume: %s was written with sampling=%s, this run uses sampling=%s", ck.Dir, st.Data.Sampling, r.sampler.Mode())
-	}
-	if err := r.sampler.SetCursor(st.Data.Cursor); err != nil {
-		return fmt.Errorf("--resume: %s: %w", ck.Dir, err)
-	}
-	if st.Data.Name != r.src.Name() {
-		fmt.Fprintf(r.log, "note: %s was trained on %s; continuing on %s\n", ck.Dir, st.Data.Name, r.src.Name())
-	}
-	if r.sourceHash != "" && st.SourceSHA256 != "" && st.SourceSHA256 != r.sourceHash {
-		fmt.Fprintf(r.log, "note: %s was written by a different version of the program; its tensors match, continuing\n", ck.Dir)
-	}
-	if st.Seed != r.seed {
-		fmt.Fprintf(r.log, "note: continuing with the checkpoint's seed %d\n", st.Seed)
-		r.seed = st.Seed
-		if r.hasVal {
-			r.val, r.hasVal = valWindows(r.src, r.seed, r.B, r.T, r.p.Train.Eval.Batches)
-		}
-	}
-	r.step, r.window = st.Step, st.Log
-	r.lastCkpt, r.savedStep = ck.Dir, st.Step
-	fmt.Fprintf(r.log, "resuming from %s (step %d)\n", ck.Dir, st.Step)
 	return nil
 }
 
