@@ -149,6 +149,10 @@ func valWindows(src data.Source, seed int64, B, T, batches int) (ws windowSet, o
 	return ws, true
 }
 
+// maxWindows bounds the windows of an evaluation: 2⁴⁰ windows are beyond
+// any run's time, and counting them stays far from overflowing.
+const maxWindows = 1 << 40
+
 // EvalOptions configure Evaluate.
 type EvalOptions struct {
 	// Checkpoint is a checkpoint folder or a run folder (its newest).
@@ -211,6 +215,9 @@ func Evaluate(p *lang.Program, m *ir.Module, opts EvalOptions) (*EvalResult, err
 	k := opts.Windows
 	if k <= 0 {
 		k = p.Train.Eval.Batches * B
+	}
+	if k > maxWindows {
+		return nil, fmt.Errorf("%d windows are more than an evaluation can go through (at most %d)", k, maxWindows)
 	}
 	// The windows: the first k of a file's split, or ⌈k/B⌉ batches of
 	// synthetic data generated from the checkpoint's seed (opened once the
