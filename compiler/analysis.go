@@ -530,17 +530,23 @@ func digitsBefore(x float64) int {
 	return n
 }
 
-// bytesStr prints a byte count in binary units.
-func bytesStr(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	x := float64(n)
+// FormatBytes prints a byte count in binary units: "512 B", "41.2 GiB"
+// (a float, because the memory of a legal program can exceed int64).
+func FormatBytes(n float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 	i := 0
-	for x >= 1024 && i < len(units)-1 {
-		x /= 1024
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
 		i++
 	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
+	switch {
+	case i == 0:
+		return fmt.Sprintf("%.0f B", n)
+	case n >= 1024: // beyond EiB
+		return fmt.Sprintf("%.3g %s", n, units[i])
 	}
-	return fmt.Sprintf("%.1f %s", x, units[i])
+	return fmt.Sprintf("%.1f %s", n, units[i])
 }
+
+// bytesStr prints a byte count in binary units.
+func bytesStr(n int64) string { return FormatBytes(float64(n)) }

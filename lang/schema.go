@@ -467,7 +467,7 @@ var Schema = []StatementSpec{
 		Keyword: "eval", In: InTrain, Once: true,
 		Attrs: []AttrSpec{
 			{Name: "every", Type: TypeInt, Default: "100", Range: atLeast(0), Doc: "steps between evaluations, 0 = off"},
-			{Name: "batches", Type: TypeInt, Default: "10", Range: atLeast(1), Doc: "validation batches per evaluation"},
+			{Name: "batches", Type: TypeInt, Default: "10", Range: between(1, 1<<16), Doc: "validation batches per evaluation (generated as evaluated: their number costs time, not memory)"},
 		},
 		Example: "eval every=100 batches=10", Doc: "periodic validation loss",
 	},

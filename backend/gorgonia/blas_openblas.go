@@ -24,5 +24,6 @@ func init() {
 	G.Use(impl) // also calls tensor.Use
 	kernels.SetBLAS(impl)
 	blasBuild = "openblas"
+	blasBuffer = 128 << 20
 	startEnv = []string{"OPENBLAS_THREAD_TIMEOUT=4"}
 }

@@ -10,6 +10,27 @@ import (
 )
 
 func init() {
+	// rmsnorm's backward sums dg in per-chunk partials; layernorm keeps the
+	// mean and 1/std of every row, and its backward sums dg and db in
+	// per-chunk partials; gelu and silu keep one value per element;
+	// cross_entropy keeps the probabilities [N, V] and a float64 partial
+	// loss per chunk
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, grad bool) (float64, float64) {
+		if !grad {
+			return 0, 0
+		}
+		return workers() * float64(lastDim(in[0])), 0
+	}, ir.OpRMSNorm)
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, grad bool) (float64, float64) {
+		c := float64(lastDim(in[0]))
+		f := 2 * elems(in[0]) / c
+		if grad {
+			f += 2 * workers() * c
+		}
+		return f, 0
+	}, ir.OpLayerNorm)
+	keeps(func(_ [][]int, out []int, _ ir.Attrs, _ bool) (float64, float64) { return elems(out), 0 }, ir.OpGELU, ir.OpSiLU)
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, _ bool) (float64, float64) { return elems(in[0]), workers() }, ir.OpCrossEntropy)
 	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
 		c := lastDim(shapes[0])
 		if len(shapes[0]) == 0 || prod(shapes[1]) != c {

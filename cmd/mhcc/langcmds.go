@@ -88,7 +88,7 @@ func readError(path string, err error) lang.Diagnostics {
 // (with the overrides of lo) and compiles path. A file that cannot be
 // read gives a Result holding one diagnostic that says so.
 func compileFile(path string, lo lang.Options, opts ...compiler.Options) (*compiler.Result, error) {
-	src, err := os.ReadFile(path)
+	src, err := lang.ReadSource(path)
 	if err != nil {
 		return &compiler.Result{Diags: readError(path, err)}, nil
 	}
@@ -137,7 +137,7 @@ func (c *checkCmd) Run(e *env) error {
 	code := exitOK
 	var all lang.Diagnostics
 	for _, f := range c.Files {
-		src, err := os.ReadFile(f)
+		src, err := lang.ReadSource(f)
 		var diags lang.Diagnostics
 		if err != nil {
 			diags = readError(f, err)
@@ -174,7 +174,7 @@ func (c *fmtCmd) Run(e *env) error {
 	failed := false
 	var all lang.Diagnostics
 	for _, f := range c.Files {
-		src, err := os.ReadFile(f)
+		src, err := lang.ReadSource(f)
 		var diags lang.Diagnostics
 		var out []byte
 		if err != nil {
@@ -255,7 +255,7 @@ type explainCmd struct {
 // Run prints the resolved configuration.
 func (c *explainCmd) Run(e *env) error {
 	fe := e.frontEnd(c.Diag)
-	src, err := os.ReadFile(c.File)
+	src, err := lang.ReadSource(c.File)
 	if err != nil {
 		fe.report(e, readError(c.File, err), nil)
 		return &exitError{code: exitCompile}

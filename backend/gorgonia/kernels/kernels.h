@@ -9,8 +9,8 @@
 
 // sgemm.c: C[m,n] = op(A)[m,k]·op(B)[k,n] + beta·C, rows [i0, i1) of C
 int mhcc_sgemm_supported(void);
-void mhcc_sgemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
-                float beta, float *C, int ldc, int i0, int i1);
+int mhcc_sgemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc, int i0, int i1);
 
 // fastmath.c
 void mhcc_vunary(int kind, const float *x, float *y, int n);
@@ -37,8 +37,8 @@ void mhcc_rms_fwd(const float *x, const float *g, float *y, int r0, int r1, int 
 void mhcc_rms_bwd(const float *x, const float *g, const float *gy, float *dx, float *dg, int r0, int r1, int c, double eps);
 
 // sinkhorn.c
-void mhcc_sinkhorn_fwd(const float *x, float *y, int m0, int m1, int n, int iters);
-void mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, int m1, int n, int iters);
+int mhcc_sinkhorn_fwd(const float *x, float *y, int m0, int m1, int n, int iters);
+int mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, int m1, int n, int iters);
 
 // hc.c
 void mhcc_hc_read_fwd(const float *h, const float *X, float *u, int t0, int t1, int n, int c);

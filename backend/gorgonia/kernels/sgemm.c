@@ -84,11 +84,17 @@ static void kernel(int kc, const float *Ap, const float *Bp, float *c, int ldc, 
 	}
 }
 
-// rows [i0, i1) of C
-void mhcc_sgemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
-                float beta, float *C, int ldc, int i0, int i1) {
+// rows [i0, i1) of C; 0 (C untouched) when the packing buffers cannot be
+// allocated, else 1
+int mhcc_sgemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
+               float beta, float *C, int ldc, int i0, int i1) {
 	float *Ap = aligned_alloc(64, sizeof(float) * MC * KC);
 	float *Bp = aligned_alloc(64, sizeof(float) * KC * (NC + NR));
+	if (!Ap || !Bp) {
+		free(Ap);
+		free(Bp);
+		return 0;
+	}
 	for (int jc = 0; jc < n; jc += NC) {
 		int nc = n - jc < NC ? n - jc : NC;
 		for (int pc = 0; pc < k; pc += KC) {
@@ -118,4 +124,5 @@ void mhcc_sgemm(int ta, int tb, int m, int n, int k, const float *A, int lda, co
 	}
 	free(Ap);
 	free(Bp);
+	return 1;
 }

@@ -13,7 +13,8 @@ import (
 var cSgemmOK = C.mhcc_sgemm_supported() != 0
 
 // cSgemm computes c = op(a)·op(b) + beta·c with the packed AVX2 kernel
-// (sgemm.c). It reports false if the CPU lacks AVX2/FMA (the caller then
+// (sgemm.c). It reports false, having written nothing, if the CPU lacks
+// AVX2/FMA or the packing buffers cannot be allocated (the caller then
 // uses the BLAS).
 func cSgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
 	if !cSgemmOK || m == 0 || n == 0 {
@@ -39,14 +40,13 @@ func cSgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int
 		panic("cSgemm: slice too short")
 	}
 	pa, pb, pc := (*C.float)(unsafe.Pointer(&a[0])), (*C.float)(unsafe.Pointer(&b[0])), (*C.float)(unsafe.Pointer(&c[0]))
-	call := func(i0, i1 int) {
-		C.mhcc_sgemm(ta, tb, C.int(m), C.int(n), C.int(k), pa, C.int(lda), pb, C.int(ldb), C.float(beta), pc, C.int(ldc), C.int(i0), C.int(i1))
-	}
 	// One thread per call: the large products are split into row blocks
 	// by GemmSplit (gemm.go), and the others run inside parallel loops.
-	call(0, m)
+	// When the kernel cannot allocate its packing buffers it writes
+	// nothing and the caller computes with the BLAS.
+	ok := C.mhcc_sgemm(ta, tb, C.int(m), C.int(n), C.int(k), pa, C.int(lda), pb, C.int(ldb), C.float(beta), pc, C.int(ldc), C.int(0), C.int(m)) != 0
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(c)
-	return true
+	return ok
 }

@@ -325,6 +325,9 @@ func newModel(s Spec, cfg Config, seed uint64) (*Model, error) {
 	}
 	m.Memory.ActivationBytes = sum.ActivationBytes
 	m.Memory.ParamBytes, m.Memory.GradBytes = 4*sum.Params, 4*sum.Params
+	if err := checkMemory(s, p, B, T); err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", s.File, err)
+	}
 	runtime.GC()
 	m.Memory.RSSBefore = RSS()
 	ResetPeakRSS()

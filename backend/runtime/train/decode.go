@@ -31,13 +31,17 @@ type Decoder struct {
 
 // NewDecoder builds the decoding graph of p at -O2 (batch 1, one position
 // per step) and calls load to set its parameters (by the names of the
-// training module).
+// training module). It refuses a model whose graph, key/value caches and
+// checkpoint cannot fit in memory (a *memcheck.TooLargeError).
 func NewDecoder(p *lang.Program, load func(g *gb.Graph) error) (*Decoder, error) {
 	m, caches, err := compiler.LowerDecode(p)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := compiler.RunPasses(m, compiler.DefaultOptions()); err != nil {
+		return nil, err
+	}
+	if err := checkDecodeMemory(p, m); err != nil {
 		return nil, err
 	}
 	g, err := gb.Build(m, gb.Options{Binds: map[string]int{compiler.SymBatch: 1, compiler.SymTime: 1}, DType: gb.Float32})

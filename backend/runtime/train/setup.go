@@ -49,10 +49,7 @@ type DataSpec struct {
 // context and to fit the model's vocabulary.
 func openData(p *lang.Program, spec DataSpec, seed int64, val float64) (data.Source, error) {
 	d := p.Train.Data
-	path := spec.Path
-	if path == "" && d.Kind == lang.DataFile {
-		path = d.Path
-	}
+	path := dataPath(p, spec)
 	if path == "" {
 		task := spec.Task
 		if task == "" {
@@ -94,6 +91,15 @@ func openData(p *lang.Program, spec DataSpec, seed int64, val float64) (data.Sou
 		return nil, fmt.Errorf("data %s has %d token ids but the model's vocab is %d", src.Name(), src.Vocab(), p.Model.Vocab)
 	}
 	return src, nil
+}
+
+// dataPath is the data file of a run ("" for synthetic data): spec's, or
+// the program's `data file=...`.
+func dataPath(p *lang.Program, spec DataSpec) string {
+	if spec.Path == "" && p.Train.Data.Kind == lang.DataFile {
+		return p.Train.Data.Path
+	}
+	return spec.Path
 }
 
 // valFraction is the held-out fraction of the run's data file: the

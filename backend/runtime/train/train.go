@@ -341,6 +341,16 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 		return nil, err
 	}
 
+	if r.diagEvery = overrideInt(opts.DiagEvery, tr.Diagnostics.Every); r.diagEvery < 0 {
+		return nil, fmt.Errorf("the diagnostics interval %d must not be negative", r.diagEvery)
+	}
+	if tr.Eval.Every > 0 {
+		r.val, r.hasVal = valWindows(r.src, r.seed, r.B, r.T, tr.Eval.Batches)
+	}
+	if err := r.checkMemory(); err != nil {
+		return nil, err
+	}
+
 	binds := map[string]int{compiler.SymBatch: r.B, compiler.SymTime: r.T}
 	if r.g, err = gb.Build(m, gb.Options{Binds: binds, DType: gb.Float32, Grad: true}); err != nil {
 		return nil, fmt.Errorf("building the training graph: %w", err)
@@ -349,15 +359,10 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 	if r.ev, err = newEvaluator(m, r.g, r.B, r.T); err != nil {
 		return nil, err
 	}
-	if r.diagEvery = overrideInt(opts.DiagEvery, tr.Diagnostics.Every); r.diagEvery < 0 {
-		return nil, fmt.Errorf("the diagnostics interval %d must not be negative", r.diagEvery)
-	} else if r.diagEvery > 0 {
+	if r.diagEvery > 0 {
 		if r.diag, err = newDiagnoser(p, r.g, r.B, r.T); err != nil {
 			return nil, err
 		}
-	}
-	if tr.Eval.Every > 0 {
-		r.val, r.hasVal = valWindows(r.src, r.seed, r.B, r.T, tr.Eval.Batches)
 	}
 
 	if r.moe, err = newMoEState(p, r.g, r.B, r.T); err != nil {
