@@ -141,6 +141,12 @@ type hcCoeffsGradK struct {
 
 func hcCoeffsGrad[T float](k hcCoeffsGradK, x [][]T, y []T) {
 	X := streamX(k.role.inputOf(), x[0])
+	if k.role != nil && k.role.parts != nil {
+		// all of dX here, from the parts hc.write and hc.read left
+		kernels.HCCoeffsBwdX(X, x[1], x[2], x[3], x[4], k.st, k.tmp, k.n, k.k, kernelParts[T](k.role.parts),
+			gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), gradDst(k.g, y, 3))
+		return
+	}
 	// with a stream plan, dx adds to what hc.write and hc.read put there
 	accX := k.role != nil && k.role.xGrad != nil
 	kernels.HCCoeffsBwd(X, x[1], x[2], x[3], x[4], k.st, k.tmp, k.n, k.k, accX,
@@ -194,6 +200,12 @@ type hcReadGradK struct {
 func hcReadGrad[T float](k hcReadGradK, x [][]T, y []T) {
 	X := streamX(k.role.inputOf(), x[1])
 	dX, add := gradDst(k.g, y, 1), false
+	if k.role != nil && k.role.parts != nil {
+		// dX is hc.coeffs's to compute (streams.go)
+		k.role.parts.H, k.role.parts.GU = x[0], x[2]
+		kernels.HCReadBwd(x[0], X, x[2], gradDst(k.g, y, 0), nil, false, k.n, k.c)
+		return
+	}
 	if k.role != nil && k.role.xGrad != nil {
 		// hc.write's backward wrote its part of dX first
 		add = true
@@ -262,7 +274,11 @@ type hcWriteGradK struct {
 func hcWriteGrad[T float](k hcWriteGradK, x [][]T, y []T) {
 	X := streamX(k.role.inputOf(), x[1])
 	dX := gradDst(k.g, y, 1)
-	if k.role != nil && k.role.xGrad != nil {
+	if k.role != nil && k.role.parts != nil {
+		// dX is hc.coeffs's to compute (streams.go)
+		k.role.parts.R, k.role.parts.G = x[0], x[4]
+		dX = nil
+	} else if k.role != nil && k.role.xGrad != nil {
 		// the first part of X's accumulated gradient (streams.go)
 		dX = refBuf[T](k.role.xGrad, len(X))
 	}

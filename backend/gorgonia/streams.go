@@ -57,6 +57,11 @@ type hcRole struct {
 	// false (and xGrad is set) the op declares no gradient for X: hc.write
 	// writes its part into xGrad, hc.read adds it.
 	final bool
+	// parts, when set (with xGrad, for an X read by all three ops), is
+	// shared by the three: hc.write's and hc.read's backward compute no
+	// part of dX but leave their inputs here, and hc.coeffs's computes
+	// all of dX in one pass over X (kernels.HCCoeffsBwdX).
+	parts *xParts
 	// in, when set, is the recomputed stream tensor that is the op's X: its
 	// backward reads it from there (its forward reads the Gorgonia input).
 	in *member
@@ -64,6 +69,22 @@ type hcRole struct {
 	// op produces: its forward writes into the shared buffers and records
 	// its inputs for the recomputation.
 	out *member
+}
+
+// xParts is what hc.write's and hc.read's backward leave, in one backward
+// pass, to hc.coeffs's for one stream tensor X (hcRole.parts): R = hRes and
+// G = the gradient of hc.write's output, H = hPre and GU = the gradient of
+// hc.read's output ([]float32 or []float64). They are inputs of those
+// backward ops, so they hold these values until the next step.
+type xParts struct{ R, G, H, GU any }
+
+// kernelParts returns p as the kernel's HCXParts of element type T.
+func kernelParts[T float](p *xParts) *kernels.HCXParts[T] {
+	R, _ := p.R.([]T)
+	G, _ := p.G.([]T)
+	H, _ := p.H.([]T)
+	GU, _ := p.GU.([]T)
+	return &kernels.HCXParts[T]{R: R, G: G, H: H, GU: GU}
 }
 
 // chain is one sequence X_0 → X_1 → … of planned stream tensors.
@@ -203,6 +224,12 @@ func planStreams(m *ir.Module, live map[*ir.Value]bool) *streamPlan {
 			if coeffs != nil {
 				r := role(coeffs)
 				r.xGrad, r.final = g, true
+			}
+			if coeffs != nil && read != nil {
+				// hc.coeffs's backward runs after both others: it
+				// computes all of dX
+				xp := &xParts{}
+				role(write).parts, role(read).parts, role(coeffs).parts = xp, xp, xp
 			}
 		}
 		if S > 0 && pos > 0 && pos%S != 0 {

@@ -304,20 +304,8 @@ func TestVectorKernels(t *testing.T) {
 // and in float32 (AVX2 when available).
 func TestStreamGradAccumulate(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	rnd := func(n int) []float64 {
-		x := make([]float64, n)
-		for i := range x {
-			x[i] = rng.NormFloat64()
-		}
-		return x
-	}
-	f32 := func(x []float64) []float32 {
-		y := make([]float32, len(x))
-		for i, v := range x {
-			y[i] = float32(v)
-		}
-		return y
-	}
+	rnd := func(n int) []float64 { return normals(rng, n) }
+	f32 := narrow
 	check := func(name string, tol float64, d0, fresh, added []float64) {
 		t.Helper()
 		for i := range d0 {

@@ -222,13 +222,41 @@ TGT static void proj_4x24(const float *xp, const float *pk, int w, int kb, __m25
 	acc[2][0] = a20; acc[2][1] = a21; acc[2][2] = a22; acc[3][0] = a30; acc[3][1] = a31; acc[3][2] = a32;
 }
 
+// The sum of squares of one row of x, a K-block (kb floats from k0) at a
+// time from the packed copy xr, in exactly vdot's order (vecmath.h): its
+// two accumulators, 16 floats a step, live in sq between blocks (every
+// block but the last is a multiple of 16 long); after the last block it
+// sets *inv = 1/sqrt(Σx²/K + eps) as mhcc_rms_inv does.
+TGT static inline void proj_sumsq(const float *xr, float *sq, int k0, int kb, int K, double eps, float *inv) {
+	__m256 s0 = k0 == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(sq);
+	__m256 s1 = k0 == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(sq + 8);
+	int i = 0;
+	for (; i <= kb - 16; i += 16) {
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + i), _mm256_loadu_ps(xr + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + i + 8), _mm256_loadu_ps(xr + i + 8), s1);
+	}
+	if (k0 + kb < K) {
+		_mm256_storeu_ps(sq, s0);
+		_mm256_storeu_ps(sq + 8, s1);
+		return;
+	}
+	for (; i <= kb - 8; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xr + i), _mm256_loadu_ps(xr + i), s0);
+	float s = hsum(_mm256_add_ps(s0, s1));
+	for (; i < kb; i++) s += xr[i] * xr[i];
+	*inv = (float)(1.0 / __builtin_sqrt((double)s / K + eps));
+}
+
 // m[t, 0:w] = x[t, 0:K]·phi[K, w] for t in [t0, t1): the thin product of
 // hc.coeffs. For each block of PROJ_KB rows of phi (24 KiB at w = 24, kept
 // in L1) every tile of 4 tokens × 24 columns accumulates in 12 registers;
 // the tile's 4 rows of x are first copied into a contiguous buffer, because
 // they are K floats apart (a power of two at the usual widths) and read in
 // step they would evict each other from L1.
-TGT void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w) {
+//
+// With inv (and sq: scratch of 16 floats per token of [t0, t1)), it also
+// sets inv[t] = 1/sqrt(mean(x_t²) + eps) from the packed copies, equal to
+// mhcc_rms_inv's, so that x is read once.
+TGT static void hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w, float *inv, float *sq, double eps) {
 	float xp[4 * PROJ_KB] __attribute__((aligned(32)));
 	for (int j0 = 0; j0 < w; j0 += 24) {
 		__m256i mk[3];
@@ -247,6 +275,9 @@ TGT void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1
 					if (r < tr) memcpy(xp + r * PROJ_KB, x + (size_t)(t + r) * K + k0, sizeof(float) * kb);
 					else memset(xp + r * PROJ_KB, 0, sizeof(float) * kb);
 				}
+				if (inv && j0 == 0)
+					for (int r = 0; r < tr; r++)
+						proj_sumsq(xp + r * PROJ_KB, sq + (size_t)(t + r - t0) * 16, k0, kb, K, eps, inv + t + r);
 				if (nv == 3 && full) proj_4x24(xp, phi + (size_t)k0 * w + j0, w, kb, acc);
 				else if (nv == 3) PROJ_KBLOCK(4, 3);
 				else if (nv == 2) PROJ_KBLOCK(4, 2);
@@ -256,6 +287,20 @@ TGT void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1
 			}
 		}
 	}
+}
+
+#define PROJ_TT 128
+
+// hc_proj over [t0, t1); with inv, PROJ_TT tokens at a time, whose sums of
+// squares fit in scratch on the stack (every m[t, j] and inv[t] sums in the
+// same order whatever the range).
+TGT void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w, float *inv, double eps) {
+	if (!inv) {
+		hc_proj(x, phi, m, t0, t1, K, w, NULL, NULL, eps);
+		return;
+	}
+	float sq[PROJ_TT * 16];
+	for (int t = t0; t < t1; t += PROJ_TT) hc_proj(x, phi, m, t, t1 - t < PROJ_TT ? t1 : t + PROJ_TT, K, w, inv, sq, eps);
 }
 
 // ---------------------------------------------------------------- hc.coeffs weight gradient
@@ -319,5 +364,43 @@ TGT void mhcc_axpy_rows(const float *x, const float *c, float *y, int r0, int r1
 		int i = 0;
 		for (; i <= k - 8; i += 8) _mm256_storeu_ps(yr + i, _mm256_fmadd_ps(cr, _mm256_loadu_ps(xr + i), _mm256_loadu_ps(yr + i)));
 		for (; i < k; i++) yr[i] += c[r] * xr[i];
+	}
+}
+
+// dX_tj = Σ_i R[t,i,j]·G_ti + h[t,j]·gu_t + cs[t]·X_tj: the parts of a stream
+// tensor's gradient from hc.write, hc.read and hc.coeffs' RMS term in one
+// pass (hc.go, HCXParts; the GEMM adds dz·phiᵀ afterwards)
+TGT static inline void hc_xparts(const float *R, const float *G, const float *h, const float *gu, const float *cs, const float *X,
+                                 float *dX, int t0, int t1, int n, int c) {
+	for (int t = t0; t < t1; t++) {
+		const float *gt = G + (size_t)t * n * c, *rt = R + (size_t)t * n * n, *ut = gu + (size_t)t * c;
+		__m256 ct = _mm256_set1_ps(cs[t]);
+		for (int j = 0; j < n; j++) {
+			const float *xj = X + ((size_t)t * n + j) * c;
+			float *d = dX + ((size_t)t * n + j) * c;
+			__m256 hj = _mm256_set1_ps(h[(size_t)t * n + j]);
+			int k = 0;
+			for (; k <= c - 8; k += 8) {
+				__m256 acc = _mm256_mul_ps(_mm256_set1_ps(rt[j]), _mm256_loadu_ps(gt + k));
+				for (int i = 1; i < n; i++) acc = _mm256_fmadd_ps(_mm256_set1_ps(rt[i * n + j]), _mm256_loadu_ps(gt + i * c + k), acc);
+				acc = _mm256_fmadd_ps(hj, _mm256_loadu_ps(ut + k), acc);
+				_mm256_storeu_ps(d + k, _mm256_fmadd_ps(ct, _mm256_loadu_ps(xj + k), acc));
+			}
+			for (; k < c; k++) {
+				float a = rt[j] * gt[k];
+				for (int i = 1; i < n; i++) a += rt[i * n + j] * gt[i * c + k];
+				d[k] = a + h[(size_t)t * n + j] * ut[k] + cs[t] * xj[k];
+			}
+		}
+	}
+}
+
+TGT void mhcc_hc_xparts(const float *R, const float *G, const float *h, const float *gu, const float *cs, const float *X, float *dX,
+                        int t0, int t1, int n, int c) {
+	switch (n) {
+	case 1: hc_xparts(R, G, h, gu, cs, X, dX, t0, t1, 1, c); break;
+	case 2: hc_xparts(R, G, h, gu, cs, X, dX, t0, t1, 2, c); break;
+	case 4: hc_xparts(R, G, h, gu, cs, X, dX, t0, t1, 4, c); break;
+	default: hc_xparts(R, G, h, gu, cs, X, dX, t0, t1, n, c);
 	}
 }

@@ -19,8 +19,9 @@ func HCCoeffsFwd[T Float](x, phi, alpha, bias, y []T, st *Side, n, k int, eps fl
 			// registers, the 4 rows of x packed so that they do not
 			// conflict in L1): 71 GFLOP/s against the packed GEMM's 41 at
 			// [512, 2048]·[2048, 24].
-			vHCProj(xf, any(phi).([]float32), any(m).([]float32), lo, hi, k, w)
-			vRMSInv(xf, any(inv).([]float32), lo, hi, k, eps)
+			// It also computes 1/r from its packed rows of x, equal to
+			// vRMSInv's, so that x is read once.
+			vHCProj(xf, any(phi).([]float32), any(m).([]float32), any(inv).([]float32), lo, hi, k, w, eps)
 		} else {
 			gemm(false, false, hi-lo, w, k, x[lo*k:], k, phi, w, 0, m[lo*w:], w)
 			for t := lo; t < hi; t++ {
@@ -57,6 +58,29 @@ func HCCoeffsFwd[T Float](x, phi, alpha, bias, y []T, st *Side, n, k int, eps fl
 // gradient: the stream plan of backend/gorgonia/streams.go); else it is
 // overwritten. st is HCCoeffsFwd's, tmp holds scratch.
 func HCCoeffsBwd[T Float](x, phi, alpha, y, gy []T, st, tmp *Side, n, k int, accX bool, dx, dphi, dalpha, dbias []T) {
+	hcCoeffsBwd(x, phi, alpha, y, gy, st, tmp, n, k, accX, nil, dx, dphi, dalpha, dbias)
+}
+
+// HCXParts are the parts of a stream tensor's gradient that hc.write's and
+// hc.read's backward leave to hc.coeffs's (the stream plan of
+// backend/gorgonia/streams.go), for X [N, n, c]: dX_tj gets
+// Σ_i R[t,i,j]·G_ti from hc.write (R = hRes [N, n, n], G its output's
+// gradient [N, n, c]) and H[t,j]·GU_t from hc.read (H = hPre [N, n], GU
+// its output's gradient [N, c]).
+type HCXParts[T Float] struct {
+	R, G, H, GU []T
+}
+
+// HCCoeffsBwdX is HCCoeffsBwd that also adds the parts p of X's gradient
+// into dx (overwritten, not added to): one pass over the stream tensor
+// computes Σ_i R_ij·G_i + H_j·GU + the RMS term, then the GEMM adds
+// dz·phiᵀ, where hc.write's, hc.read's and hc.coeffs's backward would
+// each have read and written dx.
+func HCCoeffsBwdX[T Float](x, phi, alpha, y, gy []T, st, tmp *Side, n, k int, p *HCXParts[T], dx, dphi, dalpha, dbias []T) {
+	hcCoeffsBwd(x, phi, alpha, y, gy, st, tmp, n, k, false, p, dx, dphi, dalpha, dbias)
+}
+
+func hcCoeffsBwd[T Float](x, phi, alpha, y, gy []T, st, tmp *Side, n, k int, accX bool, xp *HCXParts[T], dx, dphi, dalpha, dbias []T) {
 	w := len(phi) / k // 2n + R (R = n², or n! for permutations)
 	N := len(x) / k
 	m := SideBuf[T](st, 0, N*w)
@@ -96,6 +120,11 @@ func HCCoeffsBwd[T Float](x, phi, alpha, y, gy []T, st, tmp *Side, n, k int, acc
 		// dx: the packed GEMM (NT) and a scaled add, also for float32: the
 		// thin kernel it replaced measured 20–26 GFLOP/s against the GEMM's 30–35
 		// at the shapes of examples/bench (N = 1024–2048, K = 512–2048, w = 24).
+		if dx != nil && hi > lo && xp != nil {
+			hcXParts(xp, x, cst, dx, lo, hi, len(xp.H)/N, vec)
+			gemm(false, true, hi-lo, k, w, dz[lo*w:], w, phi, w, 1, dx[lo*k:], k)
+			return
+		}
 		if dx != nil && hi > lo {
 			var beta T
 			if accX {
@@ -269,32 +298,50 @@ func HCWriteBwd[T Float](R, X, p, y, G, dR, dX, dp, dy []T, n, c int) {
 			}
 			if dX != nil {
 				for j := 0; j < n; j++ {
-					d := dX[(t*n+j)*c : (t*n+j+1)*c]
-					r0 := R[t*n*n+j]
-					for k, v := range gt[:c] {
-						d[k] = r0 * v
-					}
-					for i := 1; i < n; i++ {
-						ri := R[(t*n+i)*n+j]
-						for k, v := range gt[i*c : (i+1)*c] {
-							d[k] += ri * v
-						}
-					}
+					mixRows(dX[(t*n+j)*c:(t*n+j+1)*c], gt, R[t*n*n+j:], n, n, c)
 				}
 			}
 			if dy != nil {
-				d := dy[t*c : (t+1)*c]
-				p0 := p[t*n]
-				for k, v := range gt[:c] {
-					d[k] = p0 * v
-				}
-				for i := 1; i < n; i++ {
-					pi := p[t*n+i]
-					for k, v := range gt[i*c : (i+1)*c] {
-						d[k] += pi * v
-					}
-				}
+				mixRows(dy[t*c:(t+1)*c], gt, p[t*n:], 1, n, c)
 			}
 		}
 	})
+}
+
+// hcXParts sets dX_tj = Σ_i R[t,i,j]·G_ti + H[t,j]·GU_t + cs[t]·X_tj for
+// the tokens [lo, hi) of X [N, n, c] (HCXParts).
+func hcXParts[T Float](p *HCXParts[T], X, cs, dX []T, lo, hi, n int, vec bool) {
+	c := len(p.GU) / (len(p.H) / n)
+	if vec {
+		f := func(s []T) []float32 { return any(s).([]float32) }
+		vHCXParts(f(p.R), f(p.G), f(p.H), f(p.GU), f(cs), f(X), f(dX), lo, hi, n, c)
+		return
+	}
+	for t := lo; t < hi; t++ {
+		gt, ut, rt, ct := p.G[t*n*c:(t+1)*n*c], p.GU[t*c:(t+1)*c], p.R[t*n*n:(t+1)*n*n], cs[t]
+		for j := 0; j < n; j++ {
+			o := (t*n + j) * c
+			d, xj, hj := dX[o:o+c], X[o:o+c], p.H[t*n+j]
+			mixRows(d, gt, rt[j:], n, n, c)
+			for e := range d {
+				d[e] += hj*ut[e] + ct*xj[e]
+			}
+		}
+	}
+}
+
+// mixRows sets d = Σ_i a[i·stride]·G_i for one token's G [n, c]: column j
+// of R [n, n] with a = R[j:] and stride n (the part of dX_j through a
+// stream mix), or p [n] with stride 1.
+func mixRows[T Float](d, G, a []T, stride, n, c int) {
+	a0 := a[0]
+	for k, v := range G[:c] {
+		d[k] = a0 * v
+	}
+	for i := 1; i < n; i++ {
+		ai := a[i*stride]
+		for k, v := range G[i*c : (i+1)*c] {
+			d[k] += ai * v
+		}
+	}
 }

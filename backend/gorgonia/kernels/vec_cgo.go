@@ -105,12 +105,18 @@ func cbool(b bool) C.int {
 	return 0
 }
 
-func vHCProj(x, phi, m []float32, t0, t1, k, w int) {
-	C.mhcc_hc_proj(fp(x), fp(phi), fp(m), C.int(t0), C.int(t1), C.int(k), C.int(w))
+// vHCProj computes m = x·phi for the tokens [t0, t1) and, with inv, their
+// 1/rms.
+func vHCProj(x, phi, m, inv []float32, t0, t1, k, w int, eps float64) {
+	C.mhcc_hc_proj(fp(x), fp(phi), fp(m), C.int(t0), C.int(t1), C.int(k), C.int(w), fp(inv), C.double(eps))
 }
 
 func vHCDphi(x, dz, dphi []float32, t0, t1, k, w int) {
 	C.mhcc_hc_dphi(fp(x), fp(dz), fp(dphi), C.int(t0), C.int(t1), C.int(k), C.int(w))
+}
+
+func vHCXParts(R, G, h, gu, cs, X, dX []float32, t0, t1, n, c int) {
+	C.mhcc_hc_xparts(fp(R), fp(G), fp(h), fp(gu), fp(cs), fp(X), fp(dX), C.int(t0), C.int(t1), C.int(n), C.int(c))
 }
 
 func vAxpyRows(x, c, y []float32, r0, r1, k int) {

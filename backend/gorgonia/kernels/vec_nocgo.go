@@ -43,5 +43,10 @@ func vBinGrad(kind, w int, a, b []float32, c float32, g, y []float32) { panic("n
 func vUnaryGrad(kind int, xy, g, dx []float32)                        { panic("no vector kernels") }
 
 func vAxpyRows(x, c, y []float32, r0, r1, k int) { panic("no vector kernels") }
+func vHCXParts(R, G, h, gu, cs, X, dX []float32, t0, t1, n, c int) {
+	panic("no vector kernels")
+}
 
-func vHCProj(x, phi, m []float32, t0, t1, k, w int) { panic("no vector kernels") }
+func vHCProj(x, phi, m, inv []float32, t0, t1, k, w int, eps float64) {
+	panic("no vector kernels")
+}
