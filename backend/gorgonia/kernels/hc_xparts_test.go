@@ -12,7 +12,7 @@ import (
 // replaces: hc.write's backward writing dX, hc.read's adding its part and
 // hc.coeffs's adding its own. Checked in float64 (the Go loops) and in
 // float32 (the AVX2 kernel when available) against the float64 passes, at
-// widths c with and without a vector tail, for n = 1, 3, 4; the other
+// widths c with and without a vector tail, for n = 1, 3, 4, 9; the other
 // gradients (dphi, dalpha, dbias) must not change.
 func TestHCCoeffsBwdX(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -32,7 +32,7 @@ func TestHCCoeffsBwdX(t *testing.T) {
 			}
 		}
 	}
-	for _, n := range []int{1, 3, 4} {
+	for _, n := range []int{1, 3, 4, 9} { // 9: more streams than the AVX2 kernel keeps in registers
 		for _, c := range []int{8, 19, 40} {
 			const tok = 9
 			k := n * c
