@@ -30,6 +30,7 @@ const (
 	codeInvalidParams  = -32602
 	codeInternalError  = -32603
 	codeNotInitialized = -32002
+	codeRequestFailed  = -32803 // a valid request that cannot be done, such as formatting a file that does not parse
 )
 
 // message is any JSON-RPC message: a request (ID and Method), a
@@ -68,13 +69,14 @@ type notification struct {
 // conn reads framed messages from r and writes them to w; writes may come
 // from several goroutines (responses and debounced diagnostics).
 type conn struct {
-	r   *bufio.Reader
-	wmu sync.Mutex
-	w   io.Writer
+	r     *bufio.Reader
+	limit int64 // the largest message read (maxMessage)
+	wmu   sync.Mutex
+	w     io.Writer
 }
 
 func newConn(r io.Reader, w io.Writer) *conn {
-	return &conn{r: bufio.NewReader(r), w: w}
+	return &conn{r: bufio.NewReader(r), w: w, limit: maxMessage}
 }
 
 // errFraming is a header the stream cannot be read past.
@@ -97,11 +99,11 @@ func (c *conn) read() ([]byte, error) {
 	if err != nil || n < 0 {
 		return nil, fmt.Errorf("%w: Content-Length %q", errFraming, v)
 	}
-	if n > maxMessage {
+	if n > c.limit {
 		if _, err := io.CopyN(io.Discard, c.r, n); err != nil {
 			return nil, fmt.Errorf("%w: %v", errFraming, err)
 		}
-		return nil, fmt.Errorf("message of %d bytes is larger than the limit of %d", n, maxMessage)
+		return nil, fmt.Errorf("message of %d bytes is larger than the limit of %d", n, c.limit)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(c.r, body); err != nil {

@@ -47,14 +47,6 @@ type cursor struct {
 	before int
 }
 
-// keyword is the statement's keyword, "" when it has none yet.
-func (c *cursor) keyword() string {
-	if len(c.stmt) > 0 && c.before > 0 && c.stmt[0].Kind == lang.TokenIdent {
-		return c.stmt[0].Text
-	}
-	return ""
-}
-
 // ends reports whether t ends a statement (and starts the next).
 func ends(t lang.Token) bool {
 	return t.Kind == lang.TokenSep || (t.Kind == lang.TokenPunct && (t.Text == "{" || t.Text == "}"))

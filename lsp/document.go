@@ -2,7 +2,7 @@ package lsp
 
 import (
 	"net/url"
-	"path/filepath"
+	"path"
 	"time"
 
 	"github.com/tliron/glsp"
@@ -17,7 +17,7 @@ import (
 // first asked for and dropped when the text changes.
 type document struct {
 	uri     string
-	path    string // the file name in diagnostics and the checker
+	path    string // the file name the checker is given (pathOf)
 	version int32
 	text    []byte
 	lines   *lineIndex
@@ -35,14 +35,16 @@ type document struct {
 	summary    *compiler.Summary // nil when the program does not compile
 }
 
-// pathOf turns a document URI into the file name the checker reports:
-// the path of a file: URI, else the URI itself.
+// pathOf turns a document URI into the file name the checker is given:
+// the base name of a file: URI's path (what `mhcc explain` lines in a
+// hover show), else the URI itself. The checker reads no other file, so
+// the folder does not matter.
 func pathOf(uri string) string {
 	u, err := url.Parse(uri)
 	if err != nil || u.Scheme != "file" || u.Path == "" {
 		return uri
 	}
-	return filepath.FromSlash(u.Path)
+	return path.Base(u.Path)
 }
 
 func newDocument(uri string, version int32, text string) *document {

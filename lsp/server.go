@@ -51,7 +51,11 @@ type Server struct {
 // the client sends exit or r ends. The error is nil after exit or at the
 // end of r, else what broke the stream.
 func Serve(r io.Reader, w io.Writer, opts Options) error {
-	s := newServer(newConn(r, w), opts)
+	return newServer(newConn(r, w), opts).serve()
+}
+
+// serve reads and handles messages until exit or the end of the input.
+func (s *Server) serve() error {
 	defer s.closeAll()
 	for {
 		body, err := s.conn.read()
@@ -61,7 +65,7 @@ func Serve(r io.Reader, w io.Writer, opts Options) error {
 		case errors.Is(err, errFraming):
 			return err
 		case err != nil:
-			s.logf("%v", err)
+			s.logf("%v", err) // a message too large: skipped
 			continue
 		}
 		s.handleMessage(body)
@@ -178,7 +182,7 @@ func (s *Server) call(method string, params json.RawMessage) (result any, rerr *
 	case !validParams:
 		return nil, &rpcError{Code: codeInvalidParams, Message: fmt.Sprintf("bad params of %s: %v", method, err)}
 	case err != nil:
-		return nil, &rpcError{Code: codeInternalError, Message: err.Error()}
+		return nil, &rpcError{Code: codeRequestFailed, Message: err.Error()}
 	}
 	return r, nil
 }

@@ -1,0 +1,106 @@
+package lsp
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tliron/glsp"
+	protocol "github.com/tliron/glsp/protocol_3_16"
+)
+
+// frame frames one message body.
+func frame(body string) string {
+	return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+}
+
+// replies reads the framed messages in out.
+func replies(t *testing.T, out []byte) []message {
+	t.Helper()
+	r := bufio.NewReader(bytes.NewReader(out))
+	var msgs []message
+	for {
+		h, err := textproto.NewReader(r).ReadMIMEHeader()
+		if err == io.EOF {
+			return msgs
+		}
+		if err != nil {
+			t.Fatalf("bad header in the output: %v\n%s", err, out)
+		}
+		n, _ := strconv.Atoi(h.Get("Content-Length"))
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r, body); err != nil {
+			t.Fatal(err)
+		}
+		var m message
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+}
+
+// TestProtocolErrors sends what a broken or hostile client might: each
+// request gets one response with the right error code, notifications get
+// none, a panic in a handler becomes an internal error, and the session
+// goes on to exit.
+func TestProtocolErrors(t *testing.T) {
+	hover := `{"textDocument":{"uri":"file:///m.mhc"},"position":{"line":0,"character":0}}`
+	in := strings.Join([]string{
+		frame(`{"jsonrpc":"2.0","id":1,"method":"textDocument/hover","params":` + hover + `}`), // before initialize
+		frame(`{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"capabilities":{}}}`),
+		frame(`{not json`),
+		frame(`{"jsonrpc":"2.0","id":3,"method":"no/such/method"}`),
+		frame(`{"jsonrpc":"2.0","method":"no/such/notification"}`),
+		frame(`{"jsonrpc":"2.0","id":4,"method":"textDocument/hover","params":"a string"}`),
+		frame(`{"jsonrpc":"2.0","method":"textDocument/didOpen","params":[1,2]}`),
+		frame(`{"jsonrpc":"2.0","id":5,"method":"textDocument/hover","params":` + hover + `}`),              // not open: null
+		frame(`{"jsonrpc":"2.0","id":6,"method":"textDocument/definition","params":` + hover + `}`),         // panics (below)
+		frame(`{"jsonrpc":"2.0","id":10,"method":"shutdown","params":"` + strings.Repeat("x", 1000) + `"}`), // too large: skipped
+		frame(`{"jsonrpc":"2.0","id":7,"method":"shutdown"}`),
+		frame(`{"jsonrpc":"2.0","id":8,"method":"textDocument/hover","params":` + hover + `}`), // after shutdown
+		frame(`{"jsonrpc":"2.0","method":"exit"}`),
+		frame(`{"jsonrpc":"2.0","id":9,"method":"shutdown"}`), // after exit: not read
+	}, "")
+	var out, log bytes.Buffer
+	s := newServer(newConn(strings.NewReader(in), &out), Options{Log: &log})
+	s.handler.TextDocumentDefinition = func(_ *glsp.Context, p *protocol.DefinitionParams) (any, error) {
+		var xs []string
+		return xs[len(p.TextDocument.URI)], nil // a bug: an index out of range
+	}
+	s.conn.limit = 500
+	if err := s.serve(); err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	want := []struct {
+		id   string
+		code int
+	}{
+		{"1", codeNotInitialized}, {"2", 0}, {"null", codeParseError}, {"3", codeMethodNotFound},
+		{"4", codeInvalidParams}, {"5", 0}, {"6", codeInternalError}, {"7", 0}, {"8", codeInvalidRequest},
+	}
+	got := replies(t, out.Bytes())
+	if len(got) != len(want) {
+		t.Fatalf("%d responses, want %d:\n%s", len(got), len(want), out.String())
+	}
+	for i, w := range want {
+		code := 0
+		if got[i].Error != nil {
+			code = got[i].Error.Code
+		}
+		if string(got[i].ID) != w.id || code != w.code {
+			t.Errorf("response %d: id %s, error %d; want id %s, error %d", i, got[i].ID, code, w.id, w.code)
+		}
+	}
+	for _, want := range []string{"index out of range", "larger than the limit of 500"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("the log does not say %q:\n%s", want, log.String())
+		}
+	}
+}
