@@ -25,6 +25,10 @@ func (s *Server) completion(_ *glsp.Context, p *protocol.CompletionParams) (any,
 	}
 	d.check()
 	off := d.lines.offset(p.Position)
+	items := []protocol.CompletionItem{}
+	if inCommentOrString(d.text, d.toks, off) {
+		return protocol.CompletionList{Items: items}, nil
+	}
 	c := locate(d.toks, off)
 	n := c.before
 	prefix := ""
@@ -34,7 +38,6 @@ func (s *Server) completion(_ *glsp.Context, p *protocol.CompletionParams) (any,
 			n--
 		}
 	}
-	var items []protocol.CompletionItem
 	for _, it := range candidates(c, n, off) {
 		if strings.HasPrefix(it.Label, prefix) {
 			it.SortText = ptr(fmt.Sprintf("%04d", len(items)))

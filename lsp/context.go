@@ -1,6 +1,8 @@
 package lsp
 
 import (
+	"bytes"
+
 	"github.com/mhcc/mhcc/lang"
 )
 
@@ -14,6 +16,7 @@ import (
 // its `let` definitions.
 type body struct {
 	keyword  string
+	opener   lang.Token // the keyword of the statement that opened it
 	parent   *body
 	keywords []string
 	lets     []lang.Token // the NAME of each `let NAME = ...`
@@ -83,11 +86,11 @@ func locate(toks []lang.Token, off int) *cursor {
 			}
 			switch toks[i].Text {
 			case "{":
-				kw := ""
+				nb := &body{parent: b}
 				if len(stmt) > 0 {
-					kw = stmt[0].Text
+					nb.keyword, nb.opener = stmt[0].Text, stmt[0]
 				}
-				b = &body{keyword: kw, parent: b}
+				b = nb
 			case "}":
 				if b.parent != nil {
 					b = b.parent
@@ -129,4 +132,23 @@ func tokenAt(toks []lang.Token, off int) int {
 		}
 	}
 	return end
+}
+
+// inCommentOrString reports whether off is inside a comment or a string
+// (a closed one, or one open to the end of the line), where nothing is
+// completed.
+func inCommentOrString(text []byte, toks []lang.Token, off int) bool {
+	off = min(max(off, 0), len(text))
+	start := bytes.LastIndexByte(text[:off], '\n') + 1
+	for _, t := range toks {
+		if t.Pos.Offset >= off {
+			break
+		}
+		if off < t.End.Offset { // inside a token
+			return t.Kind == lang.TokenString
+		}
+		start = max(start, t.End.Offset)
+	}
+	rest := text[start:off] // after the last token before off, on its line
+	return bytes.IndexByte(rest, '#') >= 0 || bytes.Count(rest, []byte{'"'})%2 == 1
 }

@@ -107,15 +107,37 @@ func statementHover(d *document, c *cursor, spec *lang.StatementSpec) string {
 	if d.prog == nil {
 		return text
 	}
-	switch {
-	case spec.Keyword == "block":
+	if spec.Keyword == "block" {
 		return text + blockHover(d, c.stmt[0])
-	case !spec.Body && spec.Keyword != "let" && (c.body.keyword == "model" || c.body.keyword == "train"):
-		if lines := d.prog.ExplainUnder(c.body.keyword + "." + spec.Keyword); lines != "" {
-			text += "\nResolved (`mhcc explain`):\n\n```\n" + lines + "```\n"
+	}
+	if spec.Body || spec.Keyword == "let" {
+		return text
+	}
+	prefix := ""
+	switch c.body.keyword {
+	case "model", "train":
+		prefix = c.body.keyword + "." + spec.Keyword
+	case "block": // the first instance of the block
+		if paths := blockPaths(d.prog, c.body.opener); len(paths) > 0 {
+			prefix = "model." + paths[0] + "." + spec.Keyword
 		}
 	}
+	if lines := d.prog.ExplainUnder(prefix); prefix != "" && lines != "" {
+		text += "\nResolved (`mhcc explain`):\n\n```\n" + lines + "```\n"
+	}
 	return text
+}
+
+// blockPaths are the paths of the instances of the block statement at
+// kw (one per iteration of the `repeat`s around it).
+func blockPaths(p *lang.Program, kw lang.Token) []string {
+	var paths []string
+	for _, b := range p.Model.Blocks {
+		if b.Pos.Line == kw.Pos.Line && b.Pos.Col == kw.Pos.Col {
+			paths = append(paths, b.Path)
+		}
+	}
+	return paths
 }
 
 // blockHover is the summary's layer rows of the block statement at kw:
@@ -126,12 +148,7 @@ func blockHover(d *document, kw lang.Token) string {
 	if sum == nil {
 		return ""
 	}
-	var paths []string
-	for _, b := range d.prog.Model.Blocks {
-		if b.Pos.Line == kw.Pos.Line && b.Pos.Col == kw.Pos.Col {
-			paths = append(paths, b.Path)
-		}
-	}
+	paths := blockPaths(d.prog, kw)
 	if len(paths) == 0 {
 		return ""
 	}

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/tliron/glsp"
 	protocol "github.com/tliron/glsp/protocol_3_16"
@@ -102,5 +105,64 @@ func TestProtocolErrors(t *testing.T) {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("the log does not say %q:\n%s", want, log.String())
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer for the writes of the server's timers and
+// the reads of the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.b.Bytes())
+}
+
+// TestDebounce sends a burst of changes, well inside the debounce
+// interval: only the last one's diagnostics are published, once, after
+// those of the open.
+func TestDebounce(t *testing.T) {
+	var out syncBuffer
+	s := newServer(newConn(strings.NewReader(""), &out), Options{Debounce: time.Second})
+	defer s.closeAll()
+	const uri = "file:///m.mhc"
+	mustCall := func(method, params string) {
+		t.Helper()
+		if _, rerr := s.call(method, json.RawMessage(params)); rerr != nil {
+			t.Fatalf("%s: %s", method, rerr.Message)
+		}
+	}
+	mustCall("initialize", `{"capabilities":{}}`)
+	mustCall("textDocument/didOpen", `{"textDocument":{"uri":"`+uri+`","languageId":"mhc","version":1,"text":"model m {"}}`)
+	for v := 2; v <= 4; v++ {
+		mustCall("textDocument/didChange", fmt.Sprintf(`{"textDocument":{"uri":"%s","version":%d},"contentChanges":[{"text":"model m { vocab %d }"}]}`, uri, v, v))
+	}
+	versions := func() []int {
+		var vs []int
+		for _, m := range replies(t, out.Bytes()) {
+			var p struct{ Version int }
+			if err := json.Unmarshal(m.Params, &p); err != nil {
+				t.Fatal(err)
+			}
+			vs = append(vs, p.Version)
+		}
+		return vs
+	}
+	for deadline := time.Now().Add(30 * time.Second); !slices.Contains(versions(), 4); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no diagnostics of version 4; published: %v", versions())
+		}
+	}
+	if vs := versions(); !slices.Equal(vs, []int{1, 4}) {
+		t.Errorf("diagnostics published for versions %v, want [1 4]", vs)
 	}
 }
