@@ -47,9 +47,14 @@ type Server struct {
 	exited   bool
 }
 
+// ErrNoShutdown is Serve's error when the client sent exit without
+// shutdown first, for which the protocol asks the server to exit with 1.
+var ErrNoShutdown = errors.New("exit without shutdown")
+
 // Serve runs a session: it reads messages from r and writes to w until
-// the client sends exit or r ends. The error is nil after exit or at the
-// end of r, else what broke the stream.
+// the client sends exit or r ends. The error is nil at the end of r or
+// after shutdown and exit, ErrNoShutdown after an exit without shutdown,
+// else what broke the stream.
 func Serve(r io.Reader, w io.Writer, opts Options) error {
 	return newServer(newConn(r, w), opts).serve()
 }
@@ -69,7 +74,10 @@ func (s *Server) serve() error {
 			continue
 		}
 		s.handleMessage(body)
-		if s.isExited() {
+		if exited, down := s.state(); exited {
+			if !down {
+				return ErrNoShutdown
+			}
 			return nil
 		}
 	}
@@ -101,10 +109,11 @@ func newServer(c *conn, opts Options) *Server {
 	return s
 }
 
-func (s *Server) isExited() bool {
+// state reports whether exit and shutdown came.
+func (s *Server) state() (exited, shutdown bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.exited
+	return s.exited, s.shutdown
 }
 
 func (s *Server) logf(format string, args ...any) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/textproto"
@@ -164,5 +165,30 @@ func TestDebounce(t *testing.T) {
 	}
 	if vs := versions(); !slices.Equal(vs, []int{1, 4}) {
 		t.Errorf("diagnostics published for versions %v, want [1 4]", vs)
+	}
+}
+
+// TestExitCodes checks how a session ends: exit after shutdown is
+// success, exit without it ErrNoShutdown (the protocol's exit code 1), the
+// end of the input success, and a broken header an error.
+func TestExitCodes(t *testing.T) {
+	initialize := frame(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}`)
+	shutdown := frame(`{"jsonrpc":"2.0","id":2,"method":"shutdown"}`)
+	exit := frame(`{"jsonrpc":"2.0","method":"exit"}`)
+	for _, c := range []struct {
+		in   string
+		want error
+	}{
+		{initialize + shutdown + exit, nil},
+		{initialize + exit, ErrNoShutdown},
+		{exit, ErrNoShutdown},
+		{initialize, nil},
+		{initialize + "Content-Length: x\r\n\r\n{}", errFraming},
+		{initialize + "Content-Length: 10\r\n\r\n{}", errFraming},
+	} {
+		err := Serve(strings.NewReader(c.in), io.Discard, Options{})
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("Serve(%q) = %v, want %v", c.in, err, c.want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/mhcc/mhcc/lsp"
@@ -13,8 +14,13 @@ type lspCmd struct {
 
 // Run serves one editor session over stdin and stdout until the editor
 // sends exit or closes stdin. Problems the server survives go to stderr.
+// The exit code is 0, or 1 after an exit without shutdown (as the
+// protocol asks), or 3 when the stream breaks.
 func (c *lspCmd) Run(e *env) error {
 	err := lsp.Serve(os.Stdin, e.stdout, lsp.Options{Debounce: lsp.DefaultDebounce, Version: version, Log: e.stderr})
+	if errors.Is(err, lsp.ErrNoShutdown) {
+		return &exitError{code: 1}
+	}
 	if err != nil {
 		return &exitError{code: exitRuntime, err: err}
 	}

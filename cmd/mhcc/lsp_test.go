@@ -101,6 +101,7 @@ func TestLSPTranscripts(t *testing.T) {
 				t.Fatalf("unknown step %q", step)
 			}
 		}
+		c.shutdown()
 	})
 }
 

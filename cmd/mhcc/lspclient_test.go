@@ -26,6 +26,10 @@ type lspClient struct {
 	// msgs receives every message the server writes, read by one
 	// goroutine so that a test never blocks on a silent server.
 	msgs chan lspMessage
+	// exited is closed when the process has exited, with its error in
+	// exitErr.
+	exited  chan struct{}
+	exitErr error
 }
 
 // lspMessage is any message from the server.
@@ -64,14 +68,16 @@ func startLSP(t *testing.T) *lspClient {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &lspClient{t: t, cmd: cmd, in: in, out: bufio.NewReader(out), msgs: make(chan lspMessage, 64)}
-	go c.readLoop()
+	c := &lspClient{t: t, cmd: cmd, in: in, out: bufio.NewReader(out), msgs: make(chan lspMessage, 64), exited: make(chan struct{})}
+	go func() {
+		c.readLoop()
+		c.exitErr = cmd.Wait() // after the output is read to its end
+		close(c.exited)
+	}()
 	t.Cleanup(func() {
 		in.Close()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
 		select {
-		case <-done:
+		case <-c.exited:
 		case <-time.After(lspTimeout):
 			_ = cmd.Process.Kill()
 			t.Errorf("mhcc lsp did not exit when its stdin closed")
@@ -81,6 +87,22 @@ func startLSP(t *testing.T) *lspClient {
 		}
 	})
 	return c
+}
+
+// shutdown ends the session as an editor does, shutdown then exit, and
+// checks that the server exits with 0.
+func (c *lspClient) shutdown() {
+	c.t.Helper()
+	c.call("shutdown", nil, nil)
+	c.notify("exit", nil)
+	select {
+	case <-c.exited:
+		if c.exitErr != nil {
+			c.t.Errorf("mhcc lsp after shutdown and exit: %v, want exit code 0", c.exitErr)
+		}
+	case <-time.After(lspTimeout):
+		c.t.Fatal("mhcc lsp did not exit after exit")
+	}
 }
 
 func (c *lspClient) readLoop() {
