@@ -207,7 +207,7 @@ func (s *Server) initialize(*glsp.Context, *protocol.InitializeParams) (any, err
 			TextDocumentSync: protocol.TextDocumentSyncOptions{OpenClose: &yes, Change: &change},
 			HoverProvider:    true,
 			CompletionProvider: &protocol.CompletionOptions{
-				TriggerCharacters: []string{"=", " "},
+				TriggerCharacters: []string{"="}, // words trigger completion in editors anyway
 			},
 			DocumentFormattingProvider: true,
 			DefinitionProvider:         true,
