@@ -398,13 +398,9 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 		return fmt.Errorf("%w: unknown summary format %q (text, markdown, json)", ErrOptions, format)
 	}
 	md := format == FormatMarkdown
-	header := []string{"path", "op", "output", "params", "FLOPs/token"}
-	var rows [][]string
-	for _, r := range s.Rows {
-		rows = append(rows, []string{r.Path, r.Op, r.Shape, group(r.Params), human(r.FLOPs)})
-	}
-	rows = append(rows, []string{"total", "", "", group(s.Params), human(s.ForwardFLOPs)})
 	if md {
+		header := []string{"path", "op", "output", "params", "FLOPs/token"}
+		rows := rowCells(s.Rows, s.Params, s.ForwardFLOPs)
 		fmt.Fprintf(w, "**%s** (%s, %s)\n\n", s.Model, s.Source, s.Level)
 		fmt.Fprintf(w, "| %s |\n|---|---|---|--:|--:|\n", strings.Join(header, " | "))
 		for _, r := range rows {
@@ -418,38 +414,7 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 		fmt.Fprintln(w)
 	} else {
 		fmt.Fprintf(w, "model %s (%s, %s, %d IR values)\n\n", s.Model, s.Source, s.Level, s.IRValues)
-		width := make([]int, len(header))
-		for _, r := range append([][]string{header}, rows...) {
-			for i, c := range r {
-				width[i] = max(width[i], len([]rune(c)))
-			}
-		}
-		line := func(r []string) {
-			var b strings.Builder
-			for i, c := range r {
-				pad := strings.Repeat(" ", width[i]-len([]rune(c)))
-				if i >= 3 { // numbers right-aligned
-					b.WriteString(pad + c)
-				} else {
-					b.WriteString(c + pad)
-				}
-				if i < len(r)-1 {
-					b.WriteString("  ")
-				}
-			}
-			fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-		}
-		line(header)
-		for i, r := range rows {
-			if i == len(rows)-1 {
-				total := 0
-				for _, x := range width {
-					total += x + 2
-				}
-				fmt.Fprintln(w, strings.Repeat("-", total-2))
-			}
-			line(r)
-		}
+		writeTable(w, s.Rows, s.Params, s.ForwardFLOPs)
 		fmt.Fprintln(w)
 	}
 	bullet := ""
@@ -492,6 +457,68 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 			bullet, bytesStr(s.RecomputedBytes))
 	}
 	return nil
+}
+
+// WriteRows prints rows as the text layer table of WriteSummary, with a
+// total row that sums them: the part of the table about some of the
+// model (`mhcc lsp` shows a block's rows).
+func WriteRows(w io.Writer, rows []LayerRow) {
+	var params int64
+	var flops float64
+	for _, r := range rows {
+		params += r.Params
+		flops += r.FLOPs
+	}
+	writeTable(w, rows, params, flops)
+}
+
+// rowCells are the cells of the layer table: one row per LayerRow, then
+// the total.
+func rowCells(rows []LayerRow, params int64, flops float64) [][]string {
+	var out [][]string
+	for _, r := range rows {
+		out = append(out, []string{r.Path, r.Op, r.Shape, group(r.Params), human(r.FLOPs)})
+	}
+	return append(out, []string{"total", "", "", group(params), human(flops)})
+}
+
+// writeTable prints the text layer table: a header, the rows, a rule and
+// the total row, numbers right-aligned.
+func writeTable(w io.Writer, layerRows []LayerRow, params int64, flops float64) {
+	header := []string{"path", "op", "output", "params", "FLOPs/token"}
+	rows := rowCells(layerRows, params, flops)
+	width := make([]int, len(header))
+	for _, r := range append([][]string{header}, rows...) {
+		for i, c := range r {
+			width[i] = max(width[i], len([]rune(c)))
+		}
+	}
+	line := func(r []string) {
+		var b strings.Builder
+		for i, c := range r {
+			pad := strings.Repeat(" ", width[i]-len([]rune(c)))
+			if i >= 3 { // numbers right-aligned
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
+			if i < len(r)-1 {
+				b.WriteString("  ")
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	line(header)
+	for i, r := range rows {
+		if i == len(rows)-1 {
+			total := 0
+			for _, x := range width {
+				total += x + 2
+			}
+			fmt.Fprintln(w, strings.Repeat("-", total-2))
+		}
+		line(r)
+	}
 }
 
 // group prints an integer with thousands separators: 918,872.

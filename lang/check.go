@@ -35,6 +35,8 @@ type checker struct {
 	diags diagList
 	// blockSettings collects the settings of the unrolled blocks.
 	blockSettings []Setting
+	// lets collects the value of every `let` that evaluated (Lets).
+	lets []LetValue
 }
 
 // place is the body a statement stands in.
@@ -124,6 +126,7 @@ func (c *checker) let(s *Stmt, sc *scope) {
 		return
 	}
 	sc.names[name.Name] = &binding{val: v, pos: name.Pos, end: name.End}
+	c.lets = append(c.lets, LetValue{Name: name.Name, Value: letText(v), Pos: name.Pos})
 }
 
 // poison defines a name whose value had an error, so that its uses report
