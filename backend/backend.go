@@ -151,3 +151,29 @@ func (t *Table[Impl]) Support(op string) (bool, string) {
 	}
 	return false, t.unsupported[op]
 }
+
+// Optional is a backend that needs software outside Go (PyTorch), which a
+// machine may lack. Tests skip an unavailable one, or fail when the
+// environment requires it.
+type Optional interface {
+	// Available returns nil when the backend can run here, else why not
+	// and what to install.
+	Available() error
+	// Required reports whether this environment demands the backend, so
+	// that its absence fails the tests instead of skipping them.
+	Required() bool
+}
+
+// Availability is the tests' policy for a backend: err is nil when b can
+// run (or is not Optional); else a test skips with err, or fails when
+// required.
+func Availability(b Backend) (required bool, err error) {
+	o, ok := b.(Optional)
+	if !ok {
+		return false, nil
+	}
+	if err := o.Available(); err != nil {
+		return o.Required(), fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return false, nil
+}

@@ -69,15 +69,31 @@ type Summary struct {
 	Rows    []LayerRow `json:"layers"`
 	// Params is the number of trainable scalars (each tensor once).
 	Params int64 `json:"params"`
-	// ParamTensors is the number of parameter tensors.
+	// ParamTensors is the number of trainable parameter tensors.
 	ParamTensors int `json:"param_tensors"`
+	// ActiveParams is what one token touches (moe.go's accounting): every
+	// trainable parameter, except that of each mixture-of-experts
+	// sublayer's E routed experts only k count; its router, its shared
+	// experts and everything else count in full. A dense model's is
+	// Params.
+	ActiveParams int64 `json:"active_params"`
+	// VocabParams are the parameters of the vocabulary: the embedding and
+	// an untied head (a tied head is the embedding, counted once).
+	VocabParams int64 `json:"vocab_params"`
+	TiedHead    bool  `json:"tied_head"`
+	// Untrained counts the scalars of the parameters no gradient trains
+	// (the experts' selection biases of balance=bias), which Params leaves
+	// out; they take memory but no gradient or optimizer state.
+	Untrained int64 `json:"untrained_params,omitempty"`
 	// ForwardFLOPs and BackwardFLOPs are per token.
 	ForwardFLOPs  float64 `json:"flops_per_token_forward"`
 	BackwardFLOPs float64 `json:"flops_per_token_backward"`
 	// ForwardFLOPsPerSequence is the exact forward count for one sequence
 	// of Context tokens (ForwardFLOPs × Context).
 	ForwardFLOPsPerSequence int64 `json:"flops_per_sequence_forward"`
-	// Memory per training step, in bytes (float32). With `recompute=true`
+	// Memory per training step, in bytes: parameters, gradients and
+	// activations in float32, the optimizer state as backend/runtime/optim
+	// keeps it (OptimizerState names it). With `recompute=true`
 	// ActivationBytes leaves out RecomputedBytes: the stream tensors that
 	// are recomputed in the backward pass instead of kept.
 	ActivationBytes int64 `json:"activation_bytes"`
@@ -85,6 +101,14 @@ type Summary struct {
 	ParamBytes      int64 `json:"param_bytes"`
 	GradBytes       int64 `json:"grad_bytes"`
 	OptimizerBytes  int64 `json:"optimizer_bytes"`
+	// OptimizerState describes the optimizer state: "AdamW moments (2 ×
+	// f64)" or "SGD momentum (f64)".
+	OptimizerState string `json:"optimizer_state"`
+	// KVCacheBytes is what decoding caches per token over all attention
+	// sublayers (float32), KVCachePerHeadBytes what a key and a value per
+	// query head of the same widths would take (KVCacheBytes).
+	KVCacheBytes        int64 `json:"kv_cache_bytes_per_token"`
+	KVCachePerHeadBytes int64 `json:"kv_cache_per_head_bytes_per_token"`
 	// IRValues is the number of values of the analysed module.
 	IRValues int `json:"ir_values"`
 }
@@ -101,7 +125,7 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 	B, T := p.Train.Batch, md.Context
 	perSeq := map[string]int{SymBatch: 1, SymTime: T}
 	perStep := map[string]int{SymBatch: B, SymTime: T}
-	s := &Summary{Model: md.Name, Source: m.Source, Level: level, Batch: B, Context: T, IRValues: len(m.Values)}
+	s := &Summary{Model: md.Name, Source: m.Source, Level: level, Batch: B, Context: T, IRValues: len(m.Values), TiedHead: md.Head.Tied}
 	label := newLabeler(p, m)
 	rows := map[string]*LayerRow{}
 	var order []string // paths in order of first appearance
@@ -128,9 +152,16 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 		switch v.Op {
 		case ir.OpParam:
 			n, _ := v.Type.Shape.Size()
+			if !ir.ParamTrainable(v) {
+				s.Untrained += int64(n)
+				break
+			}
 			r.Params += int64(n)
 			s.Params += int64(n)
 			s.ParamTensors++
+			if isVocab(v.Param()) {
+				s.VocabParams += int64(n)
+			}
 		case ir.OpInput, ir.OpConst:
 		default:
 			sh, err := v.Type.Shape.Resolve(perStep)
@@ -167,10 +198,45 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 	}
 	s.ForwardFLOPs = float64(s.ForwardFLOPsPerSequence) / float64(T)
 	s.BackwardFLOPs = 2 * s.ForwardFLOPs
-	s.ParamBytes = 4 * s.Params
+	s.ActiveParams = s.Params - inactiveParams(p, m)
+	s.ParamBytes = 4 * (s.Params + s.Untrained)
 	s.GradBytes = 4 * s.Params
-	s.OptimizerBytes = 8 * s.Params
+	perParam, state := optimizerState(p.Train.Optimizer)
+	s.OptimizerBytes, s.OptimizerState = perParam*s.Params, state
+	s.KVCacheBytes, s.KVCachePerHeadBytes = KVCacheBytes(p)
 	return s, nil
+}
+
+// isVocab reports whether a parameter is the vocabulary's: the embedding
+// table and the untied head, by the names lowering gives them.
+func isVocab(name string) bool { return name == "embed.weight" || name == "head.weight" }
+
+// inactiveParams counts the routed experts' weights one token does not
+// touch: E − k of the E experts of every mixture-of-experts sublayer.
+func inactiveParams(p *lang.Program, m *ir.Module) int64 {
+	size := map[string]int64{}
+	for _, v := range m.Params() {
+		n, _ := v.Type.Shape.Size()
+		size[v.Param()] = int64(n)
+	}
+	var out int64
+	for _, l := range MoELayers(p) {
+		for _, w := range l.Routed {
+			out += size[w] / int64(l.Experts) * int64(l.Experts-l.Active)
+		}
+	}
+	return out
+}
+
+// optimizerState is the state backend/runtime/optim keeps per parameter
+// for the optimizer o, in bytes, and its description: AdamW's first and
+// second moments, SGD's momentum buffer, all float64 (each update is
+// computed in float64 and rounded once into the float32 parameter).
+func optimizerState(o lang.Optimizer) (int64, string) {
+	if o.Kind == lang.OptimizerSGD {
+		return 8, "SGD momentum (f64)"
+	}
+	return 16, "AdamW moments (2 × f64)"
 }
 
 func (r *LayerRow) describeOps() string {
@@ -247,7 +313,8 @@ func (l *labeler) blockPath(k int, pos ir.Pos) string {
 	switch {
 	case samePos(pos, b.Norm.Pos):
 		return b.Path + ".norm"
-	case b.Attention != nil && samePos(pos, b.Attention.Pos), b.MLP != nil && samePos(pos, b.MLP.Pos):
+	case b.Attention != nil && samePos(pos, b.Attention.Pos), b.MLP != nil && samePos(pos, b.MLP.Pos),
+		b.MoE != nil && samePos(pos, b.MoE.Pos):
 		return b.Path
 	case samePos(pos, b.Pos):
 		return b.Path + ".residual"
@@ -389,12 +456,37 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 	if md {
 		bullet = "- "
 	}
-	fmt.Fprintf(w, "%sparameters: %s in %d tensors (a tied tensor counted once)\n", bullet, group(s.Params), s.ParamTensors)
+	vocab := "embedding and head"
+	if s.TiedHead {
+		vocab = "embedding; the head is tied to it"
+	}
+	fmt.Fprintf(w, "%sparameters: %s in %d tensors (a tied tensor counted once), %s of them the vocabulary's (%s)\n",
+		bullet, group(s.Params), s.ParamTensors, group(s.VocabParams), vocab)
+	if s.ActiveParams != s.Params || s.Untrained > 0 {
+		fmt.Fprintf(w, "%sactive parameters per token: %s (%s without the vocabulary): k of the E routed experts of each MoE sublayer, everything else in full\n",
+			bullet, group(s.ActiveParams), group(s.ActiveParams-s.VocabParams))
+	} else {
+		fmt.Fprintf(w, "%sactive parameters per token: %s (every parameter: no mixture of experts)\n", bullet, group(s.ActiveParams))
+	}
+	if s.Untrained > 0 {
+		fmt.Fprintf(w, "%suntrained: %s values of the experts' selection biases (set by the load balancing, not by gradients; not counted above)\n",
+			bullet, group(s.Untrained))
+	}
 	fmt.Fprintf(w, "%sFLOPs per token: %s forward + %s backward = %s\n", bullet,
 		human(s.ForwardFLOPs), human(s.BackwardFLOPs), human(s.ForwardFLOPs+s.BackwardFLOPs))
-	fmt.Fprintf(w, "%smemory per step (B=%d, T=%d, f32): activations %s, parameters %s, gradients %s, AdamW moments %s; total %s\n",
+	fmt.Fprintf(w, "%smemory per step (B=%d, T=%d): f32 activations %s, parameters %s, gradients %s; %s %s; total %s\n",
 		bullet, s.Batch, s.Context, bytesStr(s.ActivationBytes), bytesStr(s.ParamBytes), bytesStr(s.GradBytes),
-		bytesStr(s.OptimizerBytes), bytesStr(s.TotalBytes()))
+		s.OptimizerState, bytesStr(s.OptimizerBytes), bytesStr(s.TotalBytes()))
+	if s.KVCacheBytes > 0 {
+		fmt.Fprintf(w, "%sKV cache when decoding (f32): %s per token, %s at the context of %d; ", bullet,
+			bytesStr(s.KVCacheBytes), bytesStr(s.KVCacheBytes*int64(s.Context)), s.Context)
+		if s.KVCachePerHeadBytes == s.KVCacheBytes {
+			fmt.Fprintln(w, "a key and a value per query head")
+		} else {
+			fmt.Fprintf(w, "%.1f%% of the %s per token of a key and a value per query head\n",
+				100*float64(s.KVCacheBytes)/float64(s.KVCachePerHeadBytes), bytesStr(s.KVCachePerHeadBytes))
+		}
+	}
 	if s.RecomputedBytes > 0 {
 		fmt.Fprintf(w, "%srecompute=true: %s of stream tensors recomputed in the backward pass instead of kept (not in the activations above)\n",
 			bullet, bytesStr(s.RecomputedBytes))
@@ -438,17 +530,23 @@ func digitsBefore(x float64) int {
 	return n
 }
 
-// bytesStr prints a byte count in binary units.
-func bytesStr(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	x := float64(n)
+// FormatBytes prints a byte count in binary units: "512 B", "41.2 GiB"
+// (a float, because the memory of a legal program can exceed int64).
+func FormatBytes(n float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 	i := 0
-	for x >= 1024 && i < len(units)-1 {
-		x /= 1024
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
 		i++
 	}
-	if i == 0 {
-		return fmt.Sprintf("%d B", n)
+	switch {
+	case i == 0:
+		return fmt.Sprintf("%.0f B", n)
+	case n >= 1024: // beyond EiB
+		return fmt.Sprintf("%.3g %s", n, units[i])
 	}
-	return fmt.Sprintf("%.1f %s", x, units[i])
+	return fmt.Sprintf("%.1f %s", n, units[i])
 }
+
+// bytesStr prints a byte count in binary units.
+func bytesStr(n int64) string { return FormatBytes(float64(n)) }

@@ -74,7 +74,7 @@ func CompileSource(filename string, src []byte, opts ...Options) (*Result, error
 
 // CompileFile reads and compiles a .mhc file with opts (see CompileSource).
 func CompileFile(path string, opts ...Options) (*Result, error) {
-	src, err := os.ReadFile(path)
+	src, err := lang.ReadSource(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", path, unwrapPathError(err))
 	}

@@ -8,39 +8,54 @@ import (
 	"github.com/mhcc/mhcc/lang"
 )
 
-// Decoding: the module that computes the logits of new positions given a
-// key/value cache of the earlier ones, for incremental generation.
+// Decoding: the module that computes the logits of new positions given
+// caches of the earlier ones (their keys and values, or MLA's latents),
+// for incremental generation.
 
 // InputDecodePos names the decoding module's i32[] input: the position of
 // the first new token, which is also the number of cached positions.
 const InputDecodePos = "decode.pos"
 
-// DecodeCache describes the key/value cache of one attention sublayer of
-// a decoding module: the inputs f32[B, Heads, Capacity, HeadDim] that
-// hold the cached positions in their first rows, and the outputs
-// f32[B, Heads, T, HeadDim] with the new positions' keys and values,
-// which the runtime appends to the cache after the step.
+// DecodeCache describes one cached tensor of an attention sublayer of a
+// decoding module: the input In f32[B, Heads, Capacity, Width] that holds
+// the cached positions in its first rows, and the output Out
+// f32[B, Heads, T, Width] with the new positions' rows, which the runtime
+// appends to the cache after the step. Multi-head attention caches two
+// per sublayer, the keys ("k") and the values ("v") of its key/value
+// heads; multi-head latent attention one ("latent"): per position its
+// normalised latent and rotated shared key, Heads 1 and Width
+// kv_rank + rope_dim.
 type DecodeCache struct {
 	// Path is the attention block's model path.
-	Path                     string
-	Heads, HeadDim, Capacity int
-	KeyIn, ValueIn           string
-	KeyOut, ValueOut         string
+	Path string
+	// Name is "k", "v" or "latent".
+	Name string
+	// Heads is the number of cached heads (the attention's kv_heads:
+	// grouped-query attention caches only those; 1 for MLA), Width their
+	// width.
+	Heads, Width, Capacity int
+	In, Out                string
 
-	k, v *ir.Value
+	out *ir.Value
 }
+
+// Bytes returns the float32 bytes the cache holds per position.
+func (c *DecodeCache) Bytes() int64 { return 4 * int64(c.Heads) * int64(c.Width) }
 
 // decoding is the lowerer's state for LowerDecode.
 type decoding struct {
 	pos      *ir.Value
 	capacity int
 	caches   []DecodeCache
+	// sublayers counts the attention sublayers lowered so far; the
+	// caches of sublayer i are named kv.i.NAME_cache and kv.i.NAME.
+	sublayers int
 }
 
 // LowerDecode lowers p into its decoding step (no passes run): inputs
-// "tokens" i32[B,T] at positions InputDecodePos … +T−1 and a key/value
-// cache per attention sublayer; outputs OutputLogits f32[B,T,V] and the
-// new keys and values (DecodeCache). Its parameters are the training
+// "tokens" i32[B,T] at positions InputDecodePos … +T−1 and the caches of
+// every attention sublayer; outputs OutputLogits f32[B,T,V] and the new
+// rows of the caches (DecodeCache). Its parameters are the training
 // module's, by name and shape, so a checkpoint loads into it. The
 // capacity of the caches is the model's context. Attention is
 // attention.cached and RoPE rope.at, so every other op acts on each
@@ -58,26 +73,31 @@ func LowerDecode(p *lang.Program) (*ir.Module, []DecodeCache, error) {
 }
 
 // attention is the decoding form of causal self-attention: the new
-// positions' queries against the cache and the new keys.
+// positions' queries q [B,H,T,dh] against the cache and the new keys k
+// and values v [B,K,T,dh]. The cache holds the K key/value heads only;
+// each step repeats them for their query heads as the training module
+// does (groupHeads, shareHeads).
 func (d *decoding) attention(b *ir.Builder, path string, a *lang.Attention, q, k, v *ir.Value, scale float64) *ir.Value {
 	if a.Rope {
 		at := ir.Attrs{{Key: "base", Val: a.RopeBase}}
 		q, k = b.Apply(ir.OpRopeAt, at, q, d.pos), b.Apply(ir.OpRopeAt, at, k, d.pos)
 	}
-	s := q.Type.Shape // [B, H, T, dh]
-	c := DecodeCache{Path: path, Heads: s[1].N, HeadDim: s[3].N, Capacity: d.capacity, k: k, v: v}
-	i := len(d.caches)
-	c.KeyIn, c.ValueIn = fmt.Sprintf("kv.%d.k_cache", i), fmt.Sprintf("kv.%d.v_cache", i)
-	c.KeyOut, c.ValueOut = fmt.Sprintf("kv.%d.k", i), fmt.Sprintf("kv.%d.v", i)
-	d.caches = append(d.caches, c)
-	return d.attend(b, i, q, k, v, scale)
+	kc, vc := d.cache(b, path, "k", k), d.cache(b, path, "v", v)
+	d.sublayers++
+	G := q.Type.Shape[1].N / k.Type.Shape[1].N
+	share := func(x *ir.Value) *ir.Value { return shareHeads(b, x, G) }
+	o := b.Apply(ir.OpAttentionCached, ir.Attrs{{Key: "scale", Val: scale}},
+		groupHeads(b, q, k.Type.Shape[1].N), share(k), share(v), share(kc), share(vc), d.pos)
+	return ungroupHeads(b, o)
 }
 
-// attend declares cache i's inputs and applies attention.cached.
-func (d *decoding) attend(b *ir.Builder, i int, q, k, v *ir.Value, scale float64) *ir.Value {
-	c := &d.caches[i]
-	shape := ir.Shape{dB, ir.D(c.Heads), ir.D(c.Capacity), ir.D(c.HeadDim)}
-	kc := b.Input(c.KeyIn, ir.Type{DType: ir.F32, Shape: shape})
-	vc := b.Input(c.ValueIn, ir.Type{DType: ir.F32, Shape: shape})
-	return b.Apply(ir.OpAttentionCached, ir.Attrs{{Key: "scale", Val: scale}}, q, k, v, kc, vc, d.pos)
+// cache records out [B,heads,T,width] as the new rows of a cache of the
+// current attention sublayer and returns the cache's input
+// [B,heads,capacity,width].
+func (d *decoding) cache(b *ir.Builder, path, name string, out *ir.Value) *ir.Value {
+	s := out.Type.Shape
+	c := DecodeCache{Path: path, Name: name, Heads: s[1].N, Width: s[3].N, Capacity: d.capacity, out: out,
+		In: fmt.Sprintf("kv.%d.%s_cache", d.sublayers, name), Out: fmt.Sprintf("kv.%d.%s", d.sublayers, name)}
+	d.caches = append(d.caches, c)
+	return b.Input(c.In, ir.Type{DType: ir.F32, Shape: ir.Shape{dB, ir.D(c.Heads), ir.D(c.Capacity), ir.D(c.Width)}})
 }

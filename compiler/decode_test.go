@@ -24,6 +24,22 @@ func TestDecodeEqualsFullForward(t *testing.T) {
 		"hc":             testmodels.Tiny("residual streams=3 constraint=none"),
 		"permutations":   testmodels.Tiny("residual streams=3 constraint=permutations"),
 		"learned_norope": testmodels.Replace(testmodels.Tiny("residual streams=2 collapse=learned"), "rope=true", "rope=false"),
+		// grouped-query attention (2 query heads per key/value head), its
+		// own head width, normalised queries and keys; multi-query attention
+		"gqa_qk_norm":    testmodels.Replace(testmodels.Tiny("residual streams=2"), "heads=2 rope=true", "heads=4 kv_heads=2 head_dim=6 qk_norm=true rope=true"),
+		"mqa_plain":      testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=2 kv_heads=1 rope=true"),
+		"qk_norm_norope": testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=2 qk_norm=true rope=false"),
+		// mixtures of experts route every position on its own
+		"moe":           testmodels.MoE("residual plain", ""),
+		"moe_mhc_geglu": testmodels.MoE("residual streams=2 sinkhorn=3", "act=geglu balance=aux route_scale=2.5"),
+		// multi-head latent attention, decoded in the latent space: plain
+		// and mHC residuals, with and without the query latent, an odd
+		// head width, and without RoPE
+		"mla_plain":        testmodels.Replace(testmodels.Tiny("residual plain"), "attention heads=2 rope=true", "attention mla heads=2 kv_rank=6"),
+		"mla_q_rank_mhc":   testmodels.Replace(testmodels.Tiny("residual streams=4 constraint=birkhoff sinkhorn=5"), "attention heads=2 rope=true", "attention mla heads=4 head_dim=3 kv_rank=6 q_rank=5 rope_dim=2"),
+		"mla_mhc":          testmodels.Replace(testmodels.Tiny("residual streams=2"), "attention heads=2 rope=true", "attention mla heads=2 kv_rank=5 rope_dim=4 rope_base=100"),
+		"mla_q_rank_plain": testmodels.Replace(testmodels.Tiny("residual plain"), "attention heads=2 rope=true", "attention mla heads=2 kv_rank=6 q_rank=4"),
+		"mla_norope_hc":    testmodels.Replace(testmodels.Tiny("residual streams=3 constraint=none"), "attention heads=2 rope=true", "attention mla heads=2 kv_rank=5 rope=false"),
 	}
 	for name, src := range variants {
 		t.Run(name, func(t *testing.T) {
@@ -73,16 +89,18 @@ func decodeRef(t *testing.T, p *lang.Program, level Level, params map[string][]f
 	if _, err := RunPasses(m, Options{Level: level}); err != nil {
 		t.Fatal(err)
 	}
-	if level == O2 && m.OpCounts()[ir.OpAttentionCached] != len(caches) {
+	if level == O2 && m.OpCounts()[ir.OpAttentionCached] != attentionSublayers(p) {
 		t.Fatalf("the decoding module lost its cached attention:\n%s", m)
+	}
+	if n := len(MoELayers(p)); level == O2 && m.OpCounts()[ir.OpMoEExperts] != n {
+		t.Fatalf("the decoding module has %d fused routed experts, want %d:\n%s", m.OpCounts()[ir.OpMoEExperts], n, m)
 	}
 	vals := map[string][]float64{}
 	for k, v := range params {
 		vals[k] = v
 	}
 	for _, c := range caches {
-		vals[c.KeyIn] = make([]float64, c.Heads*c.Capacity*c.HeadDim)
-		vals[c.ValueIn] = make([]float64, c.Heads*c.Capacity*c.HeadDim)
+		vals[c.In] = make([]float64, c.Heads*c.Capacity*c.Width)
 	}
 	var logits []float64
 	for at := 0; at < len(tokens); at += chunk {
@@ -94,11 +112,9 @@ func decodeRef(t *testing.T, p *lang.Program, level Level, params map[string][]f
 		}
 		logits = append(logits, out[OutputLogits].Data...)
 		for _, c := range caches {
-			for _, kv := range [][2]string{{c.KeyOut, c.KeyIn}, {c.ValueOut, c.ValueIn}} {
-				rows, cache := out[kv[0]].Data, vals[kv[1]]
-				for h := 0; h < c.Heads; h++ { // rows [H, T, d] into cache [H, S, d] at row `at`
-					copy(cache[(h*c.Capacity+at)*c.HeadDim:(h*c.Capacity+at+T)*c.HeadDim], rows[h*T*c.HeadDim:(h+1)*T*c.HeadDim])
-				}
+			rows, cache := out[c.Out].Data, vals[c.In]
+			for h := 0; h < c.Heads; h++ { // rows [H, T, w] into cache [H, S, w] at row `at`
+				copy(cache[(h*c.Capacity+at)*c.Width:(h*c.Capacity+at+T)*c.Width], rows[h*T*c.Width:(h+1)*T*c.Width])
 			}
 		}
 	}
@@ -133,8 +149,8 @@ func TestLowerDecodeInterface(t *testing.T) {
 	if fmt.Sprint(m.ParamNames()) != fmt.Sprint(train.ParamNames()) {
 		t.Errorf("parameters differ from the training module's:\n%v\n%v", m.ParamNames(), train.ParamNames())
 	}
-	if len(caches) != 2 || caches[0].Path != "blocks.0.attn" || caches[1].Path != "blocks.1.attn" || caches[1].KeyIn != "kv.1.k_cache" ||
-		caches[0].Heads != 2 || caches[0].HeadDim != 4 || caches[0].Capacity != 5 {
+	if len(caches) != 4 || caches[0].Path != "blocks.0.attn" || caches[1].Name != "v" || caches[2].Path != "blocks.1.attn" ||
+		caches[2].In != "kv.1.k_cache" || caches[3].Out != "kv.1.v" || caches[0].Heads != 2 || caches[0].Width != 4 || caches[0].Capacity != 5 {
 		t.Errorf("caches %+v", caches)
 	}
 	if got := m.Output(OutputLogits).Type.String(); got != "f32[B,T,11]" {
@@ -143,4 +159,86 @@ func TestLowerDecodeInterface(t *testing.T) {
 	if m.Output(OutputLoss) != nil {
 		t.Error("the decoding module has a loss")
 	}
+}
+
+// TestDecodeCachesKeyValueHeads: a grouped-query attention's cache holds
+// its kv_heads heads, not the repeated ones.
+func TestDecodeCachesKeyValueHeads(t *testing.T) {
+	m, caches := lowerDecodeSource(t, testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=4 kv_heads=1 head_dim=6 rope=true"))
+	if len(caches) != 4 || caches[0].Heads != 1 || caches[0].Width != 6 {
+		t.Fatalf("caches %+v, want 4 of 1 head of width 6", caches)
+	}
+	inputs := inputTypes(m)
+	for _, c := range caches {
+		if got := inputs[c.In]; got != "f32[B,1,5,6]" {
+			t.Errorf("%s: %s, want f32[B,1,5,6]", c.In, got)
+		}
+		if got := m.Output(c.Out).Type.String(); got != "f32[B,1,T,6]" {
+			t.Errorf("%s: %s, want f32[B,1,T,6]", c.Out, got)
+		}
+	}
+}
+
+// attentionSublayers counts p's attention blocks.
+func attentionSublayers(p *lang.Program) int {
+	n := 0
+	for _, blk := range p.Model.Blocks {
+		if blk.Attention != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestDecodeCachesTheLatent: multi-head latent attention caches one
+// tensor per sublayer, the latent and the rotary key of each position
+// (kv_rank + rope_dim = 6 + 2 wide, one head), not a key and a value per
+// head; without RoPE the latent alone.
+func TestDecodeCachesTheLatent(t *testing.T) {
+	for _, c := range []struct {
+		attn, width string
+	}{
+		{"attention mla heads=2 kv_rank=6", "8"},
+		{"attention mla heads=4 head_dim=3 kv_rank=6 q_rank=5 rope_dim=2", "8"},
+		{"attention mla heads=2 kv_rank=5 rope=false", "5"},
+	} {
+		m, caches := lowerDecodeSource(t, testmodels.Replace(testmodels.Tiny("residual plain"), "attention heads=2 rope=true", c.attn))
+		if len(caches) != 2 || caches[0].Name != "latent" || caches[0].Heads != 1 || caches[1].In != "kv.1.latent_cache" || caches[1].Out != "kv.1.latent" {
+			t.Fatalf("%s: caches %+v, want one latent per sublayer", c.attn, caches)
+		}
+		inputs := inputTypes(m)
+		for _, dc := range caches {
+			if want := "f32[B,1,5," + c.width + "]"; inputs[dc.In] != want {
+				t.Errorf("%s: %s is %s, want %s", c.attn, dc.In, inputs[dc.In], want)
+			}
+			if want := "f32[B,1,T," + c.width + "]"; m.Output(dc.Out).Type.String() != want {
+				t.Errorf("%s: %s is %s, want %s", c.attn, dc.Out, m.Output(dc.Out).Type, want)
+			}
+		}
+	}
+}
+
+// lowerDecodeSource checks src and lowers its decoding step.
+func lowerDecodeSource(t *testing.T, src string) (*ir.Module, []DecodeCache) {
+	t.Helper()
+	p, diags := lang.Load("t.mhc", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	m, caches, err := LowerDecode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, caches
+}
+
+// inputTypes maps the names of m's inputs to their types.
+func inputTypes(m *ir.Module) map[string]string {
+	types := map[string]string{}
+	for _, v := range m.Values {
+		if v.Op == ir.OpInput {
+			types[v.Attrs.String("name")] = v.Type.String()
+		}
+	}
+	return types
 }

@@ -18,6 +18,7 @@ type fusion struct {
 }
 
 var fusions = []fusion{
+	{pass: "fuse-layernorm", op: ir.OpLayerNorm, doc: "(x − mean(x)) / sqrt(mean((x − mean(x))²) + eps) · g + b → layernorm", rules: layernormRules()},
 	{pass: "fuse-rmsnorm", op: ir.OpRMSNorm, doc: "x / sqrt(mean(x²) + eps) · g → rmsnorm", rules: rmsnormRules()},
 	{pass: "fuse-hc-coeffs", op: ir.OpHCCoeffs, doc: "mHC coefficient projection (RMS, matmul with phi, α, bias, σ, 2σ) → hc.coeffs + slices", rules: hcCoeffsRules()},
 	{pass: "fuse-sinkhorn", op: ir.OpSinkhorn, doc: "exp and the unrolled Sinkhorn-Knopp iterations → sinkhorn", rules: sinkhornRules()},
@@ -26,6 +27,7 @@ var fusions = []fusion{
 	{pass: "fuse-qkv", op: ir.OpMatmulConcat, doc: "matmuls of one input by several 2-D weights → matmul.concat + slices", rules: qkvRules()},
 	{pass: "fuse-attention", op: ir.OpAttention, doc: "softmax(causal_mask(q·kᵀ·scale))·v → attention", rules: attentionRules()},
 	{pass: "fuse-cross-entropy", op: ir.OpCrossEntropy, doc: "−mean(pick(log_softmax(logits), targets)) → cross_entropy", rules: crossEntropyRules()},
+	{pass: "fuse-moe", op: ir.OpMoEExperts, doc: "routed experts gathered per token (gather, matmul, activation, gates) → moe.experts", rules: moeRules()},
 	{pass: "fuse-gelu", op: ir.OpGELU, doc: "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) → gelu", rules: geluRules()},
 	{pass: "fuse-silu", op: ir.OpSiLU, doc: "x·σ(x) → silu", rules: siluRules()},
 }
@@ -61,23 +63,54 @@ func rmsnormRules() []*Rule {
 	}}
 }
 
-func geluRules() []*Rule {
+// layernormRules: add(mul(div(d, sqrt(mean(d²) + eps)), g), b) with
+// d = x − mean(x), both means over the last axis. It must run before
+// fuse-rmsnorm, whose pattern matches the inner mul with x = d.
+func layernormRules() []*Rule {
 	x := Var("x")
+	d := Op(ir.OpSub, x, Op(ir.OpMean, x).If(lastAxis)).As("d")
+	return []*Rule{{
+		Name:  "layernorm",
+		Roots: []*Pat{Op(ir.OpAdd, Op(ir.OpMul, Op(ir.OpDiv, d, rmsRoot(d)), Var("g")), Var("b"))},
+		Check: func(m *Match) bool {
+			c := lastDim(m.V("x"))
+			for _, p := range []string{"g", "b"} {
+				if s := m.V(p).Type.Shape; s.Rank() != 1 || s[0] != c {
+					return false
+				}
+			}
+			return true
+		},
+		Build: func(m *Match) *ir.Value {
+			return m.Fuse(ir.OpLayerNorm, ir.Attrs{{Key: "eps", Val: m.Float("eps")}}, m.V("x"), m.V("g"), m.V("b"))
+		},
+		Stat: "fused",
+	}}
+}
+
+// geluPat is the decomposition of gelu applied to x.
+func geluPat(x *Pat) *Pat {
 	cube := Op(ir.OpMul, Op(ir.OpSquare, x), x)
 	inner := Op(ir.OpMul, Op(ir.OpAdd, x, Op(ir.OpMul, cube, ConstIs(ir.GELUCubic))), ConstIs(ir.GELUScale))
+	return Op(ir.OpMul, Op(ir.OpMul, x, ConstIs(0.5)), Op(ir.OpAdd, Op(ir.OpTanh, inner), ConstIs(1)))
+}
+
+// siluPat is the decomposition of silu applied to x.
+func siluPat(x *Pat) *Pat { return Op(ir.OpMul, x, Op(ir.OpSigmoid, x)) }
+
+func geluRules() []*Rule {
 	return []*Rule{{
 		Name:  "gelu",
-		Roots: []*Pat{Op(ir.OpMul, Op(ir.OpMul, x, ConstIs(0.5)), Op(ir.OpAdd, Op(ir.OpTanh, inner), ConstIs(1)))},
+		Roots: []*Pat{geluPat(Var("x"))},
 		Build: func(m *Match) *ir.Value { return m.Fuse(ir.OpGELU, nil, m.V("x")) },
 		Stat:  "fused",
 	}}
 }
 
 func siluRules() []*Rule {
-	x := Var("x")
 	return []*Rule{{
 		Name:  "silu",
-		Roots: []*Pat{Op(ir.OpMul, x, Op(ir.OpSigmoid, x))},
+		Roots: []*Pat{siluPat(Var("x"))},
 		Build: func(m *Match) *ir.Value { return m.Fuse(ir.OpSiLU, nil, m.V("x")) },
 		Stat:  "fused",
 	}}

@@ -57,6 +57,10 @@ type lowerer struct {
 	// decode, when set, lowers the decoding step instead of the loss
 	// (LowerDecode).
 	decode *decoding
+	// loads and aux are the mixture-of-experts sublayers' load outputs
+	// and auxiliary losses (moe.go).
+	loads []ir.Output
+	aux   []*ir.Value
 }
 
 func pos(p lang.Pos) ir.Pos { return ir.Pos{Line: p.Line, Col: p.Col} }
@@ -115,45 +119,63 @@ func (l *lowerer) model() {
 		}
 	}
 
-	h = l.rmsNorm("norm", md.FinalNorm, h)
+	h = l.norm("norm", md.FinalNorm, h)
 	b.At(pos(md.Head.Pos))
 	var logits *ir.Value
 	if md.Head.Tied {
 		logits = b.Matmul(h, emb, true)
 	} else {
-		w := b.Param("head.weight", ir.Dims(C, V), ir.Init{Kind: "normal", Args: []float64{md.Embed.InitStd}}, true)
+		w := b.Param("head.weight", ir.Dims(C, V), ir.Init{Kind: "normal", Args: []float64{md.Head.InitStd}}, true)
 		logits = b.Matmul(h, w, false)
 	}
 	if l.decode != nil {
 		b.Output(OutputLogits, logits)
 		for _, c := range l.decode.caches {
-			b.Output(c.KeyOut, c.k)
-			b.Output(c.ValueOut, c.v)
+			b.Output(c.Out, c.out)
 		}
 		return
 	}
-	b.Output(OutputLoss, b.Expand(ir.OpCrossEntropy, nil, logits, targets))
+	l.lossOutputs(b.Expand(ir.OpCrossEntropy, nil, logits, targets)) // moe.go
 }
 
 // sublayer lowers y = F(norm(x)) for one block; x is [B,T,C].
 func (l *lowerer) sublayer(blk *lang.Block, x *ir.Value) *ir.Value {
-	u := l.rmsNorm(blk.Path+".norm", blk.Norm, x)
-	if blk.Attention != nil {
-		return l.attention(blk.Path, blk.Attention, u)
+	u := l.norm(blk.Path+".norm", blk.Norm, x)
+	switch {
+	case blk.Attention != nil && blk.Attention.MLA():
+		return l.mla(blk, blk.Attention, u)
+	case blk.Attention != nil:
+		return l.attention(blk, blk.Attention, u)
+	case blk.MoE != nil:
+		return l.moe(blk, u)
 	}
 	return l.mlp(blk.Path, blk.MLP, u)
 }
 
-// rmsNorm is x / sqrt(mean(x², last axis) + eps) · g with a learned gain g
-// named prefix+".weight" (the decomposition of rmsnorm).
-func (l *lowerer) rmsNorm(prefix string, n lang.Norm, x *ir.Value) *ir.Value {
+// norm normalises x over its last axis as the `norm` statement n says:
+// RMSNorm, x / sqrt(mean(x²) + eps) · g, or LayerNorm,
+// (x − mean(x)) / sqrt(var(x) + eps) · g + b, with a learned gain g named
+// prefix+".weight" (init 1) and, for LayerNorm, a learned bias b named
+// prefix+".bias" (init 0), neither decayed (the decompositions of rmsnorm
+// and layernorm).
+func (l *lowerer) norm(prefix string, n lang.Norm, x *ir.Value) *ir.Value {
 	b := l.b
 	b.At(pos(n.Pos))
 	C := x.Type.Shape[x.Type.Shape.Rank()-1].N
-	g := b.Param(prefix+".weight", ir.Dims(C), ir.Init{Kind: "ones"}, false)
-	return b.Expand(ir.OpRMSNorm, ir.Attrs{{Key: "eps", Val: n.Eps}}, x, g)
+	g := l.gain(prefix+".weight", C)
+	eps := ir.Attrs{{Key: "eps", Val: n.Eps}}
+	if n.Kind == lang.NormLayer {
+		bias := b.Param(prefix+".bias", ir.Dims(C), ir.Init{Kind: "zeros"}, false)
+		return b.Expand(ir.OpLayerNorm, eps, x, g, bias)
+	}
+	return b.Expand(ir.OpRMSNorm, eps, x, g)
 }
 
 func (l *lowerer) weight(name string, rows, cols int) *ir.Value {
 	return l.b.Param(name, ir.Dims(rows, cols), ir.Init{Kind: "normal", Args: []float64{l.p.Model.Embed.InitStd}}, true)
+}
+
+// gain is a normalisation gain [n], initialised to 1 and not decayed.
+func (l *lowerer) gain(name string, n int) *ir.Value {
+	return l.b.Param(name, ir.Dims(n), ir.Init{Kind: "ones"}, false)
 }

@@ -132,6 +132,9 @@ var passOrder = append([]struct{ a, b, why string }{
 	{"canonicalize", "cse", "canonical forms expose more duplicates"},
 	{"canonicalize", "dce", "canonicalize leaves the values it bypassed dead"},
 	{"cse", "dce", "cse makes duplicates dead"},
+	{"fuse-layernorm", "fuse-rmsnorm", "layernorm's primitive form holds rmsnorm's over x − mean(x)"},
+	{"fuse-moe", "fuse-silu", "the routed experts' pattern holds the activation's primitive form"},
+	{"fuse-moe", "fuse-gelu", "the routed experts' pattern holds the activation's primitive form"},
 }, fusionOrder()...)
 
 // fusionOrder: dce runs before every fusion, because a dead user still

@@ -54,7 +54,8 @@ func variants() map[string][]byte {
 		"identity1":       variant("residual streams=1 constraint=identity", "rope=true", "act=gelu"),
 		"identity3":       variant("residual streams=3 constraint=identity collapse=mean", "rope=false", "act=gelu"),
 		"streams3-untied": []byte(strings.Replace(string(variant("residual streams=3 sinkhorn=2", "", "")), "head tied", "head untied", 1)),
-		// The hyper-connection variants of issue 6.
+		// The other hyper-connection variants (docs/residual.md): static,
+		// learned collapse, stochastic, permutations.
 		"birkhoff3-static":   variant("residual streams=3 dynamic=false sinkhorn=4", "rope=true", "act=gelu"),
 		"birkhoff3-learned":  variant("residual streams=3 sinkhorn=3 collapse=learned", "rope=false", "act=gelu"),
 		"stochastic4":        variant("residual streams=4 constraint=stochastic collapse=learned", "rope=true", "act=gelu"),
@@ -65,6 +66,11 @@ func variants() map[string][]byte {
 		"none4":              variant("residual streams=4 constraint=none", "rope=true", "act=gelu"),
 		"none3-learned":      variant("residual streams=3 constraint=none collapse=learned init=uniform", "rope=true", "act=relu"),
 		"none2-static":       variant("residual streams=2 constraint=none dynamic=false", "rope=true", "act=gelu"),
+		// Mixtures of experts: a dense first layer, then routed and shared
+		// experts, each balancing, both activations, one expert per token.
+		"moe-bias":             []byte(testmodels.MoE("residual plain", "")),
+		"moe-aux-geglu-hc":     []byte(testmodels.MoE("residual streams=2 sinkhorn=3", "act=geglu balance=aux route_scale=2.5")),
+		"moe-none-k1-identity": []byte(testmodels.Replace(testmodels.MoE("residual streams=2 constraint=identity", "balance=none"), "active=2", "active=1")),
 	}
 }
 
@@ -342,11 +348,11 @@ func TestPipelines(t *testing.T) {
 	}{
 		{Options{Level: O0}, "no passes"},
 		{Options{Level: O1}, "fold,canonicalize,cse,dce"},
-		{Options{Level: O2}, "fold,canonicalize,cse,dce,fuse-rmsnorm,fuse-hc-coeffs,fuse-sinkhorn,fuse-hc-read,fuse-hc-write,fuse-qkv,fuse-attention,fuse-cross-entropy,fuse-gelu,fuse-silu"},
+		{Options{Level: O2}, "fold,canonicalize,cse,dce,fuse-layernorm,fuse-rmsnorm,fuse-hc-coeffs,fuse-sinkhorn,fuse-hc-read,fuse-hc-write,fuse-qkv,fuse-attention,fuse-cross-entropy,fuse-moe,fuse-gelu,fuse-silu"},
 		{Options{Level: O2, Passes: []string{"dce", "fuse-sinkhorn", "dce"}}, "dce,fuse-sinkhorn,dce"},
 		{Options{Passes: []string{}}, "no passes"},
 		{Options{Level: 3}, "error: invalid compiler options: no optimisation level 3"},
-		{Options{Passes: []string{"cse", "fuse-everything"}}, `error: invalid compiler options: unknown pass "fuse-everything" (passes: fold, canonicalize, cse, dce, fuse-rmsnorm,`},
+		{Options{Passes: []string{"cse", "fuse-everything"}}, `error: invalid compiler options: unknown pass "fuse-everything" (passes: fold, canonicalize, cse, dce, fuse-layernorm, fuse-rmsnorm,`},
 		{Options{Level: O1, PrintIRAfter: "fuse-qkv"}, `error: invalid compiler options: --print-ir-after: pass "fuse-qkv" does not run in this pipeline (fold,canonicalize,cse,dce)`},
 		{Options{Level: O1, PrintIRAfter: "nope"}, `error: invalid compiler options: --print-ir-after: unknown pass "nope" (passes: all, fold,`},
 		{Options{Level: O1, PrintIRAfter: "all"}, "fold,canonicalize,cse,dce"},
@@ -387,9 +393,9 @@ func TestPrintIRAfterAndDumpDir(t *testing.T) {
 		files = append(files, e.Name())
 	}
 	sort.Strings(files)
-	want := []string{"00-input.ir", "01-fold.ir", "02-canonicalize.ir", "03-cse.ir", "04-dce.ir", "05-fuse-rmsnorm.ir",
-		"06-fuse-hc-coeffs.ir", "07-fuse-sinkhorn.ir", "08-fuse-hc-read.ir", "09-fuse-hc-write.ir", "10-fuse-qkv.ir",
-		"11-fuse-attention.ir", "12-fuse-cross-entropy.ir", "13-fuse-gelu.ir", "14-fuse-silu.ir"}
+	want := []string{"00-input.ir", "01-fold.ir", "02-canonicalize.ir", "03-cse.ir", "04-dce.ir", "05-fuse-layernorm.ir",
+		"06-fuse-rmsnorm.ir", "07-fuse-hc-coeffs.ir", "08-fuse-sinkhorn.ir", "09-fuse-hc-read.ir", "10-fuse-hc-write.ir",
+		"11-fuse-qkv.ir", "12-fuse-attention.ir", "13-fuse-cross-entropy.ir", "14-fuse-moe.ir", "15-fuse-gelu.ir", "16-fuse-silu.ir"}
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Fatalf("dump files %v, want %v", files, want)
 	}

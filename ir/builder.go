@@ -58,6 +58,15 @@ func (b *Builder) Param(name string, shape Shape, init Init, decay bool) *Value 
 	return v
 }
 
+// NonTrainable declares a tensor of the model that no gradient updates
+// (trainable=false, no weight decay): the runtime owns its value, and
+// checkpoints keep it with the parameters.
+func (b *Builder) NonTrainable(name string, shape Shape, init Init) *Value {
+	v := b.Param(name, shape, init, false)
+	v.Attrs = append(v.Attrs, Attr{"trainable", false})
+	return v
+}
+
 // Input declares a tensor fed each step.
 func (b *Builder) Input(name string, t Type) *Value {
 	v := &Value{Op: OpInput, Type: Type{DType: t.DType, Shape: t.Shape.Clone()}, Pos: b.pos,

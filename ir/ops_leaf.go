@@ -5,7 +5,10 @@ import "fmt"
 // Leaves: values with no operands.
 const (
 	// OpParam is a trainable tensor. Attrs: name (the model path and
-	// checkpoint name), init, decay (AdamW weight decay applies).
+	// checkpoint name), init, decay (AdamW weight decay applies) and,
+	// optionally, trainable=false for a tensor of the model that no
+	// gradient updates (a router's selection bias, which the runtime sets
+	// from the observed expert load; see ParamTrainable).
 	OpParam = "param"
 	// OpInput is a tensor fed each step. Attrs: name.
 	OpInput = "input"
@@ -35,6 +38,7 @@ func init() {
 				attr("name", AttrString, "the model path, also the checkpoint tensor name"),
 				attr("init", AttrInit, "how the tensor is initialised"),
 				attr("decay", AttrBool, "whether AdamW's weight decay applies"),
+				optAttr("trainable", AttrBool, "false: no gradient or optimizer updates it (default true)"),
 			},
 			Type: ownType(OpParam), FLOPs: zeroFLOPs},
 		&OpDef{Name: OpInput, Doc: "tensor fed each step",
@@ -55,4 +59,11 @@ func init() {
 			},
 			FLOPs: zeroFLOPs, NoGrad: true},
 	)
+}
+
+// ParamTrainable reports whether a param value is trained by gradient:
+// true unless its attribute trainable is false.
+func ParamTrainable(v *Value) bool {
+	t, ok := v.Attrs.Get("trainable").(bool)
+	return !ok || t
 }

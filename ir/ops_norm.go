@@ -10,6 +10,10 @@ const (
 	// OpRMSNorm is x / sqrt(mean(x², last axis) + eps) · g: x [..., C],
 	// g [C].
 	OpRMSNorm = "rmsnorm"
+	// OpLayerNorm is (x − μ) / sqrt(mean((x − μ)², last axis) + eps) · g + b
+	// with μ = mean(x, last axis): x [..., C], g and b [C] (LayerNorm with
+	// gain and bias; the variance is the biased one, divided by C).
+	OpLayerNorm = "layernorm"
 	// OpGELU is the tanh approximation of GELU, elementwise:
 	// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 	OpGELU = "gelu"
@@ -50,6 +54,27 @@ func init() {
 				x, g := args[0], args[1]
 				r := b.Sqrt(b.Add(b.Mean(b.Square(x), -1), b.Const(attrs.Float("eps"))))
 				return []*Value{b.Mul(b.Div(x, r), g)}
+			}},
+		&OpDef{Name: OpLayerNorm, Doc: "fused layer normalisation with gain and bias", Fused: true,
+			Args:  []ArgDef{f32("x"), f32("g"), f32("b")},
+			Attrs: []AttrDef{attr("eps", AttrFloat, "added to the variance")},
+			Type: func(args []*Value, _ Attrs) (Type, error) {
+				x, g, b := args[0].Type.Shape, args[1].Type.Shape, args[2].Type.Shape
+				if x.Rank() == 0 || g.Rank() != 1 || g[0] != last(x) || !b.Equal(g) {
+					return Type{}, fmt.Errorf("layernorm: want x [..., C], g [C] and b [C], got %s, %s and %s", x, g, b)
+				}
+				return Type{DType: F32, Shape: x.Clone()}, nil
+			},
+			// mean, sub, square, mean, div, mul, add per element; add, sqrt per row
+			FLOPs: func(in [][]int, out []int, _ Attrs) int64 {
+				n := numel(out)
+				return 7*n + 2*(n/lastInt(in[0]))
+			},
+			Decompose: func(b *Builder, args []*Value, attrs Attrs) []*Value {
+				x, g, bias := args[0], args[1], args[2]
+				d := b.Sub(x, b.Mean(x, -1))
+				r := b.Sqrt(b.Add(b.Mean(b.Square(d), -1), b.Const(attrs.Float("eps"))))
+				return []*Value{b.Add(b.Mul(b.Div(d, r), g), bias)}
 			}},
 		&OpDef{Name: OpGELU, Doc: "fused GELU (tanh approximation)", Fused: true,
 			Args: []ArgDef{f32("x")}, Type: sameType,

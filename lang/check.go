@@ -3,6 +3,7 @@ package lang
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -183,7 +184,7 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 				set.Neutral = true // its value is in the settings that use it
 				lets = append(lets, set)
 			}
-		case "repeat", "block":
+		case "repeat", "layer", "block":
 			hasBlocks = true
 			lastBlock = st
 			if it, ok := c.item(st, spec, sc); ok {
@@ -224,6 +225,12 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 	m.FinalNorm = Norm{Kind: fn.kind, Eps: fn.float("eps"), Pos: fn.pos}
 	h := get("head")
 	m.Head = Head{Tied: h.label(0) != "untied", Pos: h.pos}
+	if !m.Head.Tied {
+		m.Head.InitStd = m.Embed.InitStd
+		if h.ok["init"] {
+			m.Head.InitStd = h.normal("init")
+		}
+	}
 
 	if !hasBlocks {
 		c.diags.errorf(s.Keyword.Pos, s.Keyword.End, "model `%s` has no blocks", m.Name).
@@ -254,6 +261,9 @@ func (c *checker) model(s *Stmt, parent *scope, p *Program) {
 		default:
 			p.Settings = append(p.Settings, settingsOf("model."+spec.Keyword, get(spec.Keyword))...)
 		}
+	}
+	if !m.Head.Tied && !h.ok["init"] { // the computed default: the embedding's init
+		p.Settings = append(p.Settings, Setting{Path: "model.head.init", Value: valueText(TypeNormal, value{f: m.Head.InitStd}), Neutral: true})
 	}
 }
 
@@ -286,19 +296,26 @@ func countBlocks(items []item) int {
 	return n
 }
 
-// item checks a `block` or `repeat` statement and returns its template.
+// item checks a `block`, `repeat` or `layer` statement and returns its
+// template; a `layer` is a repeat of one iteration whose body holds
+// blocks only.
 func (c *checker) item(st *Stmt, spec *StatementSpec, sc *scope) (item, bool) {
-	if st.Keyword.Name == "block" {
+	kw := st.Keyword.Name
+	if kw == "block" {
 		b := c.block(st, spec, sc)
 		return item{block: b}, b != nil
 	}
 	in := c.instance(st, spec, sc)
-	r := &repeatT{n: int(in.labelInt(0))}
-	if !in.labelOK(0) {
-		r.n = 0
+	r := &repeatT{n: 1}
+	here := place{InLayer, "`layer`"}
+	ok := true
+	if kw == "repeat" {
+		r.n, here, ok = int(in.labelInt(0)), place{InRepeat, "`repeat`"}, in.labelOK(0)
+		if !ok {
+			r.n = 0
+		}
 	}
 	inner := newScope(sc)
-	here := place{InRepeat, "`repeat`"}
 	seen := map[string]*Stmt{}
 	var run map[string]*Stmt // block names in the current layer
 	hasBlocks := false
@@ -310,7 +327,7 @@ func (c *checker) item(st *Stmt, spec *StatementSpec, sc *scope) (item, bool) {
 		switch x.Keyword.Name {
 		case "let":
 			c.let(x, inner)
-		case "repeat", "block":
+		case "repeat", "layer", "block":
 			hasBlocks = true
 			it, ok := c.item(x, xs, inner)
 			if !ok {
@@ -336,9 +353,9 @@ func (c *checker) item(st *Stmt, spec *StatementSpec, sc *scope) (item, bool) {
 		}
 	}
 	if !hasBlocks {
-		c.diags.warnf(st.Keyword.Pos, st.Keyword.End, "`repeat` has no blocks").help("add a `block` to its body, or remove it")
+		c.diags.warnf(st.Keyword.Pos, st.Keyword.End, "`%s` has no blocks", kw).help("add a `block` to its body, or remove it")
 	}
-	return item{repeat: r}, in.labelOK(0)
+	return item{repeat: r}, ok
 }
 
 // block checks `block NAME { ... }` and returns its template.
@@ -361,26 +378,33 @@ func (c *checker) block(st *Stmt, spec *StatementSpec, sc *scope) *blockT {
 			c.let(x, inner)
 		case "norm":
 			norm = c.instance(x, xs, inner)
-		case "attention", "mlp":
+		case "attention", "mlp", "moe":
 			xi := c.instance(x, xs, inner)
 			if layer != nil {
-				c.diags.errorf(x.Keyword.Pos, x.Keyword.End, "block `%s` has both `attention` and `mlp`", t.b.Name).
+				c.diags.errorf(x.Keyword.Pos, x.Keyword.End, "block `%s` has both `%s` and `%s`", t.b.Name, layer.Keyword.Name, kw).
 					related(layer.Keyword.Pos, layer.Keyword.End, "`%s` is here", layer.Keyword.Name).
 					help("a block holds one layer; split it into two blocks")
 				continue
 			}
 			layer, layerInst = x, xi
-			if kw == "attention" {
+			switch kw {
+			case "attention":
 				t.attn = xi
-				t.b.Attention = &Attention{Heads: int(xi.int("heads")), Rope: xi.bool("rope"), RopeBase: xi.float("rope_base"), Pos: x.Pos}
-			} else {
+				t.b.Attention = &Attention{Kind: xi.kind, Heads: int(xi.int("heads")), KVHeads: int(xi.int("kv_heads")), HeadDim: int(xi.int("head_dim")),
+					QKNorm: xi.bool("qk_norm"), Rope: xi.bool("rope"), RopeBase: xi.float("rope_base"), Pos: x.Pos}
+				if t.b.Attention.MLA() {
+					t.b.Attention.KVRank, t.b.Attention.QRank, t.b.Attention.RopeDim = int(xi.int("kv_rank")), int(xi.int("q_rank")), int(xi.int("rope_dim"))
+				}
+			case "mlp":
 				t.b.MLP = &MLP{Hidden: int(xi.int("hidden")), Act: xi.str("act"), Pos: x.Pos}
+			default:
+				t.b.MoE = c.moe(xi) // moe.go
 			}
 		}
 	}
 	if layer == nil && c.diags.errors == errs {
-		c.diags.errorf(st.Keyword.Pos, st.Keyword.End, "block `%s` has no `attention` or `mlp`", t.b.Name).
-			help("add `attention heads=4` or `mlp hidden=512` to the block")
+		c.diags.errorf(st.Keyword.Pos, st.Keyword.End, "block `%s` has no `attention`, `mlp` or `moe`", t.b.Name).
+			help("add `attention heads=4`, `mlp hidden=512` or `moe experts=8 active=2 hidden=128` to the block")
 	}
 	if norm == nil {
 		norm = c.absent("norm", st.Pos)
@@ -405,25 +429,74 @@ func (c *checker) blockChecks(items []item, dim int, dimPos, dimEnd Pos) {
 		if a == nil || in == nil || !in.ok["heads"] || dim <= 0 {
 			continue
 		}
-		hp, he := in.attrSpan("heads")
+		c.attentionChecks(a, in, dim, dimPos, dimEnd)
+		// explain shows the resolved defaults (0 stands for heads, dim / heads
+		// and head_dim / 2)
+		for i, set := range it.block.settings {
+			switch {
+			case set.Source != FromDefault:
+			case set.Path == "attention.kv_heads":
+				it.block.settings[i].Value = strconv.Itoa(a.KVHeads)
+			case set.Path == "attention.head_dim" && a.HeadDim > 0:
+				it.block.settings[i].Value = strconv.Itoa(a.HeadDim)
+			case set.Path == "attention.rope_dim" && a.RopeDim > 0:
+				it.block.settings[i].Value = strconv.Itoa(a.RopeDim)
+			}
+		}
+	}
+}
+
+// attentionChecks checks an attention statement's head counts and widths
+// against the model width and resolves KVHeads and HeadDim (and, for
+// MLA, RopeDim: mla.go).
+func (c *checker) attentionChecks(a *Attention, in *inst, dim int, dimPos, dimEnd Pos) {
+	hp, he := in.attrSpan("heads")
+	if a.KVHeads == 0 || a.MLA() {
+		a.KVHeads = a.Heads
+	} else if a.Heads%a.KVHeads != 0 && in.ok["kv_heads"] {
+		kp, ke := in.attrSpan("kv_heads")
+		d := c.diags.errorf(kp, ke, "`kv_heads=%d` does not divide `heads=%d`", a.KVHeads, a.Heads).
+			related(hp, he, "`heads` is set here")
+		if divs := nearDivisors(a.Heads, a.KVHeads); divs != "" {
+			d.help("each key/value head serves heads / kv_heads query heads: use a divisor of %d, such as %s", a.Heads, divs)
+		}
+	}
+	written := in.ok["head_dim"] && a.HeadDim > 0
+	if !written {
 		if dim%a.Heads != 0 {
 			d := c.diags.errorf(hp, he, "`heads=%d` does not divide the model width `dim=%d`", a.Heads, dim).
 				related(dimPos, dimEnd, "`dim` is set here")
 			if divs := nearDivisors(dim, a.Heads); divs != "" {
-				d.help("use a divisor of %d, such as %s", dim, divs)
+				d.help("use a divisor of %d, such as %s, or set `head_dim`", dim, divs)
 			}
-			continue
+			return
 		}
-		if hd := dim / a.Heads; a.Rope && hd%2 != 0 {
-			rp, re := in.attrSpan("rope")
-			if !in.ok["rope"] {
-				rp, re = in.stmt.Keyword.Pos, in.stmt.Keyword.End
-			}
-			c.diags.errorf(rp, re, "RoPE needs an even head dimension, but `dim / heads` is %d / %d = %d", dim, a.Heads, hd).
-				related(hp, he, "`heads` is set here").
-				help("choose `heads` so that dim / heads is even, or set `rope=false`")
-		}
+		a.HeadDim = dim / a.Heads
 	}
+	if a.MLA() {
+		c.mlaChecks(a, in, dim) // RoPE acts on rope_dim, not on head_dim
+		return
+	}
+	if !a.Rope || a.HeadDim%2 == 0 {
+		return
+	}
+	if written {
+		p, e := in.attrSpan("head_dim")
+		d := c.diags.errorf(p, e, "RoPE needs an even head dimension, but `head_dim` is %d", a.HeadDim)
+		if in.ok["rope"] {
+			rp, re := in.attrSpan("rope")
+			d.related(rp, re, "`rope` is set here")
+		}
+		d.help("choose an even `head_dim`, or set `rope=false`")
+		return
+	}
+	rp, re := in.attrSpan("rope")
+	if !in.ok["rope"] {
+		rp, re = in.stmt.Keyword.Pos, in.stmt.Keyword.End
+	}
+	c.diags.errorf(rp, re, "RoPE needs an even head dimension, but `dim / heads` is %d / %d = %d", dim, a.Heads, a.HeadDim).
+		related(hp, he, "`heads` is set here").
+		help("choose `heads` so that dim / heads is even, set an even `head_dim`, or set `rope=false`")
 }
 
 // nearDivisors lists up to three divisors of n closest to x.
@@ -487,6 +560,10 @@ func (c *checker) unroll(m *Model, items []item, depth int) {
 		if b.MLP != nil {
 			x := *b.MLP
 			b.MLP = &x
+		}
+		if b.MoE != nil {
+			x := *b.MoE
+			b.MoE = &x
 		}
 		m.Blocks = append(m.Blocks, b)
 	}

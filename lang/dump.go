@@ -63,7 +63,18 @@ func (p *Program) Dump() string {
 		put(pre+".pos", blk.Pos)
 		norm(pre+".norm", blk.Norm)
 		if a := blk.Attention; a != nil {
+			put(pre+".attention.kind", a.Kind)
 			put(pre+".attention.heads", a.Heads)
+			if a.MLA() {
+				put(pre+".attention.head_dim", a.HeadDim)
+				put(pre+".attention.kv_rank", a.KVRank)
+				put(pre+".attention.q_rank", a.QRank)
+				put(pre+".attention.rope_dim", a.RopeDim)
+			} else {
+				put(pre+".attention.kv_heads", a.KVHeads)
+				put(pre+".attention.head_dim", a.HeadDim)
+				put(pre+".attention.qk_norm", a.QKNorm)
+			}
 			put(pre+".attention.rope", a.Rope)
 			put(pre+".attention.rope_base", a.RopeBase)
 			put(pre+".attention.pos", a.Pos)
@@ -73,9 +84,22 @@ func (p *Program) Dump() string {
 			put(pre+".mlp.act", x.Act)
 			put(pre+".mlp.pos", x.Pos)
 		}
+		if x := blk.MoE; x != nil {
+			put(pre+".moe.experts", x.Experts)
+			put(pre+".moe.active", x.Active)
+			put(pre+".moe.shared", x.Shared)
+			put(pre+".moe.hidden", x.Hidden)
+			put(pre+".moe.act", x.Act)
+			put(pre+".moe.balance", x.Balance)
+			put(pre+".moe.bias_rate", x.BiasRate)
+			put(pre+".moe.aux_weight", x.AuxWeight)
+			put(pre+".moe.route_scale", x.RouteScale)
+			put(pre+".moe.pos", x.Pos)
+		}
 	}
 	norm("model.final_norm", m.FinalNorm)
 	put("model.head.tied", m.Head.Tied)
+	put("model.head.init_std", m.Head.InitStd)
 	put("model.head.pos", m.Head.Pos)
 
 	t := p.Train

@@ -54,6 +54,13 @@ func TestModelFunction(t *testing.T) {
 			t.Errorf("%s changes ModelFunction:\n%q\n%q", what, got, fn)
 		}
 	}
+	untied := strings.TrimSuffix(base, "}\n") + "  head untied\n}\n"
+	if a, b := checked(t, untied).ModelFunction(), checked(t, strings.Replace(untied, "head untied", "head untied init=normal(0.1)", 1)).ModelFunction(); !slices.Equal(a, b) {
+		t.Errorf("the head init changes ModelFunction:\n%q\n%q", a, b)
+	}
+	if slices.Equal(checked(t, untied).ModelFunction(), fn) {
+		t.Errorf("untying the head does not change ModelFunction")
+	}
 	differ := map[string]string{
 		"rope":     strings.Replace(base, "heads=2", "heads=2 rope=false", 1),
 		"sinkhorn": strings.Replace(base, "sinkhorn=5", "sinkhorn=6", 1),

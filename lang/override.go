@@ -35,14 +35,25 @@ type Options struct {
 	// Set holds `PATH=VALUE` overrides, as given to `--set`, applied in
 	// order.
 	Set []string
+	// Names, when set, names each override of Set in diagnostics (the
+	// file of its position) instead of "--set PATH=VALUE": the flag the
+	// user wrote, such as "--steps 0" for the override train.steps=0. A
+	// name must start with "--"; an empty one keeps the default.
+	Names []string
 }
 
 // setPrefix starts the file name of every position inside an override.
 const setPrefix = "--set "
 
-// overridePos is the position of an override: the flag itself. It has no
-// line, so diagnostics print it as "--set PATH=VALUE" without a snippet.
-func overridePos(raw string) Pos { return Pos{File: setPrefix + raw} }
+// overridePos is the position of override i: the flag itself, named as
+// opts.Names says or "--set PATH=VALUE". It has no line, so diagnostics
+// print it without a snippet.
+func overridePos(raw string, i int, opts Options) Pos {
+	if i < len(opts.Names) && strings.HasPrefix(opts.Names[i], "--") {
+		return Pos{File: opts.Names[i]}
+	}
+	return Pos{File: setPrefix + raw}
+}
 
 // IsOverride reports whether p is the position of a `--set` override
 // rather than of a place in a file.
@@ -72,7 +83,7 @@ func CheckWith(f *File, opts Options) (*Program, Diagnostics) {
 	}
 	c := &checker{file: f.Name}
 	if len(opts.Set) > 0 {
-		f = c.applyOverrides(f, opts.Set)
+		f = c.applyOverrides(f, opts)
 	}
 	p := c.check(f)
 	c.diags.list.Sort()
@@ -85,7 +96,7 @@ func CheckWith(f *File, opts Options) (*Program, Diagnostics) {
 // applyOverrides returns a copy of f with the overrides put in. Problems
 // with the flags themselves (not PATH=VALUE, an unknown path, a value that
 // does not parse) are reported here; the checker reports the rest.
-func (c *checker) applyOverrides(f *File, sets []string) *File {
+func (c *checker) applyOverrides(f *File, opts Options) *File {
 	g := *f
 	g.Stmts = append([]*Stmt(nil), f.Stmts...)
 	var model, train *Stmt
@@ -102,8 +113,8 @@ func (c *checker) applyOverrides(f *File, sets []string) *File {
 			g.Stmts[i] = train
 		}
 	}
-	for _, raw := range sets {
-		pos := overridePos(raw)
+	for i, raw := range opts.Set {
+		pos := overridePos(raw, i, opts)
 		path, val, ok := strings.Cut(raw, "=")
 		path, val = strings.TrimSpace(path), strings.TrimSpace(val)
 		if !ok {
@@ -194,7 +205,7 @@ func (c *checker) override(top *Stmt, parts []string, val string, pos Pos) {
 		return
 	}
 	spec := Lookup(kw)
-	inBlocks := spec != nil && (kw == "block" || kw == "repeat" || spec.In&(InModel|InTrain) == 0)
+	inBlocks := spec != nil && (kw == "block" || kw == "repeat" || kw == "layer" || spec.In&(InModel|InTrain) == 0)
 	if kw == "blocks" || (where == InModel && inBlocks) {
 		c.diags.errorf(pos, Pos{}, "`--set` cannot change the statements inside blocks").
 			help("blocks are templates, repeated by `repeat`; give the value a name in the model, such as `let heads = 4` with `attention heads=heads`, and set it with `--set model.heads=8`")

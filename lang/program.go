@@ -102,7 +102,7 @@ type Residual struct {
 	Pos       Pos
 }
 
-// Block is one sublayer: `block NAME { norm ...; attention ... | mlp ... }`.
+// Block is one sublayer: `block NAME { norm ...; attention ... | mlp ... | moe ... }`.
 type Block struct {
 	// Path is the parameter prefix, "blocks.<layer>.<name>".
 	Path string
@@ -114,38 +114,102 @@ type Block struct {
 	Index     int
 	Name      string
 	Norm      Norm
-	Attention *Attention // exactly one of Attention and MLP is set
+	Attention *Attention // exactly one of Attention, MLP and MoE is set
 	MLP       *MLP
+	MoE       *MoE // moe.go
 	Pos       Pos
 }
 
-// Norm is `norm rms [eps=E]`.
+// Norm kinds.
+const (
+	NormRMS   = "rms"   // RMSNorm: x / sqrt(mean(x²) + eps) · g
+	NormLayer = "layer" // LayerNorm: (x − mean(x)) / sqrt(var(x) + eps) · g + b
+)
+
+// Norm is `norm rms|layer [eps=E]`.
 type Norm struct {
-	Kind string  // "rms"
+	Kind string  // NormRMS (default) or NormLayer
 	Eps  float64 // default 1e-6
 	Pos  Pos
 }
 
-// Attention is `attention heads=H [rope=true] [rope_base=B]`: causal
-// multi-head self-attention with Q, K, V and output projections.
+// Attention kinds (the label of `attention`).
+const (
+	// AttentionMHA is multi-head attention with key and value projections
+	// of their own: multi-head, grouped-query or multi-query attention
+	// (KVHeads).
+	AttentionMHA = "mha"
+	// AttentionMLA is multi-head latent attention (DeepSeek-V2/V3): keys
+	// and values are decompressed from a low-rank latent per token (KVRank)
+	// with a rotary key part shared by the heads (RopeDim), and queries
+	// optionally from a low-rank latent (QRank).
+	AttentionMLA = "mla"
+)
+
+// Attention is `attention [mha|mla] heads=H [kv_heads=K] [head_dim=D]
+// [qk_norm=true] [kv_rank=R] [q_rank=Q] [rope_dim=P] [rope=true]
+// [rope_base=B]`: causal self-attention with query, key, value and output
+// projections. For `mha`, K key/value heads are each shared by H/K query
+// heads; for `mla`, keys and values come from a latent of width KVRank
+// (docs/language.md#architecture).
 type Attention struct {
-	Heads    int
-	Rope     bool    // default true
-	RopeBase float64 // default 10000
-	Pos      Pos
+	// Kind is AttentionMHA (the default) or AttentionMLA.
+	Kind  string
+	Heads int
+	// KVHeads is the number of key/value heads, a divisor of Heads
+	// (resolved: `kv_heads=0`, the default, is Heads; Heads for `mla`).
+	KVHeads int
+	// HeadDim is the width of a head (resolved: `head_dim=0`, the
+	// default, is dim / Heads). For `mla` it is the width of a value
+	// head and of the part of a query and key head without RoPE.
+	HeadDim int
+	// QKNorm normalises each query and key head (RMSNorm over HeadDim,
+	// before RoPE; `mha` only).
+	QKNorm bool
+	// KVRank is the width of MLA's key/value latent; QRank that of its
+	// query latent, 0 when the queries are not compressed; RopeDim the
+	// width of the rotary part of every query and key head (resolved:
+	// `rope_dim=0`, the default, is HeadDim / 2; 0 without RoPE). All 0
+	// for `mha`.
+	KVRank, QRank, RopeDim int
+	Rope                   bool    // default true
+	RopeBase               float64 // default 10000
+	Pos                    Pos
 }
 
-// MLP is `mlp hidden=H [act=gelu|relu|silu]`.
+// MLA reports whether the attention is multi-head latent attention.
+func (a *Attention) MLA() bool { return a.Kind == AttentionMLA }
+
+// MLP activations (`act=`).
+const (
+	ActGELU = "gelu" // GELU, tanh approximation (the default)
+	ActReLU = "relu"
+	ActSiLU = "silu" // x·σ(x)
+	// ActSwiGLU and ActGeGLU are the gated FFNs
+	// (act(u·w1) ⊙ (u·w3))·w2 with act SiLU and GELU.
+	ActSwiGLU = "swiglu"
+	ActGeGLU  = "geglu"
+)
+
+// MLP is `mlp hidden=H [act=gelu|relu|silu|swiglu|geglu]`.
 type MLP struct {
 	Hidden int
-	Act    string // "gelu" (default, tanh approximation), "relu" or "silu"
+	Act    string // ActGELU (default), ActReLU, ActSiLU, ActSwiGLU or ActGeGLU
 	Pos    Pos
 }
 
-// Head is `head tied|untied`: the output projection to the vocabulary.
+// Gated reports whether the activation is a gated one (a third matrix
+// w3).
+func (m *MLP) Gated() bool { return m.Act == ActSwiGLU || m.Act == ActGeGLU }
+
+// Head is `head tied|untied [init=normal(S)]`: the output projection to
+// the vocabulary.
 type Head struct {
 	Tied bool
-	Pos  Pos
+	// InitStd is the std of the normal init of an untied head's matrix
+	// (default: the embedding's, Embed.InitStd); 0 for a tied head.
+	InitStd float64
+	Pos     Pos
 }
 
 // Train is the resolved `train { ... }` block. Every field has a default.
@@ -188,7 +252,7 @@ const (
 // `data file="path" [val=0.1] [format=auto|text|bin] [vocab=N] [sampling=random|sequential]`.
 type Data struct {
 	Kind string // DataSynthetic (default) or DataFile
-	Task string // synthetic task, "markov" (default) or "recall"
+	Task string // synthetic task, "markov" (default), "recall" or "dyck"
 	// Path is the file path as written; relative paths are relative to the
 	// .mhc file's directory.
 	Path string

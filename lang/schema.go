@@ -21,7 +21,8 @@ const (
 	InTrain                     // `train { ... }`
 	InRepeat                    // `repeat N { ... }`
 	InBlock                     // `block NAME { ... }`
-	InAnyBody = InModel | InTrain | InRepeat | InBlock
+	InLayer                     // `layer { ... }`
+	InAnyBody = InModel | InTrain | InRepeat | InBlock | InLayer
 )
 
 // String names the places, such as "`model` or `repeat`".
@@ -30,7 +31,7 @@ func (w Where) String() string {
 	for _, x := range []struct {
 		w    Where
 		name string
-	}{{TopLevel, "the top level"}, {InModel, "`model`"}, {InTrain, "`train`"}, {InRepeat, "`repeat`"}, {InBlock, "`block`"}} {
+	}{{TopLevel, "the top level"}, {InModel, "`model`"}, {InTrain, "`train`"}, {InRepeat, "`repeat`"}, {InBlock, "`block`"}, {InLayer, "`layer`"}} {
 		if w&x.w != 0 {
 			names = append(names, x.name)
 		}
@@ -232,7 +233,7 @@ func (s *StatementSpec) Usage() string {
 	}
 	for _, a := range s.Attrs {
 		x := a.Name + "=" + placeholder(a)
-		if !a.Required {
+		if !a.Required || len(a.Kinds) > 0 { // required for some kinds only
 			x = "[" + x + "]"
 		}
 		parts = append(parts, x)
@@ -341,42 +342,68 @@ var Schema = []StatementSpec{
 		Doc:     "repeats its blocks N times; each iteration is one layer",
 	},
 	{
-		Keyword: "block", In: InModel | InRepeat, Body: true,
+		Keyword: "layer", In: InModel | InRepeat, Body: true,
+		Example: "layer { block attn { ... }; block mlp { ... } }",
+		Doc:     "one layer: its blocks share one layer number in their parameter paths, such as a leading dense layer before a `repeat` of other layers (the same as `repeat 1`)",
+	},
+	{
+		Keyword: "block", In: InModel | InRepeat | InLayer, Body: true,
 		Labels:  []LabelSpec{{Name: "NAME", Type: TypeName, Required: true, Doc: "sublayer name, part of the parameter path"}},
 		Example: "block attn { norm rms; attention heads=4 }",
-		Doc:     "one hyper-connected sublayer: a norm and an attention or MLP",
+		Doc:     "one hyper-connected sublayer: a norm and an attention, an MLP or a mixture of experts",
 	},
 	{
 		Keyword: "norm", In: InModel | InBlock, Once: true,
-		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"rms"}, Default: "rms", Doc: "normalisation kind"}},
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{NormRMS, NormLayer}, Default: NormRMS,
+			Doc: "`rms`: x / sqrt(mean(x²) + eps) · g; `layer`: LayerNorm, (x − mean(x)) / sqrt(var(x) + eps) · g + b"}},
 		Attrs: []AttrSpec{
-			{Name: "eps", Type: TypeFloat, Default: "1e-6", Range: greaterThan(0), Doc: "added to the mean square"},
+			{Name: "eps", Type: TypeFloat, Default: "1e-6", Range: greaterThan(0), Doc: "added to the mean square (`rms`) or the variance (`layer`)"},
 		},
 		Example: "norm rms",
-		Doc:     "RMS normalisation: in a block before its layer, in the model after the last block (default `norm rms`)",
+		Doc:     "normalisation over the model width with a learned gain (and, for `layer`, a learned bias): in a block before its layer, in the model after the last block (default `norm rms`)",
 	},
 	{
 		Keyword: "attention", In: InBlock, Once: true,
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{AttentionMHA, AttentionMLA}, Default: AttentionMHA,
+			Doc: "`mha`: query, key and value projections per head (multi-head, grouped-query or multi-query attention); `mla`: multi-head latent attention (DeepSeek-V2/V3), keys and values decompressed from one low-rank latent per token, with a rotary key part shared by the heads"}},
 		Attrs: []AttrSpec{
-			{Name: "heads", Type: TypeInt, Required: true, Range: between(1, 4096), Doc: "number of heads; must divide dim"},
+			{Name: "heads", Type: TypeInt, Required: true, Range: between(1, 4096), Doc: "number of query heads; must divide dim unless `head_dim` is set"},
+			{Name: "kv_heads", Type: TypeInt, Default: "0", Range: between(0, 4096), Kinds: []string{AttentionMHA},
+				Doc: "number of key/value heads, each shared by heads / kv_heads query heads (grouped-query attention; 1 is multi-query attention); must divide `heads`; 0 = `heads` (multi-head attention)"},
+			{Name: "head_dim", Type: TypeInt, Default: "0", Range: between(0, 1<<16),
+				Doc: "width of each head; the projections map dim → heads·head_dim (kv_heads·head_dim for keys and values) and back; for `mla` the width of a value head and of the part of a query and key head without RoPE; 0 = dim / heads"},
+			{Name: "qk_norm", Type: TypeBool, Default: "false", Kinds: []string{AttentionMHA},
+				Doc: "RMSNorm of each query and key head over head_dim, before RoPE, with a learned gain per head dimension shared by the heads (`q_norm`, `k_norm`) and the eps of the block's `norm`"},
+			{Name: "kv_rank", Type: TypeInt, Required: true, Range: between(1, 1<<16), Kinds: []string{AttentionMLA},
+				Doc: "width of the key/value latent, the one vector per token (with the rotary key) that decoding caches; RMS-normalised (`kv_norm`), then decompressed into every head's key and value"},
+			{Name: "q_rank", Type: TypeInt, Default: "0", Range: between(0, 1<<16), Kinds: []string{AttentionMLA},
+				Doc: "width of the query latent (RMS-normalised, `q_norm`); 0 = queries projected from the input directly"},
+			{Name: "rope_dim", Type: TypeInt, Default: "0", Range: between(0, 1<<16), Kinds: []string{AttentionMLA},
+				Doc: "width of the rotary part of every query and key head (even: RoPE rotates pairs); the rotary key is one per token, shared by the heads; needs `rope=true`; 0 = head_dim / 2"},
 			{Name: "rope", Type: TypeBool, Default: "true", Doc: "rotary position embedding"},
 			{Name: "rope_base", Type: TypeFloat, Default: "10000", Range: greaterThan(0), Doc: "RoPE frequency base"},
 		},
 		Example: "attention heads=4",
-		Doc:     "causal multi-head self-attention",
+		Doc:     "causal self-attention: multi-head, grouped-query (`kv_heads`), multi-query (`kv_heads=1`), or multi-head latent attention (`attention mla`)",
 	},
 	{
 		Keyword: "mlp", In: InBlock, Once: true,
 		Attrs: []AttrSpec{
-			{Name: "hidden", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "hidden width"},
-			{Name: "act", Type: TypeEnum, Values: []string{"gelu", "relu", "silu"}, Default: "gelu", Doc: "activation (gelu: tanh approximation; silu: x·σ(x))"},
+			{Name: "hidden", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "hidden width (of the gated product for `swiglu` and `geglu`)"},
+			{Name: "act", Type: TypeEnum, Values: []string{ActGELU, ActReLU, ActSiLU, ActSwiGLU, ActGeGLU}, Default: ActGELU,
+				Doc: "activation (gelu: tanh approximation; silu: x·σ(x)); `swiglu` and `geglu` are gated: (silu or gelu of u·w1) ⊙ (u·w3), then ·w2"},
 		},
 		Example: "mlp hidden=512",
-		Doc:     "two-layer feed-forward network",
+		Doc:     "feed-forward network: act(u·w1)·w2, or with a gated activation (act(u·w1) ⊙ (u·w3))·w2",
 	},
+	moeSpec, // moe.go
 	{
 		Keyword: "head", In: InModel, Once: true,
-		Labels:  []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"tied", "untied"}, Default: "tied", Required: true, Doc: "`tied` reuses the embedding matrix"}},
+		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{"tied", "untied"}, Default: "tied", Required: true, Doc: "`tied` reuses the embedding matrix"}},
+		Attrs: []AttrSpec{
+			{Name: "init", Type: TypeNormal, Range: atLeast(0), Kinds: []string{"untied"}, Neutral: true, DefaultDoc: "the `embed` init",
+				Doc: "initialisation of the output matrix `head.weight` [dim, vocab]; by default the embedding's, so that untying changes nothing else"},
+		},
 		Example: "head tied",
 		Doc:     "the output projection to the vocabulary (default `head tied`)",
 	},
@@ -384,8 +411,8 @@ var Schema = []StatementSpec{
 		Keyword: "data", In: InTrain, Once: true,
 		Labels: []LabelSpec{{Name: "KIND", Type: TypeEnum, Values: []string{DataSynthetic}, Default: DataSynthetic, Doc: "`synthetic` generated data; leave out with `file=`"}},
 		Attrs: []AttrSpec{
-			{Name: "task", Type: TypeEnum, Values: []string{"markov", "recall"}, Default: "markov", Kinds: []string{DataSynthetic},
-				Doc: "synthetic task: `markov` (a Markov chain whose entropy rate is the loss floor) or `recall` (associative recall, needs attention)"},
+			{Name: "task", Type: TypeEnum, Values: []string{"markov", "recall", "dyck"}, Default: "markov", Kinds: []string{DataSynthetic},
+				Doc: "synthetic task: `markov` (a Markov chain whose entropy rate is the loss floor), `recall` (associative recall, needs attention) or `dyck` (nested brackets of 8 types: closing one needs finding the innermost open bracket; harder, separates ablation variants better)"},
 			{Name: "file", Type: TypeString, Kinds: []string{DataFile}, Doc: "data file to train on, relative to the .mhc file"},
 			{Name: "val", Type: TypeFloat, Default: "0.1", Range: openBetween(0, 1), Kinds: []string{DataFile}, Doc: "held-out fraction (the tail of the file)"},
 			{Name: "format", Type: TypeEnum, Values: []string{DataFormatAuto, DataFormatText, DataFormatBin}, Default: DataFormatAuto, Kinds: []string{DataFile},
@@ -440,7 +467,7 @@ var Schema = []StatementSpec{
 		Keyword: "eval", In: InTrain, Once: true,
 		Attrs: []AttrSpec{
 			{Name: "every", Type: TypeInt, Default: "100", Range: atLeast(0), Doc: "steps between evaluations, 0 = off"},
-			{Name: "batches", Type: TypeInt, Default: "10", Range: atLeast(1), Doc: "validation batches per evaluation"},
+			{Name: "batches", Type: TypeInt, Default: "10", Range: between(1, 1<<16), Doc: "validation batches per evaluation (generated as evaluated: their number costs time, not memory)"},
 		},
 		Example: "eval every=100 batches=10", Doc: "periodic validation loss",
 	},

@@ -76,7 +76,7 @@ func TestSchemaDefaults(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	for kw, want := range map[string]string{
-		"norm":     "norm [rms] [eps=F]",
+		"norm":     "norm [rms|layer] [eps=F]",
 		"block":    "block NAME { ... }",
 		"vocab":    "vocab N",
 		"residual": "residual [plain|hyper] [streams=N] [constraint=birkhoff|stochastic|permutations|none|identity] [dynamic=true|false] [sinkhorn=N] [init=residual|uniform] [alpha=F] [phi_std=F] [collapse=sum|mean|learned] [recompute=true|false]",

@@ -165,6 +165,10 @@ func (c *checker) instance(s *Stmt, spec *StatementSpec, sc *scope) *inst {
 	}
 	for _, a := range spec.Attrs {
 		if a.Required && in.keys[a.Name] == nil && !in.misspelt[a.Name] && kindOK(a, in.kind) {
+			if len(a.Kinds) > 0 { // required by this kind only: spec.Example is of another
+				c.diags.errorf(kw.Pos, kw.End, "`%s` needs `%s=`", kindText(kw.Name, in.kind), a.Name).help("%s: %s", a.Name, a.Doc)
+				continue
+			}
 			c.diags.errorf(kw.Pos, kw.End, "`%s` needs `%s=`", kw.Name, a.Name).
 				help("for example `%s`", spec.Example).
 				help("%s: %s", a.Name, a.Doc)
@@ -295,6 +299,8 @@ func (c *checker) attr(in *inst, a *Attr, sc *scope) {
 			d.help("`%s` applies to `data synthetic`", key.Name)
 		case kw == "data":
 			d.help("`%s` applies to `data file=\"...\"`; write `data file=\"...\"` without `synthetic`", key.Name)
+		case kw == "attention":
+			d.help("%s", attentionKindHelp(key.Name, in.kind))
 		default:
 			d.help("`%s` applies to `%s`", key.Name, kindText(kw, as.Kinds[0]))
 		}

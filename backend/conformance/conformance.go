@@ -74,6 +74,10 @@ type Case struct {
 	// is held against the decomposition's only (fused ops), whose own
 	// backward the small cases check against finite differences.
 	Large bool
+	// IndexRange bounds the values of an i32 result computed from f32
+	// operands (moe.topk: the expert count); the result is observed
+	// through a gather from a table of that many rows.
+	IndexRange int
 }
 
 // Tolerances are what a backend of one precision must meet.
@@ -171,8 +175,11 @@ func (c Case) Build(decompose bool, seed uint64) (*Built, error) {
 	if err := b.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
-	// An i32 result (a layout op on token ids) is observed through a
-	// gather from a parameter table.
+	// An i32 result (a layout op on token ids, a selection) is observed
+	// through a gather from a parameter table.
+	if c.IndexRange > 0 {
+		below = c.IndexRange
+	}
 	if parts[0].Type.DType == ir.I32 {
 		tab := b.Param("table", ir.Dims(below, 3), ir.Init{Kind: "zeros"}, true)
 		feed.Params["table"] = randoms(seed, 99, below*3)

@@ -9,13 +9,14 @@ import (
 	"github.com/mhcc/mhcc/backend/conformance"
 	_ "github.com/mhcc/mhcc/backend/gorgonia" // registers gorgonia/float32 and gorgonia/float64
 	"github.com/mhcc/mhcc/backend/ref"
+	_ "github.com/mhcc/mhcc/backend/torch" // registers torch/float32 and torch/float64
 	"github.com/mhcc/mhcc/ir"
 )
 
 // TestConformance holds every registered backend against the op table.
 func TestConformance(t *testing.T) {
 	bs := backend.Registered()
-	if len(bs) < 3 {
+	if len(bs) < 5 {
 		t.Fatalf("only %d backends registered", len(bs))
 	}
 	for _, b := range bs {
@@ -27,6 +28,12 @@ func TestConformance(t *testing.T) {
 				if ok, reason := b.Support(d.Name); !ok && reason != "" {
 					t.Logf("%s declares %s unsupported: %s", b.Name(), d.Name, reason)
 				}
+			}
+			if required, err := backend.Availability(b); err != nil {
+				if required {
+					t.Fatal(err)
+				}
+				t.Skip(err)
 			}
 			r, ok := b.(backend.Runner)
 			if !ok {

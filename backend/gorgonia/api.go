@@ -28,9 +28,10 @@
 //	attention.go    causal_mask, rope, attention
 //	norm.go         rmsnorm, gelu, cross_entropy
 //	hc.go           sinkhorn, hc.coeffs, hc.read, hc.write
+//	moe.go          moe.topk, moe.load, moe.experts (grouped per expert)
 //	perm.go         the permutations constant
 //	streams.go      the stream plan: shared gradient buffers, recomputation
-//	outputs.go      module outputs besides the loss
+//	outputs.go      module outputs besides the loss (RunOutputs; Output after a training Run)
 //	init.go         parameter initialisation (init_hc.go: the HC inits)
 //	blas.go         BLASName, StartEnv, EnvError, MatMulF32 (blas_openblas.go: OpenBLAS)
 //	api.go          Build, Graph, Param, Run
@@ -121,12 +122,16 @@ type StreamStats struct {
 // forward-only graph or a model without fused hyper-connections).
 func (g *Graph) Streams() StreamStats { return g.streams }
 
-// Param is one trainable tensor.
+// Param is one parameter tensor of the model.
 type Param struct {
 	Name  string
 	Shape []int
 	Init  ir.Init
 	Decay bool
+	// Trainable is false for a tensor no gradient updates (trainable=false
+	// in the IR, such as a router's selection bias): the graph computes no
+	// gradient for it, and its value is the runtime's to set.
+	Trainable bool
 
 	t        *tensor.Dense // backing tensor (shared with BuildShared graphs)
 	f32      []float32

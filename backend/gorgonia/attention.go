@@ -11,6 +11,23 @@ import (
 )
 
 func init() {
+	// attention keeps P [..., T, T] for its backward, which needs a T×T
+	// scratch per chunk; rope's cos and sin tables (T × D/2 float64s each)
+	// are built with the graph, rope.at's at every run
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, grad bool) (float64, float64) {
+		q := in[0]
+		t, d := float64(q[len(q)-2]), float64(q[len(q)-1])
+		bh := elems(q) / (t * d)
+		f := bh * t * t
+		if grad {
+			f += min(workers(), bh) * t * t
+		}
+		return f, 0
+	}, ir.OpAttention)
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, _ bool) (float64, float64) {
+		x := in[0]
+		return 0, float64(x[len(x)-2]) * float64(x[len(x)-1])
+	}, ir.OpRope, ir.OpRopeAt)
 	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
 		if r := len(e.shape); r < 2 || e.shape[r-1] != e.shape[r-2] {
 			return fmt.Errorf("causal_mask: want [..., T, T], got %v", e.shape)

@@ -3,6 +3,7 @@ package gorgonia
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"gonum.org/v1/gonum/blas/gonum"
@@ -13,6 +14,22 @@ import (
 // blasBuild is "openblas" in a build with the openblas tag
 // (blas_openblas.go), else "".
 var blasBuild string
+
+// blasBuffer is the address space the build's BLAS maps per thread that
+// calls it (blas_openblas.go; 0 for the kernels' own GEMM, whose packing
+// buffers come from the C and Go heaps).
+var blasBuffer float64
+
+// BLASAddressSpace is the address space the build's BLAS may map while a
+// graph runs, beyond the memory of its tensors: OpenBLAS maps a buffer of
+// 128 MiB (its BUFFER_SIZE on x86-64) for every thread that calls it, and
+// the Go runtime runs the kernels' products on up to GOMAXPROCS threads at
+// once. 0 in the default build. Measured under `ulimit -v` with
+// examples/tiny.mhc at batch 2: the openblas build maps 240 MiB more than
+// the default one while it trains (2 cores).
+func BLASAddressSpace() float64 {
+	return blasBuffer * float64(runtime.GOMAXPROCS(0))
+}
 
 // startEnv lists the environment settings the build's BLAS reads when the
 // process starts (blas_openblas.go), as KEY=VALUE.

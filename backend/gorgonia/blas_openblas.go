@@ -25,5 +25,6 @@ func init() {
 	kernels.SetBLAS(impl)
 	openBLAS = impl
 	blasBuild = "openblas"
+	blasBuffer = 128 << 20
 	startEnv = []string{"OPENBLAS_THREAD_TIMEOUT=4"}
 }

@@ -36,17 +36,21 @@ import (
 //	softmax log_softmax   custom, last axis
 //	gather pick           custom (never ByIndices)
 //	causal_mask rope      custom
+//	moe.topk              custom op with an index (tensor.Int) result, no gradient
+//	moe.load              custom op from indices, no gradient
 //	rmsnorm sinkhorn hc.coeffs hc.read hc.write attention cross_entropy
-//	matmul.concat         fused ops: one custom op each with one hand-written
+//	matmul.concat moe.experts
+//	                      fused ops: one custom op each with one hand-written
 //	                      backward kernel for all inputs (below); a slice
 //	                      that is one member's columns of a matmul.concat
 //	                      differentiates straight to x and the member's weight
 //
 // Integer (i32) values derived from inputs by reshape/transpose/slice/
-// broadcast are computed in Go at the start of every Run.
+// broadcast are computed in Go at the start of every Run; an i32 value
+// computed from floats (moe.topk) is an index op's node.
 //
 // The fused ops (created by the -O2 fusion passes; built in norm.go, hc.go,
-// attention.go and matmul.go). Each is one custom op whose forward kernel
+// attention.go, matmul.go and moe.go). Each is one custom op whose forward kernel
 // does the whole computation and whose backward is one hand-written kernel
 // computing the gradients of all its inputs at once (package kernels, one
 // file per op; float32 runs its AVX2 code where the build and the CPU
@@ -72,6 +76,11 @@ import (
 //	               Causal with T ≥ 64: every GEMM skips the masked blocks
 //	               (row blocks of 32; ~60% of the work at T = 128)
 //	cross_entropy  log-softmax + pick + mean; keeps the probabilities
+//	moe.experts    the token slots sorted by expert (counting sort), each
+//	               expert's tokens gathered into one block, one GEMM per
+//	               expert and weight (experts spread over the CPUs); keeps
+//	               the gathered tokens, both hidden layers, the activation
+//	               and each row's ungated output for the backward
 //	matmul.concat  x·[w₁|w₂|…] as one GEMM against the packed weights;
 //	               backward: one GEMM for dx, one for d[w₁|w₂|…], split
 //	gelu           one elementwise pass (float32: AVX2 blocks, else the
@@ -190,9 +199,10 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 	if opts.Grad {
 		var wrt G.Nodes
 		var ps []*Param
+		diff := differentiable(lv)
 		for _, p := range gr.params {
 			pv := paramValue(m, p.Name)
-			if pn := b.vals[pv].node; live[pv] {
+			if pn := b.vals[pv].node; diff[pv] && p.Trainable {
 				wrt = append(wrt, pn)
 				ps = append(ps, p)
 			}
@@ -222,6 +232,21 @@ func paramValue(m *ir.Module, name string) *ir.Value {
 
 // reaching returns the values the output depends on.
 func reaching(out *ir.Value) map[*ir.Value]bool {
+	return walkArgs(out, func(*ir.Value) bool { return true })
+}
+
+// differentiable returns the values the loss depends on through a
+// differentiable path: the operands of an index (i32) value, such as the
+// scores of moe.topk, get no gradient from it. A parameter only those
+// reach (a router's selection bias) gets none at all (its gradient stays
+// 0): G.Grad refuses to differentiate with respect to it.
+func differentiable(out *ir.Value) map[*ir.Value]bool {
+	return walkArgs(out, isFloat)
+}
+
+// walkArgs returns out and the values reached from it through the
+// operands of the values for which follow holds.
+func walkArgs(out *ir.Value, follow func(*ir.Value) bool) map[*ir.Value]bool {
 	seen := map[*ir.Value]bool{}
 	stack := []*ir.Value{out}
 	for len(stack) > 0 {
@@ -231,10 +256,14 @@ func reaching(out *ir.Value) map[*ir.Value]bool {
 			continue
 		}
 		seen[v] = true
-		stack = append(stack, v.Args...)
+		if follow(v) {
+			stack = append(stack, v.Args...)
+		}
 	}
 	return seen
 }
+
+func isFloat(v *ir.Value) bool { return v.Type.DType == ir.F32 }
 
 // node returns the Gorgonia node of e, materialising constants.
 func (b *builder) node(e *entry) (*G.Node, error) {
@@ -286,7 +315,7 @@ func (b *builder) lowerValue(v *ir.Value) error {
 	if err := def.CheckArity(len(args)); err != nil {
 		return err
 	}
-	if v.Type.DType == ir.I32 && v.Op != ir.OpInput {
+	if v.Type.DType == ir.I32 && v.Op != ir.OpInput && !slices.ContainsFunc(v.Args, isFloat) {
 		e, err := b.lowerInt(v, shape, args)
 		if err != nil {
 			return err
@@ -346,7 +375,7 @@ func (b *builder) param(v *ir.Value, e *entry) error {
 	if err := checkInit(init, e.shape); err != nil {
 		return fmt.Errorf("param %q: %w", name, err)
 	}
-	p := &Param{Name: name, Shape: append([]int(nil), e.shape...), Init: init, Decay: v.Attrs.Bool("decay")}
+	p := &Param{Name: name, Shape: append([]int(nil), e.shape...), Init: init, Decay: v.Attrs.Bool("decay"), Trainable: ir.ParamTrainable(v)}
 	s := gshape(e.shape)
 	if b.base != nil {
 		bp := b.base.byName[name]

@@ -79,6 +79,10 @@ func BenchmarkFusedOps(b *testing.B) {
 			x, g := param(bb, "x", d(B, T, C)...), param(bb, "posg", d(C)...)
 			sumLoss(bb, form1(bb, fused, ir.OpRMSNorm, attrs("eps", 1e-5), x, g))
 		}},
+		{"layernorm", nil, func(bb *ir.Builder, fused bool) {
+			x, g, bias := param(bb, "x", d(B, T, C)...), param(bb, "posg", d(C)...), param(bb, "bias", d(C)...)
+			sumLoss(bb, form1(bb, fused, ir.OpLayerNorm, attrs("eps", 1e-5), x, g, bias))
+		}},
 		{"sinkhorn", nil, func(bb *ir.Builder, fused bool) {
 			l := param(bb, "x", d(B, T, n, n)...)
 			sumLoss(bb, form1(bb, fused, ir.OpSinkhorn, attrs("iters", 20), l))

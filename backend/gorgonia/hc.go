@@ -11,6 +11,29 @@ import (
 )
 
 func init() {
+	// sinkhorn's vector kernel works on eight matrices at a time in
+	// scratch of its own, per chunk: the matrices, and for the backward
+	// every iterate and the reciprocal sums of every half-step
+	keeps(func(in [][]int, _ []int, attrs ir.Attrs, grad bool) (float64, float64) {
+		n := float64(lastDim(in[0]))
+		it := float64(attrs.Int("iters"))
+		f := 8 * n * n
+		if grad {
+			f += 8 * ((2*it+1)*n*n + 2*it*n + n*n)
+		}
+		return workers() * f, 0
+	}, ir.OpSinkhorn)
+	// hc.coeffs keeps m = x·phi/r [N, w] and 1/r [N]; its backward needs
+	// dz [N, w], [N] and per-chunk partials of dalpha, dbias and dphi
+	keeps(func(in [][]int, out []int, _ ir.Attrs, grad bool) (float64, float64) {
+		k, w := float64(lastDim(in[0])), float64(lastDim(out))
+		N := elems(in[0]) / k
+		f := N*w + N
+		if grad {
+			f += N*w + N + workers()*(w+3+k*w)
+		}
+		return f, 0
+	}, ir.OpHCCoeffs)
 	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
 		s := shapes[0]
 		iters := v.Attrs.Int("iters")

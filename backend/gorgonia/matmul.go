@@ -11,6 +11,15 @@ import (
 )
 
 func init() {
+	// matmul.concat keeps its weights packed [K, ΣN]; its backward packs
+	// its own copy and the weights' gradient
+	keeps(func(in [][]int, out []int, _ ir.Attrs, grad bool) (float64, float64) {
+		packed := float64(lastDim(in[0])) * float64(lastDim(out))
+		if grad {
+			return 3 * packed, 0
+		}
+		return packed, 0
+	}, ir.OpMatmulConcat)
 	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
 		return b.lowerMatmul(args[0], args[1], v.Attrs.Bool("trans_b"), e)
 	}, ir.OpMatmul)

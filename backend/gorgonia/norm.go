@@ -10,6 +10,27 @@ import (
 )
 
 func init() {
+	// rmsnorm's backward sums dg in per-chunk partials; layernorm keeps the
+	// mean and 1/std of every row, and its backward sums dg and db in
+	// per-chunk partials; gelu and silu keep one value per element;
+	// cross_entropy keeps the probabilities [N, V] and a float64 partial
+	// loss per chunk
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, grad bool) (float64, float64) {
+		if !grad {
+			return 0, 0
+		}
+		return workers() * float64(lastDim(in[0])), 0
+	}, ir.OpRMSNorm)
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, grad bool) (float64, float64) {
+		c := float64(lastDim(in[0]))
+		f := 2 * elems(in[0]) / c
+		if grad {
+			f += 2 * workers() * c
+		}
+		return f, 0
+	}, ir.OpLayerNorm)
+	keeps(func(_ [][]int, out []int, _ ir.Attrs, _ bool) (float64, float64) { return elems(out), 0 }, ir.OpGELU, ir.OpSiLU)
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, _ bool) (float64, float64) { return elems(in[0]), workers() }, ir.OpCrossEntropy)
 	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
 		c := lastDim(shapes[0])
 		if len(shapes[0]) == 0 || prod(shapes[1]) != c {
@@ -19,6 +40,15 @@ func init() {
 		e.node, err = b.rmsnorm(nodes[0], nodes[1], shapes[0], v.Attrs.Float("eps"), b.streams.role(v))
 		return err
 	}), ir.OpRMSNorm)
+	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
+		c := lastDim(shapes[0])
+		if len(shapes[0]) == 0 || prod(shapes[1]) != c || prod(shapes[2]) != c {
+			return fmt.Errorf("layernorm: want x [..., C], g [C] and b [C], got %v, %v and %v", shapes[0], shapes[1], shapes[2])
+		}
+		var err error
+		e.node, err = b.layernorm(nodes[0], nodes[1], nodes[2], shapes[0], v.Attrs.Float("eps"))
+		return err
+	}), ir.OpLayerNorm)
 	implementActivation(ir.OpGELU, activation{kernels.GELUFwd[float32], kernels.GELUFwd[float64], kernels.GELUBwd[float32], kernels.GELUBwd[float64]})
 	implementActivation(ir.OpSiLU, activation{kernels.SiLUFwd[float32], kernels.SiLUFwd[float64], kernels.SiLUBwd[float32], kernels.SiLUBwd[float64]})
 	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
@@ -31,7 +61,7 @@ func init() {
 }
 
 // Normalisation, activations and the loss (ir/ops_norm.go), all fused:
-// rmsnorm, the activations gelu and silu, and cross_entropy.
+// rmsnorm, layernorm, the activations gelu and silu, and cross_entropy.
 
 type rmsK struct {
 	c   int
@@ -78,6 +108,58 @@ func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64, role *hcRole) 
 		return b.multiGrad(name+"_grad", o, inputs, func(g *grads) kernel { return rmsGradK{k, g, s, in} }, inputs[0], inputs[1], gy)
 	}
 	return b.custom(name, shape, k, grad, x, g)
+}
+
+// lnK is the forward of layernorm; st slot 0 keeps each row's mean and
+// 1/sqrt(var + eps) for the backward.
+type lnK struct {
+	rmsK
+	st *kernels.Side
+}
+
+func (k lnK) f32(x [][]float32, _ [][]int, y []float32) error {
+	kernels.LayerNormFwd(x[0], x[1], x[2], y, kernels.SideBuf[float32](k.st, 0, 2*len(y)/k.c), k.c, k.eps)
+	return nil
+}
+func (k lnK) f64(x [][]float64, _ [][]int, y []float64) error {
+	kernels.LayerNormFwd(x[0], x[1], x[2], y, kernels.SideBuf[float64](k.st, 0, 2*len(y)/k.c), k.c, k.eps)
+	return nil
+}
+
+// lnGradK's inputs are x, g, the forward's output (only so that it runs
+// after the forward that filled the statistics) and the output gradient;
+// its gradients those of x, g and b.
+type lnGradK struct {
+	lnK
+	g *grads
+	s *kernels.Side
+}
+
+func lnGrad[T float](k lnGradK, x [][]T, y []T) {
+	stats := kernels.SideBuf[T](k.st, 0, 2*len(x[0])/k.c)
+	kernels.LayerNormBwd(x[0], x[1], x[3], stats, gradDst(k.g, y, 0), gradDst(k.g, y, 1), gradDst(k.g, y, 2), k.s, k.c, k.eps)
+}
+
+func (k lnGradK) f32(x [][]float32, _ [][]int, y []float32) error {
+	lnGrad(k, x, y)
+	return nil
+}
+func (k lnGradK) f64(x [][]float64, _ [][]int, y []float64) error {
+	lnGrad(k, x, y)
+	return nil
+}
+
+// layernorm: x [..., C], gain g and bias bias [C]; the backward reads the
+// row statistics the forward kept.
+func (b *builder) layernorm(x, g, bias *G.Node, shape []int, eps float64) (*G.Node, error) {
+	c := shape[len(shape)-1]
+	name := fmt.Sprintf("layernorm(%v)%v", eps, shape)
+	k := lnK{rmsK{c, eps}, &kernels.Side{}}
+	grad := func(o *op, inputs G.Nodes, y, gy *G.Node) (G.Nodes, error) {
+		s := &kernels.Side{}
+		return b.multiGrad(name+"_grad", o, inputs, func(g *grads) kernel { return lnGradK{k, g, s} }, inputs[0], inputs[1], y, gy)
+	}
+	return b.custom(name, shape, k, grad, x, g, bias)
 }
 
 type ceK struct {

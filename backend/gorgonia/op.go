@@ -45,8 +45,9 @@ type op struct {
 	out       tensor.Shape // output shape
 	scalarOut bool         // output is a Gorgonia scalar (the loss)
 	k         kernel
-	grad      gradFn // nil: not differentiable
-	wrt       []bool // which arguments receive a gradient
+	ik        indexKernel // set instead of k for an op whose result is an index tensor
+	grad      gradFn      // nil: not differentiable
+	wrt       []bool      // which arguments receive a gradient
 
 	// buf is the output buffer, reused by every run: the TapeMachine runs
 	// each instruction once per RunAll, and Graph.Run copies out everything
@@ -109,10 +110,19 @@ func (o *op) Arity() int { return len(o.in) }
 
 func (o *op) Type() hm.Type {
 	ts := append([]hm.Type(nil), o.in...)
+	// the result has the float inputs' type a, or, without one, the
+	// graph's float type; an index result is a tensor.Int
+	var of hm.Type = hm.TypeVariable('a')
+	if !slices.Contains(o.isInt, false) {
+		of = o.dt
+	}
+	if o.ik != nil {
+		of = tensor.Int
+	}
 	if o.scalarOut {
-		ts = append(ts, hm.TypeVariable('a'))
+		ts = append(ts, of)
 	} else {
-		ts = append(ts, tensorType(len(o.out), hm.TypeVariable('a')))
+		ts = append(ts, tensorType(len(o.out), of))
 	}
 	return hm.NewFnType(ts...)
 }
@@ -169,6 +179,14 @@ func (o *op) Do(vals ...G.Value) (v G.Value, err error) {
 	if len(vals) != len(o.in) {
 		return nil, errors.Errorf("%s: want %d inputs, got %d", o.name, len(o.in), len(vals))
 	}
+	if o.ik != nil {
+		switch o.dt {
+		case tensor.Float32:
+			return runIndex(o, vals, o.ik.index32)
+		case tensor.Float64:
+			return runIndex(o, vals, o.ik.index64)
+		}
+	}
 	switch o.dt {
 	case tensor.Float32:
 		return run(o, vals, o.k.f32)
@@ -178,23 +196,31 @@ func (o *op) Do(vals ...G.Value) (v G.Value, err error) {
 	return nil, errors.Errorf("%s: unsupported dtype %v", o.name, o.dt)
 }
 
-func run[T float](o *op, vals []G.Value, call func([][]T, [][]int, []T) error) (G.Value, error) {
-	var xs [][]T
-	var idx [][]int
+// inputsOf returns the data of an op's float and index inputs, each in
+// argument order.
+func inputsOf[T float](o *op, vals []G.Value) (xs [][]T, idx [][]int, err error) {
 	for i, v := range vals {
 		if o.isInt[i] {
 			d, err := intsOf(v)
 			if err != nil {
-				return nil, errors.Wrapf(err, "%s input %d", o.name, i)
+				return nil, nil, errors.Wrapf(err, "%s input %d", o.name, i)
 			}
 			idx = append(idx, d)
 			continue
 		}
 		d, err := floatsOf[T](v)
 		if err != nil {
-			return nil, errors.Wrapf(err, "%s input %d", o.name, i)
+			return nil, nil, errors.Wrapf(err, "%s input %d", o.name, i)
 		}
 		xs = append(xs, d)
+	}
+	return xs, idx, nil
+}
+
+func run[T float](o *op, vals []G.Value, call func([][]T, [][]int, []T) error) (G.Value, error) {
+	xs, idx, err := inputsOf[T](o, vals)
+	if err != nil {
+		return nil, err
 	}
 	if p, ok := o.k.(partK); ok {
 		// a further output of a multi-gradient backward: its buffer was
@@ -224,6 +250,38 @@ func run[T float](o *op, vals []G.Value, call func([][]T, [][]int, []T) error) (
 		}
 	}
 	return tensor.New(tensor.WithShape(o.out.Clone()...), tensor.WithBacking(y)), nil
+}
+
+// indexKernel computes an op whose result is an index tensor (ints) from
+// float and index inputs, like kernel; y is the op's own reused buffer.
+type indexKernel interface {
+	index32(x [][]float32, idx [][]int, y []int) error
+	index64(x [][]float64, idx [][]int, y []int) error
+}
+
+// runIndex runs an index kernel into the op's own int buffer.
+func runIndex[T float](o *op, vals []G.Value, call func([][]T, [][]int, []int) error) (G.Value, error) {
+	xs, idx, err := inputsOf[T](o, vals)
+	if err != nil {
+		return nil, err
+	}
+	y, _ := o.buf.([]int)
+	if len(y) != o.out.TotalSize() {
+		y = make([]int, o.out.TotalSize())
+		o.buf = y
+	}
+	if err := call(xs, idx, y); err != nil {
+		return nil, errors.Wrap(err, o.name)
+	}
+	return tensor.New(tensor.WithShape(o.out.Clone()...), tensor.WithBacking(y)), nil
+}
+
+// indexOp applies a non-differentiable op whose result is an index
+// tensor (tensor.Int) of IR shape out.
+func (b *builder) indexOp(name string, out []int, k indexKernel, children ...*G.Node) (*G.Node, error) {
+	o := newOp(name, b.dt, children, gshape(out), nil, nil, nil)
+	o.ik = k
+	return apply(o, children...)
 }
 
 // floatsOf returns the contiguous data of a float tensor or scalar value.

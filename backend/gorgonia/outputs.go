@@ -11,14 +11,44 @@ import (
 	"github.com/mhcc/mhcc/ir"
 )
 
-// Reading module outputs other than the loss (such as the hyper-connection
-// coefficients of compiler.LowerDiagnostics) after a forward-only run.
+// Reading module outputs other than the loss: after a forward-only run
+// (RunOutputs: such as the hyper-connection coefficients of
+// compiler.LowerDiagnostics), and after a training Run (Output: such as
+// the experts' load of the step).
+//
+// A graph with a backward pass cannot hand out its forward values after
+// the run, because the backward may reuse their registers (docs/gorgonia.md
+// G11). It keeps them instead while it runs: every f32 output besides the
+// loss gets a keep node, a custom op that copies its input into a buffer
+// the output owns (its own result, one dummy element, is never read) and
+// that nothing else writes. The TapeMachine runs every node of the graph,
+// and the copied value is live until the keep node has read it.
 
 // output is one named module output of a built graph.
 type output struct {
 	node  *G.Node
 	shape []int
 	isInt bool
+	// kept is the value the last Run copied (a graph with gradients).
+	kept *keepK
+}
+
+// keepK copies its input into its own buffer during the run.
+type keepK struct {
+	v32 []float32
+	v64 []float64
+	ran bool
+}
+
+func (k *keepK) f32(x [][]float32, _ [][]int, y []float32) error {
+	k.v32, k.ran = append(k.v32[:0], x[0]...), true
+	y[0] = 0
+	return nil
+}
+func (k *keepK) f64(x [][]float64, _ [][]int, y []float64) error {
+	k.v64, k.ran = append(k.v64[:0], x[0]...), true
+	y[0] = 0
+	return nil
 }
 
 // liveOutputs adds to live the values that any output of m depends on, so
@@ -50,9 +80,47 @@ func (b *builder) collectOutputs(m *ir.Module) error {
 		if err != nil {
 			return fmt.Errorf("gorgonia: output %q: %w", o.Name, err)
 		}
-		b.out.outs[o.Name] = &output{node: n, shape: e.shape}
+		out := &output{node: n, shape: e.shape}
+		if b.opts.Grad && o.Name != LossName {
+			out.kept = &keepK{}
+			if _, err := apply(newOp(fmt.Sprintf("keep(%s)", o.Name), b.dt, []*G.Node{n}, gshape(nil), out.kept, nil, nil), n); err != nil {
+				return fmt.Errorf("gorgonia: output %q: %w", o.Name, err)
+			}
+		}
+		b.out.outs[o.Name] = out
 	}
 	return nil
+}
+
+// Output returns a copy of the named f32 output as the last Run of a
+// graph with gradients computed it (for a forward-only graph use
+// RunOutputs), row-major, as float64.
+func (g *Graph) Output(name string) ([]float64, error) {
+	if g.closed {
+		return nil, fmt.Errorf("gorgonia: Output on a closed graph")
+	}
+	o, ok := g.outs[name]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("gorgonia: the module has no output %q (outputs: %s)", name, strings.Join(g.OutputNames(), ", "))
+	case o.isInt:
+		return nil, fmt.Errorf("gorgonia: output %q is i32; Output reads f32 outputs", name)
+	case !g.grad:
+		return nil, fmt.Errorf("gorgonia: Output reads what a training Run kept; a forward-only graph has RunOutputs")
+	case name == LossName:
+		return nil, fmt.Errorf("gorgonia: Run returns the loss")
+	case !o.kept.ran:
+		return nil, fmt.Errorf("gorgonia: output %q: the graph has not run", name)
+	}
+	out := make([]float64, 0, prod(o.shape))
+	for _, v := range o.kept.v32 {
+		out = append(out, float64(v))
+	}
+	out = append(out, o.kept.v64...)
+	if len(out) != prod(o.shape) {
+		return nil, fmt.Errorf("gorgonia: output %q has %d values, want shape %v", name, len(out), o.shape)
+	}
+	return out, nil
 }
 
 // OutputNames returns the names of the module's outputs, sorted.

@@ -38,28 +38,8 @@ func TestPermutationsGradient(t *testing.T) {
 	if _, err := g.Run(); err != nil {
 		t.Fatal(err)
 	}
-	loss := func() float64 {
-		out, err := ref.Eval(m, permCase.binds, vals, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out["loss"].Data[0]
-	}
-	const eps = 1e-6
 	for _, p := range g.Params() {
-		v := vals[p.Name]
-		for i := range v {
-			x := v[i]
-			v[i] = x + eps
-			lp := loss()
-			v[i] = x - eps
-			lm := loss()
-			v[i] = x
-			num := (lp - lm) / (2 * eps)
-			if d := math.Abs(num - p.GradF64()[i]); d > 1e-7*math.Max(1, math.Abs(num)) {
-				t.Fatalf("d loss / d %s[%d] = %.12g, central difference %.12g", p.Name, i, p.GradF64()[i], num)
-			}
-		}
+		checkCentral(t, m, permCase.binds, vals, g, p.Name)
 	}
 }
 

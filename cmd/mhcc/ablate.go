@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/mhcc/mhcc/backend/runtime/ablate"
 	"github.com/mhcc/mhcc/backend/runtime/train"
@@ -13,12 +14,13 @@ import (
 // data, seeds and budget and compare them (backend/runtime/ablate).
 type ablateCmd struct {
 	Files     []string `arg:"" help:"The .mhc files to compare; the first is the baseline of the step-time column."`
-	Steps     int      `placeholder:"N" help:"Training steps of every run (default: the first file's steps)."`
-	Seeds     int      `default:"1" placeholder:"K" help:"Seeds per file (default 1): S, S+1, ..., S+K-1; several give mean ± standard deviation."`
-	Seed      *int64   `placeholder:"S" help:"The first seed (default: the first file's seed)."`
-	Out       string   `default:"ablation" placeholder:"DIR" help:"Output folder: ablation.md, ablation.json, the loss and gain plots and one run folder per file and seed."`
-	Data      string   `placeholder:"PATH" help:"Train every file on this data file instead of the files' own data."`
-	Overwrite bool     `help:"Replace the runs of an earlier ablation in --out (without it, an --out that holds them is refused)."`
+	Steps     string   `name:"steps" setting:"train.steps" placeholder:"N" help:"Training steps of every run (without it, the first file's steps for every file)."`
+	Seeds     int      `name:"seeds" default:"1" min:"1" placeholder:"K" help:"Seeds per file: S, S+1, ..., S+K-1; several give mean ± standard deviation."`
+	Seed      string   `name:"seed" setting:"train.seed" placeholder:"S" help:"The first seed (without it, the first file's seed for every file)."`
+	Out       string   `name:"out" default:"ablation" placeholder:"DIR" help:"Output folder: ablation.md, ablation.json, the loss and gain plots and one run folder per file and seed."`
+	Overwrite bool     `name:"overwrite" help:"Replace the runs of an earlier ablation in --out (without it, an --out that holds them is refused)."`
+	Data      string   `name:"data" setting:"train.data.file" placeholder:"PATH" help:"Train every file on this data file (relative to the current folder) instead of the files' own data."`
+	Smooth    int      `name:"smooth" default:"20" min:"1" placeholder:"N" help:"Smooth the plotted training loss with an exponential moving average over about N steps (1: the raw loss)."`
 	setFlags
 	diagFlag
 }
@@ -26,20 +28,12 @@ type ablateCmd struct {
 // Run compiles every file, trains them one after another and prints the
 // comparison table.
 func (c *ablateCmd) Run(e *env) error {
-	switch {
-	case c.Steps < 0:
-		return usageError(fmt.Errorf("--steps must be positive, got %d", c.Steps))
-	case c.Seeds < 1:
-		return usageError(fmt.Errorf("--seeds must be at least 1, got %d", c.Seeds))
-	}
-	models, err := compileModels(e, c.Files, frontEnd{Set: c.Set, Diag: c.Diag})
+	models, err := c.compile(e)
 	if err != nil {
 		return err
 	}
-	opts := ablate.Options{Steps: c.Steps, Seeds: c.Seeds, OutDir: c.Out, DataPath: c.Data, Log: e.stdout, Overwrite: c.Overwrite}
-	if c.Seed != nil {
-		opts.Seed, opts.HasSeed = *c.Seed, true
-	}
+	opts := ablate.Options{Seeds: c.Seeds, OutDir: c.Out, DataPath: c.Data, Smooth: c.Smooth,
+		Log: e.stdout, TTY: isTerminal(e.stdout), Overwrite: c.Overwrite}
 	stop, release := stopOnSignal(e)
 	defer release()
 	opts.Stop = stop
@@ -61,17 +55,40 @@ func (c *ablateCmd) Run(e *env) error {
 	return nil
 }
 
+// compile compiles the files with the command line's overrides. Every
+// file trains for the same budget: without --steps, the first file's
+// steps are given to the others as an override, so that the checker's
+// warnings about the run's length (a warmup longer than the run) apply
+// to each of them as it will train.
+func (c *ablateCmd) compile(e *env) ([]ablate.Model, error) {
+	fe := e.frontEnd(c.Diag)
+	first, err := compileModels(e, c.Files[:1], fe)
+	if err == nil && c.Steps == "" {
+		steps := first[0].Program.Train.Steps
+		fe.Set = append(slices.Clip(fe.Set), fmt.Sprintf("train.steps=%d", steps))
+		fe.Names = append(slices.Clip(fe.Names), fmt.Sprintf("--steps %d (the budget of %s)", steps, c.Files[0]))
+	}
+	rest, err2 := compileModels(e, c.Files[1:], fe)
+	switch {
+	case err != nil:
+		return nil, err
+	case err2 != nil:
+		return nil, err2
+	}
+	return append(first, rest...), nil
+}
+
 // compileModels compiles every file (reporting the diagnostics of all of
 // them) into the models ablate and diff take.
 func compileModels(e *env, files []string, fe frontEnd) ([]ablate.Model, error) {
 	var models []ablate.Model
-	failed := false
+	code := exitOK
 	for _, f := range files {
 		res, err := compile(e, f, fe)
 		if err != nil {
 			var xe *exitError
-			if errors.As(err, &xe) && xe.code == exitCompile {
-				failed = true
+			if errors.As(err, &xe) && (xe.code == exitCompile || xe.code == exitUsage) {
+				code = max(code, xe.code)
 				continue
 			}
 			return nil, err
@@ -79,8 +96,8 @@ func compileModels(e *env, files []string, fe frontEnd) ([]ablate.Model, error) 
 		models = append(models, ablate.Model{File: f, Program: res.Program, Module: res.Module, Source: res.Source,
 			DataPath: resolveDataPath(f, res.Program)})
 	}
-	if failed {
-		return nil, &exitError{code: exitCompile}
+	if code != exitOK {
+		return nil, &exitError{code: code}
 	}
 	return models, nil
 }

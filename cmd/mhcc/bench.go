@@ -14,13 +14,13 @@ import (
 type benchCmd struct {
 	File    string   `arg:"" help:"The .mhc file to benchmark."`
 	Opt     *int     `name:"opt" short:"O" placeholder:"N" help:"Optimisation level (-O0, -O1, -O2; default: the level training uses)."`
-	Steps   int      `default:"20" placeholder:"N" help:"Timed training steps per model."`
-	Warmup  int      `default:"3" placeholder:"N" help:"Untimed training steps per model before the timed ones."`
-	Batch   int      `placeholder:"B" help:"Batch size (default: the program's train batch)."`
+	Steps   int      `name:"steps" default:"20" min:"1" placeholder:"N" help:"Timed training steps per model."`
+	Warmup  int      `name:"warmup" default:"3" min:"0" placeholder:"N" help:"Untimed training steps per model before the timed ones."`
+	Batch   string   `name:"batch" setting:"train.batch" placeholder:"B" help:"Batch size of both models."`
 	JSON    bool     `name:"json" help:"Print the report as JSON."`
 	Vs      string   `name:"vs" placeholder:"OTHER.mhc" help:"Also benchmark OTHER.mhc, interleaved step by step with FILE, and print the ratio FILE / OTHER of their median step times."`
 	VsOpt   *int     `name:"vs-opt" placeholder:"N" help:"Optimisation level of OTHER.mhc (default: the same as FILE's), e.g. --vs FILE.mhc --vs-opt 0 compares -O2 with -O0 in one run."`
-	Top     int      `default:"12" placeholder:"N" help:"Number of op kinds in the per-op profile."`
+	Top     int      `name:"top" default:"12" min:"1" placeholder:"N" help:"Number of op kinds in the per-op profile."`
 	Profile string   `name:"profile" placeholder:"FILE" help:"Write a pprof CPU profile of the timed steps to FILE (go tool pprof FILE)."`
 	NoPeak  bool     `name:"no-peak" help:"Skip the matmul peak measurement (no MFU)."`
 	VsSet   []string `name:"vs-set" sep:"none" placeholder:"PATH=VALUE" help:"Override a value of OTHER.mhc only (after --set), e.g. --vs FILE.mhc --vs-set model.residual.recompute=true; repeatable."`
@@ -38,9 +38,6 @@ func (c *benchCmd) Run(e *env) error {
 	}
 	if _, err := opts.Pipeline(); err != nil {
 		return usageError(err)
-	}
-	if c.Steps < 1 || c.Warmup < 0 || c.Batch < 0 || c.Top < 1 {
-		return &exitError{code: exitUsage, err: fmt.Errorf("--steps and --top must be at least 1, --warmup and --batch not negative")}
 	}
 	vsOpts := opts
 	if c.VsGEMM != "" && c.Vs == "" {
@@ -73,23 +70,18 @@ func (c *benchCmd) Run(e *env) error {
 		if f == "" {
 			continue
 		}
-		o, set, label := opts, c.Set, f
-		var flags []string
+		o, fe, label := opts, e.frontEnd(c.Diag), f
 		if i == 1 {
 			o = vsOpts
-			set = append(slices.Clip(c.Set), c.VsSet...)
+			for _, s := range c.VsSet {
+				fe.Set = append(slices.Clip(fe.Set), s)
+				fe.Names = append(slices.Clip(fe.Names), "--vs-set "+s)
+			}
 			if len(c.VsSet) > 0 {
 				label = f + " --set " + strings.Join(c.VsSet, " --set ")
-				for j := range set {
-					flag := "--vs-set"
-					if j < len(c.Set) {
-						flag = "--set"
-					}
-					flags = append(flags, flag)
-				}
 			}
 		}
-		res, err := compile(e, f, frontEnd{Set: set, Diag: c.Diag, Flags: flags}, o)
+		res, err := compile(e, f, fe, o)
 		if err != nil {
 			return err
 		}
@@ -99,7 +91,7 @@ func (c *benchCmd) Run(e *env) error {
 		}
 		specs = append(specs, bench.Spec{File: label, Program: res.Program, Module: res.Module, Level: o.Level, GEMM: gemm})
 	}
-	cfg := bench.Config{Steps: c.Steps, Warmup: c.Warmup, Batch: c.Batch, TopOps: c.Top, Progress: e.stderr}
+	cfg := bench.Config{Steps: c.Steps, Warmup: c.Warmup, TopOps: c.Top, Progress: e.stderr}
 	if c.NoPeak {
 		cfg.PeakSize = -1
 	}

@@ -37,26 +37,27 @@ type compilerCLI struct {
 func compilerMain(args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr, args: args}
 	var cli compilerCLI
-	ctx, code, ok := parseArgs("mhcc", "mhcc compiles .mhc architecture files into CPU training executables.", &cli, args, e)
+	_, invoked := programName("mhcc")
+	ctx, code, ok := parseArgs(cliSpec{name: "mhcc", invoked: invoked, grammar: &cli, needsCommand: true,
+		desc: "mhcc compiles .mhc architecture files into CPU training executables."}, args, e)
 	if !ok {
 		return code
 	}
-	return runCtx(ctx, "mhcc", e)
+	return runCtx(ctx, e)
 }
 
-// compile loads, checks (with the --set overrides in fe), lowers and
-// optimises path (with opts, default compiler.DefaultOptions), printing
-// diagnostics to stderr as fe.Diag says. It returns an exitError
-// with code 1 when the program has errors.
+// compile loads, checks (with the overrides in fe), lowers and optimises
+// path (with opts, default compiler.DefaultOptions), printing diagnostics
+// to stderr as fe.Diag says. It returns an exitError with code 1 when the
+// file has errors, 2 when an override from the command line has.
 func compile(e *env, path string, fe frontEnd, opts ...compiler.Options) (*compiler.Result, error) {
-	res, err := compileFile(path, fe.Set, opts...)
+	res, err := compileFile(path, fe.options(), opts...)
 	if err != nil {
 		return nil, &exitError{code: exitRuntime, err: err}
 	}
-	fe.relabel(res.Diags)
 	fe.report(e, res.Diags, res.Source)
 	if res.Module == nil {
-		return nil, &exitError{code: exitCompile}
+		return nil, &exitError{code: failCode(res.Diags)}
 	}
 	return res, nil
 }
@@ -76,14 +77,19 @@ func resolveDataPath(mhcPath string, p *lang.Program) string {
 
 type buildCmd struct {
 	File string `arg:"" help:"The .mhc file to compile."`
-	Out  string `short:"o" required:"" placeholder:"OUT" help:"Path of the executable to write."`
+	Out  string `short:"o" required:"" placeholder:"OUT" help:"Path of the executable to write (with --emit torch: the folder)."`
+	Emit string `enum:"exe,torch" default:"exe" help:"What to write: exe (a training executable) or torch (a PyTorch package: model.py, train.py, README.md in the folder -o)."`
 	setFlags
 	diagFlag
 }
 
-// Run compiles the file and writes the bundled executable.
+// Run compiles the file and writes the bundled executable, or the
+// PyTorch package.
 func (c *buildCmd) Run(e *env) error {
-	res, err := compile(e, c.File, frontEnd{Set: c.Set, Diag: c.Diag})
+	if c.Emit == "torch" {
+		return emitTorch(e, c.File, c.Out, e.frontEnd(c.Diag))
+	}
+	res, err := compile(e, c.File, e.frontEnd(c.Diag))
 	if err != nil {
 		return err
 	}
@@ -119,24 +125,22 @@ func (c *buildCmd) Run(e *env) error {
 	return nil
 }
 
-// trainFlags are the overrides shared by `mhcc run` and a compiled program.
+// trainFlags are the flags shared by `mhcc run` and a compiled program.
+// Those tagged `setting` override the program's settings (flags.go); the
+// data flags come before the other settings of the data statement, which
+// apply to the file they select.
 type trainFlags struct {
-	Steps int    `help:"Number of training steps (overrides train.steps)." placeholder:"N"`
-	Data  string `help:"Train on this byte-level text file instead of the program's data." placeholder:"PATH"`
-	Seed  *int64 `help:"Random seed (overrides train.seed)." placeholder:"N"`
-	Out   string `help:"Run folder for metrics.jsonl and summary.json (default runs/<model>)." placeholder:"DIR"`
+	Steps string `name:"steps" setting:"train.steps" placeholder:"N" help:"Number of training steps."`
+	Data  string `name:"data" setting:"train.data.file" placeholder:"PATH" help:"Train on this data file (relative to the current folder) instead of the program's data."`
+	Seed  string `name:"seed" setting:"train.seed" placeholder:"N" help:"Random seed of the initialisation and the data."`
+	Out   string `name:"out" placeholder:"DIR" help:"Run folder for checkpoints, metrics.jsonl and summary.json (default runs/<model>)."`
 	setFlags
 	runtimeFlags
 }
 
+// options are the run's options that are not settings of the program.
 func (f *trainFlags) options(e *env) (train.Options, error) {
-	if f.Steps < 0 {
-		return train.Options{}, &exitError{code: exitUsage, err: fmt.Errorf("--steps must be positive, got %d", f.Steps)}
-	}
-	o := train.Options{Steps: f.Steps, DataPath: f.Data, OutDir: f.Out, Log: e.stdout, Relaunch: e.relaunch()}
-	if f.Seed != nil {
-		o.Seed, o.HasSeed = *f.Seed, true
-	}
+	o := train.Options{DataPath: f.Data, OutDir: f.Out, Log: e.stdout, Relaunch: e.relaunch()}
 	if err := f.runtimeFlags.apply(&o); err != nil {
 		return train.Options{}, err
 	}
@@ -151,7 +155,7 @@ type runCmd struct {
 
 // Run compiles and trains.
 func (c *runCmd) Run(e *env) error {
-	res, err := compile(e, c.File, frontEnd{Set: c.Set, Diag: c.Diag})
+	res, err := compile(e, c.File, e.frontEnd(c.Diag))
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ type diffCmd struct {
 // totals, and the parameter tensors only one model has or that changed
 // shape.
 func (c *diffCmd) Run(e *env) error {
-	models, err := compileModels(e, []string{c.A, c.B}, frontEnd{Set: c.Set, Diag: c.Diag})
+	models, err := compileModels(e, []string{c.A, c.B}, e.frontEnd(c.Diag))
 	if err != nil {
 		return err
 	}

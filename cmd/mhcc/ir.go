@@ -69,7 +69,7 @@ func (c *irCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	res, err := compile(e, c.File, frontEnd{Set: c.Set, Diag: c.Diag}, opts)
+	res, err := compile(e, c.File, e.frontEnd(c.Diag), opts)
 	if err != nil {
 		return err
 	}

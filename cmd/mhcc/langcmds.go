@@ -20,7 +20,7 @@ const renderLimit = 50
 // setFlags is the repeatable --set PATH=VALUE flag. sep:"none" keeps a
 // list value such as `betas=[0.9, 0.95]` in one piece.
 type setFlags struct {
-	Set []string `name:"set" sep:"none" placeholder:"PATH=VALUE" help:"Override a value of the program, e.g. train.optimizer.lr=1e-3; checked like the file; repeatable (mhcc explain lists the paths)."`
+	Set []string `name:"set" sep:"none" placeholder:"PATH=VALUE" help:"Override a value of the program, e.g. train.optimizer.lr=1e-3; checked like the file; repeatable, a later one wins, and flags such as --steps apply after all of them (mhcc explain lists the paths)."`
 }
 
 // diagFlag selects the format of diagnostics on stderr.
@@ -30,36 +30,25 @@ type diagFlag struct {
 
 // frontEnd carries the front-end flags of a command that compiles a file.
 type frontEnd struct {
-	Set  []string
-	Diag string
-	// Flags, when set, names the flag each Set entry came from in
-	// diagnostics (default --set), e.g. --vs-set for bench's other model.
-	Flags []string
+	// Set and Names are the overrides and their names in diagnostics
+	// (lang.Options).
+	Set, Names []string
+	Diag       string
 }
 
-// relabel rewrites the positions of diagnostics about overrides that came
-// from a flag other than --set.
-func (fe frontEnd) relabel(diags lang.Diagnostics) {
-	if len(fe.Flags) == 0 {
-		return
-	}
-	name := map[string]string{}
-	for i, raw := range fe.Set {
-		if i < len(fe.Flags) && fe.Flags[i] != "--set" {
-			name["--set "+raw] = fe.Flags[i] + " " + raw
+// options are the checker's options for the overrides.
+func (fe frontEnd) options() lang.Options { return lang.Options{Set: fe.Set, Names: fe.Names} }
+
+// failCode is the exit code of diagnostics with errors: exitUsage when
+// an error is about the command line (an override, a flag), exitCompile
+// when all are about the file.
+func failCode(diags lang.Diagnostics) int {
+	for _, d := range diags {
+		if d.Severity == lang.Error && d.Pos.IsOverride() {
+			return exitUsage
 		}
 	}
-	fix := func(p *lang.Pos) {
-		if n, ok := name[p.File]; ok && p.IsOverride() {
-			p.File = n
-		}
-	}
-	for i := range diags {
-		fix(&diags[i].Pos)
-		for j := range diags[i].Related {
-			fix(&diags[i].Related[j].Pos)
-		}
-	}
+	return exitCompile
 }
 
 // report prints diagnostics about src (one file) to stderr: rendered text,
@@ -95,21 +84,21 @@ func readError(path string, err error) lang.Diagnostics {
 		Message: fmt.Sprintf("cannot read the file: %v", err)}}
 }
 
-// compileFile is compiler.CompileFile with --set overrides: it reads,
-// checks (with the overrides) and compiles path. A file that cannot be
+// compileFile is compiler.CompileFile with overrides: it reads, checks
+// (with the overrides of lo) and compiles path. A file that cannot be
 // read gives a Result holding one diagnostic that says so.
-func compileFile(path string, set []string, opts ...compiler.Options) (*compiler.Result, error) {
-	src, err := os.ReadFile(path)
+func compileFile(path string, lo lang.Options, opts ...compiler.Options) (*compiler.Result, error) {
+	src, err := lang.ReadSource(path)
 	if err != nil {
 		return &compiler.Result{Diags: readError(path, err)}, nil
 	}
-	return compileSource(path, src, set, opts...)
+	return compileSource(path, src, lo, opts...)
 }
 
-// compileSource is compiler.CompileSource with --set overrides. The
+// compileSource is compiler.CompileSource with the overrides of lo. The
 // module is compiled for the Gorgonia backend unless opts names another
 // target: an op it does not implement is an error at its statement.
-func compileSource(filename string, src []byte, set []string, opts ...compiler.Options) (*compiler.Result, error) {
+func compileSource(filename string, src []byte, lo lang.Options, opts ...compiler.Options) (*compiler.Result, error) {
 	o := compiler.DefaultOptions()
 	if len(opts) > 0 {
 		o = opts[0]
@@ -117,7 +106,7 @@ func compileSource(filename string, src []byte, set []string, opts ...compiler.O
 	if o.Target == nil {
 		o.Target = gb.Backend{DType: gb.Float32}
 	}
-	prog, diags := lang.LoadWith(filename, src, lang.Options{Set: set})
+	prog, diags := lang.LoadWith(filename, src, lo)
 	res := &compiler.Result{Program: prog, Diags: diags, Source: src}
 	if prog == nil {
 		return res, nil
@@ -145,17 +134,19 @@ type checkCmd struct {
 
 // Run checks every file and reports all diagnostics.
 func (c *checkCmd) Run(e *env) error {
-	failed := false
+	code := exitOK
 	var all lang.Diagnostics
 	for _, f := range c.Files {
-		src, err := os.ReadFile(f)
+		src, err := lang.ReadSource(f)
 		var diags lang.Diagnostics
 		if err != nil {
 			diags = readError(f, err)
 		} else {
-			_, diags = lang.LoadWith(f, src, lang.Options{Set: c.Set})
+			_, diags = lang.LoadWith(f, src, e.frontEnd(c.Diag).options())
 		}
-		failed = failed || diags.HasErrors()
+		if diags.HasErrors() && code != exitUsage {
+			code = failCode(diags)
+		}
 		if c.Diag == "json" {
 			all = append(all, diags...)
 		} else {
@@ -165,8 +156,8 @@ func (c *checkCmd) Run(e *env) error {
 	if c.Diag == "json" {
 		writeJSON(e, all)
 	}
-	if failed {
-		return &exitError{code: exitCompile}
+	if code != exitOK {
+		return &exitError{code: code}
 	}
 	return nil
 }
@@ -183,7 +174,7 @@ func (c *fmtCmd) Run(e *env) error {
 	failed := false
 	var all lang.Diagnostics
 	for _, f := range c.Files {
-		src, err := os.ReadFile(f)
+		src, err := lang.ReadSource(f)
 		var diags lang.Diagnostics
 		var out []byte
 		if err != nil {
@@ -263,16 +254,16 @@ type explainCmd struct {
 
 // Run prints the resolved configuration.
 func (c *explainCmd) Run(e *env) error {
-	fe := frontEnd{Set: c.Set, Diag: c.Diag}
-	src, err := os.ReadFile(c.File)
+	fe := e.frontEnd(c.Diag)
+	src, err := lang.ReadSource(c.File)
 	if err != nil {
 		fe.report(e, readError(c.File, err), nil)
 		return &exitError{code: exitCompile}
 	}
-	p, diags := lang.LoadWith(c.File, src, lang.Options{Set: c.Set})
+	p, diags := lang.LoadWith(c.File, src, fe.options())
 	fe.report(e, diags, src)
 	if p == nil {
-		return &exitError{code: exitCompile}
+		return &exitError{code: failCode(diags)}
 	}
 	fmt.Fprint(e.stdout, p.Explain())
 	return nil

@@ -13,12 +13,17 @@ import (
 )
 
 // TestLangExitCodes pins the exit codes of the front-end commands and of
-// bad --set flags: a bad override is a program error (1), like an error in
-// the file, not a usage error (2).
+// bad --set flags: a bad override is an error in the command line (2),
+// like any flag error (`--steps 0` is the override train.steps=0); an
+// error in the file is 1.
 func TestLangExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.mhc")
 	if err := os.WriteFile(good, []byte(testmodels.Minimal()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.mhc")
+	if err := os.WriteFile(bad, []byte("model m {\n  vocab 256\n  embed dim=\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -28,13 +33,15 @@ func TestLangExitCodes(t *testing.T) {
 	}{
 		{[]string{"explain", good}, exitOK, ""},
 		{[]string{"explain", good, "--set", "train.optimizer.lr=1e-3"}, exitOK, ""},
-		{[]string{"explain", good, "--set", "train.optimizer.lrr=1"}, exitCompile, "--set train.optimizer.lrr=1: error: unknown attribute `lrr` on `optimizer`, did you mean `lr`?"},
-		{[]string{"explain", good, "--set", "nonsense"}, exitCompile, "--set nonsense: error: expected PATH=VALUE"},
-		{[]string{"ir", good, "--set", "model.vocab=0"}, exitCompile, "--set model.vocab=0: error: `vocab` must be between 1 and 65536, found 0"},
-		{[]string{"check", good, "--set", "train.batch=-1"}, exitCompile, "--set train.batch=-1: error:"},
-		{[]string{"run", good, "--set", "model.residual.streams=x"}, exitCompile, "undefined name `x`"},
-		{[]string{good, "-o", filepath.Join(dir, "out"), "--set", "model.blocks.0.a.mlp.hidden=4"}, exitCompile, "cannot change the statements inside blocks"},
+		{[]string{"explain", good, "--set", "train.optimizer.lrr=1"}, exitUsage, "--set train.optimizer.lrr=1: error: unknown attribute `lrr` on `optimizer`, did you mean `lr`?"},
+		{[]string{"explain", good, "--set", "nonsense"}, exitUsage, "--set nonsense: error: expected PATH=VALUE"},
+		{[]string{"ir", good, "--set", "model.vocab=0"}, exitUsage, "--set model.vocab=0: error: `vocab` must be between 1 and 65536, found 0"},
+		{[]string{"check", good, "--set", "train.batch=-1"}, exitUsage, "--set train.batch=-1: error:"},
+		{[]string{"run", good, "--set", "model.residual.streams=x"}, exitUsage, "undefined name `x`"},
+		{[]string{good, "-o", filepath.Join(dir, "out"), "--set", "model.blocks.0.a.mlp.hidden=4"}, exitUsage, "cannot change the statements inside blocks"},
 		{[]string{"explain", good, "--diag=yaml"}, exitUsage, "--diag"},
+		{[]string{"check", bad, "--set", "train.batch=2"}, exitCompile, "bad.mhc:3:"},
+		{[]string{"run", good, "--steps", "0"}, exitUsage, "--steps 0: error: `steps` must be between 1 and 1099511627776, found 0"},
 		{[]string{"fmt"}, exitUsage, "expected"},
 		{[]string{"fmt", good}, exitOK, ""},
 		{[]string{"fmt", "-l", good}, exitOK, ""},
@@ -90,8 +97,8 @@ func TestFmtWriteOnlyChanged(t *testing.T) {
 	}
 }
 
-// TestHostileFiles is the issue's "done when" list through the real
-// command line: every case is a positioned error and exit 1 within a
+// TestHostileFiles feeds hostile .mhc files through the real command
+// line: every case is a positioned error and exit 1 within a
 // second, never a panic.
 func TestHostileFiles(t *testing.T) {
 	dir := t.TempDir()

@@ -6,8 +6,16 @@
 //	mhcc check model.mhc...     report diagnostics only
 //	mhcc ir model.mhc           print the IR
 //
-// Exit codes: 0 ok, 1 compile errors, 2 usage, 3 runtime or training failure,
-// 130 training stopped by SIGINT or SIGTERM after writing a checkpoint.
+// Exit codes, one per kind of error:
+//
+//	0    ok
+//	1    the .mhc file has errors
+//	2    the command line is wrong: no command, an unknown flag, a missing
+//	     argument, a flag value of the wrong type or out of range, or an
+//	     override (--set, or a flag that sets a setting, such as --steps)
+//	     that the schema refuses
+//	3    a runtime or training failure (data, checkpoints, divergence)
+//	130  training stopped by SIGINT or SIGTERM after writing a checkpoint
 package main
 
 import (
@@ -23,7 +31,7 @@ import (
 	"github.com/mhcc/mhcc/backend/runtime/bundle"
 )
 
-// Exit codes.
+// Exit codes (see the package comment).
 const (
 	exitOK      = 0
 	exitCompile = 1
@@ -76,10 +84,25 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 	return compilerMain(args, stdout, stderr)
 }
 
-// env carries the output streams and the command line to the commands.
+// env carries the output streams and the command line to the commands:
+// the arguments as given, and what parseArgs found in them besides the
+// command's own fields.
 type env struct {
 	stdout, stderr io.Writer
 	args           []string // the arguments as given (without the program name)
+	// name is the program's name in messages: mhcc, or a compiled
+	// program's executable name.
+	name string
+	// set and names are the overrides of the command line, for
+	// lang.Options: the --set values, then the setting flags (flags.go),
+	// each named by the flag as written ("" for a --set).
+	set, names []string
+}
+
+// frontEnd is the front-end configuration of a command that compiles one
+// file with the command line's overrides.
+func (e *env) frontEnd(diag string) frontEnd {
+	return frontEnd{Set: e.set, Names: e.names, Diag: diag}
 }
 
 // relaunch is the command line that starts the current run again (see
@@ -90,39 +113,6 @@ func (e *env) relaunch() string {
 		argv0 = os.Args[0]
 	}
 	return relaunchCommand(argv0, e.args)
-}
-
-// parseArgs parses args into cli with kong, mapping usage errors and
-// --help to exit codes without ever calling os.Exit.
-func parseArgs(name, desc string, cli any, args []string, e *env) (*kong.Context, int, bool) {
-	exitCode := -1
-	parser, err := kong.New(cli,
-		kong.Name(name),
-		kong.Description(desc),
-		kong.Writers(e.stdout, e.stderr),
-		kong.Exit(func(code int) { exitCode = code }),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Bind(e),
-	)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "%s: internal error: %v\n", name, err)
-		return nil, exitRuntime, false
-	}
-	args, err = resumeArgs(args)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "%s: error: %v\n", name, err)
-		return nil, exitUsage, false
-	}
-	ctx, err := parser.Parse(args)
-	if exitCode >= 0 { // --help
-		return nil, exitOK, false
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "%s: error: %v\n", name, err)
-		fmt.Fprintf(e.stderr, "run '%s --help' for usage\n", name)
-		return nil, exitUsage, false
-	}
-	return ctx, 0, true
 }
 
 // exitError carries an exit code out of a kong command.
@@ -138,7 +128,8 @@ func (e *exitError) Error() string {
 	return e.err.Error()
 }
 
-func runCtx(ctx *kong.Context, name string, e *env) int {
+// runCtx runs the parsed command and maps its error to the exit code.
+func runCtx(ctx *kong.Context, e *env) int {
 	err := ctx.Run()
 	if err == nil {
 		return exitOK
@@ -146,11 +137,11 @@ func runCtx(ctx *kong.Context, name string, e *env) int {
 	var xe *exitError
 	if errors.As(err, &xe) {
 		if xe.err != nil {
-			fmt.Fprintf(e.stderr, "%s: error: %v\n", name, xe.err)
+			fmt.Fprintf(e.stderr, "%s: error: %v\n", e.name, xe.err)
 		}
 		return xe.code
 	}
-	fmt.Fprintf(e.stderr, "%s: error: %v\n", name, err)
+	fmt.Fprintf(e.stderr, "%s: error: %v\n", e.name, err)
 	return exitRuntime
 }
 

@@ -98,10 +98,26 @@ func TestExitCodes(t *testing.T) {
 		code   int
 		stderr string // substring
 	}{
-		{"no arguments", nil, exitUsage, "error:"},
+		{"no arguments", nil, exitUsage, "Usage: mhcc <command>"},
+		{"help", []string{"help"}, exitOK, ""},
 		{"unknown flag", []string{"run", good, "--bogus"}, exitUsage, "--bogus"},
 		{"negative steps", []string{"run", good, "--steps=-3"}, exitUsage, "--steps"},
 		{"missing output flag", []string{good}, exitUsage, "-o"},
+		// Every error in the command line is a usage error, whether kong,
+		// the flag layer or the schema finds it.
+		{"zero steps", []string{"run", good, "--steps", "0"}, exitUsage, "--steps 0: error"},
+		{"bad override", []string{"run", good, "--set", "train.steps=0"}, exitUsage, "--set train.steps=0: error"},
+		{"seed out of range", []string{"run", good, "--seed", "-1"}, exitUsage, "--seed -1: error"},
+		{"accumulate out of range", []string{"run", good, "--accumulate", "0"}, exitUsage, "--accumulate 0: error"},
+		{"task with a data file", []string{"run", good, "--data", good, "--task", "recall"}, exitUsage, "--task recall: error"},
+		{"sampling without a data file", []string{"run", good, "--sampling", "sequential"}, exitUsage, "--sampling sequential: error"},
+		{"bench batch 0", []string{"bench", good, "--batch", "0"}, exitUsage, "--batch 0: error"},
+		{"bench steps 0", []string{"bench", good, "--steps", "0"}, exitUsage, "--steps 0: error"},
+		{"ablate seeds 0", []string{"ablate", good, "--seeds", "0"}, exitUsage, "--seeds 0: error"},
+		{"eval negative windows", []string{"eval", good, "--ckpt", dir, "--windows", "-3"}, exitUsage, "--windows -3: error"},
+		{"eval windows not a number", []string{"eval", good, "--ckpt", dir, "--windows", "x"}, exitUsage, "--windows x: error"},
+		{"unknown setting flag", []string{"run", good, "--lr", "1e-3"}, exitUsage, "--set train.optimizer.lr=1e-3"},
+		{"plot several runs without -o", []string{"plot", dir, dir}, exitUsage, "needs -o"},
 		{"malformed file", []string{bad, "-o", filepath.Join(dir, "out")}, exitCompile, "bad.mhc:3:"},
 		{"binary file", []string{"check", garbage}, exitCompile, "garbage.mhc:1:"},
 		{"missing file", []string{"ir", filepath.Join(dir, "nope.mhc")}, exitCompile, "nope.mhc"},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mhcc/mhcc/backend/runtime/bundle"
@@ -14,7 +15,7 @@ import (
 
 // programCLI is the command line of a compiled training executable.
 type programCLI struct {
-	Train  programTrainCmd  `cmd:"" default:"withargs" help:"Train the compiled model (the default command)."`
+	Train  programTrainCmd  `cmd:"" default:"withargs" help:"Train the model: the default command, so the flags below follow the program's name directly."`
 	IR     programIRCmd     `cmd:"" name:"ir" help:"Print the compiled IR."`
 	Eval   programEvalCmd   `cmd:"" help:"Print the mean loss of a checkpoint over the first K context-length windows of a data file."`
 	Sample programSampleCmd `cmd:"" help:"Generate text from a checkpoint."`
@@ -32,7 +33,7 @@ func programMain(p *bundle.Payload, args []string, stdout, stderr io.Writer) int
 	// The payload carries the source and its --set overrides; recompiling
 	// them with this runtime must give exactly the IR that was bundled, or
 	// the executable is refused.
-	res, err := compileSource(p.File, []byte(p.Source), p.Set)
+	res, err := compileSource(p.File, []byte(p.Source), lang.Options{Set: p.Set})
 	if err != nil || res.Module == nil {
 		if res != nil {
 			res.Diags.Render(stderr, res.Source, false, 20)
@@ -46,12 +47,14 @@ func programMain(p *bundle.Payload, args []string, stdout, stderr io.Writer) int
 		return exitRuntime
 	}
 	var cli programCLI
-	ctx, code, ok := parseArgs(p.File, fmt.Sprintf("Trains the model compiled from %s by mhcc %s.", p.File, p.Manifest.Runtime), &cli, args, e)
+	name, invoked := programName(p.File)
+	ctx, code, ok := parseArgs(cliSpec{name: name, invoked: invoked, grammar: &cli, prog: res.Program, defaultHelp: true,
+		desc: fmt.Sprintf("Trains the model %s compiled from %s by mhcc %s.", res.Program.Model.Name, p.File, p.Manifest.Runtime)}, args, e)
 	if !ok {
 		return code
 	}
 	ctx.Bind(&compiled{payload: p, res: res})
-	return runCtx(ctx, p.File, e)
+	return runCtx(ctx, e)
 }
 
 type programTrainCmd struct {
@@ -65,17 +68,19 @@ func (c *programTrainCmd) Run(e *env, c2 *compiled) error {
 	if err != nil {
 		return err
 	}
-	if len(c.Set) > 0 {
-		// More overrides: recompile the embedded source with the bundled
-		// ones followed by these (a later override wins).
-		set := append(append([]string(nil), c2.payload.Set...), c.Set...)
-		res, err := compileSource(c2.payload.File, []byte(c2.payload.Source), set)
+	if len(e.set) > 0 {
+		// Overrides on the command line: recompile the embedded source
+		// with the bundled ones followed by these (a later one wins).
+		fe := frontEnd{Diag: c.Diag,
+			Set:   append(slices.Clone(c2.payload.Set), e.set...),
+			Names: append(make([]string, len(c2.payload.Set)), e.names...)}
+		res, err := compileSource(c2.payload.File, []byte(c2.payload.Source), fe.options())
 		if err != nil {
 			return &exitError{code: exitRuntime, err: err}
 		}
-		frontEnd{Diag: c.Diag}.report(e, res.Diags, res.Source)
+		fe.report(e, res.Diags, res.Source)
 		if res.Module == nil {
-			return &exitError{code: exitCompile}
+			return &exitError{code: failCode(res.Diags)}
 		}
 		c2.res = res
 	}

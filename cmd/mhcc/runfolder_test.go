@@ -1,7 +1,7 @@
 package main
 
-// The run folder, resume and checkpoint-use rules of the CLI (issue 14,
-// items 1–3 and 7), each reproducing the failure a user met.
+// The run folder, resume and checkpoint-use rules of the CLI
+// (docs/runtime.md), each reproducing the failure a user met.
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 	"github.com/mhcc/mhcc/backend/runtime/optim"
 	"github.com/mhcc/mhcc/backend/runtime/train"
+	"github.com/mhcc/mhcc/lang"
 )
 
 // folderModel is a tiny model with a cosine schedule, checkpoints every 2
@@ -346,7 +347,7 @@ func expectOf(t *testing.T, file string) checkpoint.Expect {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := compileSource(file, src, nil)
+	res, err := compileSource(file, src, lang.Options{})
 	if err != nil || res.Module == nil {
 		t.Fatalf("compiling %s: %v", file, err)
 	}

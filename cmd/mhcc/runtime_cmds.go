@@ -27,44 +27,32 @@ import (
 const exitInterrupted = 130
 
 // runtimeFlags override the train block's `checkpoint`, `optimizer`,
-// `schedule` and `data` statements for one run (as `--set` would, without
-// changing the program); a flag left out keeps the program's value. They
-// are embedded in trainFlags.
+// `schedule`, `data` and `diagnostics` statements for one run, as --set
+// would (flags.go): a flag left out keeps the program's value. They are
+// embedded in trainFlags. A kind comes before its attributes (a new kind
+// drops the attributes that do not apply to it).
 type runtimeFlags struct {
-	Resume          *string  `placeholder:"CKPT" help:"Continue from a checkpoint, exactly where it stopped: --resume takes the newest in the run folder, --resume=CKPT a chosen one (a step number, a checkpoint folder name, or the path of a checkpoint folder; one of another run folder starts a fork in --out). The run's settings must match the checkpoint's (see --allow-changes)."`
-	Overwrite       bool     `help:"Start afresh in a run folder that holds another run, deleting that run's checkpoints, metrics.jsonl and summary.json."`
-	AllowChanges    bool     `name:"allow-changes" help:"Let --resume continue with settings that change the run (learning rate, schedule, batch, data, a longer cosine schedule); every change is printed and recorded in the checkpoints' history."`
-	SkipBatches     string   `name:"skip-batches" placeholder:"STEPS" help:"Draw and discard the batches these steps would train on (e.g. 33 or 31-33,40), to go on past a batch that diverged."`
-	CheckpointEvery *int     `name:"checkpoint-every" placeholder:"N" help:"Write a checkpoint every N steps (0: only at the end and on Ctrl-C; default: the program's checkpoint every=, 500)."`
-	Keep            *int     `placeholder:"K" help:"Keep the newest K checkpoints (0: all; default: the program's checkpoint keep=, 3)."`
-	Accumulate      *int     `placeholder:"N" help:"Average the gradients of N micro-batches per optimizer step (default: the program's optimizer accumulate=, 1)."`
-	Optimizer       string   `enum:",adamw,sgd" default:"" placeholder:"KIND" help:"Optimizer: adamw or sgd (default: the program's)."`
-	Momentum        *float64 `placeholder:"M" help:"SGD momentum (default: the program's optimizer sgd momentum=, 0)."`
-	Schedule        string   `enum:",constant,cosine,step" default:"" placeholder:"KIND" help:"Learning-rate schedule: constant, cosine, or step (the program's milestones, by default the mHC paper's ×0.316 at 80% and ×0.1 at 90%; default: the program's schedule)."`
-	Sampling        string   `enum:",random,sequential" default:"" placeholder:"MODE" help:"Training windows at random offsets, or walking through the file in order (default: the program's data sampling=, random)."`
-	DataFormat      string   `name:"data-format" enum:",text,bin" default:"" placeholder:"FORMAT" help:"Format of the data file: text (bytes) or bin (uint16 tokens) (default: the program's data format=, by extension)."`
-	Vocab           int      `placeholder:"N" help:"Declared vocabulary of a .bin token file (default: the program's data vocab=, the model's)."`
-	Task            string   `enum:",markov,recall" default:"" placeholder:"TASK" help:"Synthetic task instead of the program's: markov or recall (associative recall)."`
-	InjectNaN       string   `name:"debug-inject-nan" hidden:"" help:"Test hook: STEP:grad:PARAM or STEP:value:PARAM."`
-	DiagEvery       *int     `name:"diag-every" placeholder:"N" help:"Write the hyper-connection diagnostics (gains, H_pre/H_post means, Sinkhorn residual) to metrics.jsonl every N steps (0: never; default: the program's diagnostics every=, else its eval interval)."`
+	Resume          *string `name:"resume" placeholder:"CKPT" help:"Continue from a checkpoint, exactly where it stopped: --resume takes the newest in the run folder, --resume=CKPT a chosen one (a step number, a checkpoint folder name, or the path of a checkpoint folder; one of another run folder starts a fork in --out). The run's settings must match the checkpoint's (see --allow-changes)."`
+	Overwrite       bool    `name:"overwrite" help:"Start afresh in a run folder that holds another run, deleting that run's checkpoints, metrics.jsonl and summary.json."`
+	AllowChanges    bool    `name:"allow-changes" help:"Let --resume continue with settings that change the run (learning rate, schedule, batch, data, a longer cosine schedule); every change is printed and recorded in the checkpoints' history."`
+	SkipBatches     string  `name:"skip-batches" placeholder:"STEPS" help:"Draw and discard the batches these steps would train on (e.g. 33 or 31-33,40), to go on past a batch that diverged."`
+	CheckpointEvery string  `name:"checkpoint-every" setting:"train.checkpoint.every" placeholder:"N" help:"Write a checkpoint every N steps (0: only at the end and on Ctrl-C)."`
+	Keep            string  `name:"keep" setting:"train.checkpoint.keep" placeholder:"K" help:"Keep the newest K checkpoints (0: all)."`
+	Optimizer       string  `name:"optimizer" setting:"train.optimizer" placeholder:"KIND" help:"Optimizer: adamw or sgd."`
+	Accumulate      string  `name:"accumulate" setting:"train.optimizer.accumulate" placeholder:"N" help:"Average the gradients of N micro-batches per optimizer step."`
+	Momentum        string  `name:"momentum" setting:"train.optimizer.momentum" placeholder:"M" help:"SGD momentum."`
+	Schedule        string  `name:"schedule" setting:"train.schedule" placeholder:"KIND" help:"Learning-rate schedule: constant, cosine, or step (the program's milestones, by default the mHC paper's ×0.316 at 80% and ×0.1 at 90%)."`
+	DataFormat      string  `name:"data-format" setting:"train.data.format" placeholder:"FORMAT" help:"Format of the data file: text (bytes), bin (uint16 tokens) or auto (by extension)."`
+	Vocab           string  `name:"vocab" setting:"train.data.vocab" placeholder:"N" help:"Declared vocabulary of a .bin token file (0: the model's)."`
+	Sampling        string  `name:"sampling" setting:"train.data.sampling" placeholder:"MODE" help:"Training windows at random offsets, or walking through the data file in order (sequential)."`
+	Task            string  `name:"task" setting:"train.data.task" placeholder:"TASK" help:"Synthetic task: markov, recall (associative recall) or dyck (nested brackets)."`
+	DiagEvery       string  `name:"diag-every" setting:"train.diagnostics.every" placeholder:"N" help:"Write the hyper-connection diagnostics (gains, H_pre/H_post means, Sinkhorn residual) to metrics.jsonl every N steps (0: never)."`
+	InjectNaN       string  `name:"debug-inject-nan" hidden:"" help:"Test hook: STEP:grad:PARAM or STEP:value:PARAM."`
 }
 
-// apply copies the flags that were given into o.
+// apply copies the flags that are not settings of the program into o:
+// how the run starts, and the test hook.
 func (f *runtimeFlags) apply(o *train.Options) error {
-	switch {
-	case f.CheckpointEvery != nil && *f.CheckpointEvery < 0:
-		return &exitError{code: exitUsage, err: fmt.Errorf("--checkpoint-every must not be negative, got %d", *f.CheckpointEvery)}
-	case f.Keep != nil && *f.Keep < 0:
-		return &exitError{code: exitUsage, err: fmt.Errorf("--keep must not be negative, got %d", *f.Keep)}
-	case f.Accumulate != nil && *f.Accumulate < 1:
-		return &exitError{code: exitUsage, err: fmt.Errorf("--accumulate must be at least 1, got %d", *f.Accumulate)}
-	case f.Momentum != nil && !(*f.Momentum >= 0 && *f.Momentum < 1):
-		return &exitError{code: exitUsage, err: fmt.Errorf("--momentum must be in [0, 1), got %v", *f.Momentum)}
-	case f.Vocab < 0:
-		return &exitError{code: exitUsage, err: fmt.Errorf("--vocab must not be negative, got %d", f.Vocab)}
-	case f.DiagEvery != nil && *f.DiagEvery < 0:
-		return &exitError{code: exitUsage, err: fmt.Errorf("--diag-every must not be negative, got %d", *f.DiagEvery)}
-	}
 	if f.Resume != nil {
 		o.Resume, o.ResumeFrom = true, *f.Resume
 	}
@@ -76,32 +64,8 @@ func (f *runtimeFlags) apply(o *train.Options) error {
 		}
 		o.SkipBatches = steps
 	}
-	o.CheckpointEvery, o.Keep = intOverride(f.CheckpointEvery), intOverride(f.Keep)
-	o.DiagEvery = intOverride(f.DiagEvery)
-	if f.Accumulate != nil {
-		o.Accumulate = *f.Accumulate
-	}
-	if f.Momentum != nil {
-		o.Momentum = *f.Momentum
-		if o.Momentum == 0 {
-			o.Momentum = train.SetZero
-		}
-	}
-	o.Optimizer, o.Schedule, o.Sampling = f.Optimizer, f.Schedule, f.Sampling
-	o.DataFormat, o.Vocab, o.Task, o.InjectNaN = f.DataFormat, f.Vocab, f.Task, f.InjectNaN
+	o.InjectNaN = f.InjectNaN
 	return nil
-}
-
-// intOverride is the train.Options value of an optional flag whose 0 is
-// meaningful: 0 (the program's) when absent, train.SetZero for 0.
-func intOverride(p *int) int {
-	switch {
-	case p == nil:
-		return 0
-	case *p == 0:
-		return train.SetZero
-	}
-	return *p
 }
 
 // runTraining trains with SIGINT and SIGTERM turned into a clean stop: the
@@ -153,19 +117,16 @@ func stopOnSignal(e *env) (stop <-chan struct{}, release func()) {
 
 // evalFlags are the flags of `eval`.
 type evalFlags struct {
-	Ckpt       string `required:"" placeholder:"DIR" help:"Checkpoint folder, or a run folder (its newest checkpoint)."`
-	Data       string `placeholder:"PATH" help:"Data file to evaluate on (default: the program's data, validation split)."`
+	Ckpt       string `name:"ckpt" required:"" placeholder:"DIR" help:"Checkpoint folder, or a run folder (its newest checkpoint)."`
+	Data       string `name:"data" placeholder:"PATH" help:"Data file to evaluate on (default: the program's data, validation split)."`
 	DataFormat string `name:"data-format" enum:",text,bin" default:"" placeholder:"FORMAT" help:"Format of --data: text or bin (default by extension)."`
-	Vocab      int    `placeholder:"N" help:"Declared vocabulary of a .bin token file (default: the model's)."`
-	Split      string `enum:",all,train,val" default:"" placeholder:"SPLIT" help:"Part of the file: all (default with --data), train, or val (the program's held-out tail)."`
-	Windows    int    `placeholder:"K" help:"Evaluate the first K non-overlapping context-length windows (default: eval.batches × batch)."`
+	Vocab      int    `name:"vocab" schema:"train.data.vocab" placeholder:"N" help:"Declared vocabulary of a .bin token file (default: the model's)."`
+	Split      string `name:"split" enum:",all,train,val" default:"" placeholder:"SPLIT" help:"Part of the file: all (default with --data), train, or val (the program's held-out tail)."`
+	Windows    int    `name:"windows" min:"0" placeholder:"K" help:"Evaluate the first K non-overlapping context-length windows (default: eval.batches × batch)."`
 	JSON       bool   `name:"json" help:"Print the result as JSON."`
 }
 
 func (f *evalFlags) run(e *env, p *lang.Program, m *ir.Module, defaultData string) error {
-	if f.Windows < 0 {
-		return &exitError{code: exitUsage, err: fmt.Errorf("--windows must not be negative, got %d", f.Windows)}
-	}
 	path := f.Data
 	split := f.Split
 	if path == "" && defaultData != "" {
@@ -201,7 +162,7 @@ type evalCmd struct {
 
 // Run evaluates a checkpoint of the compiled file.
 func (c *evalCmd) Run(e *env) error {
-	res, err := compile(e, c.File, frontEnd{Set: c.Set, Diag: c.Diag})
+	res, err := compile(e, c.File, e.frontEnd(c.Diag))
 	if err != nil {
 		return err
 	}
@@ -210,12 +171,12 @@ func (c *evalCmd) Run(e *env) error {
 
 // sampleFlags are the flags of `sample`.
 type sampleFlags struct {
-	Ckpt        string  `required:"" placeholder:"DIR" help:"Checkpoint folder, or a run folder (its newest checkpoint)."`
-	Prompt      string  `placeholder:"TEXT" help:"Text to continue (bytes are tokens; default: a newline)."`
-	Tokens      int     `default:"200" placeholder:"N" help:"Number of tokens to generate."`
-	Temperature float64 `default:"1.0" placeholder:"T" help:"Softmax temperature; 0 picks the most likely token."`
-	TopK        int     `name:"top-k" default:"0" placeholder:"K" help:"Sample among the K most likely tokens (0: all)."`
-	Seed        uint64  `default:"1" placeholder:"S" help:"Random seed of the sampler."`
+	Ckpt        string  `name:"ckpt" required:"" placeholder:"DIR" help:"Checkpoint folder, or a run folder (its newest checkpoint)."`
+	Prompt      string  `name:"prompt" placeholder:"TEXT" help:"Text to continue (bytes are tokens; default: a newline)."`
+	Tokens      int     `name:"tokens" default:"200" min:"0" placeholder:"N" help:"Number of tokens to generate."`
+	Temperature float64 `name:"temperature" default:"1.0" min:"0" placeholder:"T" help:"Softmax temperature; 0 picks the most likely token."`
+	TopK        int     `name:"top-k" default:"0" min:"0" placeholder:"K" help:"Sample among the K most likely tokens (0: all)."`
+	Seed        int64   `name:"seed" default:"1" min:"0" placeholder:"S" help:"Random seed of the sampler."`
 }
 
 func (f *sampleFlags) run(e *env, p *lang.Program) error {
@@ -240,7 +201,7 @@ func (f *sampleFlags) run(e *env, p *lang.Program) error {
 		fmt.Fprint(e.stdout, f.Prompt)
 	}
 	_, err := train.Sample(p, train.SampleOptions{Checkpoint: f.Ckpt, Prompt: prompt, Tokens: f.Tokens,
-		Temperature: f.Temperature, TopK: f.TopK, Seed: f.Seed, Emit: emit})
+		Temperature: f.Temperature, TopK: f.TopK, Seed: uint64(f.Seed), Emit: emit})
 	fmt.Fprintln(e.stdout)
 	if err != nil {
 		return &exitError{code: exitRuntime, err: err}
@@ -257,7 +218,7 @@ type sampleCmd struct {
 
 // Run samples from a checkpoint of the compiled file.
 func (c *sampleCmd) Run(e *env) error {
-	res, err := compile(e, c.File, frontEnd{Set: c.Set, Diag: c.Diag})
+	res, err := compile(e, c.File, e.frontEnd(c.Diag))
 	if err != nil {
 		return err
 	}
@@ -266,14 +227,25 @@ func (c *sampleCmd) Run(e *env) error {
 
 type plotCmd struct {
 	Runs   []string `arg:"" help:"Run folders (each with a metrics.jsonl)."`
-	Out    string   `short:"o" default:"loss" placeholder:"PATH" help:"Output path without extension: PATH.png and PATH.svg are written."`
-	Smooth int      `default:"1" placeholder:"N" help:"Smooth the training loss with an exponential moving average over about N steps."`
-	Title  string   `placeholder:"TEXT" help:"Plot title."`
+	Out    string   `name:"out" short:"o" placeholder:"PATH" help:"Output path without extension: PATH.png and PATH.svg are written (default for one run: RUN/loss; required for several)."`
+	Smooth int      `name:"smooth" default:"1" min:"1" placeholder:"N" help:"Smooth the training loss with an exponential moving average over about N steps (1: the raw loss)."`
+	Title  string   `name:"title" placeholder:"TEXT" help:"Plot title."`
 }
 
 // Run plots the loss curves of the runs.
 func (c *plotCmd) Run(e *env) error {
-	paths, err := train.PlotRuns(c.Runs, train.PlotOptions{Out: c.Out, Smooth: c.Smooth, Title: c.Title})
+	out := c.Out
+	if out == "" {
+		if len(c.Runs) > 1 {
+			return &exitError{code: exitUsage, err: errors.New("plotting several runs needs -o PATH: PATH.png and PATH.svg are written")}
+		}
+		dir := c.Runs[0]
+		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+			dir = filepath.Dir(dir) // the metrics.jsonl itself
+		}
+		out = filepath.Join(dir, "loss")
+	}
+	paths, err := train.PlotRuns(c.Runs, train.PlotOptions{Out: out, Smooth: c.Smooth, Title: c.Title, Log: e.stderr})
 	if err != nil {
 		return &exitError{code: exitRuntime, err: err}
 	}

@@ -22,7 +22,7 @@ func (c *summaryCmd) Run(e *env) error {
 			return usageError(err)
 		}
 	}
-	res, err := compile(e, c.File, frontEnd{Set: c.Set, Diag: c.Diag}, opts)
+	res, err := compile(e, c.File, e.frontEnd(c.Diag), opts)
 	if err != nil {
 		return err
 	}

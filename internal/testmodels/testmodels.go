@@ -64,12 +64,30 @@ func Deep(residual string) string {
 // one layer, batch 2, a log line every step: a training step takes a few
 // milliseconds, for the many short runs of backend/runtime/train and the
 // signal tests of cmd/mhcc.
-func Small(train ...string) string {
+func Small(train ...string) string { return addTrain(Source("small.mhc"), train) }
+
+// addTrain adds lines at the end of src's train block, which ends with
+// `log every=1`.
+func addTrain(src string, train []string) string {
 	var b strings.Builder
 	for _, line := range train {
 		b.WriteString("  " + line + "\n")
 	}
-	return Replace(Source("small.mhc"), "  log every=1\n}\n", "  log every=1\n"+b.String()+"}\n")
+	return Replace(src, "  log every=1\n}\n", "  log every=1\n"+b.String()+"}\n")
+}
+
+// MoE returns moe.mhc with its `residual plain` line replaced by the
+// statement residual, attrs (such as "balance=aux") added to its `moe`
+// statement and the given lines added at the end of its train block, as
+// Small does. moe.mhc is a dense first layer (attention and a GELU MLP)
+// followed by two layers of attention and a mixture of 4 SwiGLU experts,
+// 2 active and 1 shared, of hidden width 6 (vocab 11, context 5, width 8,
+// batch 2, 40 steps, a log line every step): small enough for finite
+// differences and short training runs.
+func MoE(residual, attrs string, train ...string) string {
+	src := Replace(Source("moe.mhc"), "  residual plain\n", "  "+residual+"\n")
+	src = Replace(src, "shared=1 hidden=6\n", strings.TrimSpace("shared=1 hidden=6 "+attrs)+"\n")
+	return addTrain(src, train)
 }
 
 // Minimal returns minimal.mhc, the smallest model that checks and trains:

@@ -98,6 +98,21 @@ func TestExamplesO0VsO2(t *testing.T) {
 	}
 }
 
+// TestAblationSetsO0VsO2 runs the check of TestExamplesO0VsO2 on the
+// ablation sets in subfolders of examples/ablation (llama/: grouped-query
+// attention with qk_norm, SwiGLU, an untied head), at one small size.
+func TestAblationSetsO0VsO2(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(examplesDir, "ablation", "*", "*.mhc"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no ablation sets in %s (%v)", examplesDir, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f), func(t *testing.T) {
+			checkO0VsO2(t, f, map[string]int{"B": 2, "T": 16})
+		})
+	}
+}
+
 // checkO0VsO2 compares one example at -O0 and -O2 with the given binds.
 func checkO0VsO2(t *testing.T, f string, binds map[string]int) {
 	m0, _ := compileExample(t, f, compiler.O0)

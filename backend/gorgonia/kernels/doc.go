@@ -30,7 +30,8 @@
 // matmul), sgemm_level.go and sgemm_split.go (the native GEMM's levels and
 // its split over the cores), parallel.go, side.go, and the fused ops: rmsnorm.go, gelu.go,
 // sinkhorn.go, hc.go (hc.coeffs, hc.read, hc.write), attention.go,
-// crossentropy.go, matmulconcat.go.
+// crossentropy.go, matmulconcat.go, moe.go (top-k, expert load, the
+// routed experts as one product per expert).
 package kernels
 
 // Float is the element type of every kernel.

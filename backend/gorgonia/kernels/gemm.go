@@ -41,8 +41,9 @@ func gemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, bet
 		return
 	}
 	if a32, ok := any(a).([]float32); ok {
-		if l := CurrentSgemmLevel(); l > SgemmGo {
-			cSgemm(l, tA, tB, m, n, k, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		// the native kernel writes nothing when it cannot allocate its
+		// scratch; the BLAS computes the product then
+		if l := CurrentSgemmLevel(); l > SgemmGo && cSgemm(l, tA, tB, m, n, k, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc) {
 			return
 		}
 	}

@@ -9,13 +9,13 @@
 
 // sgemm.c: the float32 GEMM C[m,n] = op(A)[m,k]·op(B)[k,n] + beta·C at an
 // instruction-set level (SGEMM_AVX2 or SGEMM_AVX512, at most
-// mhcc_cpu_level()). mhcc_sgemm runs a whole product on the calling
-// thread; for one product on several threads, mhcc_sgemm_pack packs
-// column panels [q0, q1) of op(B) (mhcc_sgemm_nr columns each) into Bp
+// mhcc_cpu_level()), in two steps so that one product can run on several
+// threads (sgemm_split.go): mhcc_sgemm_pack packs column panels [q0, q1) of op(B) (mhcc_sgemm_nr columns each) into Bp
 // (k·np·nr floats, np = ceil(n/nr)) and mhcc_sgemm_rows computes rows
 // [i0, i1) × columns [j0, j1) of C from it (j0 a multiple of nr, j1 = n
-// or one too). Every level sums each element of C in the same
-// order (sgemm_impl.h), so the levels agree bit for bit.
+// or one too); it returns 0, having written nothing, when its scratch
+// cannot be allocated, else 1. Every level sums each element of C in the
+// same order (sgemm_impl.h), so the levels agree bit for bit.
 #define SGEMM_GO 0
 #define SGEMM_AVX2 1
 #define SGEMM_AVX512 2
@@ -24,21 +24,19 @@ int mhcc_cpu_level(void);
 int mhcc_cpu_avx2(void);
 int mhcc_sgemm_nr(int level);
 void mhcc_sgemm_pack(int level, int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp);
-void mhcc_sgemm_rows(int level, int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
-                     float *C, int ldc, int i0, int i1, int j0, int j1);
-void mhcc_sgemm(int level, int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
-                float beta, float *C, int ldc);
+int mhcc_sgemm_rows(int level, int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
+                    float *C, int ldc, int i0, int i1, int j0, int j1);
 // the levels' entry points (sgemm_avx2.c, sgemm_avx512.c) and their
-// per-thread scratch (sgemm.c)
-float *mhcc_sgemm_buf(int slot, unsigned long n);
+// per-thread scratch (sgemm.c; NULL when it cannot be allocated)
+float *mhcc_sgemm_buf(unsigned long n);
 int mhcc_sgemm_avx2_nr(void);
 void mhcc_sgemm_avx2_pack(int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp);
-void mhcc_sgemm_avx2_rows(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
-                           float *C, int ldc, int i0, int i1, int j0, int j1);
+int mhcc_sgemm_avx2_rows(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
+                         float *C, int ldc, int i0, int i1, int j0, int j1);
 int mhcc_sgemm_avx512_nr(void);
 void mhcc_sgemm_avx512_pack(int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp);
-void mhcc_sgemm_avx512_rows(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
-                             float *C, int ldc, int i0, int i1, int j0, int j1);
+int mhcc_sgemm_avx512_rows(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
+                           float *C, int ldc, int i0, int i1, int j0, int j1);
 
 // fastmath.c
 void mhcc_vunary(int kind, const float *x, float *y, int n);
@@ -65,8 +63,8 @@ void mhcc_rms_fwd(const float *x, const float *g, float *y, int r0, int r1, int 
 void mhcc_rms_bwd(const float *x, const float *g, const float *gy, float *dx, float *dg, int r0, int r1, int c, double eps);
 
 // sinkhorn.c
-void mhcc_sinkhorn_fwd(const float *x, float *y, int m0, int m1, int n, int iters);
-void mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, int m1, int n, int iters);
+int mhcc_sinkhorn_fwd(const float *x, float *y, int m0, int m1, int n, int iters);
+int mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, int m1, int n, int iters);
 
 // hc.c
 void mhcc_hc_read_fwd(const float *h, const float *X, float *u, int t0, int t1, int n, int c);

@@ -25,42 +25,46 @@ int mhcc_cpu_avx2(void) {
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-// Scratch buffers, one set per OS thread (a cgo call runs on one thread
-// from start to end), kept for the thread's lifetime and freed when it
-// exits.
-struct bufs {
-	float *p[2];
-	size_t n[2];
+// The scratch buffer of mhcc_sgemm_*_rows (op(A) packed, ~150 KiB), one
+// per OS thread (a cgo call runs on one thread from start to end), kept
+// for the thread's lifetime and freed when it exits. NULL when it cannot
+// be allocated: the caller then writes nothing and reports it.
+struct buf {
+	float *p;
+	size_t n;
 };
 
 static pthread_key_t buf_key;
 static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
 
-static void free_bufs(void *v) {
-	struct bufs *b = v;
-	free(b->p[0]);
-	free(b->p[1]);
+static void free_buf(void *v) {
+	struct buf *b = v;
+	free(b->p);
 	free(b);
 }
 
-static void make_key(void) { pthread_key_create(&buf_key, free_bufs); }
+static void make_key(void) { pthread_key_create(&buf_key, free_buf); }
 
-float *mhcc_sgemm_buf(int slot, unsigned long n) {
+float *mhcc_sgemm_buf(unsigned long n) {
 	pthread_once(&buf_once, make_key);
-	struct bufs *b = pthread_getspecific(buf_key);
+	struct buf *b = pthread_getspecific(buf_key);
 	if (!b) {
 		b = calloc(1, sizeof *b);
-		if (!b) abort();
-		pthread_setspecific(buf_key, b);
+		if (!b) return NULL;
+		if (pthread_setspecific(buf_key, b) != 0) {
+			free(b);
+			return NULL;
+		}
 	}
-	if (b->n[slot] < n) {
-		free(b->p[slot]);
+	if (b->n < n) {
+		free(b->p);
+		b->n = 0;
 		size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-		b->p[slot] = aligned_alloc(64, bytes);
-		if (!b->p[slot]) abort();
-		b->n[slot] = n;
+		b->p = aligned_alloc(64, bytes);
+		if (!b->p) return NULL;
+		b->n = n;
 	}
-	return b->p[slot];
+	return b->p;
 }
 
 int mhcc_sgemm_nr(int level) {
@@ -72,16 +76,8 @@ void mhcc_sgemm_pack(int level, int tb, int n, int k, const float *B, int ldb, i
 	else mhcc_sgemm_avx2_pack(tb, n, k, B, ldb, q0, q1, Bp);
 }
 
-void mhcc_sgemm_rows(int level, int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
-                     float *C, int ldc, int i0, int i1, int j0, int j1) {
-	if (level == SGEMM_AVX512) mhcc_sgemm_avx512_rows(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1);
-	else mhcc_sgemm_avx2_rows(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1);
-}
-
-void mhcc_sgemm(int level, int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
-                float beta, float *C, int ldc) {
-	int nr = mhcc_sgemm_nr(level), np = (n + nr - 1) / nr;
-	float *Bp = mhcc_sgemm_buf(1, (size_t)k * np * nr);
-	mhcc_sgemm_pack(level, tb, n, k, B, ldb, 0, np, Bp);
-	mhcc_sgemm_rows(level, ta, n, k, A, lda, Bp, beta, C, ldc, 0, m, 0, n);
+int mhcc_sgemm_rows(int level, int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
+                    float *C, int ldc, int i0, int i1, int j0, int j1) {
+	if (level == SGEMM_AVX512) return mhcc_sgemm_avx512_rows(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1);
+	return mhcc_sgemm_avx2_rows(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1);
 }

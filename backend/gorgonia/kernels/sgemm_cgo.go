@@ -14,34 +14,6 @@ var cpuLevel = SgemmLevel(C.mhcc_cpu_level())
 // of the package needs (the GEMM's AVX-512 level more).
 var cpuAVX2 = C.mhcc_cpu_avx2() != 0
 
-// needLen returns the length a row-major operand of r×c elements (the
-// transpose when t) with leading dimension ld needs, as BLAS checks it.
-func needLen(t bool, r, c, ld int) int {
-	if r == 0 || c == 0 {
-		return 0
-	}
-	if t {
-		r, c = c, r
-	}
-	return (r-1)*ld + c
-}
-
-// cSgemm computes c = op(a)·op(b) + beta·c on the calling thread with the
-// native kernel at level (sgemm.c; level ≥ SgemmAVX2, at most cpuLevel).
-func cSgemm(level SgemmLevel, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	if len(a) < needLen(tA, m, k, lda) || len(b) < needLen(tB, k, n, ldb) || len(c) < needLen(false, m, n, ldc) {
-		panic("kernels: cSgemm: slice too short")
-	}
-	C.mhcc_sgemm(C.int(level), cbool(tA), cbool(tB), C.int(m), C.int(n), C.int(k), fp(a), C.int(lda), fp(b), C.int(ldb),
-		C.float(beta), fp(c), C.int(ldc))
-	runtime.KeepAlive(a)
-	runtime.KeepAlive(b)
-	runtime.KeepAlive(c)
-}
-
 // cSgemmNR is the width of the packed B panels at level.
 func cSgemmNR(level SgemmLevel) int { return int(C.mhcc_sgemm_nr(C.int(level))) }
 
@@ -61,16 +33,19 @@ func cSgemmPack(level SgemmLevel, tB bool, n, k int, b []float32, ldb, q0, q1 in
 
 // cSgemmRows computes rows [i0, i1) × columns [j0, j1) of
 // c = op(a)·B + beta·c from B packed by cSgemmPack (all of its panels).
-func cSgemmRows(level SgemmLevel, tA bool, n, k int, a []float32, lda int, bp []float32, beta float32, c []float32, ldc, i0, i1, j0, j1 int) {
+// It reports false, having written nothing, when the kernel cannot
+// allocate its scratch.
+func cSgemmRows(level SgemmLevel, tA bool, n, k int, a []float32, lda int, bp []float32, beta float32, c []float32, ldc, i0, i1, j0, j1 int) bool {
 	if i1 <= i0 || j1 <= j0 {
-		return
+		return true
 	}
 	if len(a) < needLen(tA, i1, k, lda) || len(c) < needLen(false, i1, n, ldc) {
 		panic("kernels: cSgemmRows: slice too short")
 	}
-	C.mhcc_sgemm_rows(C.int(level), cbool(tA), C.int(n), C.int(k), fp(a), C.int(lda), fp(bp), C.float(beta),
-		fp(c), C.int(ldc), C.int(i0), C.int(i1), C.int(j0), C.int(j1))
+	ok := C.mhcc_sgemm_rows(C.int(level), cbool(tA), C.int(n), C.int(k), fp(a), C.int(lda), fp(bp), C.float(beta),
+		fp(c), C.int(ldc), C.int(i0), C.int(i1), C.int(j0), C.int(j1)) != 0
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(bp)
 	runtime.KeepAlive(c)
+	return ok
 }

@@ -132,8 +132,10 @@ void FN(pack)(int tb, int n, int k, const float *B, int ldb, int q0, int q1, flo
 	FN(pack_b)(tb, n, k, B, ldb, q0, q1, Bp);
 }
 
-void FN(rows)(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta, float *C, int ldc,
-              int i0, int i1, int j0, int j1) {
-	float *Ap = mhcc_sgemm_buf(0, (size_t)(MC + MR - 1) / MR * MR * SGEMM_KC);
+int FN(rows)(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta, float *C, int ldc,
+             int i0, int i1, int j0, int j1) {
+	float *Ap = mhcc_sgemm_buf((size_t)(MC + MR - 1) / MR * MR * SGEMM_KC);
+	if (!Ap) return 0;
 	FN(packed)(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1, Ap);
+	return 1;
 }

@@ -8,16 +8,12 @@ package kernels
 // cpuLevel is the highest level of the native GEMM: none in this build.
 const cpuLevel = SgemmGo
 
-func cSgemm(SgemmLevel, bool, bool, int, int, int, []float32, int, []float32, int, float32, []float32, int) {
-	panic("kernels: no native sgemm in this build")
-}
-
 func cSgemmNR(SgemmLevel) int { panic("kernels: no native sgemm in this build") }
 
 func cSgemmPack(SgemmLevel, bool, int, int, []float32, int, int, int, []float32) {
 	panic("kernels: no native sgemm in this build")
 }
 
-func cSgemmRows(SgemmLevel, bool, int, int, []float32, int, []float32, float32, []float32, int, int, int, int, int) {
+func cSgemmRows(SgemmLevel, bool, int, int, []float32, int, []float32, float32, []float32, int, int, int, int, int) bool {
 	panic("kernels: no native sgemm in this build")
 }

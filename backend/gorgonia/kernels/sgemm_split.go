@@ -3,6 +3,8 @@ package kernels
 import (
 	"sync"
 
+	"gonum.org/v1/gonum/blas"
+
 	"github.com/mhcc/mhcc/internal/par"
 )
 
@@ -31,8 +33,58 @@ func sgemmSplit(level SgemmLevel, w int, tA, tB bool, m, n, k int, a []float32, 
 	rowBlocks, colBlocks := (m+rb-1)/rb, (n+cb-1)/cb
 	par.Tasks(w, rowBlocks*colBlocks, func(t int) {
 		i0, j0 := t/colBlocks*rb, t%colBlocks*cb
-		cSgemmRows(level, tA, n, k, a, lda, bp, 0, c, ldc, i0, min(m, i0+rb), j0, min(n, j0+cb))
+		i1, j1 := min(m, i0+rb), min(n, j0+cb)
+		if !cSgemmRows(level, tA, n, k, a, lda, bp, 0, c, ldc, i0, i1, j0, j1) {
+			// no scratch for the kernel on this thread: the block on the BLAS
+			blasBlock(tA, tB, k, a, lda, b, ldb, c, ldc, i0, i1, j0, j1)
+		}
 	})
+}
+
+// cSgemm computes c = op(a)·op(b) + beta·c on the calling goroutine with
+// the native kernel at level (level ≥ SgemmAVX2, at most cpuLevel): op(b)
+// packed into a buffer of packPool, then every block of c. It reports
+// false, having written nothing, when the kernel cannot allocate its
+// scratch (the caller then uses the BLAS).
+func cSgemm(level SgemmLevel, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
+	if m == 0 || n == 0 {
+		return true
+	}
+	if len(a) < needLen(tA, m, k, lda) || len(b) < needLen(tB, k, n, ldb) || len(c) < needLen(false, m, n, ldc) {
+		panic("kernels: cSgemm: slice too short")
+	}
+	nr := cSgemmNR(level)
+	np := (n + nr - 1) / nr
+	buf := packBuffer(k * np * nr)
+	defer packPool.Put(buf)
+	cSgemmPack(level, tB, n, k, b, ldb, 0, np, *buf)
+	return cSgemmRows(level, tA, n, k, a, lda, *buf, beta, c, ldc, 0, m, 0, n)
+}
+
+// needLen returns the length a row-major operand of r×c elements (the
+// transpose when t) with leading dimension ld needs, as BLAS checks it.
+func needLen(t bool, r, c, ld int) int {
+	if r == 0 || c == 0 {
+		return 0
+	}
+	if t {
+		r, c = c, r
+	}
+	return (r-1)*ld + c
+}
+
+// blasBlock computes rows [i0, i1) × columns [j0, j1) of c = op(a)·op(b)
+// with the BLAS.
+func blasBlock(tA, tB bool, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, i0, i1, j0, j1 int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	aOff, bOff := i0*lda, j0 // row i0 of op(a), column j0 of op(b)
+	if tA {
+		ta, aOff = blas.Trans, i0
+	}
+	if tB {
+		tb, bOff = blas.Trans, j0*ldb
+	}
+	theBLAS.Sgemm(ta, tb, i1-i0, j1-j0, k, 1, a[aOff:], lda, b[bOff:], ldb, 0, c[i0*ldc+j0:], ldc)
 }
 
 // splitUnitRows is the row granularity of sgemmSplit's blocks: a multiple

@@ -156,7 +156,9 @@ func TestNativeSgemm(t *testing.T) {
 			g := c.g
 			for _, beta := range []float32{0, 1, -0.5} {
 				got := slices.Clone(g.c)
-				cSgemm(l, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, beta, got, g.ldc)
+				if !cSgemm(l, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, beta, got, g.ldc) {
+					t.Fatalf("%s: the kernel could not allocate its scratch", g)
+				}
 				g.check(t, beta, got, c.prod, c.mag)
 			}
 		}
@@ -174,7 +176,9 @@ func TestNativeSgemmNaN(t *testing.T) {
 				for i := range c {
 					c[i] = float32(math.NaN())
 				}
-				cSgemm(l, false, false, 20, 40, k, a, k+1, b, 40, beta, c, 40)
+				if !cSgemm(l, false, false, 20, 40, k, a, k+1, b, 40, beta, c, 40) {
+					t.Fatal("the kernel could not allocate its scratch")
+				}
 				for i, v := range c {
 					if nan := v != v; nan != (beta != 0) {
 						t.Fatalf("k=%d beta=%v: c[%d] = %v", k, beta, i, v)
@@ -202,7 +206,9 @@ func TestSgemmLevelsAgree(t *testing.T) {
 	forEachLevel(t, func(t *testing.T, l SgemmLevel) {
 		for i, g := range cases {
 			got := slices.Clone(g.c)
-			cSgemm(l, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, 0, got, g.ldc)
+			if !cSgemm(l, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, 0, got, g.ldc) {
+				t.Fatalf("%s: the kernel could not allocate its scratch", g)
+			}
 			if len(first) < len(cases) {
 				first = append(first, got)
 			} else if j := firstDiff(first[i], got); j >= 0 {

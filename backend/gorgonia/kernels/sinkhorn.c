@@ -56,10 +56,12 @@ TGT static inline void sk_rows(__m256 *M, int n, __m256 *inv) {
 	}
 }
 
-// matrices [m0, m1) of n×n
-TGT void mhcc_sinkhorn_fwd(const float *x, float *y, int m0, int m1, int n, int iters) {
+// matrices [m0, m1) of n×n; 0 (y untouched) when the scratch cannot be
+// allocated, else 1
+TGT int mhcc_sinkhorn_fwd(const float *x, float *y, int m0, int m1, int n, int iters) {
 	int nn = n * n;
 	__m256 *M = aligned_alloc(32, sizeof(__m256) * nn);
+	if (!M) return 0;
 	for (int b = m0; b < m1; b += 8) {
 		int L = m1 - b < 8 ? m1 - b : 8;
 		load8(x, M, b, L, nn);
@@ -71,15 +73,23 @@ TGT void mhcc_sinkhorn_fwd(const float *x, float *y, int m0, int m1, int n, int 
 		store8(y, M, b, L, nn);
 	}
 	free(M);
+	return 1;
 }
 
 // backward: recompute and keep every iterate, then backpropagate through
-// each half-step (see SinkhornBwd in sinkhorn.go)
-TGT void mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, int m1, int n, int iters) {
+// each half-step (see SinkhornBwd in sinkhorn.go); 0 (dx untouched) when
+// the scratch cannot be allocated, else 1
+TGT int mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, int m1, int n, int iters) {
 	int nn = n * n;
 	__m256 *st = aligned_alloc(32, sizeof(__m256) * (size_t)(2 * iters + 1) * nn);
 	__m256 *inv = aligned_alloc(32, sizeof(__m256) * (size_t)(2 * iters) * n);
 	__m256 *g = aligned_alloc(32, sizeof(__m256) * nn);
+	if (!st || !inv || !g) {
+		free(st);
+		free(inv);
+		free(g);
+		return 0;
+	}
 	for (int b = m0; b < m1; b += 8) {
 		int L = m1 - b < 8 ? m1 - b : 8;
 		load8(x, st, b, L, nn);
@@ -113,4 +123,5 @@ TGT void mhcc_sinkhorn_bwd(const float *x, const float *gy, float *dx, int m0, i
 	free(st);
 	free(inv);
 	free(g);
+	return 1;
 }

@@ -42,8 +42,7 @@ func sinkRows[T Float](m []T, n int, inv []T) {
 func SinkhornFwd[T Float](x, y []T, n, iters int) {
 	nn := n * n
 	parallelFor(len(x)/nn, (4*iters+4)*nn, func(lo, hi int) {
-		if xf, ok := any(x).([]float32); ok && useVec {
-			vSinkFwd(xf, any(y).([]float32), lo, hi, n, iters)
+		if xf, ok := any(x).([]float32); ok && useVec && vSinkFwd(xf, any(y).([]float32), lo, hi, n, iters) {
 			return
 		}
 		for b := lo; b < hi; b++ {
@@ -65,8 +64,7 @@ func SinkhornFwd[T Float](x, y []T, n, iters int) {
 func SinkhornBwd[T Float](x, gy, dx []T, n, iters int) {
 	nn := n * n
 	parallelFor(len(x)/nn, (12*iters+4)*nn, func(lo, hi int) {
-		if xf, ok := any(x).([]float32); ok && useVec {
-			vSinkBwd(xf, any(gy).([]float32), any(dx).([]float32), lo, hi, n, iters)
+		if xf, ok := any(x).([]float32); ok && useVec && vSinkBwd(xf, any(gy).([]float32), any(dx).([]float32), lo, hi, n, iters) {
 			return
 		}
 		st := make([]T, (2*iters+1)*nn) // the iterates

@@ -87,12 +87,15 @@ func vHCWriteBwd(R, X, p, y, G, dR, dX, dp, dy []float32, t0, t1, n, c int) {
 	C.mhcc_hc_write_bwd(fp(R), fp(X), fp(p), fp(y), fp(G), fp(dR), fp(dX), fp(dp), fp(dy), C.int(t0), C.int(t1), C.int(n), C.int(c))
 }
 
-func vSinkFwd(x, y []float32, m0, m1, n, iters int) {
-	C.mhcc_sinkhorn_fwd(fp(x), fp(y), C.int(m0), C.int(m1), C.int(n), C.int(iters))
+// vSinkFwd and vSinkBwd report false, having written nothing, when the C
+// kernel could not allocate its scratch (the caller then runs the Go
+// loop).
+func vSinkFwd(x, y []float32, m0, m1, n, iters int) bool {
+	return C.mhcc_sinkhorn_fwd(fp(x), fp(y), C.int(m0), C.int(m1), C.int(n), C.int(iters)) != 0
 }
 
-func vSinkBwd(x, gy, dx []float32, m0, m1, n, iters int) {
-	C.mhcc_sinkhorn_bwd(fp(x), fp(gy), fp(dx), C.int(m0), C.int(m1), C.int(n), C.int(iters))
+func vSinkBwd(x, gy, dx []float32, m0, m1, n, iters int) bool {
+	return C.mhcc_sinkhorn_bwd(fp(x), fp(gy), fp(dx), C.int(m0), C.int(m1), C.int(n), C.int(iters)) != 0
 }
 
 func cbool(b bool) C.int {

@@ -30,8 +30,8 @@ func vHCWriteFwd(R, X, p, y, out []float32, t0, t1, n, c int) { panic("no vector
 func vHCWriteBwd(R, X, p, y, G, dR, dX, dp, dy []float32, t0, t1, n, c int) {
 	panic("no vector kernels")
 }
-func vSinkFwd(x, y []float32, m0, m1, n, iters int)      { panic("no vector kernels") }
-func vSinkBwd(x, gy, dx []float32, m0, m1, n, iters int) { panic("no vector kernels") }
+func vSinkFwd(x, y []float32, m0, m1, n, iters int) bool      { panic("no vector kernels") }
+func vSinkBwd(x, gy, dx []float32, m0, m1, n, iters int) bool { panic("no vector kernels") }
 
 func vHCDphi(x, dz, dphi []float32, t0, t1, k, w int)                { panic("no vector kernels") }
 func vRMSInv(x, inv []float32, r0, r1, c int, eps float64)           { panic("no vector kernels") }

@@ -62,12 +62,17 @@ type Options struct {
 	DataPath string
 	// Spikes is the loss-spike rule (zero: DefaultSpikeRule).
 	Spikes SpikeRule
-	// Smooth is the EMA window of the plotted training loss (0: 20 steps).
+	// Smooth is the EMA window of the plotted training loss, in steps
+	// (0: DefaultSmooth; 1: the raw loss).
 	Smooth int
-	// Log receives one progress line per run and the notes about the
-	// files (nil: discarded). Each run's own log goes to train.log in its
-	// run folder.
+	// Log receives the notes about the files, the progress of each run
+	// and one line per finished run (nil: discarded). Each run's own log
+	// goes to train.log in its run folder.
 	Log io.Writer
+	// TTY shows the progress of a run as one status line redrawn in place
+	// (Log is a terminal); otherwise as a plain line every tenth of the
+	// run.
+	TTY bool
 	// Stop, when closed, ends the current run after its step with a
 	// checkpoint; Run then returns an error matching train.ErrInterrupted.
 	Stop <-chan struct{}
@@ -75,6 +80,10 @@ type Options struct {
 	// without it, Run refuses to start over them.
 	Overwrite bool
 }
+
+// DefaultSmooth is the EMA window of the plotted training loss when
+// Options.Smooth is 0.
+const DefaultSmooth = 20
 
 // ErrOutUsed is matched (errors.Is) by the error of an ablation refused
 // because its output folder holds the runs of an earlier one; it also
@@ -150,7 +159,10 @@ func Run(models []Model, opts Options) (*Report, error) {
 		for _, s := range seeds {
 			done++
 			rel := runDir(i, s)
-			run, err := trainOne(md, opts.OutDir, rel, steps, s, opts)
+			label := fmt.Sprintf("[%d/%d] %s seed %d", done, total, md.File, s)
+			prog := newProgress(log, opts.TTY, label, steps)
+			run, err := trainOne(md, opts.OutDir, rel, steps, s, opts, prog.step)
+			prog.done()
 			var ie *train.InterruptedError
 			if errors.As(err, &ie) {
 				return nil, fmt.Errorf("%w: %s seed %d stopped after step %d", train.ErrInterrupted, md.File, s, ie.Step)
@@ -165,7 +177,7 @@ func Run(models []Model, opts Options) (*Report, error) {
 				rep.Data = run.data
 			}
 			row.Runs = append(row.Runs, run.RunStats)
-			fmt.Fprintf(log, "[%d/%d] %s seed %d: %s\n", done, total, md.File, s, run.summary())
+			fmt.Fprintf(log, "%s: %s\n", label, run.summary())
 		}
 		row.aggregate()
 		rep.Rows = append(rep.Rows, row)
@@ -173,7 +185,7 @@ func Run(models []Model, opts Options) (*Report, error) {
 	rep.finish()
 	smooth := opts.Smooth
 	if smooth == 0 {
-		smooth = 20
+		smooth = DefaultSmooth
 	}
 	plots, err := rep.Plot(opts.OutDir, smooth)
 	if err != nil {
@@ -194,9 +206,10 @@ type runResult struct {
 	dur  time.Duration
 }
 
-// trainOne trains model md with one seed into the run folder out/rel. A
-// diverged run returns its partial result without error.
-func trainOne(md Model, out, rel string, steps int, seed int64, opts Options) (*runResult, error) {
+// trainOne trains model md with one seed into the run folder out/rel,
+// calling progress after every step. A diverged run returns its partial
+// result without error.
+func trainOne(md Model, out, rel string, steps int, seed int64, opts Options, progress func(train.Progress)) (*runResult, error) {
 	dir := filepath.Join(out, rel)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -212,7 +225,7 @@ func trainOne(md Model, out, rel string, steps int, seed int64, opts Options) (*
 	}
 	to := train.Options{
 		Steps: steps, Seed: seed, HasSeed: true, DataPath: data, OutDir: dir, Source: md.Source,
-		Log: logf, Stop: opts.Stop, Overwrite: opts.Overwrite,
+		Log: logf, Stop: opts.Stop, Overwrite: opts.Overwrite, Progress: progress,
 		// One checkpoint at the end, to sample from or resume; none on the way.
 		CheckpointEvery: train.SetZero, Keep: 1,
 	}
@@ -254,6 +267,9 @@ func (r *runResult) summary() string {
 	parts = append(parts, fmt.Sprintf("%d spikes", r.Spikes))
 	if r.MaxGainFwd != nil {
 		parts = append(parts, fmt.Sprintf("max composite gain %s / %s", general(Stat{Mean: *r.MaxGainFwd, N: 1}), general(Stat{Mean: deref(r.MaxGainBwd), N: 1})))
+	}
+	if r.MaxLoad != nil {
+		parts = append(parts, fmt.Sprintf("max load %.2f×", *r.MaxLoad))
 	}
 	parts = append(parts, fmt.Sprintf("%.1f s", r.dur.Seconds()))
 	return strings.Join(parts, ", ")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,7 +71,7 @@ func TestStat(t *testing.T) {
 // reads it back as a run would be: steps steps whose loss falls from 4,
 // with a spike at each step in spikes, validation every 10 steps, and the
 // composite gains every 5 steps when gain > 0 (growing from 1 to gain).
-func fakeRun(t *testing.T, out, rel string, seed int64, steps int, spikes []int, gain, ms float64, diverged int) RunStats {
+func fakeRun(t *testing.T, out, rel string, seed int64, steps int, spikes []int, gain, load, ms float64, diverged int) RunStats {
 	t.Helper()
 	dir := filepath.Join(out, rel)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -89,6 +90,9 @@ func fakeRun(t *testing.T, out, rel string, seed int64, steps int, spikes []int,
 		}
 		if s%10 == 0 {
 			m["val_loss"] = 4.1 - 2*float64(s)/float64(steps) + wobble
+		}
+		if load > 0 { // two MoE sublayers; the second is the busier one over the last 10 steps
+			m["moe_max_load"] = []float64{1.5, load + float64(s%2)/10}
 		}
 		if gain > 0 && (s%5 == 0 || s == 1) {
 			m["composite_gain_fwd"] = 1 + (gain-1)*float64(s)/float64(steps)
@@ -116,7 +120,7 @@ func TestTableGolden(t *testing.T) {
 	type spec struct {
 		file, residual string
 		spikes         []int
-		gain, ms       float64
+		gain, load, ms float64
 		diverged       []int // per seed, 0: finished
 	}
 	build := func(seeds []int64, specs []spec) *Report {
@@ -135,7 +139,7 @@ func TestTableGolden(t *testing.T) {
 					steps = div - 1
 				}
 				rel := filepath.Join("runs", labels[i], fmt.Sprintf("seed-%d", seed))
-				row.Runs = append(row.Runs, fakeRun(t, out, rel, seed, steps, s.spikes, s.gain, s.ms, div))
+				row.Runs = append(row.Runs, fakeRun(t, out, rel, seed, steps, s.spikes, s.gain, s.load, s.ms, div))
 			}
 			row.aggregate()
 			rep.Rows = append(rep.Rows, row)
@@ -147,6 +151,7 @@ func TestTableGolden(t *testing.T) {
 		{file: "examples/plain.mhc", residual: "plain", ms: 10},
 		{file: "examples/hc.mhc", residual: "none n=4", spikes: []int{30, 45}, gain: 3000, ms: 21},
 		{file: "other/hc.mhc", residual: "birkhoff n=4", gain: 1.6, ms: 22.5},
+		{file: "other/moe.mhc", residual: "birkhoff n=4", gain: 1.6, load: 2, ms: 30},
 	})
 	three := build([]int64{1, 2, 3}, []spec{
 		{file: "plain.mhc", residual: "plain", ms: 10},
@@ -180,7 +185,7 @@ var number = regexp.MustCompile(`[0-9]+(\.[0-9]+)?(e[-+][0-9]+)?`)
 // and pins the table's layout with every number masked (the numbers
 // themselves depend on the kernels' rounding).
 func TestTinyAblation(t *testing.T) {
-	src := func(residual string) []byte {
+	src := func(residual, ffn string) []byte {
 		return []byte(fmt.Sprintf(`model tiny {
   vocab 16
   context 8
@@ -190,7 +195,7 @@ func TestTinyAblation(t *testing.T) {
     attention heads=2
   }
   block mlp {
-    mlp hidden=16
+    %s
   }
 }
 
@@ -200,11 +205,12 @@ train {
   eval every=10 batches=1
   diagnostics every=5
 }
-`, residual))
+`, residual, ffn))
 	}
 	models := []Model{
-		compileModel(t, "plain.mhc", src("residual plain")),
-		compileModel(t, "mhc.mhc", src("residual streams=2 constraint=birkhoff")),
+		compileModel(t, "plain.mhc", src("residual plain", "mlp hidden=16")),
+		compileModel(t, "mhc.mhc", src("residual streams=2 constraint=birkhoff", "mlp hidden=16")),
+		compileModel(t, "moe.mhc", src("residual streams=2 constraint=birkhoff", "moe experts=4 active=2 hidden=8")),
 	}
 	out := t.TempDir()
 	var log strings.Builder
@@ -234,6 +240,12 @@ train {
 	if plain.MaxGainFwd.N != 0 || mhc.MaxGainFwd.N != 2 || math.Abs(mhc.MaxGainFwd.Mean-1) > 0.01 {
 		t.Errorf("gains: plain %+v, mhc %+v", plain.MaxGainFwd, mhc.MaxGainFwd)
 	}
+	// The mixture of experts reports its load: at least the mean, at most
+	// E/k = 2 times it; the models without experts have none.
+	if moe := rep.Rows[2]; plain.MaxLoad != nil || mhc.MaxLoad != nil || moe.MaxLoad == nil || moe.MaxLoad.N != 2 ||
+		moe.MaxLoad.Mean < 1 || moe.MaxLoad.Mean > 2 {
+		t.Errorf("max load: plain %v, mhc %v, moe %v", plain.MaxLoad, mhc.MaxLoad, moe.MaxLoad)
+	}
 	if rep.Steps != 25 || len(rep.Seeds) != 2 || rep.Seeds[0] != 1337 || plain.Runs[0].Steps != 25 {
 		t.Errorf("budget: %d steps, seeds %v, run steps %d", rep.Steps, rep.Seeds, plain.Runs[0].Steps)
 	}
@@ -242,7 +254,9 @@ train {
 	masked = regexp.MustCompile(`-{2,}`).ReplaceAllString(masked, "--")
 	golden.RunFile(t, filepath.Join("testdata", "tiny.txtar"), func(t *testing.T, a *golden.Archive) {
 		a.Out("table", masked)
-		a.Out("log", number.ReplaceAllString(log.String(), "N"))
+		// the progress lines' time estimate appears only from a second on
+		eta := regexp.MustCompile(`, about \S+ left`)
+		a.Out("log", number.ReplaceAllString(eta.ReplaceAllString(log.String(), ""), "N"))
 	})
 }
 
@@ -262,5 +276,51 @@ func TestInterrupted(t *testing.T) {
 	}
 	if got := Labels([]Model{m, m, {File: "x/a.mhc"}}); strings.Join(got, " ") != "a a-2 a-3" {
 		t.Errorf("labels %v", got)
+	}
+}
+
+// TestDeltaValPairsBySeed: the Δ val column compares each run with the
+// first file's run of the same seed, leaves out diverged runs, and marks
+// a difference beyond twice its standard error.
+func TestDeltaValPairsBySeed(t *testing.T) {
+	runs := func(vals map[int64]float64, diverged ...int64) []RunStats {
+		var out []RunStats
+		for _, seed := range []int64{1, 2, 3} {
+			v, ok := vals[seed]
+			if !ok {
+				continue
+			}
+			r := RunStats{Seed: seed, FinalVal: ptr(v)}
+			if slices.Contains(diverged, seed) {
+				r.DivergedAt = 10
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	rep := &Report{Rows: []Row{
+		{Runs: runs(map[int64]float64{1: 2.0, 2: 2.2, 3: 2.1})},
+		{Runs: runs(map[int64]float64{1: 1.9, 2: 2.1, 3: 2.0})},    // −0.1 on every seed: the seeds' spread (0.1) does not hide it
+		{Runs: runs(map[int64]float64{1: 1.8, 2: 2.4, 3: 2.1})},    // −0.2, +0.2, 0: nothing beyond noise
+		{Runs: runs(map[int64]float64{1: 1.5, 2: 2.0, 3: 2.0}, 1)}, // seed 1 diverged: −0.2, −0.1
+	}}
+	for i := range rep.Rows {
+		rep.Rows[i].aggregate()
+	}
+	rep.finish()
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
+	if d := rep.Rows[0].DeltaVal; d.N != 0 {
+		t.Errorf("the baseline's own Δ: %+v", d)
+	}
+	if d := rep.Rows[1].DeltaVal; d.N != 3 || !near(d.Mean, -0.1) || !near(d.Std, 0) || !d.significant() {
+		t.Errorf("constant shift: %+v", d)
+	}
+	// mean 0, std sqrt((0.04+0.04+0)/2) = 0.2
+	if d := rep.Rows[2].DeltaVal; d.N != 3 || !near(d.Mean, 0) || !near(d.Std, 0.2) || d.significant() {
+		t.Errorf("noise: %+v", d)
+	}
+	// mean −0.15, std sqrt((0.0025+0.0025)/1) = 0.0707; 2·0.0707/√2 = 0.1 < 0.15
+	if d := rep.Rows[3].DeltaVal; d.N != 2 || !near(d.Mean, -0.15) || !near(d.Std, math.Sqrt(0.005)) || !d.significant() {
+		t.Errorf("with a diverged run: %+v", d)
 	}
 }

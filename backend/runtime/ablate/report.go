@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mhcc/mhcc/backend/runtime/train"
@@ -32,15 +33,33 @@ const (
 	JSONFile     = "ablation.json"
 )
 
-// finish computes what compares rows: the step-time ratios to the first
-// file.
+// finish computes what compares rows with the first file: the step-time
+// ratios and the paired differences of the final validation loss.
 func (r *Report) finish() {
+	base := r.Rows[0]
+	baseVal := map[int64]float64{}
+	for _, run := range base.Runs {
+		if run.FinalVal != nil && run.DivergedAt == 0 {
+			baseVal[run.Seed] = *run.FinalVal
+		}
+	}
 	for i := range r.Rows {
 		w := &r.Rows[i]
 		w.StepTimeRatio = math.NaN()
-		if base := r.Rows[0].MsPerStep; base.N > 0 && base.Mean > 0 && w.MsPerStep.N > 0 {
-			w.StepTimeRatio = w.MsPerStep.Mean / base.Mean
+		if b := base.MsPerStep; b.N > 0 && b.Mean > 0 && w.MsPerStep.N > 0 {
+			w.StepTimeRatio = w.MsPerStep.Mean / b.Mean
 		}
+		w.DeltaVal = Stat{}
+		if i == 0 {
+			continue
+		}
+		var deltas []float64
+		for _, run := range w.Runs {
+			if v, ok := baseVal[run.Seed]; ok && run.FinalVal != nil && run.DivergedAt == 0 {
+				deltas = append(deltas, *run.FinalVal-v)
+			}
+		}
+		w.DeltaVal = statOf(deltas)
 	}
 }
 
@@ -114,7 +133,11 @@ func (r *Report) Markdown(timing bool) string {
 	}
 	b.WriteString("\n\n")
 
-	head := []string{"model", "residual", "final val", "best val", "spikes", "max gnorm", "max gain fwd", "max gain bwd", "params"}
+	head := []string{"model", "residual", "final val", "Δ val", "best val", "spikes", "max gnorm", "max gain fwd", "max gain bwd", "params"}
+	experts := slices.ContainsFunc(r.Rows, func(w Row) bool { return w.MaxLoad != nil })
+	if experts {
+		head = append(head, "max load")
+	}
 	if timing {
 		head = append(head, "tok/s", "step time")
 	}
@@ -128,8 +151,25 @@ func (r *Report) Markdown(timing bool) string {
 				final += fmt.Sprintf(" (%d/%d diverged)", w.Diverged, len(w.Runs))
 			}
 		}
-		cells := []string{w.File, w.Residual, final, loss(w.BestVal), count(w.Spikes),
+		delta := "-"
+		if w.DeltaVal.N > 0 {
+			delta = fmt.Sprintf("%+.4f", w.DeltaVal.Mean)
+			if w.DeltaVal.N > 1 {
+				delta += fmt.Sprintf(" ± %.4f", w.DeltaVal.Std)
+			}
+			if w.DeltaVal.significant() {
+				delta += " *"
+			}
+		}
+		cells := []string{w.File, w.Residual, final, delta, loss(w.BestVal), count(w.Spikes),
 			general(w.MaxGradNorm), general(w.MaxGainFwd), general(w.MaxGainBwd), fmt.Sprint(w.Params)}
+		if experts {
+			load := "-"
+			if w.MaxLoad != nil {
+				load = stat(*w.MaxLoad, "%.2f×")
+			}
+			cells = append(cells, load)
+		}
 		if timing {
 			ratio := "-"
 			if finite(w.StepTimeRatio) {
@@ -144,10 +184,14 @@ func (r *Report) Markdown(timing bool) string {
 	b.WriteString("\n")
 	legend := []string{
 		"final val, best val: validation loss (nats/token) at the last step, and the lowest measured",
+		"Δ val: final val minus the first file's, paired by seed (runs of one seed train on the same batches), mean ± standard deviation over the seeds; * marks a difference larger than twice its standard error (std/√seeds), i.e. beyond seed noise; with one seed there is no spread to compare with",
 		"spikes: " + r.Spikes.String(),
 		"max gnorm: the largest global gradient norm, before clipping",
 		"max gain fwd, bwd: the largest composite Amax gain of the residual mixing measured during training (the product of every sublayer's H_res; forward = max absolute row sum, backward = max absolute column sum; docs/hyperconnections.md §5); `-` when not measured, as for the plain residual",
 		"params: trainable parameters",
+	}
+	if experts {
+		legend = append(legend, "max load: mixtures of experts: the busiest expert's share of the routed tokens relative to the mean share (1.00× is balanced; the largest over the MoE sublayers, averaged over the last 10 steps); no capacity limit, so no token is dropped; `-` for a model without experts")
 	}
 	if timing {
 		legend = append(legend, "tok/s: training tokens per second; step time: mean time per step relative to the first file")

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/mhcc/mhcc/backend/runtime/train"
@@ -86,6 +87,11 @@ type RunStats struct {
 	MaxGainFwd *float64 `json:"max_composite_gain_fwd"`
 	MaxGainBwd *float64 `json:"max_composite_gain_bwd"`
 	Params     int      `json:"params"`
+	// MaxLoad is, for a mixture of experts, the busiest expert's load
+	// relative to the mean (moe_max_load in metrics.jsonl; the largest
+	// over the sublayers), averaged over the last 10 steps; nil without
+	// experts.
+	MaxLoad *float64 `json:"moe_max_load,omitempty"`
 	// MsPerStep is the mean time of a training step (evaluation
 	// excluded); TokensPerS the training tokens per second.
 	MsPerStep  float64 `json:"ms_per_step"`
@@ -104,14 +110,15 @@ type series struct {
 // metricLine is the part of a metrics.jsonl line ablate reads; the gain
 // keys are written by the training diagnostics every N steps.
 type metricLine struct {
-	Step     int      `json:"step"`
-	Loss     float64  `json:"loss"`
-	GradNorm float64  `json:"grad_norm"`
-	Ms       float64  `json:"ms"`
-	TokS     float64  `json:"tok_s"`
-	ValLoss  *float64 `json:"val_loss"`
-	GainFwd  *float64 `json:"composite_gain_fwd"`
-	GainBwd  *float64 `json:"composite_gain_bwd"`
+	Step     int       `json:"step"`
+	Loss     float64   `json:"loss"`
+	GradNorm float64   `json:"grad_norm"`
+	Ms       float64   `json:"ms"`
+	TokS     float64   `json:"tok_s"`
+	ValLoss  *float64  `json:"val_loss"`
+	GainFwd  *float64  `json:"composite_gain_fwd"`
+	GainBwd  *float64  `json:"composite_gain_bwd"`
+	MaxLoad  []float64 `json:"moe_max_load"`
 }
 
 // readMetrics fills the run's statistics from dir/metrics.jsonl.
@@ -145,7 +152,11 @@ func (r *runResult) readMetrics(rule SpikeRule) error {
 func (r *RunStats) fill(lines []metricLine, rule SpikeRule) {
 	s := &r.series
 	var ms, tokens float64
+	var loads []float64 // per step, the largest max/mean load of the sublayers
 	for _, m := range lines {
+		if len(m.MaxLoad) > 0 {
+			loads = append(loads, slices.Max(m.MaxLoad))
+		}
 		s.step = append(s.step, float64(m.Step))
 		s.loss = append(s.loss, m.Loss)
 		r.MaxGradNorm = math.Max(r.MaxGradNorm, m.GradNorm)
@@ -168,16 +179,14 @@ func (r *RunStats) fill(lines []metricLine, rule SpikeRule) {
 	}
 	r.Steps = len(lines)
 	if n := len(s.loss); n > 0 {
-		k := min(n, 10)
-		sum := 0.0
-		for _, x := range s.loss[n-k:] {
-			sum += x
-		}
-		r.FinalTrain = ptr(sum / float64(k))
+		r.FinalTrain = ptr(meanLast(s.loss, 10))
 		last := lines[n-1]
 		if r.DivergedAt == 0 && last.ValLoss != nil && finite(*last.ValLoss) {
 			r.FinalVal = ptr(*last.ValLoss)
 		}
+	}
+	if len(loads) > 0 {
+		r.MaxLoad = ptr(meanLast(loads, 10))
 	}
 	r.Spikes = rule.Count(s.loss)
 	r.MsPerStep, r.TokensPerS = math.NaN(), math.NaN()
@@ -185,6 +194,16 @@ func (r *RunStats) fill(lines []metricLine, rule SpikeRule) {
 		r.MsPerStep = ms / float64(len(lines))
 		r.TokensPerS = tokens / (ms / 1000)
 	}
+}
+
+// meanLast is the mean of the last k values of xs (all when fewer).
+func meanLast(xs []float64, k int) float64 {
+	k = min(k, len(xs))
+	sum := 0.0
+	for _, x := range xs[len(xs)-k:] {
+		sum += x
+	}
+	return sum / float64(k)
 }
 
 func ptr(x float64) *float64 { return &x }
@@ -268,8 +287,14 @@ type Row struct {
 	MaxGradNorm Stat `json:"max_grad_norm"`
 	MaxGainFwd  Stat `json:"max_composite_gain_fwd"`
 	MaxGainBwd  Stat `json:"max_composite_gain_bwd"`
-	TokensPerS  Stat `json:"tokens_per_s"`
-	MsPerStep   Stat `json:"ms_per_step"`
+	// MaxLoad is the runs' MaxLoad (nil without experts).
+	MaxLoad    *Stat `json:"moe_max_load,omitempty"`
+	TokensPerS Stat  `json:"tokens_per_s"`
+	MsPerStep  Stat  `json:"ms_per_step"`
+	// DeltaVal is the final validation loss minus the first file's, paired
+	// by seed (the runs of one seed see the same data and batches), over
+	// the seeds both finished; the first file's own is not measured.
+	DeltaVal Stat `json:"final_val_delta"`
 	// StepTimeRatio is MsPerStep relative to the first file's (NaN when
 	// either is unknown).
 	StepTimeRatio float64    `json:"-"`
@@ -298,6 +323,15 @@ func (w *Row) aggregate() {
 	w.MaxGradNorm = col(func(r *RunStats) float64 { return r.MaxGradNorm })
 	w.MaxGainFwd = col(func(r *RunStats) float64 { return deref(r.MaxGainFwd) })
 	w.MaxGainBwd = col(func(r *RunStats) float64 { return deref(r.MaxGainBwd) })
+	if ml := col(func(r *RunStats) float64 { return deref(r.MaxLoad) }); ml.N > 0 {
+		w.MaxLoad = &ml
+	}
 	w.TokensPerS = col(func(r *RunStats) float64 { return r.TokensPerS })
 	w.MsPerStep = col(func(r *RunStats) float64 { return r.MsPerStep })
+}
+
+// significant reports whether a paired difference is larger than twice
+// its standard error (std/√n); it needs at least two seeds.
+func (s Stat) significant() bool {
+	return s.N >= 2 && math.Abs(s.Mean) > 2*s.Std/math.Sqrt(float64(s.N))
 }

@@ -49,8 +49,6 @@ type Config struct {
 	// Warmup is the number of untimed steps per model before them
 	// (default 3; 0 is allowed).
 	Warmup int
-	// Batch overrides the programs' train batch when > 0.
-	Batch int
 	// TopOps is the number of op kinds listed (default 12).
 	TopOps int
 	// PeakSize is the side of the square GEMM that measures the matmul
@@ -67,8 +65,8 @@ func (c *Config) defaults() error {
 	if c.Steps == 0 {
 		c.Steps = 20
 	}
-	if c.Steps < 1 || c.Warmup < 0 || c.Batch < 0 {
-		return fmt.Errorf("bench: steps %d, warmup %d and batch %d must be positive", c.Steps, c.Warmup, c.Batch)
+	if c.Steps < 1 || c.Warmup < 0 {
+		return fmt.Errorf("bench: steps %d must be positive and warmup %d not negative", c.Steps, c.Warmup)
 	}
 	if c.TopOps == 0 {
 		c.TopOps = 12
@@ -345,12 +343,9 @@ func newModel(s Spec, cfg Config, seed uint64) (*Model, error) {
 	if s.Program == nil || s.Module == nil {
 		return nil, errors.New("bench: a model needs its program and module")
 	}
-	p := *s.Program // the analysis reads the batch from the program
-	if cfg.Batch > 0 {
-		p.Train.Batch = cfg.Batch
-	}
+	p := s.Program
 	B, T := p.Train.Batch, p.Model.Context
-	sum, err := compiler.Analyze(&p, s.Module, s.Level.String())
+	sum, err := compiler.Analyze(p, s.Module, s.Level.String())
 	if err != nil {
 		return nil, fmt.Errorf("bench: analysing %s: %w", s.File, err)
 	}
@@ -366,6 +361,9 @@ func newModel(s Spec, cfg Config, seed uint64) (*Model, error) {
 	}
 	m.Memory.ActivationBytes = sum.ActivationBytes
 	m.Memory.ParamBytes, m.Memory.GradBytes = 4*sum.Params, 4*sum.Params
+	if err := checkMemory(s, p, B, T); err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", s.File, err)
+	}
 	runtime.GC()
 	m.Memory.RSSBefore = RSS()
 	ResetPeakRSS()
@@ -377,18 +375,17 @@ func newModel(s Spec, cfg Config, seed uint64) (*Model, error) {
 	m.StreamPlan = m.g.Streams()
 	m.g.InitParams(p.Train.Seed)
 	for _, prm := range m.g.Params() {
-		m.tensors = append(m.tensors, optim.Tensor{Name: prm.Name, Data: prm.F32(), Grad: prm.GradF32(), Decay: prm.Decay})
+		if prm.Trainable { // not the experts' selection biases
+			m.tensors = append(m.tensors, optim.Tensor{Name: prm.Name, Data: prm.F32(), Grad: prm.GradF32(), Decay: prm.Decay})
+		}
 	}
 	oc := p.Train.Optimizer
 	if oc.Kind == lang.OptimizerSGD {
 		m.opt = optim.NewSGD(m.tensors, optim.SGDConfig{Momentum: oc.Momentum, WeightDecay: oc.WeightDecay})
-		if oc.Momentum != 0 {
-			m.Memory.OptimizerBytes = 8 * sum.Params
-		}
 	} else {
 		m.opt = optim.NewAdamW(m.tensors, optim.AdamWConfig{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay})
-		m.Memory.OptimizerBytes = 16 * sum.Params // float64 m and v
 	}
+	m.Memory.OptimizerBytes = sum.OptimizerBytes
 	// a few fixed batches of uniform random tokens, cycled: the data
 	// pipeline is not what is measured
 	rng := rand.New(rand.NewPCG(seed, 0x62656e6368))

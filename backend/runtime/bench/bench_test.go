@@ -122,8 +122,10 @@ func spec(t *testing.T, src string, level compiler.Level) Spec {
 // TestRun checks the report's bookkeeping on a tiny model (no timed
 // assertion).
 func TestRun(t *testing.T) {
-	a, b := spec(t, micro, compiler.O2), spec(t, micro, compiler.O0)
-	rep, err := Run(Config{Steps: 3, Warmup: 1, Batch: 3, PeakSize: 32, TopOps: 4}, a, b)
+	// the batch is the program's (mhcc bench --batch overrides it there)
+	src := strings.Replace(micro, "batch 2", "batch 3", 1)
+	a, b := spec(t, src, compiler.O2), spec(t, src, compiler.O0)
+	rep, err := Run(Config{Steps: 3, Warmup: 1, PeakSize: 32, TopOps: 4}, a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,5 +219,27 @@ func TestRunErrors(t *testing.T) {
 	a := spec(t, micro, compiler.O2)
 	if _, err := Run(Config{Steps: -1}, a); err == nil {
 		t.Error("negative steps: no error")
+	}
+}
+
+// TestOptimizerMemoryIsTheOptimizersState: the optimizer memory of the IR
+// analysis (mhcc summary, the theory of mhcc bench) is the state the
+// runtime's optimizer actually keeps, counted from its snapshot: AdamW's
+// two float64 moments, SGD's float64 momentum buffer.
+func TestOptimizerMemoryIsTheOptimizersState(t *testing.T) {
+	for _, opt := range []string{"", "optimizer adamw", "optimizer sgd momentum=0.9", "optimizer sgd"} {
+		src := strings.Replace(micro, "batch 2", "batch 2\n  "+opt, 1)
+		m, err := newModel(spec(t, src, compiler.O2), Config{}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var state int64
+		for _, b := range m.opt.Snapshot().Buffers {
+			state += 8 * int64(len(b.Data)) // float64
+		}
+		m.g.Close()
+		if m.Memory.OptimizerBytes != state || state == 0 {
+			t.Errorf("%q: the analysis counts %d bytes of optimizer state, the optimizer keeps %d", opt, m.Memory.OptimizerBytes, state)
+		}
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mhcc/mhcc/internal/fsinfo"
 )
 
 // File names inside a checkpoint folder.
@@ -347,7 +349,7 @@ func readState(dir string) (State, error) {
 	var st State
 	path := filepath.Join(dir, StateFile)
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		return st, fmt.Errorf("checkpoint %s: %s is not a regular file (%s)", dir, StateFile, describeMode(fi.Mode()))
+		return st, fmt.Errorf("checkpoint %s: %s is not a regular file (%s)", dir, StateFile, fsinfo.Kind(fi.Mode()))
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -20,11 +20,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/mhcc/mhcc/internal/fsinfo"
 )
 
 // MaxHeaderSize bounds the JSON header of a safetensors file (the same
@@ -248,28 +249,13 @@ func openRegular(path string) (*os.File, int64, error) {
 		return nil, 0, fmt.Errorf("reading %s: %w", path, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, 0, fmt.Errorf("reading %s: not a regular file (%s)", path, describeMode(st.Mode()))
+		return nil, 0, fmt.Errorf("reading %s: not a regular file (%s)", path, fsinfo.Kind(st.Mode()))
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading %s: %w", path, err)
 	}
 	return f, st.Size(), nil
-}
-
-// describeMode names a file type for an error message.
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeCharDevice != 0, m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "not a plain file"
 }
 
 func corrupt(format string, args ...any) error {

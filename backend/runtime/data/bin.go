@@ -72,6 +72,9 @@ func (t *TokenBin) Name() string { return fmt.Sprintf("tokens %q (uint16, vocab 
 // Path returns the file name the tokens were loaded from.
 func (t *TokenBin) Path() string { return t.path }
 
+// MappedBytes returns the size of the file, which is mapped into memory.
+func (t *TokenBin) MappedBytes() int64 { return 2 * int64(len(t.train)+len(t.val)) }
+
 // Len returns the number of tokens in the split.
 func (t *TokenBin) Len(split Split) int { return len(t.split(split)) }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/mhcc/mhcc/internal/fsinfo"
 )
 
 // readable checks that path names a regular file (after symbolic links)
@@ -19,20 +21,8 @@ func readable(kind, path string) (int64, error) {
 		}
 		return 0, fmt.Errorf("%s %q: cannot read: %w", kind, path, err)
 	}
-	m := st.Mode()
-	if !m.IsRegular() {
-		what := "not a plain file"
-		switch {
-		case m.IsDir():
-			what = "a folder"
-		case m&(fs.ModeDevice|fs.ModeCharDevice) != 0:
-			what = "a device"
-		case m&fs.ModeNamedPipe != 0:
-			what = "a named pipe"
-		case m&fs.ModeSocket != 0:
-			what = "a socket"
-		}
-		return 0, fmt.Errorf("%s %q: %s, not a regular file (training data must be a file on disk)", kind, path, what)
+	if m := st.Mode(); !m.IsRegular() {
+		return 0, fmt.Errorf("%s %q: %s, not a regular file (training data must be a file on disk)", kind, path, fsinfo.Kind(m))
 	}
 	if st.Size() == 0 {
 		return 0, fmt.Errorf("%s %q: file is empty", kind, path)

@@ -3,6 +3,7 @@
 package data
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -22,5 +23,9 @@ func mapFile(path string, size int64) ([]byte, error) {
 	if int64(int(size)) != size {
 		return nil, fmt.Errorf("%d bytes do not fit the address space", size)
 	}
-	return syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_PRIVATE)
+	b, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_PRIVATE)
+	if errors.Is(err, syscall.ENOMEM) {
+		return nil, fmt.Errorf("mapping its %d bytes needs as much address space, more than the process may still map (is the address space limited, `ulimit -v`?): %w", size, err)
+	}
+	return b, err
 }

@@ -3,7 +3,6 @@ package data
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 )
 
 // ByteText is a text file used byte by byte: every byte is one token, so
@@ -15,7 +14,8 @@ type ByteText struct {
 	train, val  []byte
 }
 
-// LoadText reads the file at path and splits it into a training head and a
+// LoadText maps the file at path (like LoadBin: memory follows what
+// training reads, whatever the file's size) and splits it into a training head and a
 // validation tail holding about valFraction of the bytes (0 ≤ valFraction
 // < 1; 0 means no validation split). Errors name the file: a missing or
 // unreadable file, an empty file, or a bad fraction. Whether the splits are
@@ -24,10 +24,11 @@ func LoadText(path string, valFraction float64) (*ByteText, error) {
 	if !(valFraction >= 0 && valFraction < 1) {
 		return nil, fmt.Errorf("data file %q: validation fraction %v is not in [0, 1)", path, valFraction)
 	}
-	if _, err := readable("data file", path); err != nil {
+	size, err := readable("data file", path)
+	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(path)
+	b, err := mapFile(path, size)
 	if err != nil {
 		return nil, fmt.Errorf("data file %q: cannot read: %w", path, err)
 	}
@@ -41,6 +42,9 @@ func LoadText(path string, valFraction float64) (*ByteText, error) {
 	cut := len(b) - nVal
 	return &ByteText{path: path, valFraction: valFraction, train: b[:cut:cut], val: b[cut:]}, nil
 }
+
+// MappedBytes returns the size of the file, which is mapped into memory.
+func (t *ByteText) MappedBytes() int64 { return int64(len(t.train) + len(t.val)) }
 
 // Vocab returns 256.
 func (t *ByteText) Vocab() int { return 256 }

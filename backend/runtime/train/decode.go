@@ -11,8 +11,9 @@ import (
 // Decoder generates text one token at a time with a model's decoding
 // module (compiler.LowerDecode) on a forward-only graph (no backward pass,
 // no optimizer state). The keys and values of every attention sublayer
-// stay in key/value caches, which are the graph's cache inputs: a step
-// computes one position, whatever the length of the text before it.
+// (for multi-head latent attention, its latents) stay in caches, which are
+// the graph's cache inputs: a step computes one position, whatever the
+// length of the text before it.
 //
 // While the text fits the model's context, the logits of a step are those
 // the full forward pass over the text gives at its last position. When the
@@ -22,7 +23,7 @@ import (
 type Decoder struct {
 	g       *gb.Graph
 	caches  []compiler.DecodeCache
-	bufs    [][2][]float32 // per cache: the live key and value inputs
+	bufs    [][]float32 // per cache: its live input
 	context int
 	window  []int // the tokens in the cache, at positions 0, 1, …
 	outs    []string
@@ -30,7 +31,8 @@ type Decoder struct {
 
 // NewDecoder builds the decoding graph of p at -O2 (batch 1, one position
 // per step) and calls load to set its parameters (by the names of the
-// training module).
+// training module). It refuses a model whose graph, key/value caches and
+// checkpoint cannot fit in memory (a *memcheck.TooLargeError).
 func NewDecoder(p *lang.Program, load func(g *gb.Graph) error) (*Decoder, error) {
 	m, caches, err := compiler.LowerDecode(p)
 	if err != nil {
@@ -39,24 +41,22 @@ func NewDecoder(p *lang.Program, load func(g *gb.Graph) error) (*Decoder, error)
 	if _, err := compiler.RunPasses(m, compiler.DefaultOptions()); err != nil {
 		return nil, err
 	}
+	if err := checkDecodeMemory(p, m); err != nil {
+		return nil, err
+	}
 	g, err := gb.Build(m, gb.Options{Binds: map[string]int{compiler.SymBatch: 1, compiler.SymTime: 1}, DType: gb.Float32})
 	if err != nil {
 		return nil, fmt.Errorf("building the decoding graph: %w", err)
 	}
 	d := &Decoder{g: g, caches: caches, context: p.Model.Context, outs: []string{compiler.OutputLogits}}
 	for _, c := range caches {
-		k, _, err := g.FloatInput(c.KeyIn)
+		buf, _, err := g.FloatInput(c.In)
 		if err != nil {
 			g.Close()
 			return nil, err
 		}
-		v, _, err := g.FloatInput(c.ValueIn)
-		if err != nil {
-			g.Close()
-			return nil, err
-		}
-		d.bufs = append(d.bufs, [2][]float32{k, v})
-		d.outs = append(d.outs, c.KeyOut, c.ValueOut)
+		d.bufs = append(d.bufs, buf)
+		d.outs = append(d.outs, c.Out)
 	}
 	if err := load(g); err != nil {
 		g.Close()
@@ -90,8 +90,8 @@ func (d *Decoder) Feed(tok int) ([]float64, error) {
 	return d.step(tok)
 }
 
-// step computes position len(window) for tok and appends its keys and
-// values to the caches.
+// step computes position len(window) for tok and appends its rows (keys
+// and values, or latents) to the caches.
 func (d *Decoder) step(tok int) ([]float64, error) {
 	pos := len(d.window)
 	if err := d.g.SetInput(compiler.InputTokens, []int{tok}); err != nil {
@@ -105,13 +105,11 @@ func (d *Decoder) step(tok int) ([]float64, error) {
 		return nil, fmt.Errorf("decoding: %w", err)
 	}
 	for i, c := range d.caches {
-		for j, name := range []string{c.KeyOut, c.ValueOut} {
-			rows, cache := out[name], d.bufs[i][j] // [1,H,1,d] into [1,H,S,d] at row pos
-			for h := 0; h < c.Heads; h++ {
-				dst := cache[(h*c.Capacity+pos)*c.HeadDim : (h*c.Capacity+pos+1)*c.HeadDim]
-				for k, x := range rows[h*c.HeadDim : (h+1)*c.HeadDim] {
-					dst[k] = float32(x)
-				}
+		rows, cache := out[c.Out], d.bufs[i] // [1,H,1,w] into [1,H,S,w] at row pos
+		for h := 0; h < c.Heads; h++ {
+			dst := cache[(h*c.Capacity+pos)*c.Width : (h*c.Capacity+pos+1)*c.Width]
+			for k, x := range rows[h*c.Width : (h+1)*c.Width] {
+				dst[k] = float32(x)
 			}
 		}
 	}

@@ -13,11 +13,25 @@ import (
 // BenchmarkDecode generates 500 tokens greedily with the architecture of
 // examples/tiny.mhc (random weights; 500 tokens cross the 128-token
 // context three times, so the rebuilds of the cache are included) and
-// reports tokens per second:
+// reports tokens per second; llama and mla are the mHC models of
+// examples/ablation/llama (grouped-query attention) and
+// examples/ablation/mla (multi-head latent attention, decoded over its
+// latents), of one width and context (64), which compare the two decoding
+// forms:
 //
 //	go test -run '^$' -bench Decode -benchtime 5x ./backend/runtime/train
 func BenchmarkDecode(b *testing.B) {
-	path := filepath.Join("..", "..", "..", "examples", "tiny.mhc")
+	examples := filepath.Join("..", "..", "..", "examples")
+	for _, c := range []struct{ name, path string }{
+		{"tiny", filepath.Join(examples, "tiny.mhc")},
+		{"llama", filepath.Join(examples, "ablation", "llama", "2_mhc.mhc")},
+		{"mla", filepath.Join(examples, "ablation", "mla", "2_mhc.mhc")},
+	} {
+		b.Run(c.name, func(b *testing.B) { benchmarkDecode(b, c.path) })
+	}
+}
+
+func benchmarkDecode(b *testing.B, path string) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
 )
 
@@ -178,6 +179,29 @@ type diagnoser struct {
 	took time.Duration
 }
 
+// diagnosticsModule is the module of the diagnostics graph: that of
+// compiler.LowerDiagnostics without the loss, after the -O2 passes, so
+// that the graph computes the coefficients and what they depend on, fused,
+// and nothing else (the -O0 forward pass with the loss kept about three
+// times the activations of a training step).
+func diagnosticsModule(p *lang.Program) (*ir.Module, error) {
+	m, err := compiler.LowerDiagnostics(p)
+	if err != nil {
+		return nil, err
+	}
+	outs := m.Outputs[:0]
+	for _, o := range m.Outputs {
+		if o.Name != compiler.OutputLoss {
+			outs = append(outs, o)
+		}
+	}
+	m.Outputs = outs
+	if _, err := compiler.RunPasses(m, compiler.DefaultOptions()); err != nil {
+		return nil, fmt.Errorf("optimising the diagnostics module: %w", err)
+	}
+	return m, nil
+}
+
 // newDiagnoser returns nil for a plain residual (no diagnostics).
 func newDiagnoser(p *lang.Program, base *gb.Graph, B, T int) (*diagnoser, error) {
 	res := p.Model.Residual
@@ -188,7 +212,7 @@ func newDiagnoser(p *lang.Program, base *gb.Graph, B, T int) (*diagnoser, error)
 	if res.Constraint == lang.ConstraintIdentity {
 		return d, nil
 	}
-	m, err := compiler.LowerDiagnostics(p)
+	m, err := diagnosticsModule(p)
 	if err != nil {
 		return nil, err
 	}

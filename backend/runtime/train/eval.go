@@ -30,19 +30,28 @@ func fileWindows(src data.Windowed, split data.Split, T, k int) windowSet {
 	return windowSet{n: n, fill: func(i int, tok, tgt []int) { src.Window(split, i*T, T, tok, tgt) }}
 }
 
-// syntheticWindows draws batches·B validation windows from a generated
-// source with a generator that depends on the seed only, so every call
-// gives the same windows.
+// syntheticWindows is batches·B validation windows drawn from a generated
+// source with a generator that depends on the seed only, so every pass
+// over them gives the same windows. They are generated as they are read,
+// one batch of B at a time (the generator's state runs from batch to
+// batch), so their memory does not grow with their number; reading them
+// in order, as the evaluator does, generates each batch once.
 func syntheticWindows(src data.Source, seed int64, B, T, batches int) windowSet {
-	rng := rand.New(rand.NewPCG(uint64(seed), 0x7661_6c))
-	tok := make([]int, batches*B*T)
-	tgt := make([]int, batches*B*T)
-	for b := range batches {
-		src.Batch(data.Val, rng, B, T, tok[b*B*T:(b+1)*B*T], tgt[b*B*T:(b+1)*B*T])
-	}
+	var rng *rand.Rand
+	tok, tgt := make([]int, B*T), make([]int, B*T)
+	cur := -1 // the batch held in tok and tgt
 	return windowSet{n: batches * B, fill: func(i int, to, tg []int) {
-		copy(to, tok[i*T:(i+1)*T])
-		copy(tg, tgt[i*T:(i+1)*T])
+		b := i / B
+		if b < cur || cur < 0 {
+			rng, cur = rand.New(rand.NewPCG(uint64(seed), 0x7661_6c)), -1
+		}
+		for cur < b {
+			src.Batch(data.Val, rng, B, T, tok, tgt)
+			cur++
+		}
+		j := i % B
+		copy(to, tok[j*T:(j+1)*T])
+		copy(tg, tgt[j*T:(j+1)*T])
 	}}
 }
 
@@ -93,7 +102,8 @@ func (e *evaluator) close() {
 	}
 }
 
-// meanLoss returns the mean next-token loss over the windows, evaluated in
+// meanLoss returns the mean next-token loss (the cross-entropy, without
+// auxiliary balance losses) over the windows, evaluated in
 // order in batches of B (the last one possibly smaller): each batch's mean
 // weighted by its number of windows.
 func (e *evaluator) meanLoss(ws windowSet) (float64, error) {
@@ -115,11 +125,15 @@ func (e *evaluator) meanLoss(ws windowSet) (float64, error) {
 		if err := feed(g, tokens[:b*e.T], targets[:b*e.T]); err != nil {
 			return 0, err
 		}
-		out, err := g.RunOutputs(compiler.OutputLoss)
+		name := compiler.OutputLoss // the cross-entropy, unless auxiliary losses are in it
+		if e.m.Output(compiler.OutputCE) != nil {
+			name = compiler.OutputCE
+		}
+		out, err := g.RunOutputs(name)
 		if err != nil {
 			return 0, fmt.Errorf("evaluation: %w", err)
 		}
-		l := out[compiler.OutputLoss][0]
+		l := out[name][0]
 		sum += l * float64(b)
 	}
 	return sum / float64(ws.n), nil
@@ -139,6 +153,10 @@ func valWindows(src data.Source, seed int64, B, T, batches int) (ws windowSet, o
 	ws.desc = fmt.Sprintf("%d fixed validation batches", batches)
 	return ws, true
 }
+
+// maxWindows bounds the windows of an evaluation: 2⁴⁰ windows are beyond
+// any run's time, and counting them stays far from overflowing.
+const maxWindows = 1 << 40
 
 // EvalOptions configure Evaluate.
 type EvalOptions struct {
@@ -179,10 +197,6 @@ func Evaluate(p *lang.Program, m *ir.Module, opts EvalOptions) (*EvalResult, err
 	if err != nil {
 		return nil, err
 	}
-	ck, err := openCheckpoint(p, dir, checkpoint.Expect{Model: moduleSpecs(m)})
-	if err != nil {
-		return nil, err
-	}
 	B, T := p.Train.Batch, p.Model.Context
 	split := opts.Split
 	if split == "" {
@@ -191,13 +205,56 @@ func Evaluate(p *lang.Program, m *ir.Module, opts EvalOptions) (*EvalResult, err
 			split = "all"
 		}
 	}
+	sp := data.Val
+	switch split {
+	case "all", "train":
+		sp = data.Train
+	case "val":
+	default:
+		return nil, fmt.Errorf("unknown split %q (want all, train or val)", split)
+	}
 	val := valFraction(p)
 	if split == "all" {
 		val = 0
 	}
-	src, err := openData(p, opts.Data, ck.State.Seed, val)
+	k := opts.Windows
+	if k <= 0 {
+		k = p.Train.Eval.Batches * B
+	}
+	if k > maxWindows {
+		return nil, fmt.Errorf("%d windows are more than an evaluation can go through (at most %d)", k, maxWindows)
+	}
+	// The windows: the first k of a file's split, or ⌈k/B⌉ batches of
+	// synthetic data generated from the checkpoint's seed (opened once the
+	// checkpoint is read; a file does not depend on the seed).
+	var src data.Source
+	var ws windowSet
+	if dataPath(p, opts.Data) != "" {
+		if src, err = openData(p, opts.Data, 0, val); err != nil {
+			return nil, err
+		}
+		ws = fileWindows(src.(data.Windowed), sp, T, k)
+		if ws.n == 0 {
+			return nil, fmt.Errorf("data %s: the %s split is too short for one window of context %d", src.Name(), split, T)
+		}
+	}
+	windows := ws.n
+	if src == nil {
+		windows = (k + B - 1) / B * B
+	}
+	if err := checkEvalMemory(p, m, B, T, windows, src); err != nil {
+		return nil, err
+	}
+	ck, err := openCheckpoint(p, dir, checkpoint.Expect{Model: moduleSpecs(m)})
 	if err != nil {
 		return nil, err
+	}
+	if src == nil {
+		split = "val"
+		if src, err = openData(p, opts.Data, ck.State.Seed, val); err != nil {
+			return nil, err
+		}
+		ws = syntheticWindows(src, ck.State.Seed, B, T, windows/B)
 	}
 	g, err := gb.Build(m, gb.Options{Binds: map[string]int{compiler.SymBatch: B, compiler.SymTime: T}, DType: gb.Float32})
 	if err != nil {
@@ -212,28 +269,6 @@ func Evaluate(p *lang.Program, m *ir.Module, opts EvalOptions) (*EvalResult, err
 		return nil, err
 	}
 	defer ev.close()
-	k := opts.Windows
-	if k <= 0 {
-		k = p.Train.Eval.Batches * B
-	}
-	var ws windowSet
-	if w, ok := src.(data.Windowed); ok {
-		sp := data.Val
-		switch split {
-		case "all", "train":
-			sp = data.Train
-		case "val":
-		default:
-			return nil, fmt.Errorf("unknown split %q (want all, train or val)", split)
-		}
-		ws = fileWindows(w, sp, T, k)
-		if ws.n == 0 {
-			return nil, fmt.Errorf("data %s: the %s split is too short for one window of context %d", src.Name(), split, T)
-		}
-	} else {
-		split = "val"
-		ws = syntheticWindows(src, ck.State.Seed, B, T, (k+B-1)/B)
-	}
 	loss, err := ev.meanLoss(ws)
 	if err != nil {
 		return nil, err

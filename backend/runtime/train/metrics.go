@@ -1,7 +1,6 @@
 package train
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -37,11 +36,45 @@ type Record struct {
 	HPostMean        []float64 `json:"hpost_mean,omitempty"`       // mean of H_post over tokens and streams
 	SinkhornRowErr   *float64  `json:"sinkhorn_row_err,omitempty"` // birkhoff: max |row sum − 1| over sublayers and tokens
 	SinkhornColErr   *float64  `json:"sinkhorn_col_err,omitempty"` // birkhoff: max |column sum − 1|
+
+	// The mixture-of-experts statistics (moe.go), every step of a model
+	// with `moe` sublayers, one entry per sublayer in block order: the
+	// load of the busiest and of the idlest expert relative to the mean
+	// load (1 and 1 when balanced), over the step's tokens. There is no
+	// capacity limit, so no token is ever dropped.
+	MoEMaxLoad []float64 `json:"moe_max_load,omitempty"`
+	MoEMinLoad []float64 `json:"moe_min_load,omitempty"`
+	// AuxLoss is the step's auxiliary balance loss (balance=aux), which
+	// the optimised objective adds to Loss (the cross-entropy).
+	AuxLoss *float64 `json:"aux_loss,omitempty"`
 }
 
 // ReadMetrics reads a run's metrics.jsonl (path is the run folder or the
-// file itself). Malformed lines are reported with their line number.
+// file itself). A last line that a crash cut off (not valid JSON) is left
+// out; use ReadMetricsFile to learn about it. Other malformed lines are
+// errors naming their line.
 func ReadMetrics(path string) ([]Record, error) {
+	m, err := ReadMetricsFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return m.Records, nil
+}
+
+// Metrics is a run's metrics.jsonl as read.
+type Metrics struct {
+	// Path is the file.
+	Path    string
+	Records []Record
+	// CutLine is the number of the last line when a crash cut it off
+	// (it is not valid JSON) and it was left out; 0 when the file ends
+	// cleanly.
+	CutLine int
+}
+
+// ReadMetricsFile reads a run's metrics.jsonl (path is the run folder or
+// the file itself), leaving out a last line that a crash cut off.
+func ReadMetricsFile(path string) (*Metrics, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, MetricsFile)
 	}
@@ -52,25 +85,27 @@ func ReadMetrics(path string) ([]Record, error) {
 		}
 		return nil, err
 	}
-	var out []Record
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+	m := &Metrics{Path: path}
+	lines := bytes.Split(b, []byte("\n"))
+	last := len(lines) - 1
+	for last >= 0 && len(bytes.TrimSpace(lines[last])) == 0 {
+		last--
+	}
+	for i, ln := range lines[:last+1] {
+		if len(bytes.TrimSpace(ln)) == 0 {
 			continue
 		}
 		var r Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, line, err)
+		if err := json.Unmarshal(ln, &r); err != nil {
+			if i == last {
+				m.CutLine = i + 1
+				break
+			}
+			return nil, fmt.Errorf("%s:%d: %v", path, i+1, err)
 		}
-		out = append(out, r)
+		m.Records = append(m.Records, r)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return out, nil
+	return m, nil
 }
 
 // truncateMetrics rewrites the metrics file keeping only the lines of

@@ -68,12 +68,13 @@ func randomTokens(seed uint64, n, vocab int) []int {
 // whole compiled graph, against central finite differences of the
 // independent reference interpreter.
 func TestGradientEveryParameterMHC(t *testing.T) {
-	gradCheck(t, "residual streams=4 constraint=birkhoff sinkhorn=20", math.MaxInt, 0)
+	gradCheck(t, testmodels.Tiny("residual streams=4 constraint=birkhoff sinkhorn=20"), math.MaxInt, 0)
 }
 
-// gradCheck compares the float64 Gorgonia gradient of the tiny model
-// with residual spliced in against central finite differences of the
-// reference interpreter, for every parameter tensor: every element of the
+// gradCheck compares the float64 Gorgonia gradient of the model src (the
+// shape of the tiny model: vocab 11, context 5) against central finite
+// differences of the reference interpreter, for every parameter tensor:
+// every element of the
 // tensors of at most maxAll elements, and a fixed sample of sample
 // elements (the first and the last among them) of larger ones. The
 // tolerance is 1e-6 of the tensor's largest gradient plus 1e-9, a few
@@ -81,10 +82,12 @@ func TestGradientEveryParameterMHC(t *testing.T) {
 // some gradients are genuinely tiny, such as the read weights of the
 // first sublayer, whose streams are all equal so that the sublayer's norm
 // cancels the read's scale. A tensor whose gradient is below 1e-8 at
-// every checked element fails as vacuous.
-func gradCheck(t *testing.T, residual string, maxAll, sample int) {
+// every checked element fails as vacuous. A tensor no gradient trains
+// (a router's selection bias) must have none: its central differences
+// must be exactly 0.
+func gradCheck(t *testing.T, src string, maxAll, sample int) {
 	t.Helper()
-	_, m := compile(t, testmodels.Tiny(residual))
+	_, m := compile(t, src)
 	binds := map[string]int{compiler.SymBatch: 2, compiler.SymTime: 5}
 	g, err := gb.Build(m, gb.Options{Binds: binds, DType: gb.Float64, Grad: true})
 	if err != nil {
@@ -142,6 +145,12 @@ func gradCheck(t *testing.T, residual string, maxAll, sample int) {
 			maxNum = max(maxNum, math.Abs(num))
 			checked++
 		}
+		if !p.Trainable {
+			if maxNum != 0 || maxErr != 0 {
+				t.Errorf("%s (trainable=false): central differences up to %.3g, gradient %v", p.Name, maxNum, grad)
+			}
+			continue
+		}
 		if maxNum < 1e-8 {
 			t.Errorf("%s: gradient below 1e-8 at every checked element; the check would be vacuous", p.Name)
 			continue
@@ -175,7 +184,7 @@ func TestGradientEveryParameterVariants(t *testing.T) {
 		"residual streams=4 constraint=stochastic dynamic=false recompute=true",
 	} {
 		t.Run(strings.TrimPrefix(residual, "residual streams=4 "), func(t *testing.T) {
-			gradCheck(t, residual, 40, 12)
+			gradCheck(t, testmodels.Tiny(residual), 40, 12)
 		})
 	}
 }
@@ -308,11 +317,32 @@ func TestOneStreamIdentityEqualsPlain(t *testing.T) {
 // architecture, a smaller batch) for a few dozen steps on the built-in
 // Markov data and checks the loss falls well below its starting value.
 func TestTinyExampleLearnsDefaultData(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "tiny.mhc"))
+	learnsDefaultData(t, filepath.Join("..", "..", "..", "examples", "tiny.mhc"))
+}
+
+// TestMLAExamplesLearnDefaultData does the same for the multi-head latent
+// attention models of examples/ablation/mla (with a query latent, plain
+// and mHC residuals; the files train on dyck, the test on the Markov
+// data).
+func TestMLAExamplesLearnDefaultData(t *testing.T) {
+	for _, name := range []string{"1_plain.mhc", "2_mhc.mhc"} {
+		t.Run(name, func(t *testing.T) {
+			learnsDefaultData(t, filepath.Join("..", "..", "..", "examples", "ablation", "mla", name))
+		})
+	}
+}
+
+// learnsDefaultData trains the model of file for 40 steps of batch 4 on
+// the built-in Markov data (the default data, whatever the file's) and
+// wants a drop of a nat.
+func learnsDefaultData(t *testing.T, file string) {
+	t.Helper()
+	src, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p, m := compile(t, string(src))
+	p.Train.Data = lang.Data{Kind: lang.DataSynthetic, Task: "markov", Sampling: lang.SamplingRandom, Pos: p.Train.Data.Pos}
 	p.Train.Batch = 4
 	p.Train.Log.Every = 5
 	p.Train.Eval.Every = 0
@@ -358,6 +388,11 @@ func TestVariantsO2MatchesO0(t *testing.T) {
 	sources := map[string]string{
 		// the fused SiLU activation (act=silu: the silu op and its fusion)
 		"birkhoff act=silu": testmodels.Replace(testmodels.Tiny("residual streams=4 constraint=birkhoff"), "act=gelu", "act=silu"),
+		// mixtures of experts: moe.experts against its gathered form
+		"moe":                  testmodels.MoE("residual plain", ""),
+		"moe birkhoff aux":     testmodels.MoE("residual streams=2 sinkhorn=4", "act=geglu balance=aux route_scale=2.5"),
+		"moe k1 balance=none":  testmodels.Replace(testmodels.MoE("residual plain", "balance=none"), "active=2", "active=1"),
+		"moe stochastic bias3": testmodels.Replace(testmodels.MoE("residual streams=2 constraint=stochastic", ""), "active=2", "active=3"),
 	}
 	for _, residual := range []string{
 		"residual streams=4 constraint=birkhoff sinkhorn=7 collapse=learned",
@@ -375,12 +410,16 @@ func TestVariantsO2MatchesO0(t *testing.T) {
 	} {
 		sources[strings.TrimPrefix(residual, "residual streams=4 ")] = testmodels.Tiny(residual)
 	}
+	for name, src := range archVariants() {
+		sources[name] = src
+	}
 	for name, text := range sources {
 		t.Run(name, func(t *testing.T) {
 			src := []byte(text)
 			binds := map[string]int{compiler.SymBatch: 2, compiler.SymTime: 5}
 			var losses []float64
 			var grads []map[string][]float64
+			var vals map[string][]float64 // by name: -O2 may declare the parameters in another order
 			for _, level := range []compiler.Level{compiler.O0, compiler.O2} {
 				res, err := compiler.CompileSource("tiny.mhc", src, compiler.Options{Level: level})
 				if err != nil || res.Module == nil {
@@ -391,7 +430,12 @@ func TestVariantsO2MatchesO0(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer g.Close()
-				randomize(g, 3)
+				if vals == nil {
+					vals = randomize(g, 3)
+				}
+				for _, p := range g.Params() {
+					copy(p.F64(), vals[p.Name])
+				}
 				for name, v := range map[string][]int{compiler.InputTokens: randomTokens(4, 10, 11), compiler.InputTargets: randomTokens(5, 10, 11)} {
 					if err := g.SetInput(name, v); err != nil {
 						t.Fatal(err)

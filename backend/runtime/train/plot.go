@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 
@@ -22,6 +23,9 @@ type PlotOptions struct {
 	Smooth int
 	// Title is the plot title ("" for "training loss").
 	Title string
+	// Log, when set, receives notes about the runs (a last line of
+	// metrics.jsonl that a crash cut off, left out).
+	Log io.Writer
 }
 
 // PlotRuns draws the training loss (and the validation loss where it was
@@ -34,10 +38,15 @@ func PlotRuns(runs []string, opts PlotOptions) ([]string, error) {
 	}
 	var curves []Curve
 	for i, run := range runs {
-		recs, err := ReadMetrics(run)
+		m, err := ReadMetricsFile(run)
 		if err != nil {
 			return nil, err
 		}
+		if m.CutLine > 0 && opts.Log != nil {
+			fmt.Fprintf(opts.Log, "note: %s:%d: the last line was cut off (the run stopped while writing it); plotting the %d steps before it\n",
+				m.Path, m.CutLine, len(m.Records))
+		}
+		recs := m.Records
 		if len(recs) == 0 {
 			return nil, fmt.Errorf("%s: metrics.jsonl has no steps", run)
 		}

@@ -121,16 +121,25 @@ func TestResumeReproducesTheUninterruptedRun(t *testing.T) {
 		prog string
 		opts Options
 		stop int
+		src  string // the program; "" is testmodels.Small(prog)
 	}{
-		{"markov adamw cosine", "eval every=5 batches=2\n  schedule cosine warmup=3", Options{}, 7},
+		{"markov adamw cosine", "eval every=5 batches=2\n  schedule cosine warmup=3", Options{}, 7, ""},
 		{"text sequential sgd accumulate step-schedule", "eval every=4 batches=1", Options{DataPath: text, Sampling: "sequential",
-			Optimizer: "sgd", Momentum: 0.9, Accumulate: 2, Schedule: "step"}, 13},
-		{"text random recall-free", "eval every=3 batches=2", Options{DataPath: text}, 10},
-		{"recall constant", "eval every=5 batches=1\n  schedule constant", Options{Task: "recall"}, 4},
+			Optimizer: "sgd", Momentum: 0.9, Accumulate: 2, Schedule: "step"}, 13, ""},
+		{"text random recall-free", "eval every=3 batches=2", Options{DataPath: text}, 10, ""},
+		{"recall constant", "eval every=5 batches=1\n  schedule constant", Options{Task: "recall"}, 4, ""},
+		// mixtures of experts: the selection biases the balancing sets are
+		// in the checkpoint; the auxiliary loss with accumulation
+		{"moe bias", "", Options{}, 9, testmodels.MoE("residual streams=2 sinkhorn=5", "bias_rate=0.01", "eval every=5 batches=2")},
+		{"moe aux accumulate", "", Options{Accumulate: 2}, 6, testmodels.MoE("residual plain", "balance=aux", "eval every=4 batches=1")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, m := compile(t, testmodels.Small(c.prog))
+			src := c.src
+			if src == "" {
+				src = testmodels.Small(c.prog)
+			}
+			p, m := compile(t, src)
 			o := c.opts
 			o.Steps, o.Source = 20, []byte(c.name)
 			full := o
@@ -163,6 +172,7 @@ func TestResumeReproducesTheUninterruptedRun(t *testing.T) {
 			if resRes.FinalLoss != fullRes.FinalLoss || !sameFloat(resRes.ValLoss, fullRes.ValLoss) {
 				t.Errorf("final losses %v/%v, uninterrupted %v/%v", resRes.FinalLoss, resRes.ValLoss, fullRes.FinalLoss, fullRes.ValLoss)
 			}
+			sameSelectionBiases(t, p, fullRes.Checkpoint, resRes.Checkpoint)
 
 			// From a periodic checkpoint: 20 steps with a checkpoint at 10;
 			// drop the final one and resume 10 → 20.
@@ -191,8 +201,36 @@ func compareRecords(t *testing.T, got, want []Record) {
 	for i := range want {
 		g, w := got[i], want[i]
 		if g.Step != w.Step || g.Loss != w.Loss || g.LR != w.LR || g.GradNorm != w.GradNorm ||
-			(g.ValLoss == nil) != (w.ValLoss == nil) || (g.ValLoss != nil && *g.ValLoss != *w.ValLoss) {
+			(g.ValLoss == nil) != (w.ValLoss == nil) || (g.ValLoss != nil && *g.ValLoss != *w.ValLoss) ||
+			!slices.Equal(g.MoEMaxLoad, w.MoEMaxLoad) || !slices.Equal(g.MoEMinLoad, w.MoEMinLoad) ||
+			(g.AuxLoss == nil) != (w.AuxLoss == nil) || (g.AuxLoss != nil && *g.AuxLoss != *w.AuxLoss) {
 			t.Errorf("step %d: resumed %+v, uninterrupted %+v", w.Step, g, w)
+		}
+	}
+}
+
+// sameSelectionBiases checks that the final checkpoints of two runs hold
+// the same selection biases, bit for bit, and that the balancing moved
+// them (else the comparison would prove nothing).
+func sameSelectionBiases(t *testing.T, p *lang.Program, a, b string) {
+	t.Helper()
+	for _, l := range compiler.MoELayers(p) {
+		if l.Bias == "" {
+			continue
+		}
+		var vals [2][]float32
+		for i, dir := range []string{a, b} {
+			f, err := checkpoint.ReadSafetensors(filepath.Join(dir, checkpoint.ModelFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals[i] = make([]float32, l.Experts)
+			if err := f.Tensor(l.Bias).Float32s(vals[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !slices.Equal(vals[0], vals[1]) || !slices.ContainsFunc(vals[0], func(x float32) bool { return x != 0 }) {
+			t.Errorf("%s: uninterrupted %v, resumed %v", l.Bias, vals[0], vals[1])
 		}
 	}
 }
@@ -406,6 +444,18 @@ func TestDecoderGivesTheLogits(t *testing.T) {
 		"mhc":  testmodels.Small(),
 		"hc":   testmodels.Replace(testmodels.Small(), "constraint=birkhoff", "constraint=none"),
 		"tiny": testmodels.Tiny("residual streams=2 collapse=learned"),
+		// grouped-query attention (the cache holds the 2 key/value heads),
+		// a head width of its own and normalised queries and keys
+		"gqa_qk_norm": testmodels.Replace(testmodels.Tiny("residual streams=2"), "heads=2 rope=true", "heads=4 kv_heads=2 head_dim=6 qk_norm=true rope=true"),
+		"mqa":         testmodels.Replace(testmodels.Tiny("residual plain"), "heads=2 rope=true", "heads=2 kv_heads=1 rope=true"),
+		"moe":         testmodels.MoE("residual streams=2 sinkhorn=5", "route_scale=2.5"),
+		// multi-head latent attention (the cache holds one latent and one
+		// rotary key per position), with and without a query latent,
+		// under mHC and a plain residual
+		"mla_mhc":          testmodels.Replace(testmodels.Small(), "attention heads=2", "attention mla heads=2 kv_rank=12"),
+		"mla_q_rank_mhc":   testmodels.Replace(testmodels.Tiny("residual streams=2"), "attention heads=2 rope=true", "attention mla heads=4 head_dim=3 kv_rank=6 q_rank=5 rope_dim=2"),
+		"mla_plain":        testmodels.Replace(testmodels.Tiny("residual plain"), "attention heads=2 rope=true", "attention mla heads=2 kv_rank=6"),
+		"mla_q_rank_plain": testmodels.Replace(testmodels.Tiny("residual plain"), "attention heads=2 rope=true", "attention mla heads=2 kv_rank=6 q_rank=4"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, _ := compile(t, src)

@@ -37,7 +37,7 @@ type DataSpec struct {
 	// Vocab is the declared vocabulary of a token file; 0 means the
 	// program's `vocab=` (by default the model's vocabulary).
 	Vocab int
-	// Task overrides the synthetic task ("markov", "recall").
+	// Task overrides the synthetic task ("markov", "recall", "dyck").
 	Task string
 }
 
@@ -49,10 +49,7 @@ type DataSpec struct {
 // context and to fit the model's vocabulary.
 func openData(p *lang.Program, spec DataSpec, seed int64, val float64) (data.Source, error) {
 	d := p.Train.Data
-	path := spec.Path
-	if path == "" && d.Kind == lang.DataFile {
-		path = d.Path
-	}
+	path := dataPath(p, spec)
 	if path == "" {
 		task := spec.Task
 		if task == "" {
@@ -63,8 +60,10 @@ func openData(p *lang.Program, spec DataSpec, seed int64, val float64) (data.Sou
 			return data.NewMarkov(p.Model.Vocab, uint64(seed)), nil
 		case "recall":
 			return data.NewRecall(p.Model.Vocab)
+		case "dyck":
+			return data.NewDyck(p.Model.Vocab)
 		}
-		return nil, fmt.Errorf("unknown synthetic task %q (want markov or recall)", task)
+		return nil, fmt.Errorf("unknown synthetic task %q (want markov, recall or dyck)", task)
 	}
 	if spec.Task != "" {
 		return nil, fmt.Errorf("--task %s selects synthetic data, but the run reads the file %s", spec.Task, path)
@@ -92,6 +91,15 @@ func openData(p *lang.Program, spec DataSpec, seed int64, val float64) (data.Sou
 		return nil, fmt.Errorf("data %s has %d token ids but the model's vocab is %d", src.Name(), src.Vocab(), p.Model.Vocab)
 	}
 	return src, nil
+}
+
+// dataPath is the data file of a run ("" for synthetic data): spec's, or
+// the program's `data file=...`.
+func dataPath(p *lang.Program, spec DataSpec) string {
+	if spec.Path == "" && p.Train.Data.Kind == lang.DataFile {
+		return p.Train.Data.Path
+	}
+	return spec.Path
 }
 
 // valFraction is the held-out fraction of the run's data file: the

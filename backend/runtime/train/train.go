@@ -53,7 +53,7 @@ type Options struct {
 	// Vocab overrides the declared vocabulary of a token file (`vocab=`;
 	// 0: the program's, which by default is the model's).
 	Vocab int
-	// Task overrides the synthetic task ("markov", "recall").
+	// Task overrides the synthetic task ("markov", "recall", "dyck").
 	Task string
 	// Sampling overrides `sampling=`: data.Random or data.Sequential.
 	Sampling string
@@ -116,6 +116,16 @@ type Options struct {
 	// DiagEvery overrides `diagnostics every=N`, the steps between the
 	// hyper-connection diagnostics in metrics.jsonl (SetZero: none).
 	DiagEvery int
+	// Progress, when set, is called after every step (for a caller that
+	// shows its own progress, such as ablate).
+	Progress func(Progress)
+}
+
+// Progress is where a run is, for Options.Progress.
+type Progress struct {
+	Step, Steps int           // the completed step, of the run's steps
+	Loss        float64       // the training loss of the step
+	Elapsed     time.Duration // training time of this process so far
 }
 
 // Result summarises a finished run.
@@ -244,8 +254,11 @@ type run struct {
 	diagEvery int
 	val       windowSet
 	hasVal    bool
+	moe       *moeState // nil without mixture-of-experts sublayers (moe.go)
+	trained   []*gb.Param
 	tensors   []optim.Tensor
 	acc       [][]float32
+	stepAux   float64 // the step's mean auxiliary balance loss (balance=aux)
 	opt       optim.Optimizer
 	sched     optim.Schedule
 	schedDesc string
@@ -328,6 +341,16 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 		return nil, err
 	}
 
+	if r.diagEvery = overrideInt(opts.DiagEvery, tr.Diagnostics.Every); r.diagEvery < 0 {
+		return nil, fmt.Errorf("the diagnostics interval %d must not be negative", r.diagEvery)
+	}
+	if tr.Eval.Every > 0 {
+		r.val, r.hasVal = valWindows(r.src, r.seed, r.B, r.T, tr.Eval.Batches)
+	}
+	if err := r.checkMemory(); err != nil {
+		return nil, err
+	}
+
 	binds := map[string]int{compiler.SymBatch: r.B, compiler.SymTime: r.T}
 	if r.g, err = gb.Build(m, gb.Options{Binds: binds, DType: gb.Float32, Grad: true}); err != nil {
 		return nil, fmt.Errorf("building the training graph: %w", err)
@@ -336,18 +359,20 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 	if r.ev, err = newEvaluator(m, r.g, r.B, r.T); err != nil {
 		return nil, err
 	}
-	if r.diagEvery = overrideInt(opts.DiagEvery, tr.Diagnostics.Every); r.diagEvery < 0 {
-		return nil, fmt.Errorf("the diagnostics interval %d must not be negative", r.diagEvery)
-	} else if r.diagEvery > 0 {
+	if r.diagEvery > 0 {
 		if r.diag, err = newDiagnoser(p, r.g, r.B, r.T); err != nil {
 			return nil, err
 		}
 	}
-	if tr.Eval.Every > 0 {
-		r.val, r.hasVal = valWindows(r.src, r.seed, r.B, r.T, tr.Eval.Batches)
-	}
 
+	if r.moe, err = newMoEState(p, r.g, r.B, r.T); err != nil {
+		return nil, err
+	}
 	for _, prm := range r.g.Params() {
+		if !prm.Trainable {
+			continue // the selection biases: set by the balancing (moe.go)
+		}
+		r.trained = append(r.trained, prm)
 		grad := prm.GradF32()
 		if r.accum > 1 {
 			grad = make([]float32, len(prm.F32()))
@@ -511,6 +536,10 @@ func (r *run) train() (*Result, error) {
 		lr := r.sched.LR(step)
 		r.opt.Step(lr)
 		r.step = step
+		var moeRec Record
+		if r.moe != nil {
+			r.moe.finish(&moeRec)
+		}
 		dt := time.Since(start)
 		totalTime += dt
 		windowTime += dt
@@ -521,6 +550,11 @@ func (r *run) train() (*Result, error) {
 			TokS: float64(r.B*r.T*r.accum) / dt.Seconds()}
 		if hc != nil && hc.finite() {
 			hc.record(&rec)
+		}
+		rec.MoEMaxLoad, rec.MoEMinLoad = moeRec.MoEMaxLoad, moeRec.MoEMinLoad
+		if r.m.Output(compiler.OutputAuxLoss) != nil {
+			aux := r.stepAux
+			rec.AuxLoss = &aux
 		}
 		if r.hasVal && (step%tr.Eval.Every == 0 || step == r.steps) {
 			vl, err := r.ev.meanLoss(r.val)
@@ -541,6 +575,9 @@ func (r *run) train() (*Result, error) {
 			tokS := float64(r.B*r.T*r.accum*timed) / windowTime.Seconds()
 			line = fmt.Sprintf("step %*d/%d | loss %.4f | lr %.1e | gnorm %.2f | %.0f ms | %s tok/s",
 				len(fmt.Sprint(r.steps)), step, r.steps, res.FinalLoss, lr, gnorm, ms, HumanCount(tokS))
+			if m := maxLoad(&rec); !math.IsNaN(m) {
+				line += fmt.Sprintf(" | max load %.2f×", m)
+			}
 			if rec.ValLoss != nil {
 				line += fmt.Sprintf(" | val %.4f", *rec.ValLoss)
 			}
@@ -561,6 +598,9 @@ func (r *run) train() (*Result, error) {
 		if err := metrics.Encode(rec); err != nil {
 			st.done()
 			return nil, fmt.Errorf("writing metrics.jsonl: %w", err)
+		}
+		if r.opts.Progress != nil {
+			r.opts.Progress(Progress{Step: step, Steps: r.steps, Loss: loss, Elapsed: totalTime})
 		}
 		if r.ckEvery > 0 && step%r.ckEvery == 0 && step < r.steps {
 			if err := r.checkpoint(st); err != nil {
@@ -610,6 +650,7 @@ func (r *run) train() (*Result, error) {
 // graph's own gradient buffer); it returns the mean loss.
 func (r *run) forwardBackward(step int, tokens, targets []int) (float64, error) {
 	var lossSum float64
+	r.stepAux = 0
 	for micro := 0; micro < r.accum; micro++ {
 		r.sampler.Batch(r.rng, r.B, r.T, tokens, targets)
 		if err := feed(r.g, tokens, targets); err != nil {
@@ -626,17 +667,25 @@ func (r *run) forwardBackward(step int, tokens, targets []int) (float64, error) 
 			r.g.Param(r.inject.param).GradF32()[0] = float32(math.NaN())
 		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			grads := make([][]float32, 0, len(r.g.Params()))
-			for _, prm := range r.g.Params() {
+			grads := make([][]float32, 0, len(r.trained))
+			for _, prm := range r.trained {
 				grads = append(grads, prm.GradF32())
 			}
 			return 0, r.diverged(step, "loss", loss, grads)
+		}
+		if r.moe != nil {
+			if err := r.moe.observe(r.g); err != nil {
+				return 0, fmt.Errorf("step %d: %w", step, err)
+			}
+		}
+		if loss, err = r.crossEntropy(loss); err != nil {
+			return 0, fmt.Errorf("step %d: %w", step, err)
 		}
 		lossSum += loss
 		if r.accum == 1 {
 			break
 		}
-		for k, prm := range r.g.Params() {
+		for k, prm := range r.trained {
 			a, g := r.acc[k], prm.GradF32()
 			if micro == 0 {
 				copy(a, g)
@@ -664,9 +713,9 @@ func (r *run) diverged(step int, what string, v float64, grads [][]float32) erro
 	e := &DivergedError{Step: step, What: what, Value: v, LastCheckpoint: r.lastCkpt,
 		Draw: r.draws, LR: r.sched.LR(step), Relaunch: r.opts.Relaunch}
 	// A parameter that already holds NaN or Inf is the cause; otherwise
-	// name the first (in IR order) non-finite gradient.
-	params := r.g.Params()
-	for _, prm := range params {
+	// name the first (in IR order) non-finite gradient (grads are those
+	// of the trained parameters).
+	for _, prm := range r.g.Params() {
 		if !finite(prm.F32()) {
 			e.Param, e.ParamValue = prm.Name, true
 			return e
@@ -674,11 +723,30 @@ func (r *run) diverged(step int, what string, v float64, grads [][]float32) erro
 	}
 	for k, g := range grads {
 		if !finite(g) {
-			e.Param = params[k].Name
+			e.Param = r.trained[k].Name
 			return e
 		}
 	}
 	return e
+}
+
+// crossEntropy returns the cross-entropy of the micro-batch that just ran
+// when the loss also holds auxiliary balance losses (and adds those to the
+// step's mean auxiliary loss), else loss itself.
+func (r *run) crossEntropy(loss float64) (float64, error) {
+	if r.m.Output(compiler.OutputCE) == nil {
+		return loss, nil
+	}
+	ce, err := r.g.Output(compiler.OutputCE)
+	if err != nil {
+		return 0, err
+	}
+	aux, err := r.g.Output(compiler.OutputAuxLoss)
+	if err != nil {
+		return 0, err
+	}
+	r.stepAux += aux[0] / float64(r.accum)
+	return ce[0], nil
 }
 
 func finite(xs []float32) bool {
@@ -809,6 +877,9 @@ func printHeader(w io.Writer, p *lang.Program, res *Result, r *run, floor float6
 	if r.diag != nil {
 		row("hc diag", fmt.Sprintf("hyper-connection gains and coefficient means every %d steps in %s", r.diagEvery, MetricsFile))
 	}
+	if r.moe != nil {
+		row("moe", r.moe.describe())
+	}
 	ck := "at the end and on interrupt"
 	if r.ckEvery > 0 {
 		ck = fmt.Sprintf("every %d steps, at the end and on interrupt", r.ckEvery)
@@ -819,7 +890,7 @@ func printHeader(w io.Writer, p *lang.Program, res *Result, r *run, floor float6
 	row("checkpoint", ck)
 	row("seed", fmt.Sprint(r.seed))
 	if set := p.Overrides(); len(set) > 0 {
-		row("--set", strings.Join(set, " "))
+		row("overrides", strings.Join(set, " ")) // --set and flags such as --steps
 	}
 	row("out", res.OutDir)
 	if !math.IsNaN(floor) {

@@ -1,0 +1,148 @@
+package memcheck
+
+import (
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
+	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/internal/testmodels"
+)
+
+// liveHeap is the Go heap in use after a full collection.
+func liveHeap() float64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return float64(ms.HeapAlloc)
+}
+
+// The accepted ratio of measured to estimated memory. Measured on this
+// test's configurations (among them the LLaMA-style block with LayerNorm)
+// and on examples/bench/{deep,wide}.mhc at batches 2 and 8 (the live heap after
+// building and running the graphs, against the estimate): training graphs
+// 0.93–1.02 (the estimate counts a gradient buffer for every
+// parameter-dependent value, a few of which the backend shares or never
+// fills), forward graphs 1.00–1.03 (the graphs' own bookkeeping — nodes,
+// tensor headers — is not counted, which shows most on the smallest
+// model). The band adds 5% on either side for scratch that depends on the
+// number of CPUs and for the allocator's rounding.
+const minRatio, maxRatio = 0.88, 1.07
+
+// TestEstimateMatchesMeasuredHeap builds and runs training graphs (with
+// the backward pass) and forward-only graphs sharing their parameters, as
+// training and evaluation do, and holds gorgonia.EstimateMemory's totals
+// against the heap they take.
+func TestEstimateMatchesMeasuredHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs graphs of tens of MiB")
+	}
+	tiny, err := os.ReadFile("../../../examples/tiny.mhc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := os.ReadFile("../../../examples/tiny_plain.mhc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// deep.mhc (16 sublayers) made wide and long enough for its buffers to
+	// dominate, with recompute=true: the stream plan's accumulated
+	// gradients and recomputed tensors
+	deep := strings.NewReplacer("embed dim=16", "embed dim=64", "context 6", "context 48", "hidden=24", "hidden=128").
+		Replace(testmodels.Deep("residual streams=4 constraint=birkhoff sinkhorn=5 recompute=true"))
+	// the LLaMA-style block (grouped-query attention with normalised
+	// queries and keys, SwiGLU, an untied head) with LayerNorm
+	llama, err := os.ReadFile("../../../examples/ablation/llama/2_mhc.mhc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := strings.ReplaceAll(string(llama), "norm rms", "norm layer")
+	for _, c := range []struct {
+		name string
+		src  string
+		B    int
+	}{
+		{"tiny.mhc", string(tiny), 4},
+		{"tiny_plain.mhc", string(plain), 4},
+		{"deep.mhc", deep, 8},
+		{"llama.mhc", layer, 16},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := compiler.CompileSource(c.name, []byte(c.src))
+			if err != nil || res.Module == nil {
+				t.Fatalf("compile: %v %v", err, res.Diags)
+			}
+			m, T := res.Module, res.Program.Model.Context
+			binds := map[string]int{compiler.SymBatch: c.B, compiler.SymTime: T}
+			trainEst, err := gb.EstimateMemory(m, gb.Options{Binds: binds, DType: gb.Float32, Grad: true}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evalEst, err := gb.EstimateMemory(m, gb.Options{Binds: binds, DType: gb.Float32}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tokens := make([]int, c.B*T)
+			rng := rand.New(rand.NewPCG(1, 2))
+			for i := range tokens {
+				tokens[i] = rng.IntN(res.Program.Model.Vocab)
+			}
+			debug.SetGCPercent(-1) // nothing collected but by liveHeap
+			defer debug.SetGCPercent(100)
+
+			h0 := liveHeap()
+			g, err := gb.Build(m, gb.Options{Binds: binds, DType: gb.Float32, Grad: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			g.InitParams(1)
+			for range 2 {
+				if err := g.SetInput(compiler.InputTokens, tokens); err != nil {
+					t.Fatal(err)
+				}
+				if err := g.SetInput(compiler.InputTargets, tokens); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := g.Run(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h1 := liveHeap()
+			ev, err := gb.BuildShared(m, gb.Options{Binds: binds, DType: gb.Float32}, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ev.Close()
+			if err := ev.SetInput(compiler.InputTokens, tokens); err != nil {
+				t.Fatal(err)
+			}
+			if err := ev.SetInput(compiler.InputTargets, tokens); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ev.RunOutputs(compiler.OutputLoss); err != nil {
+				t.Fatal(err)
+			}
+			h2 := liveHeap()
+			for _, r := range []struct {
+				what          string
+				measured, est float64
+			}{
+				{"training graph", h1 - h0, trainEst.Total()},
+				{"forward graph", h2 - h1, evalEst.Total()},
+			} {
+				ratio := r.measured / r.est
+				t.Logf("%s B=%d: measured %s, estimated %s, ratio %.3f", r.what, c.B, Bytes(r.measured), Bytes(r.est), ratio)
+				if ratio < minRatio || ratio > maxRatio {
+					t.Errorf("%s: measured %s, estimated %s: ratio %.3f outside [%.2f, %.2f]",
+						r.what, Bytes(r.measured), Bytes(r.est), ratio, minRatio, maxRatio)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,153 @@
+package torch_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mhcc/mhcc/backend"
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
+	"github.com/mhcc/mhcc/backend/torch"
+	"github.com/mhcc/mhcc/compiler"
+	"github.com/mhcc/mhcc/ir"
+	"github.com/mhcc/mhcc/lang"
+)
+
+// examples lists every .mhc file under examples/.
+func examples(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir("../../examples", func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(p) == ".mhc" {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil || len(files) < 10 {
+		t.Fatalf("examples: %v (%d files)", err, len(files))
+	}
+	return files
+}
+
+// exampleFeed compiles an example at -O2 and draws its initial weights
+// (the Gorgonia backend's init for the seed) and a batch of B windows.
+func exampleFeed(t *testing.T, path string, B int) (*ir.Module, backend.Feed) {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, diags := lang.Load(path, src)
+	if prog == nil {
+		t.Fatalf("%s: %v", path, diags)
+	}
+	m, _, err := compiler.Compile(prog, compiler.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	T := prog.Model.Context
+	binds := map[string]int{compiler.SymBatch: B, compiler.SymTime: T}
+	g, err := gb.Build(m, gb.Options{Binds: binds, DType: gb.Float64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	g.InitParams(7)
+	feed := backend.Feed{Binds: binds, Params: map[string][]float64{}, Ints: map[string][]int{}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, p := range g.Params() {
+		v := append([]float64(nil), p.F64()...)
+		// perturb the constant inits (gains, biases, alphas) so that
+		// every gradient is exercised away from its initial symmetry
+		for i := range v {
+			v[i] += 0.01 * rng.NormFloat64()
+		}
+		feed.Params[p.Name] = v
+	}
+	for _, name := range []string{compiler.InputTokens, compiler.InputTargets} {
+		ids := make([]int, B*T)
+		for i := range ids {
+			ids[i] = rng.IntN(prog.Model.Vocab)
+		}
+		feed.Ints[name] = ids
+	}
+	return m, feed
+}
+
+// TestExamplesMatchGorgonia: for every example, the same weights and
+// batch give the emitted module the Gorgonia backend's loss (relative
+// 1e-5) and every gradient (max|Δ| ≤ 1e-4·max|g| per tensor), in float32
+// and in float64 (1e-10 and 1e-8 there). Where Gorgonia's own float32
+// gradient is further than 1e-4/4 of the largest entry from its float64
+// gradient (the small, cancelling gradients of deep hyper-connection
+// coefficients), it is no reference at 1e-4: there the emitted module's
+// float32 gradient must be as close to the float64 gradient as 1e-4 of
+// the largest entry or as twice Gorgonia's float32 error.
+func TestExamplesMatchGorgonia(t *testing.T) {
+	requireTorch(t)
+	for _, path := range examples(t) {
+		t.Run(filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), func(t *testing.T) {
+			m, feed := exampleFeed(t, path, 1)
+			exact, err := gb.Backend{DType: gb.Float64}.Run(m, feed, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, prec := range []struct {
+				f64              bool
+				lossTol, gradTol float64
+			}{{false, 1e-5, 1e-4}, {true, 1e-10, 1e-8}} {
+				want := exact
+				if !prec.f64 {
+					if want, err = (gb.Backend{DType: gb.Float32}).Run(m, feed, true); err != nil {
+						t.Fatal(err)
+					}
+				}
+				got, err := torch.Backend{F64: prec.f64}.Run(m, feed, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				name := fmt.Sprintf("float%d", map[bool]int{false: 32, true: 64}[prec.f64])
+				l, lw := got.Outputs["loss"][0], want.Outputs["loss"][0]
+				if math.Abs(l-lw) > prec.lossTol*math.Abs(lw) {
+					t.Errorf("%s: loss %.9g, Gorgonia %.9g (relative %.2g)", name, l, lw, math.Abs(l-lw)/math.Abs(lw))
+				}
+				worst, at, widened := 0.0, "", 0
+				for p, gw := range want.Grads {
+					g, g64 := got.Grads[p], exact.Grads[p]
+					if len(g) != len(gw) {
+						t.Fatalf("%s: gradient of %s: %d values, Gorgonia %d", name, p, len(g), len(gw))
+					}
+					d, d64, s, own := 0.0, 0.0, 0.0, 0.0
+					for i := range g {
+						d = math.Max(d, math.Abs(g[i]-gw[i]))
+						d64 = math.Max(d64, math.Abs(g[i]-g64[i]))
+						s = math.Max(s, math.Abs(gw[i]))
+						own = math.Max(own, math.Abs(gw[i]-g64[i]))
+					}
+					s = math.Max(s, 1e-12)
+					tol := prec.gradTol * s
+					switch {
+					case prec.f64 || 4*own <= tol:
+						if d > tol {
+							t.Errorf("%s: gradient of %s differs from Gorgonia's by %.2g of its largest entry", name, p, d/s)
+						}
+					default:
+						widened++
+						if bound := math.Max(tol, 2*own); d64 > bound {
+							t.Errorf("%s: gradient of %s is %.2g (of its largest entry) from the float64 gradient; Gorgonia's float32 gradient is %.2g from it",
+								name, p, d64/s, own/s)
+						}
+					}
+					if d/s > worst {
+						worst, at = d/s, p
+					}
+				}
+				t.Logf("%s: loss %.6f, relative loss difference %.2g, worst gradient %s %.2g of its largest entry; %d tensors held to the float64 gradient",
+					name, l, math.Abs(l-lw)/math.Abs(lw), at, worst, widened)
+			}
+		})
+	}
+}
