@@ -19,6 +19,12 @@ import (
 // GFLOP/s metrics (and ratio-to-openblas) are measured under the same load:
 //
 //	go test -tags openblas -run '^$' -bench GEMM -benchtime 20x ./backend/gorgonia
+//
+// GFLOP/s is per wall-clock second; GFLOP/cpu-s per second of the
+// process's CPU time, which other processes on a shared machine disturb
+// much less. With GOMAXPROCS=1 OPENBLAS_NUM_THREADS=1 the latter compares
+// the kernels on one core; with more threads it also counts the time
+// OpenBLAS's threads spend waiting for work.
 func BenchmarkGEMM(b *testing.B) {
 	shapes := []struct {
 		name    string
@@ -54,21 +60,23 @@ func BenchmarkGEMM(b *testing.B) {
 			if s.tB {
 				ldb = s.k
 			}
-			elapsed := make([]time.Duration, len(gemms))
+			elapsed, cpu := make([]time.Duration, len(gemms)), make([]time.Duration, len(gemms))
 			run := func(i int) {
 				restore, err := UseGEMM(gemms[i])
 				if err != nil {
 					b.Fatal(err)
 				}
-				start := time.Now()
+				start, cpu0 := time.Now(), cpuTime()
 				kernels.GemmSplit(s.tA, s.tB, s.m, s.n, s.k, a, lda, bb, ldb, c, s.n)
 				elapsed[i] += time.Since(start)
+				cpu[i] += cpuTime() - cpu0
 				restore()
 			}
 			for i := range gemms { // warm-up: packing buffers, OpenBLAS threads
 				run(i)
 			}
 			clear(elapsed)
+			clear(cpu)
 			b.ResetTimer()
 			for it := 0; it < b.N; it++ {
 				for i := range gemms {
@@ -78,10 +86,12 @@ func BenchmarkGEMM(b *testing.B) {
 			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
 			for i, g := range gemms {
 				b.ReportMetric(flops/elapsed[i].Seconds()/1e9, g+"-GFLOP/s")
+				b.ReportMetric(flops/cpu[i].Seconds()/1e9, g+"-GFLOP/cpu-s")
 			}
 			if j := slices.Index(gemms, GEMMOpenBLAS); j >= 0 {
 				for i, g := range gemms[:j] {
 					b.ReportMetric(elapsed[j].Seconds()/elapsed[i].Seconds(), g+"/openblas")
+					b.ReportMetric(cpu[j].Seconds()/cpu[i].Seconds(), g+"/openblas-cpu")
 				}
 			}
 		})

@@ -29,6 +29,7 @@ int mhcc_sgemm_rows(int level, int ta, int n, int k, const float *A, int lda, co
 // the levels' entry points (sgemm_avx2.c, sgemm_avx512.c) and their
 // per-thread scratch (sgemm.c; NULL when it cannot be allocated)
 float *mhcc_sgemm_buf(unsigned long n);
+void mhcc_sgemm_set_fail_alloc(int on); // for tests: every mhcc_sgemm_buf fails
 int mhcc_sgemm_avx2_nr(void);
 void mhcc_sgemm_avx2_pack(int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp);
 int mhcc_sgemm_avx2_rows(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,

@@ -45,7 +45,14 @@ static void free_buf(void *v) {
 
 static void make_key(void) { pthread_key_create(&buf_key, free_buf); }
 
+// fail_alloc, when set (by the tests, through mhcc_sgemm_set_fail_alloc),
+// makes every mhcc_sgemm_buf fail as an exhausted heap would.
+static int fail_alloc;
+
+void mhcc_sgemm_set_fail_alloc(int on) { __atomic_store_n(&fail_alloc, on, __ATOMIC_SEQ_CST); }
+
 float *mhcc_sgemm_buf(unsigned long n) {
+	if (__atomic_load_n(&fail_alloc, __ATOMIC_SEQ_CST)) return NULL;
 	pthread_once(&buf_once, make_key);
 	struct buf *b = pthread_getspecific(buf_key);
 	if (!b) {

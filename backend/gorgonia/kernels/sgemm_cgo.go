@@ -49,3 +49,7 @@ func cSgemmRows(level SgemmLevel, tA bool, n, k int, a []float32, lda int, bp []
 	runtime.KeepAlive(c)
 	return ok
 }
+
+// setSgemmAllocFail makes the native kernel's scratch allocation fail
+// (on) or work again, for the tests of the fallback to the BLAS.
+func setSgemmAllocFail(on bool) { C.mhcc_sgemm_set_fail_alloc(cbool(on)) }

@@ -17,3 +17,5 @@ func cSgemmPack(SgemmLevel, bool, int, int, []float32, int, int, int, []float32)
 func cSgemmRows(SgemmLevel, bool, int, int, []float32, int, []float32, float32, []float32, int, int, int, int, int) bool {
 	panic("kernels: no native sgemm in this build")
 }
+
+func setSgemmAllocFail(bool) { panic("kernels: no native sgemm in this build") }

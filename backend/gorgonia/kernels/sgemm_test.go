@@ -259,3 +259,37 @@ func TestSplitBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestSgemmAllocFailure: when the native kernel cannot allocate its
+// scratch it writes nothing and reports it; gemm then computes the product
+// with the BLAS, and sgemmSplit each block with the BLAS, so the results
+// stay within the float32 bound of the float64 product.
+func TestSgemmAllocFailure(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	forEachLevel(t, func(t *testing.T, l SgemmLevel) {
+		setSgemmAllocFail(true)
+		defer setSgemmAllocFail(false)
+		for _, s := range [][3]int{{13, 33, 257}, {300, 200, 100}} {
+			for _, tA := range []bool{false, true} {
+				for _, tB := range []bool{false, true} {
+					g := newGemmCase(rng, s[0], s[1], s[2], tA, tB, 3)
+					prod, mag := g.ref()
+					got := slices.Clone(g.c)
+					if cSgemm(l, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, 0, got, g.ldc) {
+						t.Fatalf("%s: cSgemm reported success without scratch", g)
+					}
+					if j := firstDiff(g.c, got); j >= 0 {
+						t.Fatalf("%s: the failed cSgemm wrote c[%d]", g, j)
+					}
+					gemm(g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, 0, got, g.ldc)
+					g.check(t, 0, got, prod, mag)
+					for _, w := range []int{1, 2} {
+						split := slices.Clone(g.c)
+						sgemmSplit(l, w, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, split, g.ldc)
+						g.check(t, 0, split, prod, mag)
+					}
+				}
+			}
+		}
+	})
+}
