@@ -10,9 +10,10 @@
 // cost nothing. This package is the graph builder; the compute kernels,
 // generic over float32 and float64, are in package kernels
 // (backend/gorgonia/kernels), which does not import Gorgonia. Matrix
-// products run the kernels' packed AVX2 float32 GEMM (kernels/sgemm.c, cgo
-// on amd64) or the BLAS set with kernels.SetBLAS (gonum's, or OpenBLAS in
-// the openblas build, blas_openblas.go).
+// products run the kernels' packed float32 GEMM (kernels/sgemm*.c, cgo on
+// amd64, AVX-512 or AVX2 as the CPU allows) or the BLAS set with
+// kernels.SetBLAS (gonum's, or OpenBLAS in the openblas build,
+// blas_openblas.go).
 //
 // The files, one per op family as in ir/ops_*.go:
 //
@@ -32,7 +33,7 @@
 //	streams.go      the stream plan: shared gradient buffers, recomputation
 //	outputs.go      module outputs besides the loss (RunOutputs; Output after a training Run)
 //	init.go         parameter initialisation (init_hc.go: the HC inits)
-//	blas.go         BLASName, StartEnv, MatMulF32 (blas_openblas.go: OpenBLAS)
+//	blas.go         BLASName, StartEnv, EnvError, MatMulF32 (blas_openblas.go: OpenBLAS)
 //	api.go          Build, Graph, Param, Run
 package gorgonia
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/runtime/bench"
 	"github.com/mhcc/mhcc/compiler"
 )
@@ -23,6 +24,8 @@ type benchCmd struct {
 	Profile string   `name:"profile" placeholder:"FILE" help:"Write a pprof CPU profile of the timed steps to FILE (go tool pprof FILE)."`
 	NoPeak  bool     `name:"no-peak" help:"Skip the matmul peak measurement (no MFU)."`
 	VsSet   []string `name:"vs-set" sep:"none" placeholder:"PATH=VALUE" help:"Override a value of OTHER.mhc only (after --set), e.g. --vs FILE.mhc --vs-set model.residual.recompute=true; repeatable."`
+	GEMM    string   `name:"gemm" placeholder:"NAME" help:"Run FILE's float32 products on this GEMM: avx512, avx2 (the native kernel's levels), native (the highest the CPU runs), go (gonum) or openblas (the openblas build); default: the build's."`
+	VsGEMM  string   `name:"vs-gemm" placeholder:"NAME" help:"Run OTHER.mhc's products on this GEMM (as --gemm), e.g. --gemm native --vs FILE.mhc --vs-gemm openblas compares the native GEMM with OpenBLAS in one run."`
 	setFlags
 	diagFlag
 }
@@ -37,6 +40,19 @@ func (c *benchCmd) Run(e *env) error {
 		return usageError(err)
 	}
 	vsOpts := opts
+	if c.VsGEMM != "" && c.Vs == "" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--vs-gemm needs --vs")}
+	}
+	for _, g := range []struct{ flag, name string }{{"--gemm", c.GEMM}, {"--vs-gemm", c.VsGEMM}} {
+		if g.name == "" {
+			continue
+		}
+		restore, err := gb.UseGEMM(g.name)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", g.flag, err)}
+		}
+		restore()
+	}
 	if len(c.VsSet) > 0 && c.Vs == "" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--vs-set needs --vs")}
 	}
@@ -69,7 +85,11 @@ func (c *benchCmd) Run(e *env) error {
 		if err != nil {
 			return err
 		}
-		specs = append(specs, bench.Spec{File: label, Program: res.Program, Module: res.Module, Level: o.Level})
+		gemm := c.GEMM
+		if i == 1 {
+			gemm = c.VsGEMM
+		}
+		specs = append(specs, bench.Spec{File: label, Program: res.Program, Module: res.Module, Level: o.Level, GEMM: gemm})
 	}
 	cfg := bench.Config{Steps: c.Steps, Warmup: c.Warmup, TopOps: c.Top, Progress: e.stderr}
 	if c.NoPeak {

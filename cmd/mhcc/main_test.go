@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/runtime/bundle"
 	"github.com/mhcc/mhcc/internal/golden"
 	"github.com/mhcc/mhcc/internal/testmodels"
@@ -37,6 +40,14 @@ func TestScripts(t *testing.T) {
 		UpdateScripts: golden.Update(),
 		Setup: func(e *testscript.Env) error {
 			return copyDir(filepath.Join("..", "..", "examples"), filepath.Join(e.WorkDir, "examples"))
+		},
+		// [gemm:NAME]: float32 products can run on GEMM NAME in this build
+		// and on this CPU (gorgonia.GEMMs)
+		Condition: func(cond string) (bool, error) {
+			if name, ok := strings.CutPrefix(cond, "gemm:"); ok {
+				return slices.Contains(gb.GEMMs(), name), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/compiler"
 
 	// Defines -update, which `go test ./... -update` hands to every test binary.
@@ -169,6 +170,45 @@ func TestRun(t *testing.T) {
 	var back Report
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Models) != 2 || back.Models[1].Step.Median != rep.Models[1].Step.Median {
 		t.Errorf("JSON round trip: %v", err)
+	}
+}
+
+// TestRunTwoGEMMs: two models on different GEMMs (gonum's, which every
+// build has, against the one in use) get their own matmul peaks and
+// GEMM names, the ratio of the peaks, and the GEMM in use is restored.
+func TestRunTwoGEMMs(t *testing.T) {
+	start := gb.CurrentGEMM()
+	if start == gb.GEMMGo {
+		t.Skip("this build or CPU has only gonum's GEMM: nothing to compare it with")
+	}
+	a, b := spec(t, micro, compiler.O2), spec(t, micro, compiler.O2)
+	a.GEMM = gb.GEMMGo
+	rep, err := Run(Config{Steps: 2, Warmup: 0, PeakSize: 64, TopOps: 4}, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ma, mb := rep.Models[0], rep.Models[1]
+	if ma.GEMM != gb.GEMMGo || mb.GEMM != start || gb.CurrentGEMM() != start {
+		t.Errorf("GEMMs %q and %q (want go and %q); after the run %q", ma.GEMM, mb.GEMM, start, gb.CurrentGEMM())
+	}
+	if !(ma.PeakGFLOPS > 0) || !(mb.PeakGFLOPS > 0) || rep.PeakGFLOPS != ma.PeakGFLOPS || rep.Ratio.PeakRatio != ma.PeakGFLOPS/mb.PeakGFLOPS {
+		t.Errorf("peaks %v, %v, report %v, ratio %v", ma.PeakGFLOPS, mb.PeakGFLOPS, rep.PeakGFLOPS, rep.Ratio.PeakRatio)
+	}
+	if ma.MFU != ma.GFLOPS/ma.PeakGFLOPS || mb.MFU != mb.GFLOPS/mb.PeakGFLOPS {
+		t.Errorf("MFU %v, %v: not against each model's own peak", ma.MFU, mb.MFU)
+	}
+	var text bytes.Buffer
+	if err := WriteText(&text, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"GFLOP/s on go, ", "  GEMM         go\n", "ratio micro.mhc on go / micro.mhc on " + start, "matmul peak ratio go / " + start} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	a.GEMM = "sse"
+	if _, err := Run(Config{Steps: 1, PeakSize: -1}, a); err == nil || !strings.Contains(err.Error(), "micro.mhc") {
+		t.Errorf("unknown GEMM: %v", err)
 	}
 }
 

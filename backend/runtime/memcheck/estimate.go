@@ -67,7 +67,9 @@ func New(what string) *Estimate {
 // RuntimeAllowance is the memory a run needs besides its tensors: the Go
 // runtime's own structures (the collector's metadata grows with the
 // heap), goroutine and thread stacks and the C kernels' scratch (the
-// GEMM's packing buffers, 1.1 MiB per call). Measured: the resident
+// GEMM's packed rows of A, up to 150 KiB per thread that runs it; its
+// packed B, the size of the product's second operand, is Go heap taken
+// from a pool while a product runs). Measured: the resident
 // memory of small.mhc's training (tensors of 2 MiB) grows by 2–5 MiB
 // after the check. The garbage a training step leaves (about 1% of its
 // graph) is not in it: Check sets the collector's memory limit, so that

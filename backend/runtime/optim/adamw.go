@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
-	"sync/atomic"
+
+	"github.com/mhcc/mhcc/internal/par"
 )
 
 // Tensor is one trainable parameter as seen by the optimiser. Data and
@@ -204,23 +204,10 @@ func forChunks(params []Tensor, f func(i, k, lo, hi int)) {
 		}
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(chunks) {
-					return
-				}
-				c := chunks[i]
-				f(i, c.k, c.lo, c.hi)
-			}
-		}()
-	}
-	wg.Wait()
+	par.Tasks(workers, len(chunks), func(i int) {
+		c := chunks[i]
+		f(i, c.k, c.lo, c.hi)
+	})
 }
 
 // ZeroGrad sets every gradient to zero.
