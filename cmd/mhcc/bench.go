@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mhcc/mhcc/backend/runtime/bench"
+	"github.com/mhcc/mhcc/backend/torch"
 	"github.com/mhcc/mhcc/compiler"
 )
 
@@ -23,6 +24,8 @@ type benchCmd struct {
 	Profile string   `name:"profile" placeholder:"FILE" help:"Write a pprof CPU profile of the timed steps to FILE (go tool pprof FILE)."`
 	NoPeak  bool     `name:"no-peak" help:"Skip the matmul peak measurement (no MFU)."`
 	VsSet   []string `name:"vs-set" sep:"none" placeholder:"PATH=VALUE" help:"Override a value of OTHER.mhc only (after --set), e.g. --vs FILE.mhc --vs-set model.residual.recompute=true; repeatable."`
+	VsTorch bool     `name:"vs-torch" help:"Also time the PyTorch module mhcc emits for FILE (eager, CPU; the interpreter of MHCC_PYTHON, else python3), interleaved step by step, and print the ratio."`
+	Threads int      `name:"torch-threads" default:"0" min:"0" placeholder:"N" help:"PyTorch's thread count with --vs-torch (0: try 1, 2, 4, … and the CPU count, keep the fastest)."`
 	setFlags
 	diagFlag
 }
@@ -49,7 +52,14 @@ func (c *benchCmd) Run(e *env) error {
 			return usageError(err)
 		}
 	}
+	if c.VsTorch && c.Vs != "" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--vs-torch and --vs: pick one model to compare with")}
+	}
+	if c.Threads > 0 && !c.VsTorch {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--torch-threads needs --vs-torch")}
+	}
 	var specs []bench.Spec
+	var source []byte
 	for i, f := range []string{c.File, c.Vs} {
 		if f == "" {
 			continue
@@ -70,8 +80,20 @@ func (c *benchCmd) Run(e *env) error {
 			return err
 		}
 		specs = append(specs, bench.Spec{File: label, Program: res.Program, Module: res.Module, Level: o.Level})
+		if i == 0 {
+			source = res.Source
+		}
 	}
 	cfg := bench.Config{Steps: c.Steps, Warmup: c.Warmup, TopOps: c.Top, Progress: e.stderr}
+	if c.VsTorch {
+		s := specs[0]
+		tm, err := torch.NewBenchModule(s.Program, s.Module, source, s.File, torch.BenchOptions{Threads: c.Threads})
+		if err != nil {
+			return &exitError{code: exitRuntime, err: err}
+		}
+		defer tm.Close()
+		cfg.Versus = tm
+	}
 	if c.NoPeak {
 		cfg.PeakSize = -1
 	}
