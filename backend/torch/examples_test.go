@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mhcc/mhcc/backend"
@@ -86,10 +87,19 @@ func exampleFeed(t *testing.T, path string, B int) (*ir.Module, backend.Feed) {
 // coefficients), it is no reference at 1e-4: there the emitted module's
 // float32 gradient must be as close to the float64 gradient as 1e-4 of
 // the largest entry or as twice Gorgonia's float32 error.
+//
+// The width-1536 bench models (114M parameters) are not run here: their
+// text is checked to be that of the width-512 model they scale (the same
+// statements, so the same emitted code, which is run) with only the
+// width, batch, name and header comment changed.
 func TestExamplesMatchGorgonia(t *testing.T) {
 	requireTorch(t)
 	for _, path := range examples(t) {
 		t.Run(filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), func(t *testing.T) {
+			if base, ok := widerBench[filepath.Base(path)]; ok {
+				checkWider(t, path, filepath.Join(filepath.Dir(path), base))
+				return
+			}
 			m, feed := exampleFeed(t, path, 1)
 			exact, err := gb.Backend{DType: gb.Float64}.Run(m, feed, true)
 			if err != nil {
@@ -149,5 +159,42 @@ func TestExamplesMatchGorgonia(t *testing.T) {
 					name, l, math.Abs(l-lw)/math.Abs(lw), at, worst, widened)
 			}
 		})
+	}
+}
+
+// widerBench maps the width-1536 bench models to the models they scale.
+var widerBench = map[string]string{"wide1536.mhc": "wide.mhc", "wide1536_plain.mhc": "wide_plain.mhc"}
+
+// checkWider checks that the file at path is the file at base with only
+// its first (comment) line, its model name, the width d = 512 → 1536 and
+// the batch 8 → 4 changed.
+func checkWider(t *testing.T, path, base string) {
+	t.Helper()
+	lines := func(p string) []string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(string(b), "\n")
+	}
+	la, lb := lines(path), lines(base)
+	if len(la) != len(lb) || !strings.HasPrefix(la[0], "# ") {
+		t.Fatalf("%s: %d lines, %s %d", path, len(la), base, len(lb))
+	}
+	name := strings.TrimSuffix(filepath.Base(path), ".mhc")
+	scaled := map[string]string{"  let d = 512": "  let d = 1536", "  batch 8": "  batch 4",
+		"model " + strings.TrimSuffix(filepath.Base(base), ".mhc") + " {": "model " + name + " {"}
+	changed := 0
+	for i := 1; i < len(la); i++ {
+		if la[i] == lb[i] {
+			continue
+		}
+		if scaled[lb[i]] != la[i] {
+			t.Errorf("%s:%d: %q; %s has %q", path, i+1, la[i], base, lb[i])
+		}
+		changed++
+	}
+	if changed != len(scaled) {
+		t.Errorf("%s: %d lines scaled, want %d", path, changed, len(scaled))
 	}
 }

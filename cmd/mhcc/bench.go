@@ -8,6 +8,7 @@ import (
 
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/runtime/bench"
+	"github.com/mhcc/mhcc/backend/torch"
 	"github.com/mhcc/mhcc/compiler"
 )
 
@@ -26,6 +27,8 @@ type benchCmd struct {
 	VsSet   []string `name:"vs-set" sep:"none" placeholder:"PATH=VALUE" help:"Override a value of OTHER.mhc only (after --set), e.g. --vs FILE.mhc --vs-set model.residual.recompute=true; repeatable."`
 	GEMM    string   `name:"gemm" placeholder:"NAME" help:"Run FILE's float32 products on this GEMM: avx512, avx2 (the native kernel's levels), native (the highest the CPU runs), go (gonum) or openblas (the openblas build); default: the build's."`
 	VsGEMM  string   `name:"vs-gemm" placeholder:"NAME" help:"Run OTHER.mhc's products on this GEMM (as --gemm), e.g. --gemm native --vs FILE.mhc --vs-gemm openblas compares the native GEMM with OpenBLAS in one run."`
+	VsTorch bool     `name:"vs-torch" help:"Also time the PyTorch module mhcc emits for FILE (eager, CPU; the interpreter of MHCC_PYTHON, else python3), interleaved step by step, and print the ratio."`
+	Threads int      `name:"torch-threads" default:"0" min:"0" placeholder:"N" help:"PyTorch's thread count with --vs-torch (0: try 1, 2, 4, … and the CPU count, keep the fastest)."`
 	setFlags
 	diagFlag
 }
@@ -65,7 +68,14 @@ func (c *benchCmd) Run(e *env) error {
 			return usageError(err)
 		}
 	}
+	if c.VsTorch && c.Vs != "" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--vs-torch and --vs: pick one model to compare with")}
+	}
+	if c.Threads > 0 && !c.VsTorch {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--torch-threads needs --vs-torch")}
+	}
 	var specs []bench.Spec
+	var source []byte
 	for i, f := range []string{c.File, c.Vs} {
 		if f == "" {
 			continue
@@ -90,8 +100,20 @@ func (c *benchCmd) Run(e *env) error {
 			gemm = c.VsGEMM
 		}
 		specs = append(specs, bench.Spec{File: label, Program: res.Program, Module: res.Module, Level: o.Level, GEMM: gemm})
+		if i == 0 {
+			source = res.Source
+		}
 	}
 	cfg := bench.Config{Steps: c.Steps, Warmup: c.Warmup, TopOps: c.Top, Progress: e.stderr}
+	if c.VsTorch {
+		s := specs[0]
+		tm, err := torch.NewBenchModule(s.Program, s.Module, source, s.File, torch.BenchOptions{Threads: c.Threads})
+		if err != nil {
+			return &exitError{code: exitRuntime, err: err}
+		}
+		defer tm.Close()
+		cfg.Versus = tm
+	}
 	if c.NoPeak {
 		cfg.PeakSize = -1
 	}

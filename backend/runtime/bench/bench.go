@@ -59,6 +59,9 @@ type Config struct {
 	CPUProfile io.Writer
 	// Progress, when set, receives one line per phase.
 	Progress io.Writer
+	// Versus, when set, is the second model: one timed in another process
+	// (external.go), interleaved with the one Spec.
+	Versus External
 }
 
 func (c *Config) defaults() error {
@@ -131,7 +134,10 @@ type Model struct {
 	Params     int64   `json:"params"`
 	// Streams is the residual's stream count (1 for a plain residual).
 	Streams int `json:"streams"`
-	Nodes   int `json:"graph_nodes"`
+	// Runtime describes an external model's runtime (Config.Versus); empty
+	// for the models this process runs.
+	Runtime string `json:"runtime,omitempty"`
+	Nodes   int    `json:"graph_nodes"`
 	// StreamPlan is how the backend handles the stream tensors: shared
 	// gradient buffers, recomputation (gorgonia.StreamStats).
 	StreamPlan gb.StreamStats `json:"stream_plan"`
@@ -170,6 +176,7 @@ type Model struct {
 	opTime  map[string]time.Duration
 	optTime time.Duration
 	alloc   uint64
+	ext     External
 }
 
 // OpTime is one row of the op profile.
@@ -212,6 +219,9 @@ func (m Memory) Theory() int64 {
 func Run(cfg Config, specs ...Spec) (*Report, error) {
 	if len(specs) < 1 || len(specs) > 2 {
 		return nil, fmt.Errorf("bench: want one or two models, got %d", len(specs))
+	}
+	if cfg.Versus != nil && len(specs) != 1 {
+		return nil, fmt.Errorf("bench: an external model is compared with one model, got %d", len(specs))
 	}
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -272,7 +282,16 @@ func Run(cfg Config, specs ...Spec) (*Report, error) {
 		}
 		m.times, m.cpu, m.optTime = m.times[:0], m.cpu[:0], 0
 	}
-	progress("timing %d steps%s", cfg.Steps, map[bool]string{true: " per model, interleaved", false: ""}[len(specs) == 2])
+	if cfg.Versus != nil {
+		progress("starting the external model: its warm-up steps")
+		m, err := newExternal(cfg.Versus, rep.Models[0], cfg.Warmup)
+		if err != nil {
+			return nil, err
+		}
+		rep.Models = append(rep.Models, m)
+		progress("%s: %s", m.File, m.Runtime)
+	}
+	progress("timing %d steps%s", cfg.Steps, map[bool]string{true: " per model, interleaved", false: ""}[len(rep.Models) == 2])
 	if cfg.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
 			return nil, fmt.Errorf("bench: CPU profile: %w", err)
@@ -413,6 +432,9 @@ func useGEMM(name string) (restore func(), err error) {
 
 // step runs one training step on the model's GEMM and records its time.
 func (m *Model) step() (time.Duration, error) {
+	if m.ext != nil {
+		return m.stepExternal()
+	}
 	restore, err := useGEMM(m.spec.GEMM)
 	if err != nil {
 		return 0, fmt.Errorf("bench: %s: %w", m.File, err)
@@ -454,6 +476,9 @@ func (m *Model) finish(peak float64, cfg Config) {
 	}
 	if peak > 0 {
 		m.MFU = m.GFLOPS / peak
+	}
+	if m.ext != nil {
+		return // no op profile nor heap of this process
 	}
 	n := float64(len(m.times))
 	m.AllocPerStep = int64(float64(m.alloc) / n)

@@ -54,6 +54,9 @@ func WriteText(w io.Writer, r *Report) error {
 		if r.Ratio.PeakRatio > 0 {
 			fmt.Fprintf(w, "matmul peak ratio %s / %s: %.3f×\n", r.Models[0].GEMM, r.Models[1].GEMM, r.Ratio.PeakRatio)
 		}
+		if r.Models[1].Runtime != "" {
+			fmt.Fprintf(w, "speedup over %s: %.2f× (its median step time / %s's)\n", lb, 1/r.Ratio.OfMedians, la)
+		}
 	}
 	if r.PeakRSS > 0 {
 		fmt.Fprintf(w, "\npeak RSS of the run: %s\n", mib(r.PeakRSS))
@@ -82,10 +85,16 @@ func ratioLabels(a, b *Model) (string, string) {
 }
 
 func writeModel(w io.Writer, m *Model, hasPeak, showGEMM bool) {
-	fmt.Fprintf(w, "%s (model %s, %s, B=%d T=%d, %s params, %d streams, %d graph nodes)\n",
-		label(m), m.Name, m.Level, m.Batch, m.Context, group(m.Params), m.Streams, m.Nodes)
-	if showGEMM {
-		fmt.Fprintf(w, "  GEMM         %s\n", m.GEMM)
+	if m.Runtime != "" {
+		fmt.Fprintf(w, "%s (model %s, %s, B=%d T=%d, %s params, %d streams)\n",
+			label(m), m.Name, m.Level, m.Batch, m.Context, group(m.Params), m.Streams)
+		fmt.Fprintf(w, "  runtime      %s\n", m.Runtime)
+	} else {
+		fmt.Fprintf(w, "%s (model %s, %s, B=%d T=%d, %s params, %d streams, %d graph nodes)\n",
+			label(m), m.Name, m.Level, m.Batch, m.Context, group(m.Params), m.Streams, m.Nodes)
+		if showGEMM {
+			fmt.Fprintf(w, "  GEMM         %s\n", m.GEMM)
+		}
 	}
 	s := m.Step
 	fmt.Fprintf(w, "  step time    median %s  IQR %s (%s–%s)  min %s  max %s\n",
@@ -99,6 +108,12 @@ func writeModel(w io.Writer, m *Model, hasPeak, showGEMM bool) {
 		fmt.Fprintf(w, "  achieved     %.1f GFLOP/s\n", m.GFLOPS)
 	}
 	mem := m.Memory
+	if m.Runtime != "" {
+		if mem.PeakRSS > 0 {
+			fmt.Fprintf(w, "  memory       peak RSS %s (its own process)\n", mib(mem.PeakRSS))
+		}
+		return
+	}
 	if mem.PeakRSS > 0 {
 		fmt.Fprintf(w, "  memory       peak RSS %s, +%s for this model; theory %s = params %s + grads %s + optimizer %s + activations %s\n",
 			mib(mem.PeakRSS), mib(mem.Growth), mib(mem.Theory()), mib(mem.ParamBytes), mib(mem.GradBytes), mib(mem.OptimizerBytes), mib(mem.ActivationBytes))
