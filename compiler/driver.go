@@ -62,16 +62,17 @@ type driver struct {
 }
 
 func sweep(m *ir.Module, rules []*Rule, c *Counts) bool {
-	d := &driver{m: m, u: uses(m), e: newEdit(), idx: make(map[*ir.Value]int, len(m.Values)),
-		byOp: map[string][]*ir.Value{}, stats: c}
-	for i, v := range m.Values {
-		d.idx[v] = i
-		d.byOp[v.Op] = append(d.byOp[v.Op], v)
-	}
+	var d *driver // made at the first value that may match: most sweeps find none
 	applied := false
 	for _, v := range m.Values {
 		for _, r := range rules {
-			if v.Op != r.Roots[0].op || d.e.claimed(v) {
+			if v.Op != r.Roots[0].op || !mayMatch(r.Roots[0], v, prefilterDepth) {
+				continue
+			}
+			if d == nil {
+				d = newDriver(m, c)
+			}
+			if d.e.claimed(v) {
 				continue
 			}
 			if d.try(r, v) {
@@ -80,9 +81,23 @@ func sweep(m *ir.Module, rules []*Rule, c *Counts) bool {
 			}
 		}
 	}
+	if d == nil {
+		return false
+	}
 	d.e.apply(m)
 	removeDead(m)
 	return applied
+}
+
+// newDriver indexes m for one sweep.
+func newDriver(m *ir.Module, c *Counts) *driver {
+	d := &driver{m: m, u: uses(m), e: newEdit(), idx: make(map[*ir.Value]int, len(m.Values)),
+		byOp: map[string][]*ir.Value{}, stats: c}
+	for i, v := range m.Values {
+		d.idx[v] = i
+		d.byOp[v.Op] = append(d.byOp[v.Op], v)
+	}
+	return d
 }
 
 // try matches rule r with its first root at v and applies the match.
@@ -121,7 +136,7 @@ func (d *driver) try(r *Rule, v *ir.Value) bool {
 				cands = d.byOp[p.op]
 			}
 			for _, c := range cands {
-				if d.e.claimed(c) {
+				if d.e.claimed(c) || i > 0 && !mayMatch(p, c, prefilterDepth) {
 					continue
 				}
 				roots = append(roots, c)
@@ -149,8 +164,9 @@ func (d *driver) matchGroup(r *Rule, v *ir.Value, mt *Match) bool {
 	}
 	key := mt.V(r.Group)
 	mt.roots = []*ir.Value{v}
+	depth := varDepth(p, r.Group)
 	for _, c := range d.byOp[p.op] {
-		if d.idx[c] <= d.idx[v] || d.e.claimed(c) {
+		if d.idx[c] <= d.idx[v] || d.e.claimed(c) || !reaches(c, key, depth) {
 			continue
 		}
 		inst := newMatch()

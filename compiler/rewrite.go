@@ -16,7 +16,7 @@ type useInfo struct {
 }
 
 func uses(m *ir.Module) *useInfo {
-	u := &useInfo{count: map[*ir.Value]int{}}
+	u := &useInfo{count: make(map[*ir.Value]int, len(m.Values))}
 	for _, v := range m.Values {
 		for _, a := range v.Args {
 			u.count[a]++
