@@ -61,6 +61,8 @@ type driver struct {
 	stats *Counts
 }
 
+// sweep tries every value of m once as the first root of each rule and
+// applies the matches; it reports whether there were any.
 func sweep(m *ir.Module, rules []*Rule, c *Counts) bool {
 	var d *driver // made at the first value that may match: most sweeps find none
 	applied := false
@@ -81,23 +83,41 @@ func sweep(m *ir.Module, rules []*Rule, c *Counts) bool {
 			}
 		}
 	}
-	if d == nil {
-		return false
+	if !applied {
+		return false // nothing to apply, and nothing made dead
 	}
 	d.e.apply(m)
 	removeDead(m)
-	return applied
+	return true
 }
 
 // newDriver indexes m for one sweep.
 func newDriver(m *ir.Module, c *Counts) *driver {
-	d := &driver{m: m, u: uses(m), e: newEdit(), idx: make(map[*ir.Value]int, len(m.Values)),
-		byOp: map[string][]*ir.Value{}, stats: c}
-	for i, v := range m.Values {
-		d.idx[v] = i
-		d.byOp[v.Op] = append(d.byOp[v.Op], v)
+	return &driver{m: m, u: uses(m), e: newEdit(), stats: c}
+}
+
+// pos is v's index in the module (indexed on first use: only rules with
+// several roots or a group need it).
+func (d *driver) pos(v *ir.Value) int {
+	if d.idx == nil {
+		d.idx = make(map[*ir.Value]int, len(d.m.Values))
+		for i, v := range d.m.Values {
+			d.idx[v] = i
+		}
 	}
-	return d
+	return d.idx[v]
+}
+
+// valuesOf lists the values of op in module order (indexed on first use:
+// only rules with several roots or a group search by op).
+func (d *driver) valuesOf(op string) []*ir.Value {
+	if d.byOp == nil {
+		d.byOp = map[string][]*ir.Value{}
+		for _, v := range d.m.Values {
+			d.byOp[v.Op] = append(d.byOp[v.Op], v)
+		}
+	}
+	return d.byOp[op]
 }
 
 // try matches rule r with its first root at v and applies the match.
@@ -133,7 +153,7 @@ func (d *driver) try(r *Rule, v *ir.Value) bool {
 			p := r.Roots[i]
 			cands := []*ir.Value{v}
 			if i > 0 {
-				cands = d.byOp[p.op]
+				cands = d.valuesOf(p.op)
 			}
 			for _, c := range cands {
 				if d.e.claimed(c) || i > 0 && !mayMatch(p, c, prefilterDepth) {
@@ -165,8 +185,8 @@ func (d *driver) matchGroup(r *Rule, v *ir.Value, mt *Match) bool {
 	key := mt.V(r.Group)
 	mt.roots = []*ir.Value{v}
 	depth := varDepth(p, r.Group)
-	for _, c := range d.byOp[p.op] {
-		if d.idx[c] <= d.idx[v] || d.e.claimed(c) || !reaches(c, key, depth) {
+	for _, c := range d.valuesOf(p.op) {
+		if d.pos(c) <= d.pos(v) || d.e.claimed(c) || !reaches(c, key, depth) {
 			continue
 		}
 		inst := newMatch()
@@ -254,9 +274,12 @@ func (d *driver) plan(mt *Match, fused *ir.Value) *rewritePlan {
 // apply records a planned rewrite in the sweep's edit: the members go,
 // the new values come after the last of them.
 func (d *driver) apply(r *Rule, mt *Match, p *rewritePlan) {
-	anchor := mt.members[0]
+	// the new values come after the last member: with one root, the root
+	// (every member is an operand of an operand ... of it, and the module
+	// is in topological order)
+	anchor := mt.roots[0]
 	for _, v := range mt.members {
-		if d.idx[v] > d.idx[anchor] {
+		if len(mt.roots) > 1 && d.pos(v) > d.pos(anchor) {
 			anchor = v
 		}
 		d.e.drop[v] = true
