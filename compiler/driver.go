@@ -29,6 +29,12 @@ type Rule struct {
 	Build func(m *Match) *ir.Value
 	// Stat names the count the driver adds 1 to per application ("fused").
 	Stat string
+	// Chain lets the rule match on top of the rewrites of the same sweep:
+	// its patterns see a value this sweep replaced as its replacement, so
+	// that an unrolled loop (Sinkhorn's rounds) fuses in one sweep rather
+	// than one iteration per sweep. A replacement it consumes is dropped
+	// in turn.
+	Chain bool
 }
 
 // Rewrite applies rules to m until none applies and returns whether it
@@ -68,7 +74,11 @@ func sweep(m *ir.Module, rules []*Rule, c *Counts) bool {
 	applied := false
 	for _, v := range m.Values {
 		for _, r := range rules {
-			if v.Op != r.Roots[0].op || !mayMatch(r.Roots[0], v, prefilterDepth) {
+			var resolve func(*ir.Value) *ir.Value
+			if r.Chain && d != nil {
+				resolve = d.e.resolve
+			}
+			if v.Op != r.Roots[0].op || !mayMatch(r.Roots[0], v, prefilterDepth, resolve) {
 				continue
 			}
 			if d == nil {
@@ -123,6 +133,9 @@ func (d *driver) valuesOf(op string) []*ir.Value {
 // try matches rule r with its first root at v and applies the match.
 func (d *driver) try(r *Rule, v *ir.Value) bool {
 	mt := newMatch()
+	if r.Chain {
+		mt.resolve = d.e.resolve
+	}
 	var plan *rewritePlan
 	// finish decides on a complete match: true stops the search.
 	finish := func() bool {
@@ -156,7 +169,7 @@ func (d *driver) try(r *Rule, v *ir.Value) bool {
 				cands = d.valuesOf(p.op)
 			}
 			for _, c := range cands {
-				if d.e.claimed(c) || i > 0 && !mayMatch(p, c, prefilterDepth) {
+				if d.e.claimed(c) || i > 0 && !mayMatch(p, c, prefilterDepth, mt.resolve) {
 					continue
 				}
 				roots = append(roots, c)
@@ -210,7 +223,7 @@ func (d *driver) private(mt *Match) bool {
 	inside := map[*ir.Value]int{} // uses by members
 	for _, v := range mt.members {
 		for _, a := range v.Args {
-			inside[a]++
+			inside[d.e.resolve(a)]++ // a Chain rule's member may stand for a replaced value
 		}
 	}
 	for _, v := range mt.members {
@@ -286,6 +299,7 @@ func (d *driver) apply(r *Rule, mt *Match, p *rewritePlan) {
 	}
 	for old, nv := range p.repl {
 		d.e.repl[old] = nv
+		d.u.count[nv] += d.u.count[old] // what a Chain rule's privacy check sees
 	}
 	d.e.insert[anchor] = append(d.e.insert[anchor], p.news...)
 	if r.Stat != "" {

@@ -3,7 +3,10 @@ package compiler
 import (
 	"math"
 	"runtime"
+	"slices"
 	"testing"
+
+	"github.com/mhcc/mhcc/lang"
 )
 
 // paperModel is one of the mHC paper's configurations (examples/paper/)
@@ -69,11 +72,42 @@ func TestPaperConfigsMatchTable5(t *testing.T) {
 					t.Errorf("%s: %s parameters %.4g, Table 5 says %.4g (%+.2f%%, beyond 1%%)", name, c.what, c.got, c.want, 100*e)
 				}
 			}
+			paperHyperParameters(t, name, res.Program)
+			if r := res.Program.Model.Residual; twin == "" && (r.Streams != 4 || r.Constraint != lang.ConstraintBirkhoff) {
+				t.Errorf("%s: residual %+v, want mHC with 4 streams", name, r)
+			}
 			if twin == "_plain" && (s.Params != total || s.ActiveParams != active || s.VocabParams != 2*V*C) {
 				t.Errorf("%s: params %d, active %d, vocab %d; the formulas give %d, %d, %d",
 					name, s.Params, s.ActiveParams, s.VocabParams, total, active, 2*V*C)
 			}
 		}
+	}
+}
+
+// paperHyperParameters checks that the program holds the paper's
+// settings as written (the ranges of the schema let them through
+// unchanged): RMSNorm eps 1e-20 everywhere, AdamW β (0.9, 0.95), eps 1e-20
+// and weight decay 0.1, the step decay at [0.8, 0.9] by [0.316, 0.1], and
+// for mHC α = 0.01 and 20 Sinkhorn-Knopp iterations.
+func paperHyperParameters(t *testing.T, name string, p *lang.Program) {
+	t.Helper()
+	for _, b := range p.Model.Blocks {
+		if b.Norm.Kind != lang.NormRMS || b.Norm.Eps != 1e-20 {
+			t.Errorf("%s: %s has norm %s eps %g, want rms 1e-20", name, b.Path, b.Norm.Kind, b.Norm.Eps)
+		}
+	}
+	o, sc, r := p.Train.Optimizer, p.Train.Schedule, p.Model.Residual
+	if p.Model.FinalNorm.Eps != 1e-20 || p.Model.Vocab != 129280 || p.Model.Head.Tied {
+		t.Errorf("%s: final norm eps %g, vocab %d, tied head %v", name, p.Model.FinalNorm.Eps, p.Model.Vocab, p.Model.Head.Tied)
+	}
+	if o.Kind != lang.OptimizerAdamW || o.Beta1 != 0.9 || o.Beta2 != 0.95 || o.Eps != 1e-20 || o.WeightDecay != 0.1 {
+		t.Errorf("%s: optimizer %+v", name, o)
+	}
+	if sc.Kind != lang.ScheduleStep || !slices.Equal(sc.Milestones, []float64{0.8, 0.9}) || !slices.Equal(sc.Factors, []float64{0.316, 0.1}) {
+		t.Errorf("%s: schedule %+v", name, sc)
+	}
+	if r.Streams == 4 && r.Constraint == lang.ConstraintBirkhoff && (r.Alpha != 0.01 || r.Sinkhorn != 20) {
+		t.Errorf("%s: residual %+v", name, r)
 	}
 }
 

@@ -87,6 +87,9 @@ type Match struct {
 	counts  Counts
 	// group: the other instances of a group rule (Rule.Group), in order.
 	group []*Match
+	// resolve, when set, maps an operand to the value that replaces it
+	// (Rule.Chain).
+	resolve func(*ir.Value) *ir.Value
 }
 
 // newMatch starts a match; its maps are made on their first binding
@@ -244,7 +247,11 @@ func (m *Match) matchArgs(ps []*Pat, vs []*ir.Value, ord []int, i int, k func() 
 	if i == len(ps) {
 		return k()
 	}
-	return m.match(ps[i], vs[ord[i]], func() bool { return m.matchArgs(ps, vs, ord, i+1, k) })
+	a := vs[ord[i]]
+	if m.resolve != nil {
+		a = m.resolve(a)
+	}
+	return m.match(ps[i], a, func() bool { return m.matchArgs(ps, vs, ord, i+1, k) })
 }
 
 func identityOrder(n int) []int {

@@ -13,8 +13,9 @@ const prefilterDepth = 4
 // levels agree with v's (in either operand order at a commutative node).
 // It binds nothing and allocates nothing, so the driver calls it before
 // starting the backtracking search of a match, which most values of a
-// large module would fail (Match.match decides).
-func mayMatch(p *Pat, v *ir.Value, depth int) bool {
+// large module would fail (Match.match decides). For a Chain rule resolve
+// maps each operand to its replacement, as the match will (nil: none).
+func mayMatch(p *Pat, v *ir.Value, depth int, resolve func(*ir.Value) *ir.Value) bool {
 	if v == nil {
 		return false
 	}
@@ -25,22 +26,28 @@ func mayMatch(p *Pat, v *ir.Value, depth int) bool {
 		c, ok := constValue(v)
 		return ok && (p.kind == patConst || c == p.value)
 	case patMaybe:
-		return mayMatchOp(p, v, depth) || mayMatch(p.args[p.through], v, depth)
+		return mayMatchOp(p, v, depth, resolve) || mayMatch(p.args[p.through], v, depth, resolve)
 	}
-	return mayMatchOp(p, v, depth)
+	return mayMatchOp(p, v, depth, resolve)
 }
 
 // mayMatchOp is mayMatch for an op node (or the present form of a Maybe).
-func mayMatchOp(p *Pat, v *ir.Value, depth int) bool {
+func mayMatchOp(p *Pat, v *ir.Value, depth int, resolve func(*ir.Value) *ir.Value) bool {
 	if v.Op != p.op || len(v.Args) != len(p.args) {
 		return false
 	}
 	if depth == 0 {
 		return true
 	}
+	arg := func(i int) *ir.Value {
+		if resolve != nil {
+			return resolve(v.Args[i])
+		}
+		return v.Args[i]
+	}
 	inOrder := true
 	for i, a := range p.args {
-		if !mayMatch(a, v.Args[i], depth-1) {
+		if !mayMatch(a, arg(i), depth-1, resolve) {
 			inOrder = false
 			break
 		}
@@ -49,7 +56,7 @@ func mayMatchOp(p *Pat, v *ir.Value, depth int) bool {
 		return true
 	}
 	if def, ok := ir.LookupOp(p.op); ok && def.Commutative && len(p.args) == 2 {
-		return mayMatch(p.args[0], v.Args[1], depth-1) && mayMatch(p.args[1], v.Args[0], depth-1)
+		return mayMatch(p.args[0], arg(1), depth-1, resolve) && mayMatch(p.args[1], arg(0), depth-1, resolve)
 	}
 	return false
 }

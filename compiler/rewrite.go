@@ -83,7 +83,11 @@ func (e *edit) apply(m *ir.Module) {
 		if !replaced && !e.drop[v] {
 			out = append(out, v)
 		}
-		out = append(out, e.insert[v]...)
+		for _, n := range e.insert[v] {
+			if !e.drop[n] { // a Chain rule consumed it
+				out = append(out, n)
+			}
+		}
 	}
 	for _, v := range out {
 		copied := false
