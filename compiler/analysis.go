@@ -71,12 +71,21 @@ type Summary struct {
 	Params int64 `json:"params"`
 	// ParamTensors is the number of trainable parameter tensors.
 	ParamTensors int `json:"param_tensors"`
-	// ActiveParams is what one token touches (moe.go's accounting): every
-	// trainable parameter, except that of each mixture-of-experts
-	// sublayer's E routed experts only k count; its router, its shared
-	// experts and everything else count in full. A dense model's is
-	// Params.
+	// ActiveParams counts the parameters one token is multiplied by, the
+	// convention of the mHC and DeepSeek papers' "activated parameters"
+	// (docs/moe.md, docs/paper.md): every trainable parameter, except that
+	// of each mixture-of-experts sublayer's E routed experts only k count
+	// (its router and shared experts count in full), and an untied
+	// embedding table does not count, since its lookup reads one row and
+	// multiplies by nothing; a tied table is the head's matrix and counts.
+	// A dense model with a tied head has ActiveParams = Params.
 	ActiveParams int64 `json:"active_params"`
+	// InactiveExperts counts the routed experts' parameters one token
+	// leaves idle (E − k of the E experts of every MoE sublayer).
+	InactiveExperts int64 `json:"inactive_expert_params,omitempty"`
+	// ActiveNonVocab is ActiveParams without the head's matrix: the active
+	// parameters outside the vocabulary.
+	ActiveNonVocab int64 `json:"active_params_without_vocab"`
 	// VocabParams are the parameters of the vocabulary: the embedding and
 	// an untied head (a tied head is the embedding, counted once).
 	VocabParams int64 `json:"vocab_params"`
@@ -129,6 +138,7 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 	label := newLabeler(p, m)
 	rows := map[string]*LayerRow{}
 	var order []string // paths in order of first appearance
+	paramSize := map[string]int64{}
 	for i, v := range m.Values {
 		path := label.at(i, v)
 		r := rows[path]
@@ -162,6 +172,7 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 			if isVocab(v.Param()) {
 				s.VocabParams += int64(n)
 			}
+			paramSize[v.Param()] = int64(n)
 		case ir.OpInput, ir.OpConst:
 		default:
 			sh, err := v.Type.Shape.Resolve(perStep)
@@ -198,7 +209,15 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 	}
 	s.ForwardFLOPs = float64(s.ForwardFLOPsPerSequence) / float64(T)
 	s.BackwardFLOPs = 2 * s.ForwardFLOPs
-	s.ActiveParams = s.Params - inactiveParams(p, m)
+	s.InactiveExperts = inactiveParams(p, m)
+	s.ActiveParams = s.Params - s.InactiveExperts
+	headParams := paramSize[embedParam]
+	if !md.Head.Tied {
+		// the lookup reads one row of the table; the head multiplies by all of its own
+		s.ActiveParams -= paramSize[embedParam]
+		headParams = paramSize[headParam]
+	}
+	s.ActiveNonVocab = s.ActiveParams - headParams
 	s.ParamBytes = 4 * (s.Params + s.Untrained)
 	s.GradBytes = 4 * s.Params
 	perParam, state := optimizerState(p.Train.Optimizer)
@@ -209,7 +228,13 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 
 // isVocab reports whether a parameter is the vocabulary's: the embedding
 // table and the untied head, by the names lowering gives them.
-func isVocab(name string) bool { return name == "embed.weight" || name == "head.weight" }
+func isVocab(name string) bool { return name == embedParam || name == headParam }
+
+// The names lowering gives the embedding table and the untied head.
+const (
+	embedParam = "embed.weight"
+	headParam  = "head.weight"
+)
 
 // inactiveParams counts the routed experts' weights one token does not
 // touch: E − k of the E experts of every mixture-of-experts sublayer.
@@ -226,6 +251,24 @@ func inactiveParams(p *lang.Program, m *ir.Module) int64 {
 		}
 	}
 	return out
+}
+
+// activeText is the summary's line on the active parameters: the count,
+// the count outside the vocabulary, and what is left out.
+func activeText(s *Summary) string {
+	moe := s.InactiveExperts > 0 || s.Untrained > 0
+	switch {
+	case !moe && s.TiedHead:
+		return fmt.Sprintf("%s (every parameter: no mixture of experts, and the embedding table is the tied head's matrix)", group(s.ActiveParams))
+	case !moe:
+		return fmt.Sprintf("%s (%s without the vocabulary): every parameter but the embedding table, whose lookup reads one row",
+			group(s.ActiveParams), group(s.ActiveNonVocab))
+	case s.TiedHead:
+		return fmt.Sprintf("%s (%s without the vocabulary): k of the E routed experts of each MoE sublayer, everything else in full (the embedding table as the tied head's matrix)",
+			group(s.ActiveParams), group(s.ActiveNonVocab))
+	}
+	return fmt.Sprintf("%s (%s without the vocabulary): k of the E routed experts of each MoE sublayer, the head, not the embedding table (its lookup reads one row), everything else in full",
+		group(s.ActiveParams), group(s.ActiveNonVocab))
 }
 
 // optimizerState is the state backend/runtime/optim keeps per parameter
@@ -427,12 +470,7 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 	}
 	fmt.Fprintf(w, "%sparameters: %s in %d tensors (a tied tensor counted once), %s of them the vocabulary's (%s)\n",
 		bullet, group(s.Params), s.ParamTensors, group(s.VocabParams), vocab)
-	if s.ActiveParams != s.Params || s.Untrained > 0 {
-		fmt.Fprintf(w, "%sactive parameters per token: %s (%s without the vocabulary): k of the E routed experts of each MoE sublayer, everything else in full\n",
-			bullet, group(s.ActiveParams), group(s.ActiveParams-s.VocabParams))
-	} else {
-		fmt.Fprintf(w, "%sactive parameters per token: %s (every parameter: no mixture of experts)\n", bullet, group(s.ActiveParams))
-	}
+	fmt.Fprintf(w, "%sactive parameters per token: %s\n", bullet, activeText(s))
 	if s.Untrained > 0 {
 		fmt.Fprintf(w, "%suntrained: %s values of the experts' selection biases (set by the load balancing, not by gradients; not counted above)\n",
 			bullet, group(s.Untrained))

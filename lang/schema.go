@@ -293,7 +293,7 @@ var Schema = []StatementSpec{
 	},
 	{
 		Keyword: "vocab", In: InModel, Once: true, Required: true,
-		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 65536), Doc: "vocabulary size"}},
+		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "vocabulary size"}},
 		Example: "vocab 256",
 		Doc:     "vocabulary size (256 for bytes)",
 	},
