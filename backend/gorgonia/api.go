@@ -30,6 +30,7 @@
 //	moe.go          moe.topk, moe.load, moe.experts (grouped per expert)
 //	perm.go         the permutations constant
 //	streams.go      the stream plan: shared gradient buffers, recomputation
+//	pool.go         the buffer plan: op outputs and gradients share slabs by liveness
 //	outputs.go      module outputs besides the loss (RunOutputs; Output after a training Run)
 //	init.go         parameter initialisation (init_hc.go: the HC inits)
 //	blas.go         BLASName, StartEnv, MatMulF32 (blas_openblas.go: OpenBLAS)

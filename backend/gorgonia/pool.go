@@ -10,38 +10,41 @@ import (
 	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 )
 
-// The buffer plan of the backward pass.
+// The buffer plan.
 //
-// Every custom op keeps its output across runs (op.go), which is right for
-// the forward pass: its values are what the backward reads. The backward
-// pass's gradients are different: the gradient of an activation is written
-// by the backward of its (last) consumer and read by the backward of its
-// producer, and is dead afterwards. Giving each its own buffer would keep
-// the gradients of all activations at once, as much memory again as the
-// activations themselves. Instead, once G.Grad has built the backward
-// pass, planBuffers takes the order the TapeMachine runs the nodes in
-// (G.Sort reversed, as G.Compile does), computes when each gradient buffer
-// is written and last read, and places the buffers in a few shared slabs:
-// a buffer reuses a slab whose previous buffer is dead (best fit by size).
-// Every op checks at run time that it runs at the position the plan gave
-// it (op.seq), so a change of Gorgonia's order is an error, never wrong
-// numbers.
+// Every custom op writes its output into a buffer reused by every run
+// (op.go). Giving each op a buffer of its own would keep every value of
+// the step at once: the forward values, most of which the backward reads,
+// and the backward's gradients, each written by the backward of an
+// activation's consumer and dead once its producer's backward has read
+// it — as much memory again as the activations. Instead, once the graph
+// is built (with G.Grad's backward pass, if any), planBuffers takes the
+// order the TapeMachine runs the nodes in (G.Sort reversed, as G.Compile
+// does), computes when each buffer is written and last read, and places
+// the buffers in a few shared slabs: a buffer reuses a slab whose previous
+// buffer is dead (best fit by size). Every op checks at run time that it
+// runs at the position the plan gave it (op.seq), so a change of
+// Gorgonia's order is an error, never wrong numbers.
 //
-// What the plan places: the output of every backward op (gradOp) and the
-// further gradients of a multi-gradient backward kernel (the side slots its
-// part nodes expose), except the stream tensors' shared gradient buffers
-// (streams.go). A parameter's gradient is written straight into the
-// buffer the optimizer reads (Param.GradF32) when its gradient node is an
-// op of ours that nothing else reads, so Run copies only the others (those
-// summed by G.Grad's stock Adds).
+// What the plan places: the output of every float op and the further
+// gradients of a multi-gradient backward kernel (the side slots its part
+// nodes expose), except the stream tensors' shared buffers (streams.go),
+// the loss and index results. Values read after the run (the outputs, a
+// parameter's gradient) or outside the graph (the inputs of an hc.write
+// whose result is recomputed, read again through the pointers its forward
+// recorded) live to the end. A parameter's gradient is written straight
+// into the buffer the optimizer reads (Param.GradF32) when its gradient
+// node is an op of ours that nothing else reads, so Run copies only the
+// others (those summed by G.Grad's stock Adds).
 //
 // Stock Gorgonia nodes (G.Grad's Adds of gradients that reach a node along
 // several paths) may write their result into an input's memory
-// (OverwritesInput), so that input is kept alive as long as the result. Kernels never rely on the contents of their output or of a side
-// slot they write: an output is cleared by op.Do when the kernel
-// accumulates into it (needsZero), everything else is overwritten; the
-// tests run the plan with every placed buffer filled with NaN before its
-// writer runs (PoisonPlacedBuffers).
+// (OverwritesInput), so that input is kept alive as long as the result.
+// Kernels never rely on the contents of their output or of a side slot
+// they write: an output is cleared by op.Do when the kernel accumulates
+// into it (needsZero), everything else is overwritten; the tests run the
+// plan with every placed buffer filled with NaN before its writer runs
+// (PoisonPlacedBuffers).
 
 // placed is one buffer the plan places: the value of node, written when the
 // op at position start runs and last read at position end.
@@ -175,9 +178,6 @@ func planBuffers(gr *Graph, dry bool) error {
 			continue
 		}
 		bufs = append(bufs, b)
-	}
-	if debugPlan != nil {
-		debugPlan(bufs, sorted)
 	}
 	// place: walk the buffers by start; a slab is free once its buffer's
 	// last read is before the new buffer's start
@@ -314,5 +314,3 @@ func poison[T float](o *op, y []T) {
 		}
 	}
 }
-
-var debugPlan func([]*placed, []*G.Node)
