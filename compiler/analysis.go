@@ -27,11 +27,16 @@ import (
 // FLOPs per token are those of one sequence of T = context tokens divided
 // by T, so attention's T×T products are included at the training length.
 //
-// Memory per step, in float32 bytes: parameters, gradients (one per
-// parameter) and AdamW's two moments; activations are every computed IR
-// value (all but params, inputs and consts) at B = train batch and
-// T = context, which is what a tape-based backend keeps for the backward
-// pass — fusion lowers it because a fused op's intermediates are not kept.
+// Memory per step, in bytes: parameters and gradients (one float32 each
+// per parameter), the optimizer's state as backend/runtime/optim keeps it
+// (AdamW: two float32 moments by default); activations are every computed
+// IR value (all but params, inputs, consts and reshapes, which are views)
+// at B = train batch and T = context, in float32: what a tape-based
+// backend keeps for the backward pass — fusion lowers it because a fused
+// op's intermediates are not kept. It is an upper bound on what the
+// backward reads (a few values are read only by the forward, e.g. the
+// projections before RoPE) and leaves out what fused kernels keep besides
+// their outputs (attention's probabilities).
 
 // LayerRow is one row of the layer table: the IR values attributed to one
 // model path.
@@ -111,7 +116,7 @@ type Summary struct {
 	GradBytes       int64 `json:"grad_bytes"`
 	OptimizerBytes  int64 `json:"optimizer_bytes"`
 	// OptimizerState describes the optimizer state: "AdamW moments (2 ×
-	// f64)" or "SGD momentum (f64)".
+	// f32)", "AdamW moments (2 × f64)" or "SGD momentum (f64)".
 	OptimizerState string `json:"optimizer_state"`
 	// KVCacheBytes is what decoding caches per token over all attention
 	// sublayers (float32), KVCachePerHeadBytes what a key and a value per
@@ -173,7 +178,7 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 				s.VocabParams += int64(n)
 			}
 			paramSize[v.Param()] = int64(n)
-		case ir.OpInput, ir.OpConst:
+		case ir.OpInput, ir.OpConst, ir.OpReshape: // a reshape is a view of its operand: no memory
 		default:
 			sh, err := v.Type.Shape.Resolve(perStep)
 			if err != nil {
@@ -273,13 +278,17 @@ func activeText(s *Summary) string {
 
 // optimizerState is the state backend/runtime/optim keeps per parameter
 // for the optimizer o, in bytes, and its description: AdamW's first and
-// second moments, SGD's momentum buffer, all float64 (each update is
-// computed in float64 and rounded once into the float32 parameter).
+// second moments in float32 (or float64 with `moments=f64`), SGD's
+// momentum buffer in float64 (each update is computed in float64 and
+// rounded once into the float32 parameter).
 func optimizerState(o lang.Optimizer) (int64, string) {
-	if o.Kind == lang.OptimizerSGD {
+	switch {
+	case o.Kind == lang.OptimizerSGD:
 		return 8, "SGD momentum (f64)"
+	case o.Moments == lang.MomentsF64:
+		return 16, "AdamW moments (2 × f64)"
 	}
-	return 16, "AdamW moments (2 × f64)"
+	return 8, "AdamW moments (2 × f32)"
 }
 
 func (r *LayerRow) describeOps() string {

@@ -76,8 +76,8 @@ func TestSummaryMoEByHand(t *testing.T) {
 					t.Errorf("%s %s: %s has %d params and %v FLOPs/token, want %d and %v", c.name, l, path, r.Params, r.FLOPs, c.moeRows-C, c.moeFLOPs)
 				}
 			}
-			// AdamW keeps its two moments in float64: 16 bytes per trained parameter
-			if s.ParamBytes != 4*int64(c.params+c.untrained) || s.GradBytes != 4*int64(c.params) || s.OptimizerBytes != 16*int64(c.params) {
+			// AdamW keeps its two moments in float32: 8 bytes per trained parameter
+			if s.ParamBytes != 4*int64(c.params+c.untrained) || s.GradBytes != 4*int64(c.params) || s.OptimizerBytes != 8*int64(c.params) {
 				t.Errorf("%s %s: memory %d/%d/%d", c.name, l, s.ParamBytes, s.GradBytes, s.OptimizerBytes)
 			}
 		}

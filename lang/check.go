@@ -656,6 +656,9 @@ func (c *checker) train(s *Stmt, parent *scope, p *Program) {
 	t.Optimizer = Optimizer{Kind: o.kind, LR: o.float("lr"), Beta1: b1, Beta2: b2, Eps: o.float("eps"),
 		Momentum: o.float("momentum"), WeightDecay: o.float("weight_decay"), Clip: o.float("clip"),
 		Accumulate: int(o.int("accumulate")), Pos: o.pos}
+	if o.kind == OptimizerAdamW {
+		t.Optimizer.Moments = o.str("moments")
+	}
 	sch := get("schedule")
 	t.Schedule = Schedule{Kind: sch.kind, Warmup: int(sch.int("warmup")), MinLR: sch.float("min_lr"),
 		Milestones: sch.floats("milestones"), Factors: sch.floats("factors"), Pos: sch.pos}

@@ -23,7 +23,7 @@ var grammarFiles = []string{
 }
 
 // alternation matches the one group `(a|b|c)` of words in a pattern.
-var alternation = regexp.MustCompile(`\(((?:[a-z_]+\|)+[a-z_]+)\)`)
+var alternation = regexp.MustCompile(`\(((?:[a-z0-9_]+\|)+[a-z0-9_]+)\)`)
 
 // schemaWords are the statement keywords of the schema in table order,
 // and the keyword values of its labels and attributes, sorted.
@@ -103,7 +103,7 @@ func TestTextMateGrammar(t *testing.T) {
 // grammar's text by words.
 func rewriteRule(t *testing.T, src []byte, rule string, words []string) []byte {
 	t.Helper()
-	re := regexp.MustCompile(`(?s)("` + rule + `": \{.*?"match": "[^"]*?\()((?:[a-z_]+\|)+[a-z_]+)(\))`)
+	re := regexp.MustCompile(`(?s)("` + rule + `": \{.*?"match": "[^"]*?\()((?:[a-z0-9_]+\|)+[a-z0-9_]+)(\))`)
 	loc := re.FindSubmatchIndex(src)
 	if loc == nil {
 		t.Fatalf("no rule %s with a word group to rewrite", rule)

@@ -125,7 +125,7 @@ func trainConfig(p *lang.Program, dataPath string) (map[string]any, error) {
 				"vocab": d.Vocab, "sampling": d.Sampling},
 			"batch": tr.Batch, "steps": tr.Steps, "seed": tr.Seed,
 			"optimizer": map[string]any{"kind": o.Kind, "lr": o.LR, "betas": []float64{o.Beta1, o.Beta2}, "eps": o.Eps,
-				"momentum": o.Momentum, "weight_decay": o.WeightDecay, "clip": o.Clip, "accumulate": o.Accumulate},
+				"momentum": o.Momentum, "weight_decay": o.WeightDecay, "clip": o.Clip, "accumulate": o.Accumulate, "moments": o.Moments},
 			"schedule": map[string]any{"kind": s.Kind, "warmup": s.Warmup, "min_lr": s.MinLR, "milestones": nonNil(s.Milestones),
 				"factors": nonNil(s.Factors)},
 			"eval":        map[string]any{"every": tr.Eval.Every, "batches": tr.Eval.Batches},

@@ -1,12 +1,14 @@
 package torch_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mhcc/mhcc/backend/runtime/train"
 )
@@ -45,10 +47,15 @@ func compareTorchrun(t *testing.T, py, pkg, dir, kind string, a map[int]train.Re
 	two := filepath.Join(dir, kind)
 	// --redirects/--tee: the default "0" does not parse under Python 3.11
 	// in PyTorch 1.13's torchrun (Debian's); these values work everywhere.
-	cmd := exec.Command(py, append([]string{"-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+	// a bound on the run: a hang (a collective one process never reaches)
+	// fails this test with the output so far, not the whole suite's timeout
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, append([]string{"-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
 		"--redirects", "1", "--tee", "1", "--log_dir", filepath.Join(dir, "logs-"+kind), "train.py", "--out", two}, args...)...)
 	cmd.Dir = pkg
 	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=1")
+	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("torchrun: %v\n%s", err, out)

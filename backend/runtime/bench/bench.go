@@ -22,6 +22,7 @@ import (
 	"time"
 
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
+	"github.com/mhcc/mhcc/backend/runtime/memcheck"
 	"github.com/mhcc/mhcc/backend/runtime/optim"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/ir"
@@ -200,9 +201,9 @@ type Memory struct {
 	// optimizer state and steps added (Go heap slack included).
 	Growth int64 `json:"growth_bytes"`
 	// The theoretical need: parameters, gradients and optimizer state as
-	// the runtime keeps them (AdamW: two float64 moments per parameter),
-	// and the activations of one step from the IR analysis (every
-	// computed value at this batch and the module's level).
+	// the runtime keeps them (AdamW: two moments per parameter, float32
+	// by default), and the activations of one step from the IR analysis
+	// (compiler.Summary.ActivationBytes).
 	ParamBytes      int64 `json:"param_bytes"`
 	GradBytes       int64 `json:"grad_bytes"`
 	OptimizerBytes  int64 `json:"optimizer_bytes"`
@@ -402,9 +403,10 @@ func newModel(s Spec, cfg Config, seed uint64) (*Model, error) {
 	if oc.Kind == lang.OptimizerSGD {
 		m.opt = optim.NewSGD(m.tensors, optim.SGDConfig{Momentum: oc.Momentum, WeightDecay: oc.WeightDecay})
 	} else {
-		m.opt = optim.NewAdamW(m.tensors, optim.AdamWConfig{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay})
+		m.opt = optim.NewAdamW(m.tensors, optim.AdamWConfig{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay, F64Moments: oc.Moments == lang.MomentsF64})
 	}
 	m.Memory.OptimizerBytes = sum.OptimizerBytes
+	memcheck.BoundGarbage() // as training does (backend/runtime/train)
 	// a few fixed batches of uniform random tokens, cycled: the data
 	// pipeline is not what is measured
 	rng := rand.New(rand.NewPCG(seed, 0x62656e6368))

@@ -157,7 +157,7 @@ func (e *Estimate) AddGraph(g Graph) (gb.Memory, error) {
 	if err != nil {
 		return mem, err
 	}
-	act := mem.Inputs + mem.Values + mem.State
+	act := mem.Inputs + mem.Planned + mem.Values + mem.State + mem.Graph
 	detail := g.Detail
 	if detail == "" {
 		detail = fmt.Sprintf("batch %d × context %d", g.Batch, g.Context)
@@ -177,9 +177,9 @@ func (e *Estimate) AddGraph(g Graph) (gb.Memory, error) {
 		}
 	}
 	e.Add(Part{Name: "parameters", Bytes: mem.Params, Detail: fmt.Sprintf("%.0f float32 parameters", params), Hint: g.ParamHint})
-	e.Add(Part{Name: "gradients", Bytes: mem.ParamGrads, Detail: "two float32 per parameter (the backward's and the copy the optimizer reads)", Hint: g.ParamHint})
-	e.Add(Part{Name: "activations", Bytes: act, Detail: detail, Hint: g.Hint})
-	e.Add(Part{Name: "activation gradients", Bytes: mem.Backward, Detail: "one float32 per activation the loss depends on through a parameter", Hint: g.Hint})
+	e.Add(Part{Name: "gradients", Bytes: mem.ParamGrads, Detail: "one float32 per parameter (two where the backward sums several)", Hint: g.ParamHint})
+	e.Add(Part{Name: "activations", Bytes: act, Detail: detail + "; with their gradients in buffers shared by liveness", Hint: g.Hint})
+	e.Add(Part{Name: "stream gradients", Bytes: mem.Backward, Detail: "the hyper-connection streams' accumulated gradients", Hint: g.Hint})
 	return mem, nil
 }
 

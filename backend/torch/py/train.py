@@ -353,14 +353,17 @@ def eval_windows(src, seed, B, T, k, split=VAL):
 
 class AdamW:
     """mhcc's AdamW: decoupled weight decay on the parameters whose IR param
-    has decay=true, moments in float64 (as ./train keeps them)."""
+    has decay=true, moments in float32 (moments=f64: float64), as ./train
+    keeps them: each update is computed in float64, the new moments are
+    rounded once into their precision and the step uses the rounded ones."""
 
     kind = "adamw"
 
     def __init__(self, named, o):
         self.named, self.o, self.step_count = named, o, 0
-        self.m = {n: torch.zeros_like(p, dtype=torch.float64) for n, p, _ in named}
-        self.v = {n: torch.zeros_like(p, dtype=torch.float64) for n, p, _ in named}
+        dt = torch.float64 if o.get("moments") == "f64" else torch.float32
+        self.m = {n: torch.zeros_like(p, dtype=dt) for n, p, _ in named}
+        self.v = {n: torch.zeros_like(p, dtype=dt) for n, p, _ in named}
 
     @torch.no_grad()
     def step(self, lr):
@@ -373,10 +376,10 @@ class AdamW:
         for n, p, decay in self.named:
             g = p.grad.double()
             m, v = self.m[n], self.v[n]
-            m.mul_(b1).add_(g * (1 - b1))
-            v.mul_(b2).add_(g * g * (1 - b2))
+            m.copy_(m.double() * b1 + g * (1 - b1))
+            v.copy_(v.double() * b2 + g * g * (1 - b2))
             x = p.double() * (1 - lr * wd if decay else 1.0)
-            x -= size * m / (v.sqrt() / bc2_sqrt + eps)
+            x -= size * m.double() / (v.double().sqrt() / bc2_sqrt + eps)
             p.copy_(x)
 
     def buffers(self):
@@ -874,6 +877,10 @@ def train(args):
             json.dump(summary, f, indent=2)
             f.write("\n")
     if n > 1:
+        # every process reaches the teardown together: a gloo process group
+        # torn down after its peer has exited can spin forever in rank 0
+        # (seen under load after rank 0 wrote the summary)
+        dist.barrier()
         dist.destroy_process_group()
 
 
