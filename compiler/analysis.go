@@ -27,11 +27,16 @@ import (
 // FLOPs per token are those of one sequence of T = context tokens divided
 // by T, so attention's T×T products are included at the training length.
 //
-// Memory per step, in float32 bytes: parameters, gradients (one per
-// parameter) and AdamW's two moments; activations are every computed IR
-// value (all but params, inputs and consts) at B = train batch and
-// T = context, which is what a tape-based backend keeps for the backward
-// pass — fusion lowers it because a fused op's intermediates are not kept.
+// Memory per step, in bytes: parameters and gradients (one float32 each
+// per parameter), the optimizer's state as backend/runtime/optim keeps it
+// (AdamW: two float32 moments by default); activations are every computed
+// IR value (all but params, inputs, consts and reshapes, which are views)
+// at B = train batch and T = context, in float32: what a tape-based
+// backend keeps for the backward pass — fusion lowers it because a fused
+// op's intermediates are not kept. It is an upper bound on what the
+// backward reads (a few values are read only by the forward, e.g. the
+// projections before RoPE) and leaves out what fused kernels keep besides
+// their outputs (attention's probabilities).
 
 // LayerRow is one row of the layer table: the IR values attributed to one
 // model path.
@@ -71,12 +76,21 @@ type Summary struct {
 	Params int64 `json:"params"`
 	// ParamTensors is the number of trainable parameter tensors.
 	ParamTensors int `json:"param_tensors"`
-	// ActiveParams is what one token touches (moe.go's accounting): every
-	// trainable parameter, except that of each mixture-of-experts
-	// sublayer's E routed experts only k count; its router, its shared
-	// experts and everything else count in full. A dense model's is
-	// Params.
+	// ActiveParams counts the parameters one token is multiplied by, the
+	// convention of the mHC and DeepSeek papers' "activated parameters"
+	// (docs/moe.md, docs/paper.md): every trainable parameter, except that
+	// of each mixture-of-experts sublayer's E routed experts only k count
+	// (its router and shared experts count in full), and an untied
+	// embedding table does not count, since its lookup reads one row and
+	// multiplies by nothing; a tied table is the head's matrix and counts.
+	// A dense model with a tied head has ActiveParams = Params.
 	ActiveParams int64 `json:"active_params"`
+	// InactiveExperts counts the routed experts' parameters one token
+	// leaves idle (E − k of the E experts of every MoE sublayer).
+	InactiveExperts int64 `json:"inactive_expert_params,omitempty"`
+	// ActiveNonVocab is ActiveParams without the head's matrix: the active
+	// parameters outside the vocabulary.
+	ActiveNonVocab int64 `json:"active_params_without_vocab"`
 	// VocabParams are the parameters of the vocabulary: the embedding and
 	// an untied head (a tied head is the embedding, counted once).
 	VocabParams int64 `json:"vocab_params"`
@@ -102,7 +116,7 @@ type Summary struct {
 	GradBytes       int64 `json:"grad_bytes"`
 	OptimizerBytes  int64 `json:"optimizer_bytes"`
 	// OptimizerState describes the optimizer state: "AdamW moments (2 ×
-	// f64)" or "SGD momentum (f64)".
+	// f32)", "AdamW moments (2 × f64)" or "SGD momentum (f64)".
 	OptimizerState string `json:"optimizer_state"`
 	// KVCacheBytes is what decoding caches per token over all attention
 	// sublayers (float32), KVCachePerHeadBytes what a key and a value per
@@ -129,6 +143,7 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 	label := newLabeler(p, m)
 	rows := map[string]*LayerRow{}
 	var order []string // paths in order of first appearance
+	paramSize := map[string]int64{}
 	for i, v := range m.Values {
 		path := label.at(i, v)
 		r := rows[path]
@@ -162,7 +177,8 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 			if isVocab(v.Param()) {
 				s.VocabParams += int64(n)
 			}
-		case ir.OpInput, ir.OpConst:
+			paramSize[v.Param()] = int64(n)
+		case ir.OpInput, ir.OpConst, ir.OpReshape: // a reshape is a view of its operand: no memory
 		default:
 			sh, err := v.Type.Shape.Resolve(perStep)
 			if err != nil {
@@ -198,7 +214,15 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 	}
 	s.ForwardFLOPs = float64(s.ForwardFLOPsPerSequence) / float64(T)
 	s.BackwardFLOPs = 2 * s.ForwardFLOPs
-	s.ActiveParams = s.Params - inactiveParams(p, m)
+	s.InactiveExperts = inactiveParams(p, m)
+	s.ActiveParams = s.Params - s.InactiveExperts
+	headParams := paramSize[embedParam]
+	if !md.Head.Tied {
+		// the lookup reads one row of the table; the head multiplies by all of its own
+		s.ActiveParams -= paramSize[embedParam]
+		headParams = paramSize[headParam]
+	}
+	s.ActiveNonVocab = s.ActiveParams - headParams
 	s.ParamBytes = 4 * (s.Params + s.Untrained)
 	s.GradBytes = 4 * s.Params
 	perParam, state := optimizerState(p.Train.Optimizer)
@@ -209,7 +233,13 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 
 // isVocab reports whether a parameter is the vocabulary's: the embedding
 // table and the untied head, by the names lowering gives them.
-func isVocab(name string) bool { return name == "embed.weight" || name == "head.weight" }
+func isVocab(name string) bool { return name == embedParam || name == headParam }
+
+// The names lowering gives the embedding table and the untied head.
+const (
+	embedParam = "embed.weight"
+	headParam  = "head.weight"
+)
 
 // inactiveParams counts the routed experts' weights one token does not
 // touch: E − k of the E experts of every mixture-of-experts sublayer.
@@ -228,15 +258,37 @@ func inactiveParams(p *lang.Program, m *ir.Module) int64 {
 	return out
 }
 
+// activeText is the summary's line on the active parameters: the count,
+// the count outside the vocabulary, and what is left out.
+func activeText(s *Summary) string {
+	moe := s.InactiveExperts > 0 || s.Untrained > 0
+	switch {
+	case !moe && s.TiedHead:
+		return fmt.Sprintf("%s (every parameter: no mixture of experts, and the embedding table is the tied head's matrix)", group(s.ActiveParams))
+	case !moe:
+		return fmt.Sprintf("%s (%s without the vocabulary): every parameter but the embedding table, whose lookup reads one row",
+			group(s.ActiveParams), group(s.ActiveNonVocab))
+	case s.TiedHead:
+		return fmt.Sprintf("%s (%s without the vocabulary): k of the E routed experts of each MoE sublayer, everything else in full (the embedding table as the tied head's matrix)",
+			group(s.ActiveParams), group(s.ActiveNonVocab))
+	}
+	return fmt.Sprintf("%s (%s without the vocabulary): k of the E routed experts of each MoE sublayer, the head, not the embedding table (its lookup reads one row), everything else in full",
+		group(s.ActiveParams), group(s.ActiveNonVocab))
+}
+
 // optimizerState is the state backend/runtime/optim keeps per parameter
 // for the optimizer o, in bytes, and its description: AdamW's first and
-// second moments, SGD's momentum buffer, all float64 (each update is
-// computed in float64 and rounded once into the float32 parameter).
+// second moments in float32 (or float64 with `moments=f64`), SGD's
+// momentum buffer in float64 (each update is computed in float64 and
+// rounded once into the float32 parameter).
 func optimizerState(o lang.Optimizer) (int64, string) {
-	if o.Kind == lang.OptimizerSGD {
+	switch {
+	case o.Kind == lang.OptimizerSGD:
 		return 8, "SGD momentum (f64)"
+	case o.Moments == lang.MomentsF64:
+		return 16, "AdamW moments (2 × f64)"
 	}
-	return 16, "AdamW moments (2 × f64)"
+	return 8, "AdamW moments (2 × f32)"
 }
 
 func (r *LayerRow) describeOps() string {
@@ -398,13 +450,9 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 		return fmt.Errorf("%w: unknown summary format %q (text, markdown, json)", ErrOptions, format)
 	}
 	md := format == FormatMarkdown
-	header := []string{"path", "op", "output", "params", "FLOPs/token"}
-	var rows [][]string
-	for _, r := range s.Rows {
-		rows = append(rows, []string{r.Path, r.Op, r.Shape, group(r.Params), human(r.FLOPs)})
-	}
-	rows = append(rows, []string{"total", "", "", group(s.Params), human(s.ForwardFLOPs)})
 	if md {
+		header := []string{"path", "op", "output", "params", "FLOPs/token"}
+		rows := rowCells(s.Rows, s.Params, s.ForwardFLOPs)
 		fmt.Fprintf(w, "**%s** (%s, %s)\n\n", s.Model, s.Source, s.Level)
 		fmt.Fprintf(w, "| %s |\n|---|---|---|--:|--:|\n", strings.Join(header, " | "))
 		for _, r := range rows {
@@ -418,38 +466,7 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 		fmt.Fprintln(w)
 	} else {
 		fmt.Fprintf(w, "model %s (%s, %s, %d IR values)\n\n", s.Model, s.Source, s.Level, s.IRValues)
-		width := make([]int, len(header))
-		for _, r := range append([][]string{header}, rows...) {
-			for i, c := range r {
-				width[i] = max(width[i], len([]rune(c)))
-			}
-		}
-		line := func(r []string) {
-			var b strings.Builder
-			for i, c := range r {
-				pad := strings.Repeat(" ", width[i]-len([]rune(c)))
-				if i >= 3 { // numbers right-aligned
-					b.WriteString(pad + c)
-				} else {
-					b.WriteString(c + pad)
-				}
-				if i < len(r)-1 {
-					b.WriteString("  ")
-				}
-			}
-			fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-		}
-		line(header)
-		for i, r := range rows {
-			if i == len(rows)-1 {
-				total := 0
-				for _, x := range width {
-					total += x + 2
-				}
-				fmt.Fprintln(w, strings.Repeat("-", total-2))
-			}
-			line(r)
-		}
+		writeTable(w, s.Rows, s.Params, s.ForwardFLOPs)
 		fmt.Fprintln(w)
 	}
 	bullet := ""
@@ -462,12 +479,7 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 	}
 	fmt.Fprintf(w, "%sparameters: %s in %d tensors (a tied tensor counted once), %s of them the vocabulary's (%s)\n",
 		bullet, group(s.Params), s.ParamTensors, group(s.VocabParams), vocab)
-	if s.ActiveParams != s.Params || s.Untrained > 0 {
-		fmt.Fprintf(w, "%sactive parameters per token: %s (%s without the vocabulary): k of the E routed experts of each MoE sublayer, everything else in full\n",
-			bullet, group(s.ActiveParams), group(s.ActiveParams-s.VocabParams))
-	} else {
-		fmt.Fprintf(w, "%sactive parameters per token: %s (every parameter: no mixture of experts)\n", bullet, group(s.ActiveParams))
-	}
+	fmt.Fprintf(w, "%sactive parameters per token: %s\n", bullet, activeText(s))
 	if s.Untrained > 0 {
 		fmt.Fprintf(w, "%suntrained: %s values of the experts' selection biases (set by the load balancing, not by gradients; not counted above)\n",
 			bullet, group(s.Untrained))
@@ -492,6 +504,68 @@ func WriteSummary(w io.Writer, s *Summary, format string) error {
 			bullet, bytesStr(s.RecomputedBytes))
 	}
 	return nil
+}
+
+// WriteRows prints rows as the text layer table of WriteSummary, with a
+// total row that sums them: the part of the table about some of the
+// model (`mhcc lsp` shows a block's rows).
+func WriteRows(w io.Writer, rows []LayerRow) {
+	var params int64
+	var flops float64
+	for _, r := range rows {
+		params += r.Params
+		flops += r.FLOPs
+	}
+	writeTable(w, rows, params, flops)
+}
+
+// rowCells are the cells of the layer table: one row per LayerRow, then
+// the total.
+func rowCells(rows []LayerRow, params int64, flops float64) [][]string {
+	var out [][]string
+	for _, r := range rows {
+		out = append(out, []string{r.Path, r.Op, r.Shape, group(r.Params), human(r.FLOPs)})
+	}
+	return append(out, []string{"total", "", "", group(params), human(flops)})
+}
+
+// writeTable prints the text layer table: a header, the rows, a rule and
+// the total row, numbers right-aligned.
+func writeTable(w io.Writer, layerRows []LayerRow, params int64, flops float64) {
+	header := []string{"path", "op", "output", "params", "FLOPs/token"}
+	rows := rowCells(layerRows, params, flops)
+	width := make([]int, len(header))
+	for _, r := range append([][]string{header}, rows...) {
+		for i, c := range r {
+			width[i] = max(width[i], len([]rune(c)))
+		}
+	}
+	line := func(r []string) {
+		var b strings.Builder
+		for i, c := range r {
+			pad := strings.Repeat(" ", width[i]-len([]rune(c)))
+			if i >= 3 { // numbers right-aligned
+				b.WriteString(pad + c)
+			} else {
+				b.WriteString(c + pad)
+			}
+			if i < len(r)-1 {
+				b.WriteString("  ")
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	line(header)
+	for i, r := range rows {
+		if i == len(rows)-1 {
+			total := 0
+			for _, x := range width {
+				total += x + 2
+			}
+			fmt.Fprintln(w, strings.Repeat("-", total-2))
+		}
+		line(r)
+	}
 }
 
 // group prints an integer with thousands separators: 918,872.

@@ -10,7 +10,8 @@ import (
 
 // TestSummaryMoEByHand checks the summary of the mixture-of-experts test
 // model against counts worked out by hand, at -O0 and -O2 alike: total,
-// active and vocabulary parameters, the untrained selection biases, and
+// active parameters (with and without the vocabulary) and vocabulary
+// parameters, the untrained selection biases, and
 // the forward FLOPs of an MoE sublayer, which count k experts per token.
 //
 // moe.mhc: vocab V = 11, context T = 5, width C = 8; layer 0 attention
@@ -50,16 +51,23 @@ func TestSummaryMoEByHand(t *testing.T) {
 		name                                      string
 		src                                       string
 		params, active, vocab, untrained, moeRows int
+		activeNonVocab                            int
 		moeFLOPs                                  float64
 	}{
-		{"tied, bias", testmodels.MoE("residual plain", ""), total, active, V * C, 2 * E, moe, float64(moeTok)},
-		{"untied, aux, geglu, no shared", untied, uTotal, uTotal - 2*(E-k)*3*H*C, 2 * V * C, 0, moe - 3*C*S*H, float64(uMoESeq) / T},
+		// tied: the table is the head's matrix, active in full
+		{"tied, bias", testmodels.MoE("residual plain", ""), total, active, V * C, 2 * E, moe, active - V*C, float64(moeTok)},
+		// untied: the head is active, the embedding table (a lookup) is not
+		{"untied, aux, geglu, no shared", untied, uTotal, uTotal - 2*(E-k)*3*H*C - V*C, 2 * V * C, 0, moe - 3*C*S*H,
+			uTotal - 2*(E-k)*3*H*C - 2*V*C, float64(uMoESeq) / T},
 	} {
 		for _, l := range []Level{O0, O2} {
 			s := summaryOf(t, c.src, l)
 			if s.Params != int64(c.params) || s.ActiveParams != int64(c.active) || s.VocabParams != int64(c.vocab) || s.Untrained != int64(c.untrained) {
 				t.Errorf("%s %s: params %d, active %d, vocab %d, untrained %d; want %d, %d, %d, %d", c.name, l,
 					s.Params, s.ActiveParams, s.VocabParams, s.Untrained, c.params, c.active, c.vocab, c.untrained)
+			}
+			if s.ActiveNonVocab != int64(c.activeNonVocab) {
+				t.Errorf("%s %s: %d active parameters without the vocabulary, want %d", c.name, l, s.ActiveNonVocab, c.activeNonVocab)
 			}
 			for _, path := range []string{"blocks.1.ffn", "blocks.2.ffn"} {
 				r := rowOf(t, s, path)
@@ -68,8 +76,8 @@ func TestSummaryMoEByHand(t *testing.T) {
 					t.Errorf("%s %s: %s has %d params and %v FLOPs/token, want %d and %v", c.name, l, path, r.Params, r.FLOPs, c.moeRows-C, c.moeFLOPs)
 				}
 			}
-			// AdamW keeps its two moments in float64: 16 bytes per trained parameter
-			if s.ParamBytes != 4*int64(c.params+c.untrained) || s.GradBytes != 4*int64(c.params) || s.OptimizerBytes != 16*int64(c.params) {
+			// AdamW keeps its two moments in float32: 8 bytes per trained parameter
+			if s.ParamBytes != 4*int64(c.params+c.untrained) || s.GradBytes != 4*int64(c.params) || s.OptimizerBytes != 8*int64(c.params) {
 				t.Errorf("%s %s: memory %d/%d/%d", c.name, l, s.ParamBytes, s.GradBytes, s.OptimizerBytes)
 			}
 		}

@@ -67,10 +67,10 @@ func TestSummaryTinyByHand(t *testing.T) {
 		if want := float64(perSeq) / T; s.ForwardFLOPs != want || s.BackwardFLOPs != 2*want {
 			t.Errorf("%s: FLOPs per token %v + %v, want %v + %v", l, s.ForwardFLOPs, s.BackwardFLOPs, want, 2*want)
 		}
-		// AdamW (the file's optimizer) keeps two float64 moments per
-		// parameter: 16 bytes (backend/runtime/bench checks this against
+		// AdamW (the file's optimizer) keeps two float32 moments per
+		// parameter: 8 bytes (backend/runtime/bench checks this against
 		// the optimizer's own state)
-		if s.ParamBytes != 4*int64(params) || s.OptimizerBytes != 16*int64(params) || s.GradBytes != 4*int64(params) {
+		if s.ParamBytes != 4*int64(params) || s.OptimizerBytes != 8*int64(params) || s.GradBytes != 4*int64(params) {
 			t.Errorf("%s: parameter memory %d/%d/%d", l, s.ParamBytes, s.GradBytes, s.OptimizerBytes)
 		}
 		if s.Batch != B || s.Context != T {

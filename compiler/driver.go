@@ -29,6 +29,12 @@ type Rule struct {
 	Build func(m *Match) *ir.Value
 	// Stat names the count the driver adds 1 to per application ("fused").
 	Stat string
+	// Chain lets the rule match on top of the rewrites of the same sweep:
+	// its patterns see a value this sweep replaced as its replacement, so
+	// that an unrolled loop (Sinkhorn's rounds) fuses in one sweep rather
+	// than one iteration per sweep. A replacement it consumes is dropped
+	// in turn.
+	Chain bool
 }
 
 // Rewrite applies rules to m until none applies and returns whether it
@@ -61,17 +67,24 @@ type driver struct {
 	stats *Counts
 }
 
+// sweep tries every value of m once as the first root of each rule and
+// applies the matches; it reports whether there were any.
 func sweep(m *ir.Module, rules []*Rule, c *Counts) bool {
-	d := &driver{m: m, u: uses(m), e: newEdit(), idx: make(map[*ir.Value]int, len(m.Values)),
-		byOp: map[string][]*ir.Value{}, stats: c}
-	for i, v := range m.Values {
-		d.idx[v] = i
-		d.byOp[v.Op] = append(d.byOp[v.Op], v)
-	}
+	var d *driver // made at the first value that may match: most sweeps find none
 	applied := false
 	for _, v := range m.Values {
 		for _, r := range rules {
-			if v.Op != r.Roots[0].op || d.e.claimed(v) {
+			var resolve func(*ir.Value) *ir.Value
+			if r.Chain && d != nil {
+				resolve = d.e.resolve
+			}
+			if v.Op != r.Roots[0].op || !mayMatch(r.Roots[0], v, prefilterDepth, resolve) {
+				continue
+			}
+			if d == nil {
+				d = newDriver(m, c)
+			}
+			if d.e.claimed(v) {
 				continue
 			}
 			if d.try(r, v) {
@@ -80,14 +93,49 @@ func sweep(m *ir.Module, rules []*Rule, c *Counts) bool {
 			}
 		}
 	}
+	if !applied {
+		return false // nothing to apply, and nothing made dead
+	}
 	d.e.apply(m)
 	removeDead(m)
-	return applied
+	return true
+}
+
+// newDriver indexes m for one sweep.
+func newDriver(m *ir.Module, c *Counts) *driver {
+	return &driver{m: m, u: uses(m), e: newEdit(), stats: c}
+}
+
+// pos is v's index in the module (indexed on first use: only rules with
+// several roots or a group need it).
+func (d *driver) pos(v *ir.Value) int {
+	if d.idx == nil {
+		d.idx = make(map[*ir.Value]int, len(d.m.Values))
+		for i, v := range d.m.Values {
+			d.idx[v] = i
+		}
+	}
+	return d.idx[v]
+}
+
+// valuesOf lists the values of op in module order (indexed on first use:
+// only rules with several roots or a group search by op).
+func (d *driver) valuesOf(op string) []*ir.Value {
+	if d.byOp == nil {
+		d.byOp = map[string][]*ir.Value{}
+		for _, v := range d.m.Values {
+			d.byOp[v.Op] = append(d.byOp[v.Op], v)
+		}
+	}
+	return d.byOp[op]
 }
 
 // try matches rule r with its first root at v and applies the match.
 func (d *driver) try(r *Rule, v *ir.Value) bool {
 	mt := newMatch()
+	if r.Chain {
+		mt.resolve = d.e.resolve
+	}
 	var plan *rewritePlan
 	// finish decides on a complete match: true stops the search.
 	finish := func() bool {
@@ -118,10 +166,10 @@ func (d *driver) try(r *Rule, v *ir.Value) bool {
 			p := r.Roots[i]
 			cands := []*ir.Value{v}
 			if i > 0 {
-				cands = d.byOp[p.op]
+				cands = d.valuesOf(p.op)
 			}
 			for _, c := range cands {
-				if d.e.claimed(c) {
+				if d.e.claimed(c) || i > 0 && !mayMatch(p, c, prefilterDepth, mt.resolve) {
 					continue
 				}
 				roots = append(roots, c)
@@ -149,8 +197,9 @@ func (d *driver) matchGroup(r *Rule, v *ir.Value, mt *Match) bool {
 	}
 	key := mt.V(r.Group)
 	mt.roots = []*ir.Value{v}
-	for _, c := range d.byOp[p.op] {
-		if d.idx[c] <= d.idx[v] || d.e.claimed(c) {
+	depth := varDepth(p, r.Group)
+	for _, c := range d.valuesOf(p.op) {
+		if d.pos(c) <= d.pos(v) || d.e.claimed(c) || !reaches(c, key, depth) {
 			continue
 		}
 		inst := newMatch()
@@ -174,7 +223,7 @@ func (d *driver) private(mt *Match) bool {
 	inside := map[*ir.Value]int{} // uses by members
 	for _, v := range mt.members {
 		for _, a := range v.Args {
-			inside[a]++
+			inside[d.e.resolve(a)]++ // a Chain rule's member may stand for a replaced value
 		}
 	}
 	for _, v := range mt.members {
@@ -238,15 +287,19 @@ func (d *driver) plan(mt *Match, fused *ir.Value) *rewritePlan {
 // apply records a planned rewrite in the sweep's edit: the members go,
 // the new values come after the last of them.
 func (d *driver) apply(r *Rule, mt *Match, p *rewritePlan) {
-	anchor := mt.members[0]
+	// the new values come after the last member: with one root, the root
+	// (every member is an operand of an operand ... of it, and the module
+	// is in topological order)
+	anchor := mt.roots[0]
 	for _, v := range mt.members {
-		if d.idx[v] > d.idx[anchor] {
+		if len(mt.roots) > 1 && d.pos(v) > d.pos(anchor) {
 			anchor = v
 		}
 		d.e.drop[v] = true
 	}
 	for old, nv := range p.repl {
 		d.e.repl[old] = nv
+		d.u.count[nv] += d.u.count[old] // what a Chain rule's privacy check sees
 	}
 	d.e.insert[anchor] = append(d.e.insert[anchor], p.news...)
 	if r.Stat != "" {

@@ -118,7 +118,8 @@ func siluRules() []*Rule {
 
 // sinkhornRules fuse the first round (exp of the shifted logits, then
 // columns and rows) into sinkhorn iters=1, and each further round on top
-// of a sinkhorn into one more iteration, until no round is left.
+// of a sinkhorn into one more iteration, until no round is left; the
+// rounds are a chain (Rule.Chain), so one sweep fuses them all.
 func sinkhornRules() []*Rule {
 	round := func(M *Pat) *Pat {
 		cols := Op(ir.OpDiv, M, Op(ir.OpSum, M).If(reduces(2))).As("cols")
@@ -137,7 +138,7 @@ func sinkhornRules() []*Rule {
 	}
 	return []*Rule{
 		{Name: "sinkhorn", Roots: []*Pat{first}, Build: iterate, Stat: "fused"},
-		{Name: "sinkhorn-round", Roots: []*Pat{more}, Build: iterate},
+		{Name: "sinkhorn-round", Roots: []*Pat{more}, Build: iterate, Chain: true},
 	}
 }
 

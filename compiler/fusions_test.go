@@ -227,6 +227,42 @@ func TestRewriteIteratesToFixedPoint(t *testing.T) {
 	}
 }
 
+// TestRewriteChainsInOneSweep: the Sinkhorn rounds are a chain
+// (Rule.Chain), so one sweep fuses every round of two independent
+// unrolled iterations, the result is the fixed point (a second sweep
+// finds nothing) and equals what one round per sweep gave: one sinkhorn
+// per input with all its iterations and members.
+func TestRewriteChainsInOneSweep(t *testing.T) {
+	const iters = 7
+	m := driverModule(t, func(b *ir.Builder) *ir.Value {
+		a := b.Expand(ir.OpSinkhorn, ir.Attrs{{Key: "iters", Val: iters}}, p(b, "L", 2, 3, 3))
+		c := b.Expand(ir.OpSinkhorn, ir.Attrs{{Key: "iters", Val: iters}}, p(b, "K", 2, 3, 3))
+		return b.Add(a, c)
+	})
+	var c Counts
+	if !sweep(m, sinkhornRules(), &c) {
+		t.Fatal("the first sweep fused nothing")
+	}
+	if c.Get("fused") != 2 || c.Get("iterations") != 2*iters {
+		t.Errorf("one sweep: %s, want 2 fused, %d iterations", c, 2*iters)
+	}
+	if sweep(m, sinkhornRules(), &c) {
+		t.Errorf("a second sweep still fused: %s", c)
+	}
+	if err := ir.Verify(m); err != nil {
+		t.Fatal(err)
+	}
+	out := m.Output("out")
+	for _, s := range out.Args {
+		if s.Op != ir.OpSinkhorn || s.Attrs.Int("iters") != iters || s.Attrs.Int(ir.MembersAttr) != 3+4*iters {
+			t.Errorf("%s %s, want sinkhorn iters=%d of %d members", s.Op, s.Attrs, iters, 3+4*iters)
+		}
+	}
+	if n := len(m.Values); n != 2+2+1 {
+		t.Errorf("%d values left, want the two inputs, two sinkhorns and the sum:\n%s", n, m)
+	}
+}
+
 func TestRewriteOptionalNodes(t *testing.T) {
 	for _, c := range []struct {
 		scale  float64

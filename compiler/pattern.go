@@ -87,11 +87,21 @@ type Match struct {
 	counts  Counts
 	// group: the other instances of a group rule (Rule.Group), in order.
 	group []*Match
+	// resolve, when set, maps an operand to the value that replaces it
+	// (Rule.Chain).
+	resolve func(*ir.Value) *ir.Value
 }
 
-func newMatch() *Match {
-	return &Match{vals: map[string]*ir.Value{}, floats: map[string]float64{}, ints: map[string]int{},
-		flags: map[string]bool{}, inMatch: map[*ir.Value]bool{}}
+// newMatch starts a match; its maps are made on their first binding
+// (reading a nil map finds nothing), since most matches fail early.
+func newMatch() *Match { return &Match{} }
+
+// lazy returns the map *mp, making it first when it is nil.
+func lazy[K comparable, V any](mp *map[K]V) map[K]V {
+	if *mp == nil {
+		*mp = map[K]V{}
+	}
+	return *mp
 }
 
 // V returns the value bound to name.
@@ -118,7 +128,7 @@ func (m *Match) BindInt(name string, n int) bool {
 	if old, ok := m.ints[name]; ok {
 		return old == n
 	}
-	m.ints[name] = n
+	lazy(&m.ints)[name] = n
 	m.trail = append(m.trail, func() { delete(m.ints, name) })
 	return true
 }
@@ -133,13 +143,13 @@ func (m *Match) undo(mark int) {
 }
 
 func (m *Match) bindVal(name string, v *ir.Value) {
-	m.vals[name] = v
+	lazy(&m.vals)[name] = v
 	m.trail = append(m.trail, func() { delete(m.vals, name) })
 }
 
 func (m *Match) addMember(v *ir.Value) {
 	m.members = append(m.members, v)
-	m.inMatch[v] = true
+	lazy(&m.inMatch)[v] = true
 	m.trail = append(m.trail, func() {
 		m.members = m.members[:len(m.members)-1]
 		delete(m.inMatch, v)
@@ -175,7 +185,7 @@ func (m *Match) match(p *Pat, v *ir.Value, k func() bool) bool {
 				return old == c && k()
 			}
 			mark := m.mark()
-			m.floats[p.name] = c
+			lazy(&m.floats)[p.name] = c
 			m.trail = append(m.trail, func() { delete(m.floats, p.name) })
 			if k() {
 				return true
@@ -186,7 +196,7 @@ func (m *Match) match(p *Pat, v *ir.Value, k func() bool) bool {
 		return k()
 	case patMaybe:
 		mark := m.mark()
-		m.flags[p.name] = true
+		lazy(&m.flags)[p.name] = true
 		m.trail = append(m.trail, func() { delete(m.flags, p.name) })
 		if m.matchOp(p, v, k) {
 			return true
@@ -237,7 +247,11 @@ func (m *Match) matchArgs(ps []*Pat, vs []*ir.Value, ord []int, i int, k func() 
 	if i == len(ps) {
 		return k()
 	}
-	return m.match(ps[i], vs[ord[i]], func() bool { return m.matchArgs(ps, vs, ord, i+1, k) })
+	a := vs[ord[i]]
+	if m.resolve != nil {
+		a = m.resolve(a)
+	}
+	return m.match(ps[i], a, func() bool { return m.matchArgs(ps, vs, ord, i+1, k) })
 }
 
 func identityOrder(n int) []int {

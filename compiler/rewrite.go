@@ -16,7 +16,7 @@ type useInfo struct {
 }
 
 func uses(m *ir.Module) *useInfo {
-	u := &useInfo{count: map[*ir.Value]int{}}
+	u := &useInfo{count: make(map[*ir.Value]int, len(m.Values))}
 	for _, v := range m.Values {
 		for _, a := range v.Args {
 			u.count[a]++
@@ -83,7 +83,11 @@ func (e *edit) apply(m *ir.Module) {
 		if !replaced && !e.drop[v] {
 			out = append(out, v)
 		}
-		out = append(out, e.insert[v]...)
+		for _, n := range e.insert[v] {
+			if !e.drop[n] { // a Chain rule consumed it
+				out = append(out, n)
+			}
+		}
 	}
 	for _, v := range out {
 		copied := false

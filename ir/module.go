@@ -222,6 +222,16 @@ func formatAttr(v any) string {
 	return fmt.Sprintf("?%T", v)
 }
 
+// attrTypeSupported reports whether formatAttr prints v (the Go types an
+// attribute value may have), without formatting it.
+func attrTypeSupported(v any) bool {
+	switch v.(type) {
+	case int, float64, bool, string, []int, Shape, Init:
+		return true
+	}
+	return false
+}
+
 // formatFloat prints a float so that it always reads back as a float
 // (with a '.' or an exponent) and round-trips exactly.
 func formatFloat(f float64) string {

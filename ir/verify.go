@@ -87,13 +87,13 @@ func Verify(m *Module) error {
 				return fail("negative dimension in type %s", v.Type)
 			}
 		}
-		seen := map[string]bool{}
-		for _, a := range v.Attrs {
-			if seen[a.Key] {
-				return fail("duplicate attribute %s", a.Key)
+		for j, a := range v.Attrs {
+			for _, b := range v.Attrs[:j] { // a handful of attributes: no map
+				if b.Key == a.Key {
+					return fail("duplicate attribute %s", a.Key)
+				}
 			}
-			seen[a.Key] = true
-			if formatAttr(a.Val)[0] == '?' {
+			if !attrTypeSupported(a.Val) {
 				return fail("attribute %s has unsupported Go type %T", a.Key, a.Val)
 			}
 		}

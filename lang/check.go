@@ -35,6 +35,8 @@ type checker struct {
 	diags diagList
 	// blockSettings collects the settings of the unrolled blocks.
 	blockSettings []Setting
+	// lets collects the value of every `let` that evaluated (Lets).
+	lets []LetValue
 }
 
 // place is the body a statement stands in.
@@ -124,6 +126,7 @@ func (c *checker) let(s *Stmt, sc *scope) {
 		return
 	}
 	sc.names[name.Name] = &binding{val: v, pos: name.Pos, end: name.End}
+	c.lets = append(c.lets, LetValue{Name: name.Name, Value: letText(v), Pos: name.Pos})
 }
 
 // poison defines a name whose value had an error, so that its uses report
@@ -653,6 +656,9 @@ func (c *checker) train(s *Stmt, parent *scope, p *Program) {
 	t.Optimizer = Optimizer{Kind: o.kind, LR: o.float("lr"), Beta1: b1, Beta2: b2, Eps: o.float("eps"),
 		Momentum: o.float("momentum"), WeightDecay: o.float("weight_decay"), Clip: o.float("clip"),
 		Accumulate: int(o.int("accumulate")), Pos: o.pos}
+	if o.kind == OptimizerAdamW {
+		t.Optimizer.Moments = o.str("moments")
+	}
 	sch := get("schedule")
 	t.Schedule = Schedule{Kind: sch.kind, Warmup: int(sch.int("warmup")), MinLR: sch.float("min_lr"),
 		Milestones: sch.floats("milestones"), Factors: sch.floats("factors"), Pos: sch.pos}

@@ -125,6 +125,8 @@ func (p *Program) Dump() string {
 	put("train.optimizer.eps", o.Eps)
 	if o.Kind == OptimizerSGD {
 		put("train.optimizer.momentum", o.Momentum)
+	} else {
+		put("train.optimizer.moments", o.Moments)
 	}
 	put("train.optimizer.weight_decay", o.WeightDecay)
 	put("train.optimizer.clip", o.Clip)

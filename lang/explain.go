@@ -67,6 +67,20 @@ const maxExplainAlign = 56
 // (its lets, statements, then every block after `repeat` is unrolled),
 // then train.
 func (p *Program) Explain() string {
+	return p.explain(func(Setting) bool { return true })
+}
+
+// ExplainUnder prints the lines of Explain whose path is prefix or starts
+// with prefix + ".", exactly as Explain prints them ("" when none is).
+func (p *Program) ExplainUnder(prefix string) string {
+	return p.explain(func(s Setting) bool {
+		return s.Path == prefix || strings.HasPrefix(s.Path, prefix+".")
+	})
+}
+
+// explain prints the lines of Explain of the settings keep accepts, with
+// the alignment of all of them.
+func (p *Program) explain(keep func(Setting) bool) string {
 	width := 0
 	for _, s := range p.Settings {
 		width = max(width, len(s.Path)+3+len(s.Value))
@@ -74,6 +88,9 @@ func (p *Program) Explain() string {
 	width = min(width, maxExplainAlign)
 	var b strings.Builder
 	for _, s := range p.Settings {
+		if !keep(s) {
+			continue
+		}
 		line := s.Path + " = " + s.Value
 		fmt.Fprintf(&b, "%-*s  # %s\n", width, line, s.Origin())
 	}
@@ -164,15 +181,20 @@ func letSetting(prefix string, st *Stmt, sc *scope) (Setting, bool) {
 	if b == nil || (b.val.kind == vWord && b.val.s == poisoned) {
 		return Setting{}, false
 	}
-	text := b.val.String()
-	if b.val.kind == vString {
-		text = quoteString(b.val.s)
-	}
+	text := letText(b.val)
 	pos, _ := st.Let.Value.Span()
 	if !pos.IsOverride() {
 		pos = st.Let.Name.Pos
 	}
 	return written(prefix+"."+st.Let.Name.Name, text, pos), true
+}
+
+// letText prints the value of a `let` as it would be written.
+func letText(v value) string {
+	if v.kind == vString {
+		return quoteString(v.s)
+	}
+	return v.String()
 }
 
 // Overrides lists the settings that came from `--set`, as PATH=VALUE, in

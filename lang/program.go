@@ -279,12 +279,15 @@ const (
 // Optimizer is `optimizer adamw lr=... betas=[b1, b2] eps=... weight_decay=... clip=... accumulate=...`
 // or `optimizer sgd lr=... momentum=... weight_decay=... clip=... accumulate=...`.
 type Optimizer struct {
-	Kind        string  // OptimizerAdamW (default) or OptimizerSGD
-	LR          float64 // default 3e-3
-	Beta1       float64 // default 0.9 (adamw)
-	Beta2       float64 // default 0.95 (adamw)
-	Eps         float64 // default 1e-8 (adamw)
-	Momentum    float64 // SGD momentum, default 0 (sgd; 0 for adamw)
+	Kind     string  // OptimizerAdamW (default) or OptimizerSGD
+	LR       float64 // default 3e-3
+	Beta1    float64 // default 0.9 (adamw)
+	Beta2    float64 // default 0.95 (adamw)
+	Eps      float64 // default 1e-8 (adamw)
+	Momentum float64 // SGD momentum, default 0 (sgd; 0 for adamw)
+	// Moments is the precision AdamW keeps its moments in: MomentsF32
+	// (default) or MomentsF64 ("" for sgd).
+	Moments     string
 	WeightDecay float64 // default 0.1
 	Clip        float64 // global gradient-norm clip, 0 = off; default 1.0
 	// Accumulate is the number of micro-batches whose mean gradient makes
@@ -292,6 +295,12 @@ type Optimizer struct {
 	Accumulate int
 	Pos        Pos
 }
+
+// Precisions of AdamW's moments (`optimizer adamw moments=...`).
+const (
+	MomentsF32 = "f32"
+	MomentsF64 = "f64"
+)
 
 // Schedule kinds.
 const (

@@ -16,49 +16,64 @@ func Reference() string {
 		fmt.Fprintf(&b, "### `%s`\n\n", s.Keyword)
 		fmt.Fprintf(&b, "```\n%s\n```\n\n", s.Usage())
 		fmt.Fprintf(&b, "%s.\n\n", upperFirst(s.Doc))
-		var facts []string
-		facts = append(facts, "Where: "+s.In.String())
-		switch {
-		case s.Required:
-			facts = append(facts, "required, once")
-		case s.Once:
-			facts = append(facts, "at most once")
-		}
-		facts = append(facts, "example: `"+s.Example+"`")
-		if path := setPath(s); path != "" {
-			facts = append(facts, "`--set` path: `"+path+"`")
-		}
-		fmt.Fprintf(&b, "%s.\n\n", strings.Join(facts, "; "))
+		fmt.Fprintf(&b, "%s.\n\n", strings.Join(s.facts(), "; "))
 		if len(s.Labels) == 0 && len(s.Attrs) == 0 {
 			continue
 		}
 		b.WriteString("| name | type | default | range | meaning |\n|---|---|---|---|---|\n")
 		for _, l := range s.Labels {
-			def := code(l.Default)
-			if l.Required && l.Default == "" {
-				def = "required"
-			}
-			fmt.Fprintf(&b, "| %s (label) | %s | %s | %s | %s |\n", l.Name, typeDoc(l.Type, l.Values), def, l.Range, cell(l.Doc))
+			fmt.Fprintf(&b, "| %s (label) | %s | %s | %s | %s |\n", l.Name, typeDoc(l.Type, l.Values), labelDefault(l), l.Range, cell(l.Doc))
 		}
 		for _, a := range s.Attrs {
-			def := code(a.Default)
-			switch {
-			case a.Required:
-				def = "required"
-			case a.DefaultDoc != "":
-				def = a.DefaultDoc
-			case a.Default == "":
-				def = "—"
-			}
 			doc := cell(a.Doc)
 			if len(a.Kinds) > 0 {
 				doc += " (" + kindsDoc(s.Keyword, a.Kinds) + " only)"
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", a.Name, typeDoc(a.Type, a.Values), def, a.Range, doc)
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", a.Name, typeDoc(a.Type, a.Values), attrDefault(a), a.Range, doc)
 		}
 		b.WriteString("\n")
 	}
 	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+// facts are the short facts about a statement: where it may appear, how
+// often, an example and its `--set` path.
+func (s *StatementSpec) facts() []string {
+	facts := []string{"Where: " + s.In.String()}
+	switch {
+	case s.Required:
+		facts = append(facts, "required, once")
+	case s.Once:
+		facts = append(facts, "at most once")
+	}
+	facts = append(facts, "example: `"+s.Example+"`")
+	if path := setPath(s); path != "" {
+		facts = append(facts, "`--set` path: `"+path+"`")
+	}
+	return facts
+}
+
+// labelDefault is the default column of a label: its default in code
+// style, "required", or "" when it has neither.
+func labelDefault(l LabelSpec) string {
+	if l.Required && l.Default == "" {
+		return "required"
+	}
+	return code(l.Default)
+}
+
+// attrDefault is the default column of an attribute: its default in code
+// style, "required", the description of a computed default, or "—".
+func attrDefault(a AttrSpec) string {
+	switch {
+	case a.Required:
+		return "required"
+	case a.DefaultDoc != "":
+		return a.DefaultDoc
+	case a.Default == "":
+		return "—"
+	}
+	return code(a.Default)
 }
 
 // setPath is the `--set` path of a statement, "" when it cannot be set.

@@ -293,7 +293,7 @@ var Schema = []StatementSpec{
 	},
 	{
 		Keyword: "vocab", In: InModel, Once: true, Required: true,
-		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 65536), Doc: "vocabulary size"}},
+		Labels:  []LabelSpec{{Name: "N", Type: TypeInt, Required: true, Range: between(1, 1<<20), Doc: "vocabulary size"}},
 		Example: "vocab 256",
 		Doc:     "vocabulary size (256 for bytes)",
 	},
@@ -442,6 +442,8 @@ var Schema = []StatementSpec{
 			{Name: "lr", Type: TypeFloat, Default: "3e-3", Range: greaterThan(0), Doc: "peak learning rate"},
 			{Name: "betas", Type: TypeFloatPair, Default: "[0.9, 0.95]", Range: Range{Min: 0, Max: 1, HasMin: true, HasMax: true, MaxOpen: true}, Kinds: []string{OptimizerAdamW}, Doc: "Adam β1, β2"},
 			{Name: "eps", Type: TypeFloat, Default: "1e-8", Range: greaterThan(0), Kinds: []string{OptimizerAdamW}, Doc: "Adam ε"},
+			{Name: "moments", Type: TypeEnum, Values: []string{MomentsF32, MomentsF64}, Default: MomentsF32, Kinds: []string{OptimizerAdamW},
+				Doc: "precision of Adam's two moments: `f32` (8 bytes per parameter, as PyTorch keeps them) or `f64` (16 bytes); the update itself is computed in float64 either way"},
 			{Name: "momentum", Type: TypeFloat, Default: "0", Range: Range{Min: 0, Max: 1, HasMin: true, HasMax: true, MaxOpen: true}, Kinds: []string{OptimizerSGD}, Doc: "SGD momentum μ, 0 = plain gradient descent"},
 			{Name: "weight_decay", Type: TypeFloat, Default: "0.1", Range: atLeast(0), Doc: "weight decay (decoupled for AdamW, added to the gradient for SGD)"},
 			{Name: "clip", Type: TypeFloat, Default: "1.0", Range: atLeast(0), Doc: "global gradient-norm clip, 0 = off"},

@@ -10,9 +10,10 @@
 // cost nothing. This package is the graph builder; the compute kernels,
 // generic over float32 and float64, are in package kernels
 // (backend/gorgonia/kernels), which does not import Gorgonia. Matrix
-// products run the kernels' packed AVX2 float32 GEMM (kernels/sgemm.c, cgo
-// on amd64) or the BLAS set with kernels.SetBLAS (gonum's, or OpenBLAS in
-// the openblas build, blas_openblas.go).
+// products run the kernels' packed float32 GEMM (kernels/sgemm*.c, cgo on
+// amd64, AVX-512 or AVX2 as the CPU allows) or the BLAS set with
+// kernels.SetBLAS (gonum's, or OpenBLAS in the openblas build,
+// blas_openblas.go).
 //
 // The files, one per op family as in ir/ops_*.go:
 //
@@ -30,9 +31,10 @@
 //	moe.go          moe.topk, moe.load, moe.experts (grouped per expert)
 //	perm.go         the permutations constant
 //	streams.go      the stream plan: shared gradient buffers, recomputation
+//	pool.go         the buffer plan: op outputs and gradients share slabs by liveness
 //	outputs.go      module outputs besides the loss (RunOutputs; Output after a training Run)
 //	init.go         parameter initialisation (init_hc.go: the HC inits)
-//	blas.go         BLASName, StartEnv, MatMulF32 (blas_openblas.go: OpenBLAS)
+//	blas.go         BLASName, StartEnv, EnvError, MatMulF32 (blas_openblas.go: OpenBLAS)
 //	api.go          Build, Graph, Param, Run
 package gorgonia
 
@@ -99,7 +101,14 @@ type Graph struct {
 	loss    *G.Node
 	outs    map[string]*output // every named output (outputs.go)
 	streams StreamStats        // what the stream plan did (streams.go)
-	closed  bool
+	// order counts the ops run so far in this run; each checks it against
+	// its place in the buffer plan (pool.go). nil without a backward pass.
+	order *int
+	// planned is the elements of the slabs the buffer plan shares among
+	// the ops' outputs, direct those of the parameter gradients the
+	// backward writes in place (pool.go).
+	planned, direct int64
+	closed          bool
 }
 
 // StreamStats says how a graph with gradients handles the hyper-connection
@@ -138,6 +147,9 @@ type Param struct {
 	g32      []float32 // gradient of the last Run
 	g64      []float64
 	gradNode *G.Node // nil if the loss does not depend on the param (its gradient stays 0)
+	// direct: the backward writes the gradient straight into g32/g64
+	// (pool.go), so Run copies nothing
+	direct bool
 }
 
 // F32 returns the live backing slice of a Float32 graph (nil for Float64).
@@ -279,6 +291,9 @@ func (g *Graph) Run() (loss float64, err error) {
 	for _, f := range g.derived {
 		f()
 	}
+	if g.order != nil {
+		*g.order = 0
+	}
 	if err := g.vm.RunAll(); err != nil {
 		return 0, fmt.Errorf("gorgonia: Run: %w", err)
 	}
@@ -289,7 +304,7 @@ func (g *Graph) Run() (loss float64, err error) {
 		return loss, nil
 	}
 	for _, p := range g.params {
-		if p.gradNode == nil {
+		if p.gradNode == nil || p.direct {
 			continue
 		}
 		if err := p.copyGrad(); err != nil {

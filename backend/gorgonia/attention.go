@@ -14,15 +14,15 @@ func init() {
 	// attention keeps P [..., T, T] for its backward, which needs a T×T
 	// scratch per chunk; rope's cos and sin tables (T × D/2 float64s each)
 	// are built with the graph, rope.at's at every run
-	keeps(func(in [][]int, _ []int, _ ir.Attrs, grad bool) (float64, float64) {
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, _ bool) (float64, float64) {
 		q := in[0]
 		t, d := float64(q[len(q)-2]), float64(q[len(q)-1])
-		bh := elems(q) / (t * d)
-		f := bh * t * t
-		if grad {
-			f += min(workers(), bh) * t * t
-		}
-		return f, 0
+		return elems(q) / (t * d) * t * t, 0
+	}, ir.OpAttention)
+	scratches(func(in [][]int, _ []int, _ ir.Attrs) float64 {
+		q := in[0]
+		t, d := float64(q[len(q)-2]), float64(q[len(q)-1])
+		return min(workers(), elems(q)/(t*d)) * t * t
 	}, ir.OpAttention)
 	keeps(func(in [][]int, _ []int, _ ir.Attrs, _ bool) (float64, float64) {
 		x := in[0]
@@ -99,7 +99,10 @@ func (k ropeK) f64(x [][]float64, _ [][]int, y []float64) error {
 
 func (b *builder) rope(x *G.Node, shape []int, base float64) (*G.Node, error) {
 	t, d := shape[len(shape)-2], shape[len(shape)-1]
-	cos, sin := kernels.RopeTables(t, d, base)
+	var cos, sin []float64
+	if !b.dry { // a dry build allocates nothing (EstimateMemory)
+		cos, sin = kernels.RopeTables(t, d, base)
+	}
 	name := fmt.Sprintf("rope(%v)%v", base, shape)
 	grad := func(o *op, in G.Nodes, _, g *G.Node) (G.Nodes, error) {
 		r, err := b.gradOp(name+"_grad", in[0].Shape(), ropeK{t, d, cos, sin, true}, g)
@@ -144,7 +147,7 @@ func (b *builder) attention(c []*G.Node, qs []int, dv int, scale float64, causal
 	out := append(append([]int(nil), qs[:r-1]...), dv)
 	name := b.fusedName(fmt.Sprintf("attention(%v,%v)", scale, causal), out)
 	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
-		tmp := &kernels.Side{}
+		tmp := b.scratch
 		// y orders the backward after the forward that filled P
 		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return attnGradK{k, g, tmp} },
 			in[0], in[1], in[2], y, gy)

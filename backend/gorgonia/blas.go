@@ -17,7 +17,7 @@ var blasBuild string
 
 // blasBuffer is the address space the build's BLAS maps per thread that
 // calls it (blas_openblas.go; 0 for the kernels' own GEMM, whose packing
-// buffers come from the C heap).
+// buffers come from the C and Go heaps).
 var blasBuffer float64
 
 // BLASAddressSpace is the address space the build's BLAS may map while a
@@ -57,15 +57,18 @@ func StartEnv() []string {
 // BLASName describes the GEMM that float32 matrix products run on:
 // "openblas (cgo, gonum netlib)" in the openblas build (with the
 // OPENBLAS_NUM_THREADS and OPENBLAS_THREAD_TIMEOUT settings, when set, as
-// "; KEY=VALUE" before the closing parenthesis), "native AVX2
-// sgemm (cgo)" for the kernels' own packed kernel (kernels/sgemm.c,
-// the default where cgo, amd64 and the CPU allow), "gonum (pure Go)"
-// otherwise, or the type of whatever BLAS was installed with
-// kernels.SetBLAS.
+// "; KEY=VALUE" before the closing parenthesis), "native AVX-512 sgemm
+// (cgo)" or "native AVX2 sgemm (cgo)" for the kernels' own packed kernel
+// at the level the CPU and kernels.SgemmEnv allow (kernels/sgemm*.c, the
+// default where cgo and amd64 allow), "gonum (pure Go)" otherwise, or the
+// type of whatever BLAS was installed with kernels.SetBLAS.
 func BLASName() string {
 	switch b := kernels.CurrentBLAS().(type) {
 	case gonum.Implementation:
-		if kernels.NativeSgemm() {
+		switch kernels.CurrentSgemmLevel() {
+		case kernels.SgemmAVX512:
+			return "native AVX-512 sgemm (cgo)"
+		case kernels.SgemmAVX2:
 			return "native AVX2 sgemm (cgo)"
 		}
 		return "gonum (pure Go)"
@@ -82,6 +85,11 @@ func BLASName() string {
 		return fmt.Sprintf("%T", b)
 	}
 }
+
+// EnvError returns the error of an invalid setting of the environment
+// variables the backend reads at start-up — kernels.SgemmEnv (MHCC_SGEMM),
+// which caps the native GEMM's level — or nil; mhcc reports it and exits.
+func EnvError() error { return kernels.SgemmEnvError() }
 
 // MatMulF32 computes c = a·b for row-major a [m, k], b [k, n] and c [m, n]
 // the way the backend's matmul ops run a large product with a shared

@@ -23,6 +23,7 @@ func init() {
 	impl := netlib.Implementation{}
 	G.Use(impl) // also calls tensor.Use
 	kernels.SetBLAS(impl)
+	openBLAS = impl
 	blasBuild = "openblas"
 	blasBuffer = 128 << 20
 	startEnv = []string{"OPENBLAS_THREAD_TIMEOUT=4"}

@@ -13,8 +13,20 @@ func TestBLASName(t *testing.T) {
 		t.Fatal("empty BLAS name")
 	}
 	t.Logf("BLAS: %s", name)
-	if blasBuild != "openblas" && kernels.NativeSgemm() && name != "native AVX2 sgemm (cgo)" {
-		t.Errorf("native kernel active but BLASName() = %q", name)
+	if blasBuild == "openblas" {
+		return
+	}
+	for l, want := range map[kernels.SgemmLevel]string{
+		kernels.SgemmGo: "gonum (pure Go)", kernels.SgemmAVX2: "native AVX2 sgemm (cgo)", kernels.SgemmAVX512: "native AVX-512 sgemm (cgo)",
+	} {
+		if l > kernels.CPUSgemmLevel() {
+			continue // this CPU lacks the level: SetSgemmLevel would cap it
+		}
+		old := kernels.SetSgemmLevel(l)
+		if got := BLASName(); got != want {
+			t.Errorf("level %v: BLASName() = %q, want %q", l, got, want)
+		}
+		kernels.SetSgemmLevel(old)
 	}
 }
 

@@ -110,19 +110,33 @@ type builder struct {
 	live    map[*ir.Value]bool
 	mmcOK   map[*ir.Value]bool // matmul.concat values whose slices take mmcSlice (matmul.go)
 	streams *streamPlan        // nil without gradients (streams.go)
+	// dry builds the graph without allocating any tensor, to plan its
+	// buffers (EstimateMemory): leaves get no values, nothing runs.
+	dry bool
+	// scratch is the scratch space of every backward kernel: the
+	// TapeMachine runs one op at a time, so they can share it.
+	scratch *kernels.Side
 }
 
 func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
+	return buildGraph(m, opts, base, false)
+}
+
+// buildGraph is build; dry builds without allocating (builder.dry), for
+// the buffer plan alone.
+func buildGraph(m *ir.Module, opts Options, base *Graph, dry bool) (gr *Graph, err error) {
 	if m == nil {
 		return nil, fmt.Errorf("gorgonia: nil module")
 	}
 	b := &builder{
-		g:    G.NewGraph(),
-		dt:   opts.DType.tensor(),
-		opts: opts,
-		base: base,
-		vals: map[*ir.Value]*entry{},
-		dep:  map[*G.Node]bool{},
+		dry:     dry,
+		scratch: &kernels.Side{},
+		g:       G.NewGraph(),
+		dt:      opts.DType.tensor(),
+		opts:    opts,
+		base:    base,
+		vals:    map[*ir.Value]*entry{},
+		dep:     map[*G.Node]bool{},
 		out: &Graph{
 			dt:     opts.DType,
 			grad:   opts.Grad,
@@ -217,7 +231,12 @@ func build(m *ir.Module, opts Options, base *Graph) (gr *Graph, err error) {
 			}
 		}
 	}
-	gr.vm = G.NewTapeMachine(b.g)
+	if err := planBuffers(gr, b.dry); err != nil { // pool.go
+		return nil, err
+	}
+	if !b.dry {
+		gr.vm = G.NewTapeMachine(b.g)
+	}
 	return gr, nil
 }
 
@@ -274,19 +293,21 @@ func (b *builder) node(e *entry) (*G.Node, error) {
 		return nil, fmt.Errorf("value has no node")
 	}
 	s := gshape(e.shape)
-	t := tensor.New(tensor.Of(b.dt), tensor.WithShape(s...))
-	switch d := t.Data().(type) {
-	case []float32:
-		for i := range d {
-			d[i] = float32(e.c)
-		}
-	case []float64:
-		for i := range d {
-			d[i] = e.c
-		}
-	}
 	b.nconst++
-	e.node = G.NewTensor(b.g, b.dt, len(s), G.WithShape(s...), G.WithName(fmt.Sprintf("const%d", b.nconst)), G.WithValue(t))
+	e.node = b.leaf(b.dt, s, fmt.Sprintf("const%d", b.nconst), func() *tensor.Dense {
+		t := tensor.New(tensor.Of(b.dt), tensor.WithShape(s...))
+		switch d := t.Data().(type) {
+		case []float32:
+			for i := range d {
+				d[i] = float32(e.c)
+			}
+		case []float64:
+			for i := range d {
+				d[i] = e.c
+			}
+		}
+		return t
+	})
 	return e.node, nil
 }
 
@@ -386,7 +407,7 @@ func (b *builder) param(v *ir.Value, e *entry) error {
 			return fmt.Errorf("param %q has shape %v, base graph has %v", name, p.Shape, bp.Shape)
 		}
 		p.t, p.f32, p.f64 = bp.t, bp.f32, bp.f64
-	} else {
+	} else if !b.dry {
 		p.t = tensor.New(tensor.Of(b.dt), tensor.WithShape(s...))
 		switch d := p.t.Data().(type) {
 		case []float32:
@@ -395,14 +416,14 @@ func (b *builder) param(v *ir.Value, e *entry) error {
 			p.f64 = d
 		}
 	}
-	if b.opts.Grad {
+	if b.opts.Grad && !b.dry {
 		if p.f32 != nil {
 			p.g32 = make([]float32, len(p.f32))
 		} else {
 			p.g64 = make([]float64, len(p.f64))
 		}
 	}
-	e.node = G.NewTensor(b.g, b.dt, len(s), G.WithShape(s...), G.WithName(name), G.WithValue(p.t))
+	e.node = b.leaf(b.dt, s, name, func() *tensor.Dense { return p.t })
 	if b.opts.Grad {
 		b.dep[e.node] = true
 	}
@@ -421,22 +442,22 @@ func (b *builder) input(v *ir.Value, e *entry) error {
 	}
 	in := &input{name: name, shape: e.shape}
 	s := gshape(e.shape)
-	var t *tensor.Dense
 	switch v.Type.DType {
 	case ir.I32:
-		in.ints = make([]int, prod(e.shape))
+		in.ints = b.ints(prod(e.shape))
 		e.ints = in.ints
-		t = tensor.New(tensor.WithShape(s...), tensor.WithBacking(in.ints))
-		e.node = G.NewTensor(b.g, tensor.Int, len(s), G.WithShape(s...), G.WithName(name), G.WithValue(t))
+		e.node = b.leaf(tensor.Int, s, name, func() *tensor.Dense { return tensor.New(tensor.WithShape(s...), tensor.WithBacking(in.ints)) })
 	case ir.F32:
-		t = tensor.New(tensor.Of(b.dt), tensor.WithShape(s...))
-		switch d := t.Data().(type) {
-		case []float32:
-			in.f32 = d
-		case []float64:
-			in.f64 = d
-		}
-		e.node = G.NewTensor(b.g, b.dt, len(s), G.WithShape(s...), G.WithName(name), G.WithValue(t))
+		e.node = b.leaf(b.dt, s, name, func() *tensor.Dense {
+			t := tensor.New(tensor.Of(b.dt), tensor.WithShape(s...))
+			switch d := t.Data().(type) {
+			case []float32:
+				in.f32 = d
+			case []float64:
+				in.f64 = d
+			}
+			return t
+		})
 	default:
 		return fmt.Errorf("input %q has unsupported dtype %s", name, v.Type.DType)
 	}
@@ -458,7 +479,7 @@ func (b *builder) lowerInt(v *ir.Value, shape []int, args []*entry) (*entry, err
 		}
 		return &entry{node: args[0].node, shape: shape, ints: src}, nil
 	}
-	dst := make([]int, prod(shape))
+	dst := b.ints(prod(shape))
 	var p *kernels.Plan
 	srcOff := 0
 	switch v.Op {
@@ -486,10 +507,26 @@ func (b *builder) lowerInt(v *ir.Value, shape []int, args []*entry) (*entry, err
 	}
 	b.out.derived = append(b.out.derived, func() { kernels.StridedCopy(p, src[srcOff:], dst) })
 	s := gshape(shape)
-	t := tensor.New(tensor.WithShape(s...), tensor.WithBacking(dst))
 	b.nconst++
-	n := G.NewTensor(b.g, tensor.Int, len(s), G.WithShape(s...), G.WithName(fmt.Sprintf("i32_%d", b.nconst)), G.WithValue(t))
+	n := b.leaf(tensor.Int, s, fmt.Sprintf("i32_%d", b.nconst), func() *tensor.Dense { return tensor.New(tensor.WithShape(s...), tensor.WithBacking(dst)) })
 	return &entry{node: n, shape: shape, ints: dst}, nil
+}
+
+// leaf creates an input node of shape s over the tensor mk makes, or,
+// when the builder is dry, without a value (mk is not called).
+func (b *builder) leaf(dt tensor.Dtype, s tensor.Shape, name string, mk func() *tensor.Dense) *G.Node {
+	if b.dry {
+		return G.NewTensor(b.g, dt, len(s), G.WithShape(s...), G.WithName(name))
+	}
+	return G.NewTensor(b.g, dt, len(s), G.WithShape(s...), G.WithName(name), G.WithValue(mk()))
+}
+
+// ints allocates an i32 buffer of n values (an empty one when dry).
+func (b *builder) ints(n int) []int {
+	if b.dry {
+		return []int{}
+	}
+	return make([]int, n)
 }
 
 // toScalar converts a 1-element tensor into the Gorgonia scalar that G.Grad

@@ -25,14 +25,14 @@ func init() {
 	}, ir.OpSinkhorn)
 	// hc.coeffs keeps m = x·phi/r [N, w] and 1/r [N]; its backward needs
 	// dz [N, w], [N] and per-chunk partials of dalpha, dbias and dphi
-	keeps(func(in [][]int, out []int, _ ir.Attrs, grad bool) (float64, float64) {
+	keeps(func(in [][]int, out []int, _ ir.Attrs, _ bool) (float64, float64) {
+		N := elems(in[0]) / float64(lastDim(in[0]))
+		return N*float64(lastDim(out)) + N, 0
+	}, ir.OpHCCoeffs)
+	scratches(func(in [][]int, out []int, _ ir.Attrs) float64 {
 		k, w := float64(lastDim(in[0])), float64(lastDim(out))
 		N := elems(in[0]) / k
-		f := N*w + N
-		if grad {
-			f += N*w + N + workers()*(w+3+k*w)
-		}
-		return f, 0
+		return N*w + N + workers()*(w+3+k*w)
 	}, ir.OpHCCoeffs)
 	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
 		s := shapes[0]
@@ -168,7 +168,7 @@ func (b *builder) hcCoeffs(c []*G.Node, xs []int, n, w int, eps float64, role *h
 	name := b.fusedName(fmt.Sprintf("hc.coeffs(%d,%d,%v)", n, w, eps), xs)
 	k := hcCoeffsK{n: n, k: xs[len(xs)-1], eps: eps, st: &kernels.Side{}}
 	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
-		tmp := &kernels.Side{}
+		tmp := b.scratch
 		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return hcCoeffsGradK{k, g, tmp, role} },
 			in[0], in[1], in[2], y, gy)
 	}

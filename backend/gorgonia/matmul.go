@@ -12,13 +12,12 @@ import (
 
 func init() {
 	// matmul.concat keeps its weights packed [K, ΣN]; its backward packs
-	// its own copy and the weights' gradient
-	keeps(func(in [][]int, out []int, _ ir.Attrs, grad bool) (float64, float64) {
-		packed := float64(lastDim(in[0])) * float64(lastDim(out))
-		if grad {
-			return 3 * packed, 0
-		}
-		return packed, 0
+	// them again and the weights' gradient, in scratch
+	keeps(func(in [][]int, out []int, _ ir.Attrs, _ bool) (float64, float64) {
+		return float64(lastDim(in[0])) * float64(lastDim(out)), 0
+	}, ir.OpMatmulConcat)
+	scratches(func(in [][]int, out []int, _ ir.Attrs) float64 {
+		return 2 * float64(lastDim(in[0])) * float64(lastDim(out))
 	}, ir.OpMatmulConcat)
 	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
 		return b.lowerMatmul(args[0], args[1], v.Attrs.Bool("trans_b"), e)
@@ -183,7 +182,7 @@ func (b *builder) matmulConcat(c []*G.Node, xs []int, ns []int) (*G.Node, error)
 	name := fmt.Sprintf("matmul.concat%v%v", xs, ns)
 	k := mmcK{k: xs[len(xs)-1], ns: ns, st: &kernels.Side{}}
 	grad := func(o *op, in G.Nodes, _, gy *G.Node) (G.Nodes, error) {
-		gk := mmcK{k: k.k, ns: ns, st: &kernels.Side{}} // its own packing buffer
+		gk := mmcK{k: k.k, ns: ns, st: b.scratch} // packs the weights again: scratch
 		children := append(append(G.Nodes(nil), in...), gy)
 		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return mmcGradK{gk, g} }, children...)
 	}

@@ -16,6 +16,14 @@ import (
 // (kernels/moe.go).
 
 func init() {
+	// moe.experts keeps, per routed row (N·K of them: idx is [..., K]), the
+	// gathered token and its expert output [C] and five hidden vectors [H]
+	// (kernels.moeXs … moeA); its backward needs as much again as scratch
+	moeRows := func(in [][]int) float64 {
+		return elems(in[1]) * (2*float64(lastDim(in[0])) + 5*float64(in[3][1]))
+	}
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, _ bool) (float64, float64) { return moeRows(in), 0 }, ir.OpMoEExperts)
+	scratches(func(in [][]int, _ []int, _ ir.Attrs) float64 { return moeRows(in) }, ir.OpMoEExperts)
 	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
 		x, err := b.node(args[0])
 		if err != nil {
@@ -110,7 +118,7 @@ func (b *builder) moeExperts(c []*G.Node, p kernels.MoEExperts, out []int) (*G.N
 	k := moeK{p: p, plan: &kernels.MoEPlan{}, st: &kernels.Side{}}
 	name := b.fusedName(fmt.Sprintf("moe.experts(%d,%d,%d,%v)", p.E, p.K, p.H, p.GELU), out)
 	grad := func(o *op, in G.Nodes, y, gy *G.Node) (G.Nodes, error) {
-		tmp := &kernels.Side{}
+		tmp := b.scratch
 		return b.multiGrad(name+"_grad", o, in, func(g *grads) kernel { return moeGradK{k, g, tmp} },
 			in[2], in[3], in[4], in[5], y, gy)
 	}

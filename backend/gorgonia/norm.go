@@ -12,24 +12,16 @@ import (
 func init() {
 	// rmsnorm's backward sums dg in per-chunk partials; layernorm keeps the
 	// mean and 1/std of every row, and its backward sums dg and db in
-	// per-chunk partials; gelu and silu keep one value per element;
+	// per-chunk partials; silu keeps one value per element (gelu's
+	// backward recomputes its tanh instead of keeping it);
 	// cross_entropy keeps the probabilities [N, V] and a float64 partial
 	// loss per chunk
-	keeps(func(in [][]int, _ []int, _ ir.Attrs, grad bool) (float64, float64) {
-		if !grad {
-			return 0, 0
-		}
-		return workers() * float64(lastDim(in[0])), 0
-	}, ir.OpRMSNorm)
-	keeps(func(in [][]int, _ []int, _ ir.Attrs, grad bool) (float64, float64) {
-		c := float64(lastDim(in[0]))
-		f := 2 * elems(in[0]) / c
-		if grad {
-			f += 2 * workers() * c
-		}
-		return f, 0
+	scratches(func(in [][]int, _ []int, _ ir.Attrs) float64 { return workers() * float64(lastDim(in[0])) }, ir.OpRMSNorm)
+	keeps(func(in [][]int, _ []int, _ ir.Attrs, _ bool) (float64, float64) {
+		return 2 * elems(in[0]) / float64(lastDim(in[0])), 0
 	}, ir.OpLayerNorm)
-	keeps(func(_ [][]int, out []int, _ ir.Attrs, _ bool) (float64, float64) { return elems(out), 0 }, ir.OpGELU, ir.OpSiLU)
+	scratches(func(in [][]int, _ []int, _ ir.Attrs) float64 { return 2 * workers() * float64(lastDim(in[0])) }, ir.OpLayerNorm)
+	keeps(func(_ [][]int, out []int, _ ir.Attrs, _ bool) (float64, float64) { return elems(out), 0 }, ir.OpSiLU)
 	keeps(func(in [][]int, _ []int, _ ir.Attrs, _ bool) (float64, float64) { return elems(in[0]), workers() }, ir.OpCrossEntropy)
 	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
 		c := lastDim(shapes[0])
@@ -49,8 +41,8 @@ func init() {
 		e.node, err = b.layernorm(nodes[0], nodes[1], nodes[2], shapes[0], v.Attrs.Float("eps"))
 		return err
 	}), ir.OpLayerNorm)
-	implementActivation(ir.OpGELU, activation{kernels.GELUFwd[float32], kernels.GELUFwd[float64], kernels.GELUBwd[float32], kernels.GELUBwd[float64]})
-	implementActivation(ir.OpSiLU, activation{kernels.SiLUFwd[float32], kernels.SiLUFwd[float64], kernels.SiLUBwd[float32], kernels.SiLUBwd[float64]})
+	implementActivation(ir.OpGELU, activation{kernels.GELUFwd[float32], kernels.GELUFwd[float64], kernels.GELUBwd[float32], kernels.GELUBwd[float64], false})
+	implementActivation(ir.OpSiLU, activation{kernels.SiLUFwd[float32], kernels.SiLUFwd[float64], kernels.SiLUBwd[float32], kernels.SiLUBwd[float64], true})
 	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
 		x := args[0].shape
 		if len(x) == 0 || args[1].ints == nil || prod(args[1].shape) != prod(x[:len(x)-1]) {
@@ -104,7 +96,7 @@ func (b *builder) rmsnorm(x, g *G.Node, shape []int, eps float64, role *hcRole) 
 	k := rmsK{c, eps}
 	in := role.inputOf()
 	grad := func(o *op, inputs G.Nodes, _, gy *G.Node) (G.Nodes, error) {
-		s := &kernels.Side{}
+		s := b.scratch
 		return b.multiGrad(name+"_grad", o, inputs, func(g *grads) kernel { return rmsGradK{k, g, s, in} }, inputs[0], inputs[1], gy)
 	}
 	return b.custom(name, shape, k, grad, x, g)
@@ -156,7 +148,7 @@ func (b *builder) layernorm(x, g, bias *G.Node, shape []int, eps float64) (*G.No
 	name := fmt.Sprintf("layernorm(%v)%v", eps, shape)
 	k := lnK{rmsK{c, eps}, &kernels.Side{}}
 	grad := func(o *op, inputs G.Nodes, y, gy *G.Node) (G.Nodes, error) {
-		s := &kernels.Side{}
+		s := b.scratch
 		return b.multiGrad(name+"_grad", o, inputs, func(g *grads) kernel { return lnGradK{k, g, s} }, inputs[0], inputs[1], y, gy)
 	}
 	return b.custom(name, shape, k, grad, x, g, bias)
@@ -199,15 +191,17 @@ func (b *builder) crossEntropy(x, tgt *G.Node, xs []int) (*G.Node, error) {
 
 // ---------------------------------------------------------------- activations
 
-// activation is the kernels of a fused elementwise activation that keeps
-// one value per element for its backward (gelu keeps tanh u, as the
-// unfused graph keeps its tanh output; silu keeps σ(x)): fwd(x, y, kept)
-// and bwd(x, kept, gy, dx), in both precisions.
+// activation is the kernels of a fused elementwise activation that may
+// keep one value per element for its backward (silu keeps σ(x); gelu's
+// backward recomputes its tanh u, bit for bit, instead: a pass over x
+// costs less than [B, T, 4C] floats kept per layer): fwd(x, y, kept) and
+// bwd(x, kept, gy, dx), in both precisions, kept nil unless keeps.
 type activation struct {
 	fwd32 func(x, y, kept []float32)
 	fwd64 func(x, y, kept []float64)
 	bwd32 func(x, kept, gy, dx []float32)
 	bwd64 func(x, kept, gy, dx []float64)
+	keeps bool
 }
 
 // implementActivation registers op as the activation act.
@@ -226,12 +220,20 @@ type actK struct {
 }
 
 func (k actK) f32(x [][]float32, _ [][]int, y []float32) error {
-	k.act.fwd32(x[0], y, kernels.SideBuf[float32](k.st, 0, len(y)))
+	k.act.fwd32(x[0], y, kept[float32](k, len(y)))
 	return nil
 }
 func (k actK) f64(x [][]float64, _ [][]int, y []float64) error {
-	k.act.fwd64(x[0], y, kernels.SideBuf[float64](k.st, 0, len(y)))
+	k.act.fwd64(x[0], y, kept[float64](k, len(y)))
 	return nil
+}
+
+// kept is the buffer of what k keeps (nil when it keeps nothing).
+func kept[T float](k actK, n int) []T {
+	if !k.act.keeps {
+		return nil
+	}
+	return kernels.SideBuf[T](k.st, 0, n)
 }
 
 // actGradK's inputs are x, the forward's output (only so that it runs
@@ -239,11 +241,11 @@ func (k actK) f64(x [][]float64, _ [][]int, y []float64) error {
 type actGradK actK
 
 func (k actGradK) f32(x [][]float32, _ [][]int, y []float32) error {
-	k.act.bwd32(x[0], kernels.SideBuf[float32](k.st, 0, len(y)), x[2], y)
+	k.act.bwd32(x[0], kept[float32](actK(k), len(y)), x[2], y)
 	return nil
 }
 func (k actGradK) f64(x [][]float64, _ [][]int, y []float64) error {
-	k.act.bwd64(x[0], kernels.SideBuf[float64](k.st, 0, len(y)), x[2], y)
+	k.act.bwd64(x[0], kept[float64](actK(k), len(y)), x[2], y)
 	return nil
 }
 

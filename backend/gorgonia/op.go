@@ -62,6 +62,19 @@ type op struct {
 	// backward built by multiGrad accumulates into it (streams.go).
 	acc    *bufRef
 	accIdx int
+
+	// backward marks an op of the backward pass (gradOp): its output and
+	// its further gradients are placed by the buffer plan (pool.go).
+	backward bool
+	// seq is the op's position among the graph's ops in the order the
+	// buffer plan assumes, checked by every run against order (nil: no
+	// plan).
+	seq   int
+	order *int
+	// placedOut and placedSides are the op's output and further
+	// gradients as the buffer plan placed them (nil: its own).
+	placedOut   *placed
+	placedSides []*placed
 }
 
 var (
@@ -179,6 +192,12 @@ func (o *op) Do(vals ...G.Value) (v G.Value, err error) {
 	if len(vals) != len(o.in) {
 		return nil, errors.Errorf("%s: want %d inputs, got %d", o.name, len(o.in), len(vals))
 	}
+	if o.order != nil {
+		if *o.order != o.seq {
+			return nil, errors.Errorf("%s ran as op %d of the run, the buffer plan placed it at %d", o.name, *o.order, o.seq)
+		}
+		*o.order++
+	}
 	if o.ik != nil {
 		switch o.dt {
 		case tensor.Float32:
@@ -235,8 +254,13 @@ func run[T float](o *op, vals []G.Value, call func([][]T, [][]int, []T) error) (
 		n := o.out.TotalSize()
 		y = make([]T, n)
 		o.buf = y
-	} else if z, ok := o.k.(interface{ needsZero() bool }); ok && z.needsZero() {
-		clear(y)
+	} else {
+		if poisonPlaced {
+			poison(o, y)
+		}
+		if z, ok := o.k.(interface{ needsZero() bool }); ok && z.needsZero() {
+			clear(y)
+		}
 	}
 	if err := call(xs, idx, y); err != nil {
 		return nil, errors.Wrap(err, o.name)
@@ -372,7 +396,9 @@ func (b *builder) custom(name string, out []int, k kernel, grad gradFn, children
 // gradOp applies a (non-differentiable) backward op whose output has the
 // Gorgonia shape out (the shape of the node whose gradient it is).
 func (b *builder) gradOp(name string, out tensor.Shape, k kernel, children ...*G.Node) (*G.Node, error) {
-	return apply(newOp(name, b.dt, children, out, k, nil, nil), children...)
+	o := newOp(name, b.dt, children, out, k, nil, nil)
+	o.backward = true
+	return apply(o, children...)
 }
 
 // passGrad returns g as the gradient of x when their Gorgonia shapes agree,

@@ -173,6 +173,9 @@ func (g *Graph) RunOutputs(names ...string) (out map[string][]float64, err error
 	for _, f := range g.derived {
 		f()
 	}
+	if g.order != nil {
+		*g.order = 0
+	}
 	if err := g.vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("gorgonia: RunOutputs: %w", err)
 	}

@@ -3,7 +3,6 @@ package gorgonia
 import (
 	"fmt"
 
-	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
 	"github.com/mhcc/mhcc/ir"
@@ -22,16 +21,18 @@ func (b *builder) permutations(v *ir.Value, e *entry) error {
 		return fmt.Errorf("permutations: %d values for shape %v", len(data), e.shape)
 	}
 	s := gshape(e.shape)
-	t := tensor.New(tensor.Of(b.dt), tensor.WithShape(s...))
-	switch d := t.Data().(type) {
-	case []float32:
-		for i, x := range data {
-			d[i] = float32(x)
-		}
-	case []float64:
-		copy(d, data)
-	}
 	b.nconst++
-	e.node = G.NewTensor(b.g, b.dt, len(s), G.WithShape(s...), G.WithName(fmt.Sprintf("permutations%d_%d", n, b.nconst)), G.WithValue(t))
+	e.node = b.leaf(b.dt, s, fmt.Sprintf("permutations%d_%d", n, b.nconst), func() *tensor.Dense {
+		t := tensor.New(tensor.Of(b.dt), tensor.WithShape(s...))
+		switch d := t.Data().(type) {
+		case []float32:
+			for i, x := range data {
+				d[i] = float32(x)
+			}
+		case []float64:
+			copy(d, data)
+		}
+		return t
+	})
 	return nil
 }

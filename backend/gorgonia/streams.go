@@ -1,6 +1,8 @@
 package gorgonia
 
 import (
+	G "gorgonia.org/gorgonia"
+
 	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 	"github.com/mhcc/mhcc/ir"
 )
@@ -257,4 +259,47 @@ func planStreams(m *ir.Module, live map[*ir.Value]bool) *streamPlan {
 		}
 	}
 	return p
+}
+
+// laterReads returns, for the buffer plan (pool.go), the nodes whose memory
+// a backward kernel reads after the ops that take them as inputs have run:
+// the inputs hc.write's and hc.read's backward leave in an xParts (R, G, h,
+// gu) are read by hc.coeffs's backward, which runs after both; each maps to
+// the position of that read. sorted is the run order, pos its inverse.
+func laterReads(g *G.ExprGraph, sorted []*G.Node, pos map[*G.Node]int) map[*G.Node]int {
+	reader := map[*xParts]int{} // the position of hc.coeffs's backward
+	left := map[*xParts][]*G.Node{}
+	for _, n := range sorted {
+		o, ok := n.Op().(*op)
+		if !ok {
+			continue
+		}
+		switch k := o.k.(type) {
+		case hcCoeffsGradK:
+			if k.role != nil && k.role.parts != nil {
+				reader[k.role.parts] = pos[n]
+			}
+		case hcWriteGradK: // children R, X, hPost, y, gradient: R and G
+			if k.role != nil && k.role.parts != nil {
+				c := children(g, n)
+				left[k.role.parts] = append(left[k.role.parts], c[0], c[4])
+			}
+		case hcReadGradK: // children h, X, gradient: H and GU
+			if k.role != nil && k.role.parts != nil {
+				c := children(g, n)
+				left[k.role.parts] = append(left[k.role.parts], c[0], c[2])
+			}
+		}
+	}
+	later := map[*G.Node]int{}
+	for p, ns := range left {
+		at, ok := reader[p]
+		if !ok {
+			continue
+		}
+		for _, n := range ns {
+			later[n] = max(later[n], at)
+		}
+	}
+	return later
 }

@@ -7,9 +7,7 @@ import (
 	"testing"
 
 	"github.com/mhcc/mhcc/backend/runtime/data"
-	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/internal/testmodels"
-	"github.com/mhcc/mhcc/lang"
 )
 
 // TestSyntheticTasksMatchTrain: train.py's port of a synthetic task draws
@@ -18,17 +16,9 @@ import (
 // covered by the round trips' equal losses).
 func TestSyntheticTasksMatchTrain(t *testing.T) {
 	py := requireTorch(t)
-	src := testmodels.Small(`data synthetic task=dyck`)
-	prog, diags := lang.Load("small.mhc", []byte(src))
-	if prog == nil {
-		t.Fatal(diags)
-	}
-	m, _, err := compiler.Compile(prog, compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog, m, src := compileSource(t, "small.mhc", testmodels.Small(`data synthetic task=dyck`))
 	dir := t.TempDir()
-	emitPackage(t, prog, m, []byte(src), dir)
+	emitPackage(t, prog, m, src, dir)
 	const seed, stream, B, T = 12345, 678, 3, 40
 	out := python(t, py, dir, "-c", `
 import json, sys

@@ -79,7 +79,8 @@ func init() {
 }
 
 // Class returns the Python source of the nn.Module class computing m: its
-// PARAMS table (name, shape, init, decay), its INPUTS and OUTPUTS, and
+// PARAMS table (name, shape, init, decay), its UNTRAINED parameters, its
+// INPUTS and OUTPUTS, and
 // compute(inputs...) with one line per IR value, each a call into the op
 // library. Every op must be implemented (Support).
 func Class(m *ir.Module, opts ClassOptions) (string, error) {
@@ -109,7 +110,16 @@ func Class(m *ir.Module, opts ClassOptions) (string, error) {
 		}
 		fmt.Fprintf(&b, "        (%s, %s, (%s,), %s),\n", pyString(p.Param()), shape, strings.Join(init, ", "), pyBool(p.Attrs.Bool("decay")))
 	}
-	b.WriteString("    ]\n    # (name, element type, shape)\n    INPUTS = [\n")
+	b.WriteString("    ]\n")
+	var untrained []string
+	for _, p := range m.Params() {
+		if !ir.ParamTrainable(p) {
+			untrained = append(untrained, pyString(p.Param()))
+		}
+	}
+	b.WriteString("    # parameters no gradient or optimizer updates (trainable=false): the training loop sets them\n")
+	fmt.Fprintf(&b, "    UNTRAINED = [%s]\n", strings.Join(untrained, ", "))
+	b.WriteString("    # (name, element type, shape)\n    INPUTS = [\n")
 	var inputs []*ir.Value
 	used := map[string]bool{}
 	for _, v := range m.Values {
@@ -202,7 +212,9 @@ func Class(m *ir.Module, opts ClassOptions) (string, error) {
 	}
 	fmt.Fprintf(&b, "        return {%s}\n", strings.Join(outs, ", "))
 	if m.Output("loss") != nil && len(kw) == 0 {
-		fmt.Fprintf(&b, "\n    def forward(%s):\n        \"\"\"The output loss.\"\"\"\n        return self.compute(%s)[\"loss\"]\n",
+		fmt.Fprintf(&b, "\n    def forward(%s, outputs=False):\n"+
+			"        \"\"\"The output loss; with outputs=True every output (compute's dict).\"\"\"\n"+
+			"        out = self.compute(%s)\n        return out if outputs else out[\"loss\"]\n",
 			strings.Join(append([]string{"self"}, args...), ", "), strings.Join(args, ", "))
 	}
 	return b.String(), nil
@@ -263,7 +275,7 @@ func init() {
 	for _, k := range strings.Fields(`training forward compute eval train to cuda cpu float double half type apply modules
 		children parameters buffers named_parameters state_dict load_state_dict zero_grad register_buffer
 		register_parameter add_module get_parameter get_submodule requires_grad_ extra_repr dump_patches PARAMS INPUTS
-		OUTPUTS MODEL IR_SHA256 T_destination`) {
+		OUTPUTS UNTRAINED MODEL IR_SHA256 T_destination`) {
 		moduleAttrs[k] = true
 	}
 }

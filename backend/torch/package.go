@@ -12,6 +12,7 @@ import (
 	_ "embed"
 
 	"github.com/mhcc/mhcc/backend/runtime/data"
+	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
 )
@@ -101,8 +102,9 @@ func (pk *Package) Write(dir string) error {
 }
 
 // trainConfig is train.py's CONFIG: the model's sizes, the resolved
-// settings and the train block, and for synthetic Markov data the chain
-// of the program's seed.
+// settings and the train block, the mixture-of-experts sublayers (their
+// balancing and load outputs, compiler.MoELayers), and for synthetic
+// Markov data the chain of the program's seed.
 func trainConfig(p *lang.Program, dataPath string) (map[string]any, error) {
 	tr := p.Train
 	var settings strings.Builder
@@ -123,7 +125,7 @@ func trainConfig(p *lang.Program, dataPath string) (map[string]any, error) {
 				"vocab": d.Vocab, "sampling": d.Sampling},
 			"batch": tr.Batch, "steps": tr.Steps, "seed": tr.Seed,
 			"optimizer": map[string]any{"kind": o.Kind, "lr": o.LR, "betas": []float64{o.Beta1, o.Beta2}, "eps": o.Eps,
-				"momentum": o.Momentum, "weight_decay": o.WeightDecay, "clip": o.Clip, "accumulate": o.Accumulate},
+				"momentum": o.Momentum, "weight_decay": o.WeightDecay, "clip": o.Clip, "accumulate": o.Accumulate, "moments": o.Moments},
 			"schedule": map[string]any{"kind": s.Kind, "warmup": s.Warmup, "min_lr": s.MinLR, "milestones": nonNil(s.Milestones),
 				"factors": nonNil(s.Factors)},
 			"eval":        map[string]any{"every": tr.Eval.Every, "batches": tr.Eval.Batches},
@@ -131,6 +133,14 @@ func trainConfig(p *lang.Program, dataPath string) (map[string]any, error) {
 			"log":         map[string]any{"every": tr.Log.Every},
 			"diagnostics": map[string]any{"every": tr.Diagnostics.Every},
 		},
+	}
+	var moe []map[string]any
+	for _, l := range compiler.MoELayers(p) {
+		moe = append(moe, map[string]any{"path": l.Path, "experts": l.Experts, "active": l.Active, "shared": l.Shared,
+			"balance": l.Balance, "bias_rate": l.BiasRate, "bias": l.Bias, "load": l.Load})
+	}
+	if moe != nil {
+		cfg["moe"] = moe
 	}
 	if d.Kind != lang.DataFile && (d.Task == "" || d.Task == "markov") {
 		cfg["markov"] = markovChain(p.Model.Vocab, tr.Seed)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/mhcc/mhcc/backend/runtime/train"
 	"github.com/mhcc/mhcc/backend/torch"
-	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/internal/testmodels"
 	"github.com/mhcc/mhcc/ir"
 	"github.com/mhcc/mhcc/lang"
@@ -26,16 +25,7 @@ import (
 func roundTripModel(t *testing.T, res string) (*lang.Program, *ir.Module, []byte) {
 	t.Helper()
 	src := testmodels.Small("steps 4", "checkpoint every=2", "eval every=2 batches=2")
-	src = testmodels.Replace(src, "  residual streams=2 constraint=birkhoff sinkhorn=5\n", "  "+res+"\n")
-	prog, diags := lang.Load("small.mhc", []byte(src))
-	if prog == nil {
-		t.Fatal(diags)
-	}
-	m, _, err := compiler.Compile(prog, compiler.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return prog, m, []byte(src)
+	return compileSource(t, "small.mhc", testmodels.Replace(src, "  residual streams=2 constraint=birkhoff sinkhorn=5\n", "  "+res+"\n"))
 }
 
 // textFile writes a deterministic byte text of n bytes.

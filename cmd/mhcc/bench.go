@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/runtime/bench"
+	"github.com/mhcc/mhcc/backend/torch"
 	"github.com/mhcc/mhcc/compiler"
 )
 
@@ -23,6 +25,10 @@ type benchCmd struct {
 	Profile string   `name:"profile" placeholder:"FILE" help:"Write a pprof CPU profile of the timed steps to FILE (go tool pprof FILE)."`
 	NoPeak  bool     `name:"no-peak" help:"Skip the matmul peak measurement (no MFU)."`
 	VsSet   []string `name:"vs-set" sep:"none" placeholder:"PATH=VALUE" help:"Override a value of OTHER.mhc only (after --set), e.g. --vs FILE.mhc --vs-set model.residual.recompute=true; repeatable."`
+	GEMM    string   `name:"gemm" placeholder:"NAME" help:"Run FILE's float32 products on this GEMM: avx512, avx2 (the native kernel's levels), native (the highest the CPU runs), go (gonum) or openblas (the openblas build); default: the build's."`
+	VsGEMM  string   `name:"vs-gemm" placeholder:"NAME" help:"Run OTHER.mhc's products on this GEMM (as --gemm), e.g. --gemm native --vs FILE.mhc --vs-gemm openblas compares the native GEMM with OpenBLAS in one run."`
+	VsTorch bool     `name:"vs-torch" help:"Also time the PyTorch module mhcc emits for FILE (eager, CPU; the interpreter of MHCC_PYTHON, else python3), interleaved step by step, and print the ratio."`
+	Threads int      `name:"torch-threads" default:"0" min:"0" placeholder:"N" help:"PyTorch's thread count with --vs-torch (0: try 1, 2, 4, … and the CPU count, keep the fastest)."`
 	setFlags
 	diagFlag
 }
@@ -37,6 +43,19 @@ func (c *benchCmd) Run(e *env) error {
 		return usageError(err)
 	}
 	vsOpts := opts
+	if c.VsGEMM != "" && c.Vs == "" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--vs-gemm needs --vs")}
+	}
+	for _, g := range []struct{ flag, name string }{{"--gemm", c.GEMM}, {"--vs-gemm", c.VsGEMM}} {
+		if g.name == "" {
+			continue
+		}
+		restore, err := gb.UseGEMM(g.name)
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", g.flag, err)}
+		}
+		restore()
+	}
 	if len(c.VsSet) > 0 && c.Vs == "" {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--vs-set needs --vs")}
 	}
@@ -49,7 +68,14 @@ func (c *benchCmd) Run(e *env) error {
 			return usageError(err)
 		}
 	}
+	if c.VsTorch && c.Vs != "" {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--vs-torch and --vs: pick one model to compare with")}
+	}
+	if c.Threads > 0 && !c.VsTorch {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--torch-threads needs --vs-torch")}
+	}
 	var specs []bench.Spec
+	var source []byte
 	for i, f := range []string{c.File, c.Vs} {
 		if f == "" {
 			continue
@@ -69,9 +95,25 @@ func (c *benchCmd) Run(e *env) error {
 		if err != nil {
 			return err
 		}
-		specs = append(specs, bench.Spec{File: label, Program: res.Program, Module: res.Module, Level: o.Level})
+		gemm := c.GEMM
+		if i == 1 {
+			gemm = c.VsGEMM
+		}
+		specs = append(specs, bench.Spec{File: label, Program: res.Program, Module: res.Module, Level: o.Level, GEMM: gemm})
+		if i == 0 {
+			source = res.Source
+		}
 	}
 	cfg := bench.Config{Steps: c.Steps, Warmup: c.Warmup, TopOps: c.Top, Progress: e.stderr}
+	if c.VsTorch {
+		s := specs[0]
+		tm, err := torch.NewBenchModule(s.Program, s.Module, source, s.File, torch.BenchOptions{Threads: c.Threads})
+		if err != nil {
+			return &exitError{code: exitRuntime, err: err}
+		}
+		defer tm.Close()
+		cfg.Versus = tm
+	}
 	if c.NoPeak {
 		cfg.PeakSize = -1
 	}

@@ -23,6 +23,7 @@ type compilerCLI struct {
 	// The front-end commands are in langcmds.go.
 	Fmt     fmtCmd     `cmd:"" help:"Print .mhc files in canonical layout (-w: rewrite them)."`
 	Explain explainCmd `cmd:"" help:"Print the resolved configuration of FILE.mhc, one path = value per line with where each value came from."`
+	LSP     lspCmd     `cmd:"" name:"lsp" help:"Run the language server (Language Server Protocol over stdin and stdout) for editors: diagnostics as you type, hover, completion, formatting, go to definition."`
 	// The runtime commands are in runtime_cmds.go.
 	Eval   evalCmd   `cmd:"" help:"Print the mean loss of a checkpoint over the first K context-length windows of a data file."`
 	Sample sampleCmd `cmd:"" help:"Generate text from a checkpoint."`

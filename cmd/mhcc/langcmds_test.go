@@ -35,7 +35,7 @@ func TestLangExitCodes(t *testing.T) {
 		{[]string{"explain", good, "--set", "train.optimizer.lr=1e-3"}, exitOK, ""},
 		{[]string{"explain", good, "--set", "train.optimizer.lrr=1"}, exitUsage, "--set train.optimizer.lrr=1: error: unknown attribute `lrr` on `optimizer`, did you mean `lr`?"},
 		{[]string{"explain", good, "--set", "nonsense"}, exitUsage, "--set nonsense: error: expected PATH=VALUE"},
-		{[]string{"ir", good, "--set", "model.vocab=0"}, exitUsage, "--set model.vocab=0: error: `vocab` must be between 1 and 65536, found 0"},
+		{[]string{"ir", good, "--set", "model.vocab=0"}, exitUsage, "--set model.vocab=0: error: `vocab` must be between 1 and 1048576, found 0"},
 		{[]string{"check", good, "--set", "train.batch=-1"}, exitUsage, "--set train.batch=-1: error:"},
 		{[]string{"run", good, "--set", "model.residual.streams=x"}, exitUsage, "undefined name `x`"},
 		{[]string{good, "-o", filepath.Join(dir, "out"), "--set", "model.blocks.0.a.mlp.hidden=4"}, exitUsage, "cannot change the statements inside blocks"},

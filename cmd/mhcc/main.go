@@ -67,6 +67,10 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 			code = exitRuntime
 		}
 	}()
+	if err := gb.EnvError(); err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitUsage
+	}
 	if exe, err := os.Executable(); err == nil {
 		p, err := bundle.Read(exe)
 		switch {

@@ -3,14 +3,19 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/mhcc/mhcc/backend"
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/backend/runtime/bundle"
+	"github.com/mhcc/mhcc/backend/torch"
 	"github.com/mhcc/mhcc/internal/golden"
 	"github.com/mhcc/mhcc/internal/testmodels"
 )
@@ -31,12 +36,34 @@ func TestMain(m *testing.M) {
 // TestScripts runs the CLI scripts in testdata/script with the repository's
 // examples copied into each script's work directory. With -update a failed
 // `cmp` against a file of the script rewrites that file in the script.
+// The condition [torch] holds when PyTorch can be imported (torch.Python);
+// without it a script that needs it skips, unless MHCC_REQUIRE_TORCH=1
+// makes that a failure. MHCC_PYTHON reaches the scripts, and
+// $TORCH_PYTHON restores it after a script changes it.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           filepath.Join("testdata", "script"),
 		UpdateScripts: golden.Update(),
 		Setup: func(e *testscript.Env) error {
+			e.Setenv(torch.PythonEnv, os.Getenv(torch.PythonEnv))
+			e.Setenv("TORCH_PYTHON", os.Getenv(torch.PythonEnv))
 			return copyDir(filepath.Join("..", "..", "examples"), filepath.Join(e.WorkDir, "examples"))
+		},
+		// [gemm:NAME]: float32 products can run on GEMM NAME in this build
+		// and on this CPU (gorgonia.GEMMs); [torch]: the torch backend is
+		// available (required under MHCC_REQUIRE_TORCH=1)
+		Condition: func(cond string) (bool, error) {
+			if name, ok := strings.CutPrefix(cond, "gemm:"); ok {
+				return slices.Contains(gb.GEMMs(), name), nil
+			}
+			if cond != "torch" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			required, err := backend.Availability(torch.Backend{})
+			if err != nil && required {
+				return false, err
+			}
+			return err == nil, nil
 		},
 	})
 }

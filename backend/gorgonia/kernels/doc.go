@@ -8,8 +8,11 @@
 // files, one per family, with the shared inline helpers of vecmath.h; Go
 // binds them in vec_cgo.go) when the build has cgo on amd64 and the CPU has
 // AVX2 and FMA, else the generic Go code, which float64 always uses;
-// TestVectorKernels compares the two. Matrix products run a packed AVX2
-// float32 GEMM (sgemm.c) or a BLAS that the caller can set (SetBLAS,
+// TestVectorKernels compares the two. float32 matrix products run the
+// package's packed GEMM — AVX-512 (sgemm_avx512.c) or AVX2
+// (sgemm_avx2.c) micro-kernels around one blocked driver (sgemm_impl.h),
+// the level chosen at run time from the CPU (sgemm.c, sgemm_level.go;
+// MHCC_SGEMM caps it) — or a BLAS that the caller can set (SetBLAS,
 // gonum's pure-Go one by default). cgo.go holds the C compiler flags.
 //
 // Kernels write every element of their outputs unless documented to
@@ -24,7 +27,8 @@
 // elementwise.go (binary with broadcasting, scalar, unary), reduce.go,
 // softmax.go, index.go (gather, pick), sequence.go (causal mask, rope),
 // fastmath.go (float32 exp, tanh, sigmoid), gemm.go (GEMM, BLAS selection,
-// matmul), parallel.go, side.go, and the fused ops: rmsnorm.go, gelu.go,
+// matmul), sgemm_level.go and sgemm_split.go (the native GEMM's levels and
+// its split over the cores), parallel.go, side.go, and the fused ops: rmsnorm.go, gelu.go,
 // sinkhorn.go, hc.go (hc.coeffs, hc.read, hc.write), attention.go,
 // crossentropy.go, matmulconcat.go, moe.go (top-k, expert load, the
 // routed experts as one product per expert).

@@ -32,17 +32,35 @@ func geluBlocks(n, nbuf int, f func(lo, hi int, scratch []float32)) {
 	})
 }
 
+// geluTanhBlock computes t = tanh u, u = ((x·x)·x·0.044715 + x)·√(2/π),
+// over one block with the AVX2 kernels, using u as scratch: the first
+// half of geluFwdVec, and what geluBwdVec recomputes when nothing was kept.
+func geluTanhBlock(xs, u, ts []float32) {
+	vBin(vbMul, vbVV, xs, xs, 0, u)
+	vBin(vbMul, vbVV, u, xs, 0, u)
+	vBin(vbMul, vbVC, u, nil, geluA, u)
+	vBin(vbAdd, vbVV, xs, u, 0, u)
+	vBin(vbMul, vbVC, u, nil, geluC, u)
+	vUnary(vTanh, u, ts)
+}
+
 // geluFwdVec is GELUFwd for float32 with the AVX2 kernels: per block,
-// u = ((x·x)·x·0.044715 + x)·√(2/π), t = tanh u, y = (t + 1)·x·0.5.
+// u = ((x·x)·x·0.044715 + x)·√(2/π), t = tanh u, y = (t + 1)·x·0.5; t goes
+// to scratch when t is nil.
 func geluFwdVec(x, y, t []float32) {
-	geluBlocks(len(x), 0, func(lo, hi int, _ []float32) {
-		xs, u, ts := x[lo:hi], y[lo:hi], t[lo:hi]
-		vBin(vbMul, vbVV, xs, xs, 0, u)
-		vBin(vbMul, vbVV, u, xs, 0, u)
-		vBin(vbMul, vbVC, u, nil, geluA, u)
-		vBin(vbAdd, vbVV, xs, u, 0, u)
-		vBin(vbMul, vbVC, u, nil, geluC, u)
-		vUnary(vTanh, u, ts)
+	nbuf := 0
+	if t == nil {
+		nbuf = 1
+	}
+	geluBlocks(len(x), nbuf, func(lo, hi int, scratch []float32) {
+		xs, u := x[lo:hi], y[lo:hi]
+		var ts []float32
+		if t != nil {
+			ts = t[lo:hi]
+		} else {
+			ts = scratch[:len(xs)]
+		}
+		geluTanhBlock(xs, u, ts)
 		vBin(vbAdd, vbVC, ts, nil, 1, u)
 		vBin(vbMul, vbVV, u, xs, 0, u)
 		vBin(vbMul, vbVC, u, nil, 0.5, u)
@@ -51,11 +69,20 @@ func geluFwdVec(x, y, t []float32) {
 
 // geluBwdVec is GELUBwd for float32 with the AVX2 kernels. With
 // s = 0.5·√(2/π)·x·(1 + 3·0.044715·x²), the derivative
-// 0.5·(1 + t) + s·(1 − t²) is computed as (1 + t)·(0.5 + s·(1 − t)).
+// 0.5·(1 + t) + s·(1 − t²) is computed as (1 + t)·(0.5 + s·(1 − t)). A
+// nil t is recomputed per block by geluFwdVec's own steps, so it is
+// bit-identical to the kept one.
 func geluBwdVec(x, t, gy, dx []float32) {
-	geluBlocks(len(x), 2, func(lo, hi int, scratch []float32) {
-		xs, ts, g, d := x[lo:hi], t[lo:hi], gy[lo:hi], dx[lo:hi]
+	geluBlocks(len(x), 3, func(lo, hi int, scratch []float32) {
+		xs, g, d := x[lo:hi], gy[lo:hi], dx[lo:hi]
 		s, w := scratch[:len(xs)], scratch[geluBlock:geluBlock+len(xs)]
+		var ts []float32
+		if t != nil {
+			ts = t[lo:hi]
+		} else {
+			ts = scratch[2*geluBlock : 2*geluBlock+len(xs)]
+			geluTanhBlock(xs, w, ts)
+		}
 		vBin(vbMul, vbVV, xs, xs, 0, s)
 		vBin(vbMul, vbVC, s, nil, 3*geluA, s)
 		vBin(vbAdd, vbVC, s, nil, 1, s)
@@ -71,9 +98,13 @@ func geluBwdVec(x, t, gy, dx []float32) {
 }
 
 // GELUFwd computes y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in the
-// primitive form's order of operations; t receives the tanh for GELUBwd.
+// primitive form's order of operations; t receives the tanh for GELUBwd
+// (nil: it is not kept, and GELUBwd recomputes it).
 func GELUFwd[T Float](x, y, t []T) {
-	y, t = y[:len(x)], t[:len(x)]
+	y = y[:len(x)]
+	if t != nil {
+		t = t[:len(x)]
+	}
 	if xf, ok := any(x).([]float32); ok && useVec && len(x) >= vecMin {
 		geluFwdVec(xf, any(y).([]float32), any(t).([]float32))
 		return
@@ -81,25 +112,43 @@ func GELUFwd[T Float](x, y, t []T) {
 	parallelFor(len(x), 24, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := x[i]
-			th := tanhT((v + v*v*v*geluA) * geluC)
-			t[i] = th
+			th := geluTanh(v)
+			if t != nil {
+				t[i] = th
+			}
 			y[i] = v * 0.5 * (th + 1)
 		}
 	})
 }
 
+// geluTanh is tanh(√(2/π)·(x + 0.044715·x³)) as GELUFwd's scalar path
+// computes it.
+func geluTanh[T Float](v T) T { return tanhT((v + v*v*v*geluA) * geluC) }
+
 // GELUBwd computes, with t = tanh(√(2/π)·(x + 0.044715·x³)) from GELUFwd,
 //
 //	dx = gy·(0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)).
+//
+// A nil t is recomputed exactly as GELUFwd computed it (the same kernels
+// on the same blocks), so the result is the same bit for bit.
 func GELUBwd[T Float](x, t, gy, dx []T) {
-	t, gy, dx = t[:len(x)], gy[:len(x)], dx[:len(x)]
+	gy, dx = gy[:len(x)], dx[:len(x)]
+	if t != nil {
+		t = t[:len(x)]
+	}
 	if xf, ok := any(x).([]float32); ok && useVec && len(x) >= vecMin {
 		geluBwdVec(xf, any(t).([]float32), any(gy).([]float32), any(dx).([]float32))
 		return
 	}
 	parallelFor(len(x), 16, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			v, th := x[i], t[i]
+			v := x[i]
+			var th T
+			if t != nil {
+				th = t[i]
+			} else {
+				th = geluTanh(v)
+			}
 			dx[i] = gy[i] * (0.5*(1+th) + 0.5*v*(1-th*th)*geluC*(1+3*geluA*v*v))
 		}
 	})

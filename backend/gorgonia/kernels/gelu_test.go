@@ -37,3 +37,31 @@ func TestGELUVectorPath(t *testing.T) {
 		}
 	}
 }
+
+// TestGELURecomputedTanh: GELUFwd without t gives the same y, and GELUBwd
+// with t nil (recomputing it) the same dx as with the kept t, bit for bit,
+// on the vector path (whole and ragged blocks) and the scalar one.
+func TestGELURecomputedTanh(t *testing.T) {
+	for _, vec := range []bool{true, false} {
+		old := setVectorKernels(vec)
+		for _, n := range []int{5, vecMin, 1003, 70000} {
+			x, gy := make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i] = float32(6 * math.Sin(float64(i)*0.37))
+				gy[i] = float32(math.Cos(float64(i) * 0.11))
+			}
+			y, th, dx := make([]float32, n), make([]float32, n), make([]float32, n)
+			GELUFwd(x, y, th)
+			GELUBwd(x, th, gy, dx)
+			y2, dx2 := make([]float32, n), make([]float32, n)
+			GELUFwd(x, y2, nil)
+			GELUBwd(x, nil, gy, dx2)
+			for i := range x {
+				if math.Float32bits(y[i]) != math.Float32bits(y2[i]) || math.Float32bits(dx[i]) != math.Float32bits(dx2[i]) {
+					t.Fatalf("vector %v, n=%d, x=%g: y %g/%g, dx %g/%g with the kept/recomputed tanh", vec, n, x[i], y[i], y2[i], dx[i], dx2[i])
+				}
+			}
+		}
+		setVectorKernels(old)
+	}
+}

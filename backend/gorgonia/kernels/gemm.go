@@ -30,17 +30,20 @@ func SetBLAS(b BLAS) { theBLAS = b }
 // default).
 func CurrentBLAS() BLAS { return theBLAS }
 
-// gemm computes c = op(a)·op(b) + beta·c (row-major). float32 products use
-// the package's packed AVX2 kernel (sgemm.c) while the BLAS is gonum's
-// pure-Go default — that kernel is several times faster and uses both
-// cores — and otherwise theBLAS (e.g. OpenBLAS).
+// gemm computes c = op(a)·op(b) + beta·c (row-major) on the calling
+// goroutine. float32 products run the package's own kernel at the current
+// level (sgemm*.c, CurrentSgemmLevel) while the BLAS is gonum's pure-Go
+// default — it is several times faster — and otherwise theBLAS (e.g.
+// OpenBLAS).
 func gemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m*n*k <= smallGemmWork && beta == 0 {
 		smallGemm(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
 		return
 	}
-	if a32, ok := any(a).([]float32); ok && useCSgemm() {
-		if cSgemm(tA, tB, m, n, k, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc) {
+	if a32, ok := any(a).([]float32); ok {
+		// the native kernel writes nothing when it cannot allocate its
+		// scratch; the BLAS computes the product then
+		if l := CurrentSgemmLevel(); l > SgemmGo && cSgemm(l, tA, tB, m, n, k, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc) {
 			return
 		}
 	}
@@ -65,11 +68,11 @@ func gemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, bet
 var UseNativeSgemm = true
 
 // NativeSgemm reports whether float32 products run on the package's own
-// packed AVX2 kernel: the build has it (cgo on amd64), the CPU has AVX2
-// and FMA, UseNativeSgemm is set and the BLAS is gonum's default.
-func NativeSgemm() bool { return useCSgemm() && cSgemmOK }
+// kernel: CurrentSgemmLevel is AVX2 or AVX-512.
+func NativeSgemm() bool { return CurrentSgemmLevel() > SgemmGo }
 
-// useCSgemm reports whether gemm tries the native kernel for float32.
+// useCSgemm reports whether gemm may use the native kernel for float32
+// (UseNativeSgemm is set and the BLAS is gonum's default).
 func useCSgemm() bool {
 	if !UseNativeSgemm {
 		return false
@@ -128,27 +131,19 @@ func MatMulFwd[T Float](p MatMul, x, w, y []T) {
 }
 
 // GemmSplit computes c = op(a)·op(b) (beta 0) for one large product that
-// runs outside any other parallel loop: the rows of c are split into
-// blocks that GOMAXPROCS goroutines take from a shared counter, so that
-// both cores work on it and a core busy with another process only takes
-// fewer blocks. A BLAS other than the native kernel (OpenBLAS) threads by
-// itself and gets the whole product.
+// runs outside any other parallel loop, on GOMAXPROCS goroutines with the
+// native kernel (sgemmSplit), each element exactly as gemm computes it. A
+// BLAS other than the native kernel (OpenBLAS) threads by itself and gets
+// the whole product.
 func GemmSplit[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
 	w := runtime.GOMAXPROCS(0)
-	if _, f32 := any(a).([]float32); !f32 || !useCSgemm() || w < 2 || m < 128 || m*n*k < 1<<22 {
+	a32, f32 := any(a).([]float32)
+	l := CurrentSgemmLevel()
+	if !f32 || l == SgemmGo || w < 2 || m*n*k < 1<<22 {
 		gemm(tA, tB, m, n, k, a, lda, b, ldb, 0, c, ldc)
 		return
 	}
-	// ~4 blocks per goroutine, each a multiple of 16 rows
-	rows := max(16, (m/(4*w)+15)/16*16)
-	queue((m+rows-1)/rows, w, func(i int) {
-		lo, hi := i*rows, min((i+1)*rows, m)
-		aOff := lo * lda // row lo of op(a)
-		if tA {
-			aOff = lo // column lo of a
-		}
-		gemm(tA, tB, hi-lo, n, k, a[aOff:], lda, b, ldb, 0, c[lo*ldc:], ldc)
-	})
+	sgemmSplit(l, w, tA, tB, m, n, k, a32, lda, any(b).([]float32), ldb, any(c).([]float32), ldc)
 }
 
 // MatMulGradX computes dx = g·op(w)ᵀ.
@@ -260,7 +255,7 @@ func smallGemm[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int
 func gemmTN[T Float](m, n, rows int, a, b, c []T, s *Side, slot int) {
 	w := nChunks(rows, 2*m*n)
 	if w == 1 || m*n > 1<<16 {
-		gemm(true, false, m, n, rows, a, m, b, n, 0, c, n)
+		GemmSplit(true, false, m, n, rows, a, m, b, n, c, n)
 		return
 	}
 	part := SideBuf[T](s, slot, w*m*n)
@@ -278,6 +273,10 @@ func gemmTN[T Float](m, n, rows int, a, b, c []T, s *Side, slot int) {
 // gemmRows computes c [m, n] = a [m, k]·op(b) with b [k, n] (or [n, k]
 // with transB, leading dimension ldb), the rows of a split across the CPUs.
 func gemmRows[T Float](transB bool, m, n, k int, a, b []T, ldb int, c []T) {
+	if _, f32 := any(a).([]float32); f32 && NativeSgemm() {
+		GemmSplit(false, transB, m, n, k, a, k, b, ldb, c, n)
+		return
+	}
 	parallelFor(m, 2*n*k, func(lo, hi int) {
 		if hi > lo {
 			gemm(false, transB, hi-lo, n, k, a[lo*k:], k, b, ldb, 0, c[lo*n:], n)

@@ -4,88 +4,21 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 )
 
-// TestNativeSgemm compares the package's float32 GEMM with gonum's on
-// awkward sizes, every transpose combination, beta 0 and 1, and strided
-// leading dimensions.
-func TestNativeSgemm(t *testing.T) {
-	if !cSgemm(false, false, 1, 1, 1, []float32{1}, 1, []float32{1}, 1, 0, []float32{0}, 1) {
-		t.Skip("native sgemm unavailable (no cgo/amd64/AVX2)")
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	sizes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {13, 5, 300}, {100, 33, 257}, {97, 1030, 40}, {200, 64, 520}, {4, 128, 4}}
-	for _, s := range sizes {
-		m, n, k := s[0], s[1], s[2]
-		for _, ta := range []bool{false, true} {
-			for _, tb := range []bool{false, true} {
-				for _, beta := range []float32{0, 1} {
-					lda, ldb, ldc := k+3, n+1, n+2
-					if ta {
-						lda = m + 3
-					}
-					if tb {
-						ldb = k + 1
-					}
-					ra, rb := m, k
-					if ta {
-						ra = k
-					}
-					if tb {
-						rb = n
-					}
-					a := make([]float32, ra*lda)
-					b := make([]float32, rb*ldb)
-					c := make([]float32, m*ldc)
-					for i := range a {
-						a[i] = float32(rng.NormFloat64())
-					}
-					for i := range b {
-						b[i] = float32(rng.NormFloat64())
-					}
-					for i := range c {
-						c[i] = float32(rng.NormFloat64())
-					}
-					want := append([]float32(nil), c...)
-					tra, trb := blas.NoTrans, blas.NoTrans
-					if ta {
-						tra = blas.Trans
-					}
-					if tb {
-						trb = blas.Trans
-					}
-					gonum.Implementation{}.Sgemm(tra, trb, m, n, k, 1, a, lda, b, ldb, beta, want, ldc)
-					cSgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc)
-					for i := 0; i < m; i++ {
-						for j := 0; j < ldc; j++ {
-							got, w := c[i*ldc+j], want[i*ldc+j]
-							if j >= n && got != w {
-								t.Fatalf("%v ta=%v tb=%v: wrote outside C at (%d,%d)", s, ta, tb, i, j)
-							}
-							if math.Abs(float64(got-w)) > 1e-4*math.Sqrt(float64(k))*(1+math.Abs(float64(w))) {
-								t.Fatalf("%v ta=%v tb=%v beta=%v: C[%d,%d] = %v, want %v", s, ta, tb, beta, i, j, got, w)
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-}
-
+// BenchmarkSgemm times one 2048×512×128 float32 product on the calling
+// goroutine at every level of the native kernel the CPU runs and with
+// gonum's pure-Go GEMM.
 func BenchmarkSgemm(b *testing.B) {
-	for _, native := range []bool{true, false} {
-		name := "gonum"
-		if native {
-			name = "native"
-		}
-		b.Run(name, func(b *testing.B) {
-			UseNativeSgemm = native
-			defer func() { UseNativeSgemm = true }()
+	for l := CPUSgemmLevel(); l >= SgemmGo; l-- {
+		b.Run(l.String(), func(b *testing.B) {
+			old := SetSgemmLevel(l)
+			defer SetSgemmLevel(old)
 			m, n, k := 2048, 512, 128
 			a := make([]float32, m*k)
 			bb := make([]float32, k*n)
@@ -170,38 +103,12 @@ func TestGemmSplit(t *testing.T) {
 	for _, tA := range []bool{false, true} {
 		for _, tB := range []bool{false, true} {
 			for _, m := range []int{130, 517} {
-				n, k := 96, 160
-				lda, ldb, ldc := k+3, n+5, n+7
-				if tA {
-					lda = m + 3
-				}
-				if tB {
-					ldb = k + 5
-				}
-				ra, ca := m, k
-				if tA {
-					ra, ca = k, m
-				}
-				rb, cb := k, n
-				if tB {
-					rb, cb = n, k
-				}
-				a := make([]float32, (ra-1)*lda+ca)
-				b := make([]float32, (rb-1)*ldb+cb)
-				for i := range a {
-					a[i] = float32(rng.NormFloat64())
-				}
-				for i := range b {
-					b[i] = float32(rng.NormFloat64())
-				}
-				want := make([]float32, (m-1)*ldc+n)
-				got := make([]float32, len(want))
-				gemm(tA, tB, m, n, k, a, lda, b, ldb, 0, want, ldc)
-				GemmSplit(tA, tB, m, n, k, a, lda, b, ldb, got, ldc)
-				for i := range want {
-					if got[i] != want[i] {
-						t.Fatalf("tA=%v tB=%v m=%d: c[%d] = %v split, %v whole", tA, tB, m, i, got[i], want[i])
-					}
+				g := newGemmCase(rng, m, 96, 160, tA, tB, 5)
+				want, got := slices.Clone(g.c), slices.Clone(g.c)
+				gemm(tA, tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, 0, want, g.ldc)
+				GemmSplit(tA, tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, got, g.ldc)
+				if i := firstDiff(want, got); i >= 0 {
+					t.Fatalf("%s: c[%d] = %v split, %v whole", g, i, got[i], want[i])
 				}
 			}
 		}

@@ -1,16 +1,43 @@
 // The C kernels of this package, as Go calls them (vec_cgo.go, sgemm_cgo.go).
-// They are built only with cgo on amd64; every one except
-// mhcc_sgemm_supported needs AVX2 and FMA, so callers check
-// mhcc_sgemm_supported() first. The float32 kernels work on a range of rows
+// They are built only with cgo on amd64; every one except mhcc_cpu_level
+// and mhcc_cpu_avx2 needs AVX2 and FMA (the GEMM's AVX-512 level more), so
+// callers check those first. The float32 kernels work on a range of rows
 // (or tokens, matrices) so that Go can split the work across goroutines.
 
 #ifndef MHCC_KERNELS_H
 #define MHCC_KERNELS_H
 
-// sgemm.c: C[m,n] = op(A)[m,k]·op(B)[k,n] + beta·C, rows [i0, i1) of C
-int mhcc_sgemm_supported(void);
-int mhcc_sgemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
-               float beta, float *C, int ldc, int i0, int i1);
+// sgemm.c: the float32 GEMM C[m,n] = op(A)[m,k]·op(B)[k,n] + beta·C at an
+// instruction-set level (SGEMM_AVX2 or SGEMM_AVX512, at most
+// mhcc_cpu_level()), in two steps so that one product can run on several
+// threads (sgemm_split.go): mhcc_sgemm_pack packs column panels [q0, q1) of op(B) (mhcc_sgemm_nr columns each) into Bp
+// (k·np·nr floats, np = ceil(n/nr)) and mhcc_sgemm_rows computes rows
+// [i0, i1) × columns [j0, j1) of C from it (j0 a multiple of nr, j1 = n
+// or one too); it returns 0, having written nothing, when its scratch
+// cannot be allocated, else 1. Every level sums each element of C in the
+// same order (sgemm_impl.h), so the levels agree bit for bit.
+#define SGEMM_GO 0
+#define SGEMM_AVX2 1
+#define SGEMM_AVX512 2
+#define SGEMM_KC 256
+int mhcc_cpu_level(void);
+int mhcc_cpu_avx2(void);
+int mhcc_sgemm_nr(int level);
+void mhcc_sgemm_pack(int level, int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp);
+int mhcc_sgemm_rows(int level, int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
+                    float *C, int ldc, int i0, int i1, int j0, int j1);
+// the levels' entry points (sgemm_avx2.c, sgemm_avx512.c) and their
+// per-thread scratch (sgemm.c; NULL when it cannot be allocated)
+float *mhcc_sgemm_buf(unsigned long n);
+void mhcc_sgemm_set_fail_alloc(int on); // for tests: every mhcc_sgemm_buf fails
+int mhcc_sgemm_avx2_nr(void);
+void mhcc_sgemm_avx2_pack(int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp);
+int mhcc_sgemm_avx2_rows(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
+                         float *C, int ldc, int i0, int i1, int j0, int j1);
+int mhcc_sgemm_avx512_nr(void);
+void mhcc_sgemm_avx512_pack(int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp);
+int mhcc_sgemm_avx512_rows(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
+                           float *C, int ldc, int i0, int i1, int j0, int j1);
 
 // fastmath.c
 void mhcc_vunary(int kind, const float *x, float *y, int n);

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+
+	"github.com/mhcc/mhcc/internal/par"
 )
 
 // The mixture-of-experts kernels (ir/ops_moe.go): top-k selection, the
@@ -133,7 +135,7 @@ func (p *MoEPlan) each(perRow int, f func(e, lo, hi int)) {
 		}
 		return
 	}
-	queue(len(p.experts), w, func(i int) {
+	par.Tasks(w, len(p.experts), func(i int) {
 		e := p.experts[i]
 		f(e, p.Off[e], p.Off[e+1])
 	})

@@ -3,7 +3,6 @@ package kernels
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
 )
 
 // parallelFor runs f(lo, hi) over [0, n) split into contiguous chunks, one
@@ -69,26 +68,4 @@ func sumChunks[T Float](dst, part []T, n, w int) {
 			dst[i] += v
 		}
 	}
-}
-
-// queue runs f(i) for every i in [0, n) on w goroutines that take the
-// next item from a shared counter, so that unequal items spread evenly
-// (and a core busy with another process only takes fewer of them).
-func queue(n, w int, f func(i int)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(w, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }

@@ -1,128 +1,90 @@
 //go:build cgo && amd64
 
-#include <stdlib.h>
-#include <string.h>
-#include <immintrin.h>
+// The float32 GEMM's CPU dispatch and scratch buffers. The levels:
+// sgemm_avx512.c (AVX-512F, 12×32 tiles) and sgemm_avx2.c (AVX2/FMA, 6×16
+// tiles), both instances of the blocked driver of sgemm_impl.h. Go
+// (sgemm_cgo.go) picks the level once and may force a lower one.
 
+#include <pthread.h>
+#include <stdlib.h>
 #include "kernels.h"
 
-// A packed float32 GEMM with a 6x16 AVX2/FMA micro-kernel:
-// C[m,n] = op(A)[m,k] * op(B)[k,n] + beta*C, row-major.
+int mhcc_cpu_level(void) {
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return SGEMM_GO;
+	// __builtin_cpu_supports reports AVX-512F only when the OS saves the
+	// zmm and mask registers (XCR0), like AVX2 for the ymm ones.
+	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+	    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+		return SGEMM_AVX512;
+	return SGEMM_AVX2;
+}
 
-#define MR 6
-#define NR 16
-#define KC 256
-#define MC 96
-#define NC 1024
-
-int mhcc_sgemm_supported(void) {
+int mhcc_cpu_avx2(void) {
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-// element (i, j) of op(X) where X is row-major with leading dimension ld
-#define AT(X, tr, ld, i, j) ((tr) ? (X)[(size_t)(j) * (ld) + (i)] : (X)[(size_t)(i) * (ld) + (j)])
+// The scratch buffer of mhcc_sgemm_*_rows (op(A) packed, ~150 KiB), one
+// per OS thread (a cgo call runs on one thread from start to end), kept
+// for the thread's lifetime and freed when it exits. NULL when it cannot
+// be allocated: the caller then writes nothing and reports it.
+struct buf {
+	float *p;
+	size_t n;
+};
 
-static void pack_a(int mc, int kc, const float *A, int lda, int ta, int i0, int p0, float *Ap) {
-	for (int ir = 0; ir < mc; ir += MR) {
-		int mr = mc - ir < MR ? mc - ir : MR;
-		for (int p = 0; p < kc; p++) {
-			for (int i = 0; i < mr; i++) Ap[i] = AT(A, ta, lda, i0 + ir + i, p0 + p);
-			for (int i = mr; i < MR; i++) Ap[i] = 0;
-			Ap += MR;
-		}
-	}
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+static void free_buf(void *v) {
+	struct buf *b = v;
+	free(b->p);
+	free(b);
 }
 
-static void pack_b(int kc, int nc, const float *B, int ldb, int tb, int p0, int j0, float *Bp) {
-	for (int jr = 0; jr < nc; jr += NR) {
-		int nr = nc - jr < NR ? nc - jr : NR;
-		for (int p = 0; p < kc; p++) {
-			if (!tb && nr == NR) {
-				memcpy(Bp, B + (size_t)(p0 + p) * ldb + j0 + jr, NR * sizeof(float));
-			} else {
-				for (int j = 0; j < nr; j++) Bp[j] = AT(B, tb, ldb, p0 + p, j0 + jr + j);
-				for (int j = nr; j < NR; j++) Bp[j] = 0;
-			}
-			Bp += NR;
+static void make_key(void) { pthread_key_create(&buf_key, free_buf); }
+
+// fail_alloc, when set (by the tests, through mhcc_sgemm_set_fail_alloc),
+// makes every mhcc_sgemm_buf fail as an exhausted heap would.
+static int fail_alloc;
+
+void mhcc_sgemm_set_fail_alloc(int on) { __atomic_store_n(&fail_alloc, on, __ATOMIC_SEQ_CST); }
+
+float *mhcc_sgemm_buf(unsigned long n) {
+	if (__atomic_load_n(&fail_alloc, __ATOMIC_SEQ_CST)) return NULL;
+	pthread_once(&buf_once, make_key);
+	struct buf *b = pthread_getspecific(buf_key);
+	if (!b) {
+		b = calloc(1, sizeof *b);
+		if (!b) return NULL;
+		if (pthread_setspecific(buf_key, b) != 0) {
+			free(b);
+			return NULL;
 		}
 	}
+	if (b->n < n) {
+		free(b->p);
+		b->n = 0;
+		size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+		b->p = aligned_alloc(64, bytes);
+		if (!b->p) return NULL;
+		b->n = n;
+	}
+	return b->p;
 }
 
-// c[6x16] (+)= Ap * Bp over kc
-__attribute__((target("avx2,fma")))
-static void kernel(int kc, const float *Ap, const float *Bp, float *c, int ldc, int mr, int nr, int add) {
-	__m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-	__m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-	__m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-	__m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-	__m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-	__m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-	for (int p = 0; p < kc; p++) {
-		__m256 b0 = _mm256_loadu_ps(Bp), b1 = _mm256_loadu_ps(Bp + 8);
-		__m256 a;
-		a = _mm256_broadcast_ss(Ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
-		a = _mm256_broadcast_ss(Ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
-		a = _mm256_broadcast_ss(Ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
-		a = _mm256_broadcast_ss(Ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
-		a = _mm256_broadcast_ss(Ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
-		a = _mm256_broadcast_ss(Ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
-		Ap += MR;
-		Bp += NR;
-	}
-	float t[MR * NR];
-	_mm256_storeu_ps(t + 0 * NR, c00); _mm256_storeu_ps(t + 0 * NR + 8, c01);
-	_mm256_storeu_ps(t + 1 * NR, c10); _mm256_storeu_ps(t + 1 * NR + 8, c11);
-	_mm256_storeu_ps(t + 2 * NR, c20); _mm256_storeu_ps(t + 2 * NR + 8, c21);
-	_mm256_storeu_ps(t + 3 * NR, c30); _mm256_storeu_ps(t + 3 * NR + 8, c31);
-	_mm256_storeu_ps(t + 4 * NR, c40); _mm256_storeu_ps(t + 4 * NR + 8, c41);
-	_mm256_storeu_ps(t + 5 * NR, c50); _mm256_storeu_ps(t + 5 * NR + 8, c51);
-	for (int i = 0; i < mr; i++) {
-		float *ci = c + (size_t)i * ldc;
-		if (add) for (int j = 0; j < nr; j++) ci[j] += t[i * NR + j];
-		else for (int j = 0; j < nr; j++) ci[j] = t[i * NR + j];
-	}
+int mhcc_sgemm_nr(int level) {
+	return level == SGEMM_AVX512 ? mhcc_sgemm_avx512_nr() : mhcc_sgemm_avx2_nr();
 }
 
-// rows [i0, i1) of C; 0 (C untouched) when the packing buffers cannot be
-// allocated, else 1
-int mhcc_sgemm(int ta, int tb, int m, int n, int k, const float *A, int lda, const float *B, int ldb,
-               float beta, float *C, int ldc, int i0, int i1) {
-	float *Ap = aligned_alloc(64, sizeof(float) * MC * KC);
-	float *Bp = aligned_alloc(64, sizeof(float) * KC * (NC + NR));
-	if (!Ap || !Bp) {
-		free(Ap);
-		free(Bp);
-		return 0;
-	}
-	for (int jc = 0; jc < n; jc += NC) {
-		int nc = n - jc < NC ? n - jc : NC;
-		for (int pc = 0; pc < k; pc += KC) {
-			int kc = k - pc < KC ? k - pc : KC;
-			int add = pc > 0;
-			pack_b(kc, nc, B, ldb, tb, pc, jc, Bp);
-			for (int ic = i0; ic < i1; ic += MC) {
-				int mc = i1 - ic < MC ? i1 - ic : MC;
-				if (!add && beta != 0) { // C = beta*C, then accumulate
-					for (int i = 0; i < mc; i++) {
-						float *ci = C + (size_t)(ic + i) * ldc + jc;
-						for (int j = 0; j < nc; j++) ci[j] *= beta;
-					}
-				}
-				int addc = add || beta != 0;
-				pack_a(mc, kc, A, lda, ta, ic, pc, Ap);
-				for (int jr = 0; jr < nc; jr += NR) {
-					int nr = nc - jr < NR ? nc - jr : NR;
-					for (int ir = 0; ir < mc; ir += MR) {
-						int mr = mc - ir < MR ? mc - ir : MR;
-						kernel(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc,
-						       C + (size_t)(ic + ir) * ldc + jc + jr, ldc, mr, nr, addc);
-					}
-				}
-			}
-		}
-	}
-	free(Ap);
-	free(Bp);
-	return 1;
+void mhcc_sgemm_pack(int level, int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp) {
+	if (level == SGEMM_AVX512) mhcc_sgemm_avx512_pack(tb, n, k, B, ldb, q0, q1, Bp);
+	else mhcc_sgemm_avx2_pack(tb, n, k, B, ldb, q0, q1, Bp);
+}
+
+int mhcc_sgemm_rows(int level, int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
+                    float *C, int ldc, int i0, int i1, int j0, int j1) {
+	if (level == SGEMM_AVX512) return mhcc_sgemm_avx512_rows(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1);
+	return mhcc_sgemm_avx2_rows(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1);
 }

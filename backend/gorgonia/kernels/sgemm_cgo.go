@@ -5,48 +5,51 @@ package kernels
 // #include "kernels.h"
 import "C"
 
-import (
-	"runtime"
-	"unsafe"
-)
+import "runtime"
 
-var cSgemmOK = C.mhcc_sgemm_supported() != 0
+// cpuLevel is the highest level of the native GEMM that the CPU runs.
+var cpuLevel = SgemmLevel(C.mhcc_cpu_level())
 
-// cSgemm computes c = op(a)·op(b) + beta·c with the packed AVX2 kernel
-// (sgemm.c). It reports false, having written nothing, if the CPU lacks
-// AVX2/FMA or the packing buffers cannot be allocated (the caller then
-// uses the BLAS).
-func cSgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
-	if !cSgemmOK || m == 0 || n == 0 {
-		return cSgemmOK
+// cpuAVX2 reports whether the CPU has AVX2 and FMA, which every C kernel
+// of the package needs (the GEMM's AVX-512 level more).
+var cpuAVX2 = C.mhcc_cpu_avx2() != 0
+
+// cSgemmNR is the width of the packed B panels at level.
+func cSgemmNR(level SgemmLevel) int { return int(C.mhcc_sgemm_nr(C.int(level))) }
+
+// cSgemmPack packs the column panels [q0, q1) of op(b) (k×n) into bp,
+// laid out as sgemm_impl.h's pack_b describes.
+func cSgemmPack(level SgemmLevel, tB bool, n, k int, b []float32, ldb, q0, q1 int, bp []float32) {
+	if k == 0 || q1 <= q0 {
+		return
 	}
-	ta, tb := C.int(0), C.int(0)
-	if tA {
-		ta = 1
+	if len(b) < needLen(tB, k, n, ldb) || len(bp) < k*q1*cSgemmNR(level) {
+		panic("kernels: cSgemmPack: slice too short")
 	}
-	if tB {
-		tb = 1
-	}
-	// bounds, as BLAS would check them
-	needA := (m-1)*lda + k
-	if tA {
-		needA = (k-1)*lda + m
-	}
-	needB := (k-1)*ldb + n
-	if tB {
-		needB = (n-1)*ldb + k
-	}
-	if len(a) < needA || len(b) < needB || len(c) < (m-1)*ldc+n {
-		panic("cSgemm: slice too short")
-	}
-	pa, pb, pc := (*C.float)(unsafe.Pointer(&a[0])), (*C.float)(unsafe.Pointer(&b[0])), (*C.float)(unsafe.Pointer(&c[0]))
-	// One thread per call: the large products are split into row blocks
-	// by GemmSplit (gemm.go), and the others run inside parallel loops.
-	// When the kernel cannot allocate its packing buffers it writes
-	// nothing and the caller computes with the BLAS.
-	ok := C.mhcc_sgemm(ta, tb, C.int(m), C.int(n), C.int(k), pa, C.int(lda), pb, C.int(ldb), C.float(beta), pc, C.int(ldc), C.int(0), C.int(m)) != 0
-	runtime.KeepAlive(a)
+	C.mhcc_sgemm_pack(C.int(level), cbool(tB), C.int(n), C.int(k), fp(b), C.int(ldb), C.int(q0), C.int(q1), fp(bp))
 	runtime.KeepAlive(b)
+	runtime.KeepAlive(bp)
+}
+
+// cSgemmRows computes rows [i0, i1) × columns [j0, j1) of
+// c = op(a)·B + beta·c from B packed by cSgemmPack (all of its panels).
+// It reports false, having written nothing, when the kernel cannot
+// allocate its scratch.
+func cSgemmRows(level SgemmLevel, tA bool, n, k int, a []float32, lda int, bp []float32, beta float32, c []float32, ldc, i0, i1, j0, j1 int) bool {
+	if i1 <= i0 || j1 <= j0 {
+		return true
+	}
+	if len(a) < needLen(tA, i1, k, lda) || len(c) < needLen(false, i1, n, ldc) {
+		panic("kernels: cSgemmRows: slice too short")
+	}
+	ok := C.mhcc_sgemm_rows(C.int(level), cbool(tA), C.int(n), C.int(k), fp(a), C.int(lda), fp(bp), C.float(beta),
+		fp(c), C.int(ldc), C.int(i0), C.int(i1), C.int(j0), C.int(j1)) != 0
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(bp)
 	runtime.KeepAlive(c)
 	return ok
 }
+
+// setSgemmAllocFail makes the native kernel's scratch allocation fail
+// (on) or work again, for the tests of the fallback to the BLAS.
+func setSgemmAllocFail(on bool) { C.mhcc_sgemm_set_fail_alloc(cbool(on)) }

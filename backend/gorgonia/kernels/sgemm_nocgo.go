@@ -2,10 +2,20 @@
 
 package kernels
 
-// cSgemm is unavailable without cgo on amd64; gemm uses the BLAS.
-func cSgemm(tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
-	return false
+// Without cgo on amd64 there is no native GEMM: every float32 product
+// runs on the BLAS, and the functions below are never called.
+
+// cpuLevel is the highest level of the native GEMM: none in this build.
+const cpuLevel = SgemmGo
+
+func cSgemmNR(SgemmLevel) int { panic("kernels: no native sgemm in this build") }
+
+func cSgemmPack(SgemmLevel, bool, int, int, []float32, int, int, int, []float32) {
+	panic("kernels: no native sgemm in this build")
 }
 
-// cSgemmOK reports whether the native kernel exists: never in this build.
-var cSgemmOK = false
+func cSgemmRows(SgemmLevel, bool, int, int, []float32, int, []float32, float32, []float32, int, int, int, int, int) bool {
+	panic("kernels: no native sgemm in this build")
+}
+
+func setSgemmAllocFail(bool) { panic("kernels: no native sgemm in this build") }

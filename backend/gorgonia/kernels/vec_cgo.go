@@ -9,16 +9,16 @@ import "unsafe"
 
 // Go bindings of the AVX2 float32 kernels (the *.c files, kernels.h).
 
-// useVec reports whether the AVX2 float32 kernels run (the same CPU check
-// as the native GEMM; UseNativeSgemm does not affect them).
-var useVec = cSgemmOK
+// useVec reports whether the AVX2 float32 kernels run: the CPU has AVX2
+// and FMA (UseNativeSgemm and the GEMM's level do not affect them).
+var useVec = cpuAVX2
 
 // setVectorKernels switches the AVX2 float32 kernels on or off (off: every
 // float32 kernel runs the generic Go code) and returns the old setting; a
 // test hook.
 func setVectorKernels(on bool) (old bool) {
 	old = useVec
-	useVec = on && cSgemmOK
+	useVec = on && cpuAVX2
 	return old
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	gb "github.com/mhcc/mhcc/backend/gorgonia"
+	"github.com/mhcc/mhcc/backend/runtime/memcheck"
 	"github.com/mhcc/mhcc/backend/runtime/optim"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/ir"
@@ -36,6 +37,10 @@ type Spec struct {
 	Module  *ir.Module
 	// Level is the optimisation level Module was compiled at.
 	Level compiler.Level
+	// GEMM names the GEMM its float32 products run on (gorgonia.UseGEMM:
+	// avx512, avx2, go, openblas, native); "" is the one in use when Run
+	// starts. Two models on different GEMMs compare them in one run.
+	GEMM string
 }
 
 // Config are the benchmark settings.
@@ -55,6 +60,9 @@ type Config struct {
 	CPUProfile io.Writer
 	// Progress, when set, receives one line per phase.
 	Progress io.Writer
+	// Versus, when set, is the second model: one timed in another process
+	// (external.go), interleaved with the one Spec.
+	Versus External
 }
 
 func (c *Config) defaults() error {
@@ -83,7 +91,8 @@ const DefaultWarmup = 3
 type Report struct {
 	Machine Machine `json:"machine"`
 	// PeakGFLOPS is the float32 matmul peak measured in this run with the
-	// backend's GEMM (0 when skipped).
+	// backend's GEMM (0 when skipped); with two models on different GEMMs,
+	// the first model's (each model has its own in Model.PeakGFLOPS).
 	PeakGFLOPS float64 `json:"peak_gflops"`
 	// PeakShape describes the GEMM that measured it.
 	PeakShape string   `json:"peak_shape"`
@@ -106,19 +115,30 @@ type Ratio struct {
 	// CPUOfMedians is the same ratio in CPU time per step.
 	CPUOfMedians float64 `json:"cpu_of_medians"`
 	Pairs        int     `json:"pairs"`
+	// PeakRatio is the first model's matmul peak / the second's, when they
+	// run on different GEMMs (0 otherwise).
+	PeakRatio float64 `json:"peak_ratio,omitempty"`
 }
 
 // Model is the report of one benchmarked model.
 type Model struct {
-	File    string `json:"file"`
-	Name    string `json:"model"`
-	Level   string `json:"level"`
-	Batch   int    `json:"batch"`
-	Context int    `json:"context"`
-	Params  int64  `json:"params"`
+	File  string `json:"file"`
+	Name  string `json:"model"`
+	Level string `json:"level"`
+	// GEMM is the GEMM its float32 products ran on (gorgonia.CurrentGEMM).
+	GEMM string `json:"gemm"`
+	// PeakGFLOPS is the matmul peak of that GEMM measured in this run (0
+	// when skipped).
+	PeakGFLOPS float64 `json:"peak_gflops"`
+	Batch      int     `json:"batch"`
+	Context    int     `json:"context"`
+	Params     int64   `json:"params"`
 	// Streams is the residual's stream count (1 for a plain residual).
 	Streams int `json:"streams"`
-	Nodes   int `json:"graph_nodes"`
+	// Runtime describes an external model's runtime (Config.Versus); empty
+	// for the models this process runs.
+	Runtime string `json:"runtime,omitempty"`
+	Nodes   int    `json:"graph_nodes"`
 	// StreamPlan is how the backend handles the stream tensors: shared
 	// gradient buffers, recomputation (gorgonia.StreamStats).
 	StreamPlan gb.StreamStats `json:"stream_plan"`
@@ -157,6 +177,7 @@ type Model struct {
 	opTime  map[string]time.Duration
 	optTime time.Duration
 	alloc   uint64
+	ext     External
 }
 
 // OpTime is one row of the op profile.
@@ -180,9 +201,9 @@ type Memory struct {
 	// optimizer state and steps added (Go heap slack included).
 	Growth int64 `json:"growth_bytes"`
 	// The theoretical need: parameters, gradients and optimizer state as
-	// the runtime keeps them (AdamW: two float64 moments per parameter),
-	// and the activations of one step from the IR analysis (every
-	// computed value at this batch and the module's level).
+	// the runtime keeps them (AdamW: two moments per parameter, float32
+	// by default), and the activations of one step from the IR analysis
+	// (compiler.Summary.ActivationBytes).
 	ParamBytes      int64 `json:"param_bytes"`
 	GradBytes       int64 `json:"grad_bytes"`
 	OptimizerBytes  int64 `json:"optimizer_bytes"`
@@ -200,6 +221,9 @@ func Run(cfg Config, specs ...Spec) (*Report, error) {
 	if len(specs) < 1 || len(specs) > 2 {
 		return nil, fmt.Errorf("bench: want one or two models, got %d", len(specs))
 	}
+	if cfg.Versus != nil && len(specs) != 1 {
+		return nil, fmt.Errorf("bench: an external model is compared with one model, got %d", len(specs))
+	}
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
@@ -209,9 +233,25 @@ func Run(cfg Config, specs ...Spec) (*Report, error) {
 		}
 	}
 	rep := &Report{Machine: thisMachine(gb.BLASName()), Steps: cfg.Steps, Warmup: cfg.Warmup}
+	// the GEMM of each model, by name, and the GEMMs to measure the peak of
+	gemms := make([]string, len(specs))
+	var use []string
+	for i, s := range specs {
+		restore, err := useGEMM(s.GEMM)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", s.File, err)
+		}
+		gemms[i] = gb.CurrentGEMM() // "native" → its level
+		restore()
+		if i == 0 || gemms[i] != gemms[0] {
+			use = append(use, s.GEMM)
+		}
+	}
+	var peaks []float64
 	if cfg.PeakSize > 0 {
 		progress("measuring the matmul peak (%d³ float32, best of %d)", cfg.PeakSize, cfg.PeakReps)
-		rep.PeakGFLOPS = MeasurePeak(cfg.PeakSize, cfg.PeakReps)
+		peaks = measurePeaks(cfg.PeakSize, cfg.PeakReps, use)
+		rep.PeakGFLOPS = peaks[0]
 		rep.PeakShape = fmt.Sprintf("%d×%d×%d float32, best of %d", cfg.PeakSize, cfg.PeakSize, cfg.PeakSize, cfg.PeakReps)
 	}
 	defer func() {
@@ -226,6 +266,10 @@ func Run(cfg Config, specs ...Spec) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		m.GEMM = gemms[i]
+		if peaks != nil {
+			m.PeakGFLOPS = peaks[min(i, len(peaks)-1)]
+		}
 		rep.Models = append(rep.Models, m)
 		progress("%s: built (%d graph nodes); %d warm-up steps", m.Name, m.Nodes, cfg.Warmup)
 		for range cfg.Warmup {
@@ -239,7 +283,16 @@ func Run(cfg Config, specs ...Spec) (*Report, error) {
 		}
 		m.times, m.cpu, m.optTime = m.times[:0], m.cpu[:0], 0
 	}
-	progress("timing %d steps%s", cfg.Steps, map[bool]string{true: " per model, interleaved", false: ""}[len(specs) == 2])
+	if cfg.Versus != nil {
+		progress("starting the external model: its warm-up steps")
+		m, err := newExternal(cfg.Versus, rep.Models[0], cfg.Warmup)
+		if err != nil {
+			return nil, err
+		}
+		rep.Models = append(rep.Models, m)
+		progress("%s: %s", m.File, m.Runtime)
+	}
+	progress("timing %d steps%s", cfg.Steps, map[bool]string{true: " per model, interleaved", false: ""}[len(rep.Models) == 2])
 	if cfg.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
 			return nil, fmt.Errorf("bench: CPU profile: %w", err)
@@ -258,7 +311,7 @@ func Run(cfg Config, specs ...Spec) (*Report, error) {
 		m.Memory.PeakRSS, m.Memory.Growth = rep.PeakRSS, rep.PeakRSS-m.Memory.RSSBefore
 	}
 	for _, m := range rep.Models {
-		m.finish(rep.PeakGFLOPS, cfg)
+		m.finish(m.PeakGFLOPS, cfg)
 	}
 	if len(rep.Models) == 2 {
 		a, b := rep.Models[0], rep.Models[1]
@@ -271,6 +324,9 @@ func Run(cfg Config, specs ...Spec) (*Report, error) {
 			PairedMedian: MedianFloat(pairs),
 			CPUOfMedians: float64(a.CPU.Median) / float64(b.CPU.Median),
 			Pairs:        len(pairs),
+		}
+		if a.GEMM != b.GEMM && b.PeakGFLOPS > 0 {
+			rep.Ratio.PeakRatio = a.PeakGFLOPS / b.PeakGFLOPS
 		}
 	}
 	return rep, nil
@@ -347,9 +403,10 @@ func newModel(s Spec, cfg Config, seed uint64) (*Model, error) {
 	if oc.Kind == lang.OptimizerSGD {
 		m.opt = optim.NewSGD(m.tensors, optim.SGDConfig{Momentum: oc.Momentum, WeightDecay: oc.WeightDecay})
 	} else {
-		m.opt = optim.NewAdamW(m.tensors, optim.AdamWConfig{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay})
+		m.opt = optim.NewAdamW(m.tensors, optim.AdamWConfig{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay, F64Moments: oc.Moments == lang.MomentsF64})
 	}
 	m.Memory.OptimizerBytes = sum.OptimizerBytes
+	memcheck.BoundGarbage() // as training does (backend/runtime/train)
 	// a few fixed batches of uniform random tokens, cycled: the data
 	// pipeline is not what is measured
 	rng := rand.New(rand.NewPCG(seed, 0x62656e6368))
@@ -366,8 +423,25 @@ func newModel(s Spec, cfg Config, seed uint64) (*Model, error) {
 	return m, nil
 }
 
-// step runs one training step and records its time.
+// useGEMM switches to the named GEMM (gorgonia.UseGEMM), or stays on the
+// current one for "".
+func useGEMM(name string) (restore func(), err error) {
+	if name == "" {
+		return func() {}, nil
+	}
+	return gb.UseGEMM(name)
+}
+
+// step runs one training step on the model's GEMM and records its time.
 func (m *Model) step() (time.Duration, error) {
+	if m.ext != nil {
+		return m.stepExternal()
+	}
+	restore, err := useGEMM(m.spec.GEMM)
+	if err != nil {
+		return 0, fmt.Errorf("bench: %s: %w", m.File, err)
+	}
+	defer restore()
 	b := m.batches[m.next%len(m.batches)]
 	m.next++
 	cpu0 := cpuTime()
@@ -404,6 +478,9 @@ func (m *Model) finish(peak float64, cfg Config) {
 	}
 	if peak > 0 {
 		m.MFU = m.GFLOPS / peak
+	}
+	if m.ext != nil {
+		return // no op profile nor heap of this process
 	}
 	n := float64(len(m.times))
 	m.AllocPerStep = int64(float64(m.alloc) / n)
@@ -453,10 +530,17 @@ func cmpFloat(a, b float64) int {
 }
 
 // MeasurePeak returns the float32 matmul throughput in GFLOP/s of the
-// backend's GEMM (gorgonia.MatMulF32: the native AVX2 kernel, gonum or
+// backend's GEMM (gorgonia.MatMulF32: the native kernel, gonum or
 // OpenBLAS, whichever the matmul ops use) on n×n×n products: the best of
 // reps runs after one warm-up run.
 func MeasurePeak(n, reps int) float64 {
+	return measurePeaks(n, reps, []string{""})[0]
+}
+
+// measurePeaks measures MeasurePeak's product on each of the named GEMMs
+// (useGEMM: "" is the current one), alternating them, and returns the best
+// GFLOP/s of each.
+func measurePeaks(n, reps int, gemms []string) []float64 {
 	a := make([]float32, n*n)
 	b := make([]float32, n*n)
 	c := make([]float32, n*n)
@@ -465,12 +549,25 @@ func MeasurePeak(n, reps int) float64 {
 		a[i] = rng.Float32() - 0.5
 		b[i] = rng.Float32() - 0.5
 	}
-	gb.MatMulF32(n, n, n, a, b, c)
-	best := time.Duration(math.MaxInt64)
-	for range max(reps, 1) {
-		start := time.Now()
-		gb.MatMulF32(n, n, n, a, b, c)
-		best = min(best, time.Since(start))
+	best := make([]time.Duration, len(gemms))
+	for rep := -1; rep < max(reps, 1); rep++ { // rep −1: warm-up
+		for i, g := range gemms {
+			restore, err := useGEMM(g)
+			if err != nil {
+				panic(err) // Run checked the names
+			}
+			start := time.Now()
+			gb.MatMulF32(n, n, n, a, b, c)
+			d := time.Since(start)
+			restore()
+			if rep == 0 || rep > 0 && d < best[i] {
+				best[i] = d
+			}
+		}
 	}
-	return 2 * float64(n) * float64(n) * float64(n) / best.Seconds() / 1e9
+	peaks := make([]float64, len(gemms))
+	for i, d := range best {
+		peaks[i] = 2 * float64(n) * float64(n) * float64(n) / d.Seconds() / 1e9
+	}
+	return peaks
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	gb "github.com/mhcc/mhcc/backend/gorgonia"
 	"github.com/mhcc/mhcc/compiler"
 
 	// Defines -update, which `go test ./... -update` hands to every test binary.
@@ -145,7 +146,7 @@ func TestRun(t *testing.T) {
 		if len(m.Ops) != 7 || !strings.HasPrefix(m.Ops[5].Op, "optimizer") {
 			t.Errorf("%s: ops %+v", m.Level, m.Ops)
 		}
-		if m.Memory.Theory() <= m.Memory.ActivationBytes || m.Memory.OptimizerBytes != 16*m.Params {
+		if m.Memory.Theory() <= m.Memory.ActivationBytes || m.Memory.OptimizerBytes != 8*m.Params { // two float32 moments
 			t.Errorf("%s: memory %+v", m.Level, m.Memory)
 		}
 	}
@@ -172,6 +173,45 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunTwoGEMMs: two models on different GEMMs (gonum's, which every
+// build has, against the one in use) get their own matmul peaks and
+// GEMM names, the ratio of the peaks, and the GEMM in use is restored.
+func TestRunTwoGEMMs(t *testing.T) {
+	start := gb.CurrentGEMM()
+	if start == gb.GEMMGo {
+		t.Skip("this build or CPU has only gonum's GEMM: nothing to compare it with")
+	}
+	a, b := spec(t, micro, compiler.O2), spec(t, micro, compiler.O2)
+	a.GEMM = gb.GEMMGo
+	rep, err := Run(Config{Steps: 2, Warmup: 0, PeakSize: 64, TopOps: 4}, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ma, mb := rep.Models[0], rep.Models[1]
+	if ma.GEMM != gb.GEMMGo || mb.GEMM != start || gb.CurrentGEMM() != start {
+		t.Errorf("GEMMs %q and %q (want go and %q); after the run %q", ma.GEMM, mb.GEMM, start, gb.CurrentGEMM())
+	}
+	if !(ma.PeakGFLOPS > 0) || !(mb.PeakGFLOPS > 0) || rep.PeakGFLOPS != ma.PeakGFLOPS || rep.Ratio.PeakRatio != ma.PeakGFLOPS/mb.PeakGFLOPS {
+		t.Errorf("peaks %v, %v, report %v, ratio %v", ma.PeakGFLOPS, mb.PeakGFLOPS, rep.PeakGFLOPS, rep.Ratio.PeakRatio)
+	}
+	if ma.MFU != ma.GFLOPS/ma.PeakGFLOPS || mb.MFU != mb.GFLOPS/mb.PeakGFLOPS {
+		t.Errorf("MFU %v, %v: not against each model's own peak", ma.MFU, mb.MFU)
+	}
+	var text bytes.Buffer
+	if err := WriteText(&text, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"GFLOP/s on go, ", "  GEMM         go\n", "ratio micro.mhc on go / micro.mhc on " + start, "matmul peak ratio go / " + start} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	a.GEMM = "sse"
+	if _, err := Run(Config{Steps: 1, PeakSize: -1}, a); err == nil || !strings.Contains(err.Error(), "micro.mhc") {
+		t.Errorf("unknown GEMM: %v", err)
+	}
+}
+
 func TestRunErrors(t *testing.T) {
 	if _, err := Run(Config{}); err == nil {
 		t.Error("no model: no error")
@@ -185,9 +225,10 @@ func TestRunErrors(t *testing.T) {
 // TestOptimizerMemoryIsTheOptimizersState: the optimizer memory of the IR
 // analysis (mhcc summary, the theory of mhcc bench) is the state the
 // runtime's optimizer actually keeps, counted from its snapshot: AdamW's
-// two float64 moments, SGD's float64 momentum buffer.
+// two float32 moments (float64 with moments=f64), SGD's float64 momentum
+// buffer.
 func TestOptimizerMemoryIsTheOptimizersState(t *testing.T) {
-	for _, opt := range []string{"", "optimizer adamw", "optimizer sgd momentum=0.9", "optimizer sgd"} {
+	for _, opt := range []string{"", "optimizer adamw", "optimizer adamw moments=f64", "optimizer sgd momentum=0.9", "optimizer sgd"} {
 		src := strings.Replace(micro, "batch 2", "batch 2\n  "+opt, 1)
 		m, err := newModel(spec(t, src, compiler.O2), Config{}, 1)
 		if err != nil {
@@ -195,7 +236,7 @@ func TestOptimizerMemoryIsTheOptimizersState(t *testing.T) {
 		}
 		var state int64
 		for _, b := range m.opt.Snapshot().Buffers {
-			state += 8 * int64(len(b.Data)) // float64
+			state += 8*int64(len(b.Data)) + 4*int64(len(b.F32))
 		}
 		m.g.Close()
 		if m.Memory.OptimizerBytes != state || state == 0 {

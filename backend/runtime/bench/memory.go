@@ -19,12 +19,14 @@ func checkMemory(s Spec, p *lang.Program, B, T int) error {
 	if err != nil {
 		return fmt.Errorf("estimating the memory of the training graph: %w", err)
 	}
-	moments := 4 * mem.Params // AdamW: two float64 per float32 parameter
-	name := "AdamW moments"
-	if p.Train.Optimizer.Kind == lang.OptimizerSGD {
-		moments, name = 2*mem.Params, "SGD momentum"
+	moments, name, detail := 2*mem.Params, "AdamW moments", "two float32 per parameter" // mem.Params is in bytes of float32
+	switch {
+	case p.Train.Optimizer.Kind == lang.OptimizerSGD:
+		moments, name, detail = 2*mem.Params, "SGD momentum", "one float64 per parameter"
+	case p.Train.Optimizer.Moments == lang.MomentsF64:
+		moments, detail = 4*mem.Params, "two float64 per parameter"
 	}
-	e.Add(memcheck.Part{Name: name, Bytes: moments, Detail: "float64", Hint: par})
+	e.Add(memcheck.Part{Name: name, Bytes: moments, Detail: detail, Hint: par})
 	e.Add(memcheck.Part{Name: "batch buffers", Bytes: 4 * 2 * 8 * float64(B) * float64(T), Detail: fmt.Sprintf("4 fixed batches of tokens and targets [%d, %d]", B, T)})
 	return memcheck.Check(e)
 }

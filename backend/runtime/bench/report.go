@@ -29,7 +29,13 @@ func WriteText(w io.Writer, r *Report) error {
 		blas += ", OPENBLAS_NUM_THREADS=" + m.OpenBLASThreads
 	}
 	fmt.Fprintf(w, "BLAS: %s\n", blas)
-	if r.PeakGFLOPS > 0 {
+	twoGEMMs := len(r.Models) == 2 && r.Models[0].GEMM != r.Models[1].GEMM
+	switch {
+	case r.PeakGFLOPS > 0 && twoGEMMs:
+		a, b := r.Models[0], r.Models[1]
+		fmt.Fprintf(w, "matmul peak: %.1f GFLOP/s on %s, %.1f GFLOP/s on %s (%s, the GEMMs of the models, alternated)\n",
+			a.PeakGFLOPS, a.GEMM, b.PeakGFLOPS, b.GEMM, r.PeakShape)
+	case r.PeakGFLOPS > 0:
 		fmt.Fprintf(w, "matmul peak: %.1f GFLOP/s (%s, same GEMM as the backend)\n", r.PeakGFLOPS, r.PeakShape)
 	}
 	fmt.Fprintf(w, "%d timed steps per model after %d warm-up steps", r.Steps, r.Warmup)
@@ -39,12 +45,18 @@ func WriteText(w io.Writer, r *Report) error {
 	fmt.Fprintln(w)
 	for _, md := range r.Models {
 		fmt.Fprintln(w)
-		writeModel(w, md, r.PeakGFLOPS > 0)
+		writeModel(w, md, r.PeakGFLOPS > 0, twoGEMMs)
 	}
 	if r.Ratio != nil && len(r.Models) == 2 {
 		la, lb := ratioLabels(r.Models[0], r.Models[1])
 		fmt.Fprintf(w, "\nratio %s / %s: %.3f× median step time (median of %d interleaved pairs: %.3f×; CPU time: %.3f×)\n",
 			la, lb, r.Ratio.OfMedians, r.Ratio.Pairs, r.Ratio.PairedMedian, r.Ratio.CPUOfMedians)
+		if r.Ratio.PeakRatio > 0 {
+			fmt.Fprintf(w, "matmul peak ratio %s / %s: %.3f×\n", r.Models[0].GEMM, r.Models[1].GEMM, r.Ratio.PeakRatio)
+		}
+		if r.Models[1].Runtime != "" {
+			fmt.Fprintf(w, "speedup over %s: %.2f× (its median step time / %s's)\n", lb, 1/r.Ratio.OfMedians, la)
+		}
 	}
 	if r.PeakRSS > 0 {
 		fmt.Fprintf(w, "\npeak RSS of the run: %s\n", mib(r.PeakRSS))
@@ -63,15 +75,27 @@ func label(m *Model) string {
 // files are the same.
 func ratioLabels(a, b *Model) (string, string) {
 	la, lb := label(a), label(b)
+	if la == lb && a.GEMM != b.GEMM {
+		return la + " on " + a.GEMM, lb + " on " + b.GEMM
+	}
 	if la == lb || a.Level != b.Level {
 		la, lb = la+" "+a.Level, lb+" "+b.Level
 	}
 	return la, lb
 }
 
-func writeModel(w io.Writer, m *Model, hasPeak bool) {
-	fmt.Fprintf(w, "%s (model %s, %s, B=%d T=%d, %s params, %d streams, %d graph nodes)\n",
-		label(m), m.Name, m.Level, m.Batch, m.Context, group(m.Params), m.Streams, m.Nodes)
+func writeModel(w io.Writer, m *Model, hasPeak, showGEMM bool) {
+	if m.Runtime != "" {
+		fmt.Fprintf(w, "%s (model %s, %s, B=%d T=%d, %s params, %d streams)\n",
+			label(m), m.Name, m.Level, m.Batch, m.Context, group(m.Params), m.Streams)
+		fmt.Fprintf(w, "  runtime      %s\n", m.Runtime)
+	} else {
+		fmt.Fprintf(w, "%s (model %s, %s, B=%d T=%d, %s params, %d streams, %d graph nodes)\n",
+			label(m), m.Name, m.Level, m.Batch, m.Context, group(m.Params), m.Streams, m.Nodes)
+		if showGEMM {
+			fmt.Fprintf(w, "  GEMM         %s\n", m.GEMM)
+		}
+	}
 	s := m.Step
 	fmt.Fprintf(w, "  step time    median %s  IQR %s (%s–%s)  min %s  max %s\n",
 		ms(s.Median), ms(s.IQR()), ms(s.Q1), ms(s.Q3), ms(s.Min), ms(s.Max))
@@ -84,6 +108,12 @@ func writeModel(w io.Writer, m *Model, hasPeak bool) {
 		fmt.Fprintf(w, "  achieved     %.1f GFLOP/s\n", m.GFLOPS)
 	}
 	mem := m.Memory
+	if m.Runtime != "" {
+		if mem.PeakRSS > 0 {
+			fmt.Fprintf(w, "  memory       peak RSS %s (its own process)\n", mib(mem.PeakRSS))
+		}
+		return
+	}
 	if mem.PeakRSS > 0 {
 		fmt.Fprintf(w, "  memory       peak RSS %s, +%s for this model; theory %s = params %s + grads %s + optimizer %s + activations %s\n",
 			mib(mem.PeakRSS), mib(mem.Growth), mib(mem.Theory()), mib(mem.ParamBytes), mib(mem.GradBytes), mib(mem.OptimizerBytes), mib(mem.ActivationBytes))

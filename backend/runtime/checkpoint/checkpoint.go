@@ -24,8 +24,11 @@ import (
 const (
 	// ModelFile holds the parameters, named by their IR parameter names.
 	ModelFile = "model.safetensors"
-	// OptimizerFile holds the optimizer's buffers (float64), named
-	// "<param>.<buffer>", e.g. "embed.weight.exp_avg".
+	// OptimizerFile holds the optimizer's buffers, named
+	// "<param>.<buffer>", e.g. "embed.weight.exp_avg": F32 for AdamW's
+	// float32 moments (the default), F64 for float64 ones and SGD's
+	// momentum (and AdamW's moments in checkpoints written before float32
+	// moments existed, which a resume converts).
 	OptimizerFile = "optimizer.safetensors"
 	// StateFile is the loop state: step, RNG states, data cursor.
 	StateFile = "state.json"
@@ -246,7 +249,7 @@ type Expect struct {
 	// these, as F32, with these shapes.
 	Model []Spec
 	// Optimizer asks for the optimizer file too. Its tensors must be
-	// buffers of the model's tensors: named PARAM.BUFFER, F64, with
+	// buffers of the model's tensors: named PARAM.BUFFER, F32 or F64, with
 	// PARAM's number of elements, at most MaxOptimizerBuffers per
 	// parameter.
 	Optimizer bool
@@ -333,8 +336,8 @@ func matchOptimizer(f *File, model []Spec) error {
 		switch {
 		case !ok:
 			return fmt.Errorf("%s: tensor %s is not a buffer of a parameter of the compiled model", f.Path, t.Name)
-		case t.DType != F64:
-			return fmt.Errorf("%s: tensor %s has dtype %s, want F64", f.Path, t.Name, t.DType)
+		case t.DType != F64 && t.DType != F32:
+			return fmt.Errorf("%s: tensor %s has dtype %s, want F32 or F64", f.Path, t.Name, t.DType)
 		case t.NumElements() != n:
 			return fmt.Errorf("%s: tensor %s has %d elements, its parameter %d", f.Path, t.Name, t.NumElements(), n)
 		}

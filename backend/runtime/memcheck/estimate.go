@@ -67,7 +67,9 @@ func New(what string) *Estimate {
 // RuntimeAllowance is the memory a run needs besides its tensors: the Go
 // runtime's own structures (the collector's metadata grows with the
 // heap), goroutine and thread stacks and the C kernels' scratch (the
-// GEMM's packing buffers, 1.1 MiB per call). Measured: the resident
+// GEMM's packed rows of A, up to 150 KiB per thread that runs it; its
+// packed B, the size of the product's second operand, is Go heap taken
+// from a pool while a product runs). Measured: the resident
 // memory of small.mhc's training (tensors of 2 MiB) grows by 2–5 MiB
 // after the check. The garbage a training step leaves (about 1% of its
 // graph) is not in it: Check sets the collector's memory limit, so that
@@ -155,7 +157,7 @@ func (e *Estimate) AddGraph(g Graph) (gb.Memory, error) {
 	if err != nil {
 		return mem, err
 	}
-	act := mem.Inputs + mem.Values + mem.State
+	act := mem.Inputs + mem.Planned + mem.Values + mem.State + mem.Graph
 	detail := g.Detail
 	if detail == "" {
 		detail = fmt.Sprintf("batch %d × context %d", g.Batch, g.Context)
@@ -175,9 +177,9 @@ func (e *Estimate) AddGraph(g Graph) (gb.Memory, error) {
 		}
 	}
 	e.Add(Part{Name: "parameters", Bytes: mem.Params, Detail: fmt.Sprintf("%.0f float32 parameters", params), Hint: g.ParamHint})
-	e.Add(Part{Name: "gradients", Bytes: mem.ParamGrads, Detail: "two float32 per parameter (the backward's and the copy the optimizer reads)", Hint: g.ParamHint})
-	e.Add(Part{Name: "activations", Bytes: act, Detail: detail, Hint: g.Hint})
-	e.Add(Part{Name: "activation gradients", Bytes: mem.Backward, Detail: "one float32 per activation the loss depends on through a parameter", Hint: g.Hint})
+	e.Add(Part{Name: "gradients", Bytes: mem.ParamGrads, Detail: "one float32 per parameter (two where the backward sums several)", Hint: g.ParamHint})
+	e.Add(Part{Name: "activations", Bytes: act, Detail: detail + "; with their gradients in buffers shared by liveness", Hint: g.Hint})
+	e.Add(Part{Name: "stream gradients", Bytes: mem.Backward, Detail: "the hyper-connection streams' accumulated gradients", Hint: g.Hint})
 	return mem, nil
 }
 

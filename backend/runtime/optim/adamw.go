@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
-	"sync/atomic"
+	"slices"
+
+	"github.com/mhcc/mhcc/internal/par"
 )
 
 // Tensor is one trainable parameter as seen by the optimiser. Data and
@@ -35,6 +36,10 @@ type AdamWConfig struct {
 	Beta1, Beta2 float64 // moment decay rates, in [0, 1)
 	Eps          float64 // added to √v̂ in the denominator, ≥ 0
 	WeightDecay  float64 // decoupled weight decay coefficient, ≥ 0
+	// F64Moments keeps the two moments in float64 (16 bytes per
+	// parameter) instead of float32 (8 bytes, the default, as
+	// torch.optim.AdamW keeps them for float32 parameters).
+	F64Moments bool
 }
 
 // DefaultAdamWConfig returns β1 = 0.9, β2 = 0.95, ε = 1e-8 and weight
@@ -61,13 +66,18 @@ func (c AdamWConfig) Validate() error {
 // AdamW is the Adam optimiser with decoupled weight decay (Loshchilov &
 // Hutter), matching torch.optim.AdamW (amsgrad=False, maximize=False) with
 // the difference that weight decay only applies to params with Decay set.
-// The first and second moments are kept in float64; each update is computed
-// in float64 and rounded once into the float32 parameter.
+// The first and second moments are kept in float32 (or float64 with
+// AdamWConfig.F64Moments); each update is computed in float64 from the
+// stored moments, the new moments are rounded once into their storage and
+// the step uses the rounded values, so that the stored state alone
+// determines the next step (a resumed run continues bit for bit).
 type AdamW struct {
 	cfg    AdamWConfig
 	params []Tensor
 	step   int
-	m, v   [][]float64
+	m, v   [][]float64 // F64Moments
+	m32    [][]float32 // otherwise
+	v32    [][]float32
 }
 
 // NewAdamW creates the optimiser for params with zero moments and step
@@ -81,10 +91,24 @@ func NewAdamW(params []Tensor, cfg AdamWConfig) *AdamW {
 	}
 	o := &AdamW{cfg: cfg, params: append([]Tensor(nil), params...)}
 	for _, p := range params {
-		o.m = append(o.m, make([]float64, len(p.Data)))
-		o.v = append(o.v, make([]float64, len(p.Data)))
+		if cfg.F64Moments {
+			o.m = append(o.m, make([]float64, len(p.Data)))
+			o.v = append(o.v, make([]float64, len(p.Data)))
+		} else {
+			o.m32 = append(o.m32, make([]float32, len(p.Data)))
+			o.v32 = append(o.v32, make([]float32, len(p.Data)))
+		}
 	}
 	return o
+}
+
+// MomentBytes is the bytes of AdamW's state per parameter: two moments of
+// 4 bytes, or of 8 with F64Moments.
+func (c AdamWConfig) MomentBytes() int {
+	if c.F64Moments {
+		return 16
+	}
+	return 8
 }
 
 // checkParams reports unusable parameter lists.
@@ -139,8 +163,25 @@ func (o *AdamW) Step(lr float64) {
 		if p.Decay {
 			decay = 1 - lr*o.cfg.WeightDecay
 		}
-		m, v := o.m[k][lo:hi], o.v[k][lo:hi]
 		data := p.Data[lo:hi]
+		if !o.cfg.F64Moments {
+			m, v := o.m32[k][lo:hi], o.v32[k][lo:hi]
+			if vecAdamW && useVecAdamW {
+				adamwVec32(data, p.Grad[lo:hi], m, v, b1, b2, stepSize, bc2Sqrt, eps, decay)
+				return
+			}
+			for i, g32 := range p.Grad[lo:hi] {
+				g := float64(g32)
+				mi := float32(b1*float64(m[i]) + (1-b1)*g)
+				vi := float32(b2*float64(v[i]) + (1-b2)*g*g)
+				m[i], v[i] = mi, vi
+				x := float64(data[i]) * decay
+				x -= stepSize * float64(mi) / (math.Sqrt(float64(vi))/bc2Sqrt + eps)
+				data[i] = float32(x)
+			}
+			return
+		}
+		m, v := o.m[k][lo:hi], o.v[k][lo:hi]
 		if vecAdamW && useVecAdamW {
 			adamwVec(data, p.Grad[lo:hi], m, v, b1, b2, stepSize, bc2Sqrt, eps, decay)
 			return
@@ -204,23 +245,10 @@ func forChunks(params []Tensor, f func(i, k, lo, hi int)) {
 		}
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(chunks) {
-					return
-				}
-				c := chunks[i]
-				f(i, c.k, c.lo, c.hi)
-			}
-		}()
-	}
-	wg.Wait()
+	par.Tasks(workers, len(chunks), func(i int) {
+		c := chunks[i]
+		f(i, c.k, c.lo, c.hi)
+	})
 }
 
 // ZeroGrad sets every gradient to zero.
@@ -238,28 +266,36 @@ type AdamWState struct {
 	Moments []Moments
 }
 
-// Moments is the first (M) and second (V) moment of one parameter.
+// Moments is the first (M) and second (V) moment of one parameter, in
+// float64 (M, V) or float32 (M32, V32): one pair is set.
 type Moments struct {
-	Name string
-	M, V []float64
+	Name     string
+	M, V     []float64
+	M32, V32 []float32
 }
 
-// State returns a deep copy of the step count and moments.
+// State returns a deep copy of the step count and moments, in the
+// optimiser's precision.
 func (o *AdamW) State() AdamWState {
 	s := AdamWState{Step: o.step, Moments: make([]Moments, len(o.params))}
 	for k, p := range o.params {
-		s.Moments[k] = Moments{
-			Name: p.Name,
-			M:    append([]float64(nil), o.m[k]...),
-			V:    append([]float64(nil), o.v[k]...),
+		mo := Moments{Name: p.Name}
+		if o.cfg.F64Moments {
+			mo.M, mo.V = slices.Clone(o.m[k]), slices.Clone(o.v[k])
+		} else {
+			mo.M32, mo.V32 = slices.Clone(o.m32[k]), slices.Clone(o.v32[k])
 		}
+		s.Moments[k] = mo
 	}
 	return s
 }
 
 // SetState restores a snapshot taken by State. Moments are matched to the
 // parameters by name (order does not matter); every parameter must be
-// present with moments of its length. On error the optimiser is unchanged.
+// present with moments of its length. Moments of the other precision are
+// converted: float32 into float64 exactly, float64 into float32 rounded
+// to nearest (a checkpoint written with float64 moments resumes with
+// float32 ones). On error the optimiser is unchanged.
 func (o *AdamW) SetState(s AdamWState) error {
 	if s.Step < 0 {
 		return fmt.Errorf("adamw state: negative step count %d", s.Step)
@@ -274,22 +310,54 @@ func (o *AdamW) SetState(s AdamWState) error {
 	if len(byName) != len(o.params) {
 		return fmt.Errorf("adamw state: has moments for %d parameters, optimiser has %d", len(byName), len(o.params))
 	}
-	m := make([][]float64, len(o.params))
-	v := make([][]float64, len(o.params))
-	for k, p := range o.params {
+	var m, v [][]float64
+	var m32, v32 [][]float32
+	for _, p := range o.params {
 		mo, ok := byName[p.Name]
 		if !ok {
 			return fmt.Errorf("adamw state: no moments for parameter %q", p.Name)
 		}
-		if len(mo.M) != len(p.Data) || len(mo.V) != len(p.Data) {
-			return fmt.Errorf("adamw state: parameter %q has %d values but moments of length %d and %d",
-				p.Name, len(p.Data), len(mo.M), len(mo.V))
+		lm, lv := len(mo.M)+len(mo.M32), len(mo.V)+len(mo.V32)
+		if mo.M != nil && mo.M32 != nil || mo.V != nil && mo.V32 != nil {
+			return fmt.Errorf("adamw state: parameter %q has moments in both precisions", p.Name)
 		}
-		m[k] = append([]float64(nil), mo.M...)
-		v[k] = append([]float64(nil), mo.V...)
+		if lm != len(p.Data) || lv != len(p.Data) {
+			return fmt.Errorf("adamw state: parameter %q has %d values but moments of length %d and %d",
+				p.Name, len(p.Data), lm, lv)
+		}
+		if o.cfg.F64Moments {
+			m, v = append(m, widen(mo.M, mo.M32)), append(v, widen(mo.V, mo.V32))
+		} else {
+			m32, v32 = append(m32, narrow(mo.M, mo.M32)), append(v32, narrow(mo.V, mo.V32))
+		}
 	}
-	o.step, o.m, o.v = s.Step, m, v
+	o.step, o.m, o.v, o.m32, o.v32 = s.Step, m, v, m32, v32
 	return nil
+}
+
+// widen returns a float64 copy of whichever of x64, x32 holds the values.
+func widen(x64 []float64, x32 []float32) []float64 {
+	if x32 == nil {
+		return slices.Clone(x64)
+	}
+	out := make([]float64, len(x32))
+	for i, x := range x32 {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// narrow returns a float32 copy (rounded to nearest) of whichever of x64,
+// x32 holds the values.
+func narrow(x64 []float64, x32 []float32) []float32 {
+	if x64 == nil {
+		return slices.Clone(x32)
+	}
+	out := make([]float32, len(x64))
+	for i, x := range x64 {
+		out[i] = float32(x)
+	}
+	return out
 }
 
 // ClipGlobalNorm computes the L2 norm of all gradients together

@@ -46,8 +46,17 @@ func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 //	              = [0.80678204, −1.93661035])
 //
 // The parameter is float32, so the expected values hold to about 1e-7.
+// Both precisions of the moments give these values: float32 moments
+// differ from the exact ones by at most 2⁻²³ relative after two steps,
+// which moves the update by about 1e-8.
 func TestAdamWTwoStepsByHand(t *testing.T) {
-	cfg := AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.1}
+	for _, f64 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("f64=%v", f64), func(t *testing.T) { adamwTwoStepsByHand(t, f64) })
+	}
+}
+
+func adamwTwoStepsByHand(t *testing.T, f64 bool) {
+	cfg := AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.1, F64Moments: f64}
 	dec := Tensor{Name: "w", Data: []float32{1, -2}, Grad: make([]float32, 2), Decay: true}
 	nod := Tensor{Name: "b", Data: []float32{1, -2}, Grad: make([]float32, 2), Decay: false}
 	o := NewAdamW([]Tensor{dec, nod}, cfg)
@@ -78,9 +87,15 @@ func TestAdamWTwoStepsByHand(t *testing.T) {
 	st := o.State()
 	// Moments after step 2 (see above): m = [0.07, 0.11], v = [0.00031225, 0.004999].
 	for _, mo := range st.Moments {
-		if !near(mo.M[0], 0.07, 1e-12) || !near(mo.M[1], 0.11, 1e-12) ||
-			!near(mo.V[0], 0.00031225, 1e-12) || !near(mo.V[1], 0.004999, 1e-12) {
-			t.Errorf("%s: moments m=%v v=%v", mo.Name, mo.M, mo.V)
+		m, v, tol := mo.M, mo.V, 1e-12
+		if !f64 {
+			m, v, tol = widen(nil, mo.M32), widen(nil, mo.V32), 0
+		}
+		// float32: two roundings of at most 2⁻²⁴ relative (step 1's, scaled
+		// by β < 1, and step 2's)
+		rel := func(x, want float64) bool { return near(x, want, max(tol, want*0x1p-23)) }
+		if len(m) != 2 || len(v) != 2 || !rel(m[0], 0.07) || !rel(m[1], 0.11) || !rel(v[0], 0.00031225) || !rel(v[1], 0.004999) {
+			t.Errorf("%s: moments m=%v v=%v", mo.Name, m, v)
 		}
 	}
 }
@@ -106,7 +121,14 @@ func TestAdamWDecayOnlyOnDecayParams(t *testing.T) {
 }
 
 func TestAdamWStateRoundTrip(t *testing.T) {
+	for _, f64 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("f64=%v", f64), func(t *testing.T) { adamwStateRoundTrip(t, f64) })
+	}
+}
+
+func adamwStateRoundTrip(t *testing.T, f64 bool) {
 	cfg := DefaultAdamWConfig()
+	cfg.F64Moments = f64
 	mk := func() []Tensor {
 		return []Tensor{
 			{Name: "a", Data: []float32{0.5, -0.25, 1}, Grad: make([]float32, 3), Decay: true},
@@ -137,7 +159,11 @@ func TestAdamWStateRoundTrip(t *testing.T) {
 	if err := b.SetState(st); err != nil {
 		t.Fatal(err)
 	}
-	st.Moments[0].M[0] = 123 // State is a deep copy: mutating it must not matter
+	if f64 { // State is a deep copy: mutating it must not matter
+		st.Moments[0].M[0] = 123
+	} else {
+		st.Moments[0].M32[0] = 123
+	}
 	setGrads(pa, -1)
 	setGrads(pb, -1)
 	a.Step(0.01)
@@ -154,7 +180,7 @@ func TestAdamWStateRoundTrip(t *testing.T) {
 	}
 
 	bad := a.State()
-	bad.Moments[1].V = bad.Moments[1].V[:0]
+	bad.Moments[1].V, bad.Moments[1].V32 = nil, nil
 	if err := b.SetState(bad); err == nil || !strings.Contains(err.Error(), `"b"`) {
 		t.Errorf("SetState with a short moment: %v, want an error naming \"b\"", err)
 	}
@@ -162,6 +188,45 @@ func TestAdamWStateRoundTrip(t *testing.T) {
 	bad.Moments[0].Name = "zzz"
 	if err := b.SetState(bad); err == nil || !strings.Contains(err.Error(), `"a"`) {
 		t.Errorf("SetState with a missing param: %v, want an error naming \"a\"", err)
+	}
+}
+
+// TestAdamWStateConverts: a state of the other precision restores
+// converted, float32 into float64 exactly and float64 into float32 rounded
+// to nearest, so a checkpoint of either resumes in either; a buffer with
+// values in both precisions is refused.
+func TestAdamWStateConverts(t *testing.T) {
+	mk := func(f64 bool) *AdamW {
+		return NewAdamW([]Tensor{{Name: "a", Data: make([]float32, 3), Grad: make([]float32, 3)}}, AdamWConfig{Beta1: 0.9, Beta2: 0.95, F64Moments: f64})
+	}
+	m64 := []float64{0.1, -1.0 / 3, 1e-30}
+	v64 := []float64{0.01, 1.0 / 9, 1e-60} // 1e-60 underflows float32 to 0
+	o32 := mk(false)
+	if err := o32.SetState(AdamWState{Step: 5, Moments: []Moments{{Name: "a", M: m64, V: v64}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := o32.State().Moments[0]
+	for i := range m64 {
+		if got.M32[i] != float32(m64[i]) || got.V32[i] != float32(v64[i]) {
+			t.Errorf("f64 → f32 [%d]: m %v v %v, want %v %v", i, got.M32[i], got.V32[i], float32(m64[i]), float32(v64[i]))
+		}
+	}
+	o64 := mk(true)
+	if err := o64.SetState(o32.State()); err != nil {
+		t.Fatal(err)
+	}
+	back := o64.State().Moments[0]
+	for i := range m64 {
+		if back.M[i] != float64(got.M32[i]) || back.V[i] != float64(got.V32[i]) {
+			t.Errorf("f32 → f64 [%d]: m %v v %v, want %v %v", i, back.M[i], back.V[i], got.M32[i], got.V32[i])
+		}
+	}
+	if o64.StepCount() != 5 {
+		t.Errorf("step count %d, want 5", o64.StepCount())
+	}
+	both := Moments{Name: "a", M: m64, V: v64, M32: got.M32}
+	if err := mk(false).SetState(AdamWState{Moments: []Moments{both}}); err == nil || !strings.Contains(err.Error(), "both precisions") {
+		t.Errorf("moments in both precisions: %v, want a refusal", err)
 	}
 }
 
@@ -324,12 +389,16 @@ func TestAdamWParallelMatchesSerial(t *testing.T) {
 			old := useVecAdamW
 			useVecAdamW = vec
 			defer func() { useVecAdamW = old }()
-			adamwMatchesSerial(t)
+			adamwMatchesSerial(t, false)
+			adamwMatchesSerial(t, true)
 		})
 	}
 }
 
-func adamwMatchesSerial(t *testing.T) {
+// adamwMatchesSerial runs three steps with moments in float64 (f64) or
+// float32: the reference stores each new moment rounded to float32 and
+// uses the rounded value, as Step's doc says.
+func adamwMatchesSerial(t *testing.T, f64 bool) {
 	sizes := []int{5*chunkSize + 123, 7, 0, 2*chunkSize - 1, 3}
 	var params, ref []Tensor
 	for i, n := range sizes {
@@ -346,8 +415,14 @@ func adamwMatchesSerial(t *testing.T) {
 		}
 		params, ref = append(params, p), append(ref, q)
 	}
-	cfg := AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1}
+	cfg := AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1, F64Moments: f64}
 	o := NewAdamW(params, cfg)
+	round := func(x float64) float64 {
+		if f64 {
+			return x
+		}
+		return float64(float32(x))
+	}
 	m := make([][]float64, len(ref))
 	v := make([][]float64, len(ref))
 	for k := range ref {
@@ -374,8 +449,8 @@ func adamwMatchesSerial(t *testing.T) {
 			}
 			for j, g32 := range q.Grad {
 				g := float64(g32)
-				m[k][j] = cfg.Beta1*m[k][j] + (1-cfg.Beta1)*g
-				v[k][j] = cfg.Beta2*v[k][j] + (1-cfg.Beta2)*g*g
+				m[k][j] = round(cfg.Beta1*m[k][j] + (1-cfg.Beta1)*g)
+				v[k][j] = round(cfg.Beta2*v[k][j] + (1-cfg.Beta2)*g*g)
 				x := float64(q.Data[j]) * decay
 				x -= lr / bc1 * m[k][j] / (math.Sqrt(v[k][j])/math.Sqrt(bc2) + cfg.Eps)
 				q.Data[j] = float32(x)
@@ -384,7 +459,7 @@ func adamwMatchesSerial(t *testing.T) {
 		for k, p := range params {
 			for j := range p.Data {
 				if p.Data[j] != ref[k].Data[j] {
-					t.Fatalf("step %d: %s[%d] = %v, serial update gives %v", step, p.Name, j, p.Data[j], ref[k].Data[j])
+					t.Fatalf("f64 moments %v, step %d: %s[%d] = %v, serial update gives %v", f64, step, p.Name, j, p.Data[j], ref[k].Data[j])
 				}
 			}
 		}

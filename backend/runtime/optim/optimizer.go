@@ -25,20 +25,25 @@ type Optimizer interface {
 }
 
 // Snapshot is an optimizer's state in a form that any optimizer can
-// produce and a checkpoint can store: the step count and named float64
-// buffers, "<param>.<buffer>" with PyTorch's buffer names (exp_avg,
-// exp_avg_sq, momentum_buffer).
+// produce and a checkpoint can store: the step count and named buffers,
+// "<param>.<buffer>" with PyTorch's buffer names (exp_avg, exp_avg_sq,
+// momentum_buffer).
 type Snapshot struct {
 	Kind    string
 	Step    int
 	Buffers []Buffer
 }
 
-// Buffer is one named state buffer.
+// Buffer is one named state buffer, in float64 (Data) or float32 (F32):
+// one of the two is set.
 type Buffer struct {
 	Name string
 	Data []float64
+	F32  []float32
 }
+
+// Len returns the number of values.
+func (b Buffer) Len() int { return len(b.Data) + len(b.F32) }
 
 // Kind returns "adamw".
 func (o *AdamW) Kind() string { return "adamw" }
@@ -49,7 +54,8 @@ func (o *AdamW) Snapshot() Snapshot {
 	st := o.State()
 	s := Snapshot{Kind: o.Kind(), Step: st.Step}
 	for _, mo := range st.Moments {
-		s.Buffers = append(s.Buffers, Buffer{mo.Name + ".exp_avg", mo.M}, Buffer{mo.Name + ".exp_avg_sq", mo.V})
+		s.Buffers = append(s.Buffers, Buffer{Name: mo.Name + ".exp_avg", Data: mo.M, F32: mo.M32},
+			Buffer{Name: mo.Name + ".exp_avg_sq", Data: mo.V, F32: mo.V32})
 	}
 	return s
 }
@@ -70,18 +76,21 @@ func (o *AdamW) Restore(s Snapshot) error {
 		if !okm || !okv {
 			return fmt.Errorf("adamw state: no moments for parameter %q", p.Name)
 		}
-		st.Moments = append(st.Moments, Moments{Name: p.Name, M: m, V: v})
+		st.Moments = append(st.Moments, Moments{Name: p.Name, M: m.Data, V: v.Data, M32: m.F32, V32: v.F32})
 	}
 	return o.SetState(st)
 }
 
-func byName(s Snapshot, want int) (map[string][]float64, error) {
-	out := make(map[string][]float64, len(s.Buffers))
+func byName(s Snapshot, want int) (map[string]Buffer, error) {
+	out := make(map[string]Buffer, len(s.Buffers))
 	for _, b := range s.Buffers {
 		if _, dup := out[b.Name]; dup {
 			return nil, fmt.Errorf("%s state: buffer %q appears twice", s.Kind, b.Name)
 		}
-		out[b.Name] = b.Data
+		if b.Data != nil && b.F32 != nil {
+			return nil, fmt.Errorf("%s state: buffer %q has values in both precisions", s.Kind, b.Name)
+		}
+		out[b.Name] = b
 	}
 	if len(out) != want {
 		return nil, fmt.Errorf("%s state: has %d buffers, the optimizer has %d", s.Kind, len(out), want)
@@ -177,7 +186,7 @@ func (o *SGD) Step(lr float64) {
 func (o *SGD) Snapshot() Snapshot {
 	s := Snapshot{Kind: o.Kind(), Step: o.step}
 	for k, p := range o.params {
-		s.Buffers = append(s.Buffers, Buffer{p.Name + ".momentum_buffer", append([]float64(nil), o.buf[k]...)})
+		s.Buffers = append(s.Buffers, Buffer{Name: p.Name + ".momentum_buffer", Data: append([]float64(nil), o.buf[k]...)})
 	}
 	return s
 }
@@ -200,10 +209,10 @@ func (o *SGD) Restore(s Snapshot) error {
 		if !ok {
 			return fmt.Errorf("sgd state: no momentum buffer for parameter %q", p.Name)
 		}
-		if len(b) != len(p.Data) {
-			return fmt.Errorf("sgd state: parameter %q has %d values but a momentum buffer of %d", p.Name, len(p.Data), len(b))
+		if b.Len() != len(p.Data) {
+			return fmt.Errorf("sgd state: parameter %q has %d values but a momentum buffer of %d", p.Name, len(p.Data), b.Len())
 		}
-		nb[k] = append([]float64(nil), b...)
+		nb[k] = widen(b.Data, b.F32)
 	}
 	o.step, o.buf = s.Step, nb
 	return nil

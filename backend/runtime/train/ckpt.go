@@ -172,23 +172,30 @@ func modelTensors(g *gb.Graph) []checkpoint.Tensor {
 	return out
 }
 
-// optimizerTensors turns an optimizer snapshot into F64 tensors shaped
-// like their parameters.
+// optimizerTensors turns an optimizer snapshot into tensors shaped like
+// their parameters: F32 for float32 buffers (AdamW's default moments), F64
+// for float64 ones.
 func optimizerTensors(g *gb.Graph, s optim.Snapshot) []checkpoint.Tensor {
 	out := make([]checkpoint.Tensor, 0, len(s.Buffers))
 	for _, b := range s.Buffers {
-		shape := []int{len(b.Data)}
+		shape := []int{b.Len()}
 		if i := strings.LastIndexByte(b.Name, '.'); i > 0 {
-			if p := g.Param(b.Name[:i]); p != nil && p.Size() == len(b.Data) {
+			if p := g.Param(b.Name[:i]); p != nil && p.Size() == b.Len() {
 				shape = p.Shape
 			}
 		}
-		out = append(out, checkpoint.F64Tensor(b.Name, shape, b.Data))
+		if b.F32 != nil {
+			out = append(out, checkpoint.F32Tensor(b.Name, shape, b.F32))
+		} else {
+			out = append(out, checkpoint.F64Tensor(b.Name, shape, b.Data))
+		}
 	}
 	return out
 }
 
-// optimizerSnapshot reads an optimizer file back into a snapshot.
+// optimizerSnapshot reads an optimizer file back into a snapshot, each
+// buffer in the precision the file holds it in (checkpoints written before
+// AdamW kept float32 moments hold F64 ones; the optimizer converts).
 func optimizerSnapshot(f *checkpoint.File) (optim.Snapshot, error) {
 	s := optim.Snapshot{Kind: f.Metadata["optimizer"]}
 	step, err := strconv.Atoi(f.Metadata["step"])
@@ -198,11 +205,17 @@ func optimizerSnapshot(f *checkpoint.File) (optim.Snapshot, error) {
 	s.Step = step
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
-		d, err := t.Float64s()
+		b := optim.Buffer{Name: t.Name}
+		if t.DType == checkpoint.F32 {
+			b.F32 = make([]float32, t.NumElements())
+			err = t.Float32s(b.F32)
+		} else {
+			b.Data, err = t.Float64s()
+		}
 		if err != nil {
 			return s, fmt.Errorf("%s: %w", f.Path, err)
 		}
-		s.Buffers = append(s.Buffers, optim.Buffer{Name: t.Name, Data: d})
+		s.Buffers = append(s.Buffers, b)
 	}
 	return s, nil
 }

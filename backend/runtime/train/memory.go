@@ -112,8 +112,12 @@ func (r *run) checkMemory() error {
 		e.Add(memcheck.Part{Name: "SGD momentum", Bytes: 8 * P, Detail: "one float64 per parameter", Hint: h.params})
 		ckpt += 2 * 8 * P // a copy of the buffers and their bytes
 	} else {
-		e.Add(memcheck.Part{Name: "AdamW moments", Bytes: 16 * P, Detail: "two float64 per parameter", Hint: h.params})
-		ckpt += 2 * 16 * P
+		mb, detail := 8.0, "two float32 per parameter"
+		if p.Train.Optimizer.Moments == lang.MomentsF64 {
+			mb, detail = 16, "two float64 per parameter"
+		}
+		e.Add(memcheck.Part{Name: "AdamW moments", Bytes: mb * P, Detail: detail, Hint: h.params})
+		ckpt += 2 * 16 * P // float64 moments at worst: a checkpoint written with them may be resumed
 	}
 	e.Add(memcheck.Part{Name: "checkpoint", Bytes: ckpt, Hint: h.params,
 		Detail: "while one is written or read: the tensors' bytes and a copy of the optimizer state"})

@@ -124,6 +124,7 @@ func TestResumeReproducesTheUninterruptedRun(t *testing.T) {
 		src  string // the program; "" is testmodels.Small(prog)
 	}{
 		{"markov adamw cosine", "eval every=5 batches=2\n  schedule cosine warmup=3", Options{}, 7, ""},
+		{"markov adamw float64 moments", "optimizer adamw moments=f64", Options{}, 8, ""},
 		{"text sequential sgd accumulate step-schedule", "eval every=4 batches=1", Options{DataPath: text, Sampling: "sequential",
 			Optimizer: "sgd", Momentum: 0.9, Accumulate: 2, Schedule: "step"}, 13, ""},
 		{"text random recall-free", "eval every=3 batches=2", Options{DataPath: text}, 10, ""},

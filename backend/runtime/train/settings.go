@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
+	"github.com/mhcc/mhcc/lang"
 )
 
 // untracked are the train settings that do not change what the run
@@ -109,6 +110,9 @@ func (r *run) settingChanges(st checkpoint.State) []settingChange {
 	var out []settingChange
 	for _, p := range paths {
 		old, cur := st.Settings[p], now[p]
+		if p == momentsPath && old == "" && st.Settings["train.optimizer"] == lang.OptimizerAdamW {
+			old = lang.MomentsF64 // AdamW kept float64 moments before the setting existed
+		}
 		if old == cur {
 			continue
 		}
@@ -120,6 +124,8 @@ func (r *run) settingChanges(st checkpoint.State) []settingChange {
 				c.Effect = "the run now ends at step " + cur + "; the learning rate at step " + strconv.Itoa(s) + " stays " + fmtLR(lrNow)
 			}
 			c.Allowed = lrSame
+		case p == momentsPath:
+			c.Effect, c.Allowed = "the checkpoint's moments are converted ("+convertEffect(old, cur)+") and kept in "+cur+" from step "+strconv.Itoa(s+1), true
 		case p == "train.optimizer":
 			c.Effect, c.Impossible = "the checkpoint holds the state of "+old+"; "+cur+" cannot continue from it", true
 		case p == "train.data.sampling":
@@ -136,6 +142,17 @@ func (r *run) settingChanges(st checkpoint.State) []settingChange {
 		out = append(out, c)
 	}
 	return out
+}
+
+// momentsPath is the setting of AdamW's moment precision.
+const momentsPath = "train.optimizer.moments"
+
+// convertEffect says how moments of precision old become cur.
+func convertEffect(old, cur string) string {
+	if old == lang.MomentsF32 && cur == lang.MomentsF64 {
+		return "exactly"
+	}
+	return "rounded to the nearest float32"
 }
 
 // fmtLR prints a learning rate the way the log does.

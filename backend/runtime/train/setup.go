@@ -126,7 +126,7 @@ func newOptimizer(tr lang.Train, kind string, momentum float64, tensors []optim.
 	}
 	switch kind {
 	case "", "adamw":
-		cfg := optim.AdamWConfig{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay}
+		cfg := optim.AdamWConfig{Beta1: oc.Beta1, Beta2: oc.Beta2, Eps: oc.Eps, WeightDecay: oc.WeightDecay, F64Moments: oc.Moments == lang.MomentsF64}
 		if err := cfg.Validate(); err != nil {
 			return nil, err
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/mhcc/mhcc/backend/runtime/bundle"
 	"github.com/mhcc/mhcc/backend/runtime/checkpoint"
 	"github.com/mhcc/mhcc/backend/runtime/data"
+	"github.com/mhcc/mhcc/backend/runtime/memcheck"
 	"github.com/mhcc/mhcc/backend/runtime/optim"
 	"github.com/mhcc/mhcc/compiler"
 	"github.com/mhcc/mhcc/ir"
@@ -387,6 +388,7 @@ func newRun(p *lang.Program, m *ir.Module, opts Options) (_ *run, err error) {
 	if r.sched, r.schedDesc, err = newSchedule(tr, opts.Schedule, r.steps); err != nil {
 		return nil, err
 	}
+	memcheck.BoundGarbage() // the graphs are built: bound the garbage their steps leave
 	r.pcg = rand.NewPCG(uint64(r.seed), 0x7472_6169_6e)
 	r.rng = rand.New(r.pcg)
 	r.irHash = bundle.Hash(m.String())

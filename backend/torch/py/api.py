@@ -25,18 +25,21 @@ class Node(nn.Module):
 
 
 def make_params(module, params):
+    """Registers the parameters; those the module lists in UNTRAINED (such as
+    the experts' selection biases) get requires_grad=False."""
+    untrained = set(getattr(module, "UNTRAINED", ()))
     tree = {}
     for name, shape, _init, _decay in params:
         node = tree
         parts = name.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = tuple(shape)
+        node[parts[-1]] = (tuple(shape), name)
 
     def build(owner, spec):
         for key, sub in spec.items():
             if isinstance(sub, tuple):
-                owner.register_parameter(key, nn.Parameter(torch.zeros(sub)))
+                owner.register_parameter(key, nn.Parameter(torch.zeros(sub[0]), requires_grad=sub[1] not in untrained))
             else:
                 owner.add_module(key, build_node(sub))
 
@@ -300,7 +303,10 @@ def save_checkpoint(module, path, step=0, seed=0, optimizer=None, state=None, me
         files = {MODEL_FILE: write_safetensors(os.path.join(tmp, MODEL_FILE), params, meta)}
         if optimizer is None:
             optimizer = {"kind": "adamw", "step": 0, "buffers": []}
+            untrained = set(getattr(module, "UNTRAINED", ()))
             for name, t in params:
+                if name in untrained:
+                    continue
                 z = torch.zeros(t.shape, dtype=torch.float64)
                 optimizer["buffers"] += [(name + ".exp_avg", z), (name + ".exp_avg_sq", z)]
         files[OPTIMIZER_FILE] = write_safetensors(os.path.join(tmp, OPTIMIZER_FILE), optimizer["buffers"],

@@ -331,9 +331,22 @@ def op_moe_topk(x, k):
     return order.gather(-1, nan_last)[..., :k]
 
 
+# Under data parallelism the experts' load is that of the global batch:
+# train.py sets MOE_GLOBAL_LOAD under torchrun, and op_moe_load then sums
+# the counts and slots over the processes. Each process's auxiliary loss
+# f·P (f global, P its own) then averages, in value and in gradient, to the
+# one-process loss of the global batch, and the selection biases move by
+# the global load on every process alike.
+MOE_GLOBAL_LOAD = False
+
+
 def op_moe_load(idx, experts, dtype):
     """Each expert's share of the routing slots idx [..., k]."""
     counts = torch.bincount(idx.reshape(-1), minlength=experts)
+    if MOE_GLOBAL_LOAD and torch.distributed.is_available() and torch.distributed.is_initialized():
+        both = torch.cat([counts, torch.tensor([idx.numel()], dtype=counts.dtype, device=counts.device)])
+        torch.distributed.all_reduce(both)
+        return both[:-1].to(dtype) / int(both[-1])
     return counts.to(dtype) / idx.numel()
 
 

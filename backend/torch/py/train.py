@@ -353,14 +353,17 @@ def eval_windows(src, seed, B, T, k, split=VAL):
 
 class AdamW:
     """mhcc's AdamW: decoupled weight decay on the parameters whose IR param
-    has decay=true, moments in float64 (as ./train keeps them)."""
+    has decay=true, moments in float32 (moments=f64: float64), as ./train
+    keeps them: each update is computed in float64, the new moments are
+    rounded once into their precision and the step uses the rounded ones."""
 
     kind = "adamw"
 
     def __init__(self, named, o):
         self.named, self.o, self.step_count = named, o, 0
-        self.m = {n: torch.zeros_like(p, dtype=torch.float64) for n, p, _ in named}
-        self.v = {n: torch.zeros_like(p, dtype=torch.float64) for n, p, _ in named}
+        dt = torch.float64 if o.get("moments") == "f64" else torch.float32
+        self.m = {n: torch.zeros_like(p, dtype=dt) for n, p, _ in named}
+        self.v = {n: torch.zeros_like(p, dtype=dt) for n, p, _ in named}
 
     @torch.no_grad()
     def step(self, lr):
@@ -373,10 +376,10 @@ class AdamW:
         for n, p, decay in self.named:
             g = p.grad.double()
             m, v = self.m[n], self.v[n]
-            m.mul_(b1).add_(g * (1 - b1))
-            v.mul_(b2).add_(g * g * (1 - b2))
+            m.copy_(m.double() * b1 + g * (1 - b1))
+            v.copy_(v.double() * b2 + g * g * (1 - b2))
             x = p.double() * (1 - lr * wd if decay else 1.0)
-            x -= size * m / (v.sqrt() / bc2_sqrt + eps)
+            x -= size * m.double() / (v.double().sqrt() / bc2_sqrt + eps)
             p.copy_(x)
 
     def buffers(self):
@@ -529,13 +532,21 @@ def full_params(wrapped, module, fsdp):
     return [(n, module.get_parameter(n).detach().cpu()) for n, *_ in module.PARAMS]
 
 
-def loss_of(wrapped, toks, tgts, device, bf16):
+def outputs_of(wrapped, toks, tgts, device, bf16):
+    """The module's outputs (a dict: "loss", and "ce", "aux_loss" and the
+    experts' loads where the model has them) for one batch."""
     tokens = torch.tensor(toks, dtype=torch.long, device=device)
     targets = torch.tensor(tgts, dtype=torch.long, device=device)
     if bf16:
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            return wrapped(tokens, targets)
-    return wrapped(tokens, targets)
+            return wrapped(tokens, targets, outputs=True)
+    return wrapped(tokens, targets, outputs=True)
+
+
+def cross_entropy(out):
+    """The cross-entropy of the outputs: the loss, less the auxiliary balance
+    losses when it holds them (balance=aux), as ./train logs and evaluates it."""
+    return out["ce"] if "ce" in out else out["loss"]
 
 
 @torch.no_grad()
@@ -543,8 +554,75 @@ def mean_loss(wrapped, windows, B, device, bf16):
     total = 0.0
     for start in range(0, len(windows), B):
         chunk = windows[start:start + B]
-        total += float(loss_of(wrapped, [w[0] for w in chunk], [w[1] for w in chunk], device, bf16)) * len(chunk)
+        out = outputs_of(wrapped, [w[0] for w in chunk], [w[1] for w in chunk], device, bf16)
+        total += float(cross_entropy(out)) * len(chunk)
     return total / len(windows)
+
+
+# mixture of experts: the experts' load and the balancing -------------------------
+
+class Balancer:
+    """The experts' load of every mixture-of-experts sublayer over a step, and
+    DeepSeek-V3's auxiliary-loss-free balancing, as ./train does both
+    (backend/runtime/train/moe.go of mhcc): after the optimizer step each
+    selection bias (a parameter no gradient or optimizer updates) moves by γ
+    towards the mean load, b_e <- b_e + γ·sign(mean load - load_e), from the
+    counts of the step's micro-batches together. Under torchrun the module's
+    load outputs are those of the global batch (model.MOE_GLOBAL_LOAD), so every
+    process moves its copy of the biases alike."""
+
+    def __init__(self, layers, B, T):
+        self.layers = layers
+        self.slots = B * T  # tokens of one global micro-batch
+        self.counts = [[0] * l["experts"] for l in layers]
+        self.total = [0] * len(layers)
+
+    def describe(self):
+        parts = []
+        for l in self.layers:
+            d = "%s: %d of %d experts" % (l["path"], l["active"], l["experts"])
+            if l["shared"] > 0:
+                d += " + %d shared" % l["shared"]
+            d += {"bias": ", selection bias γ=%g" % l["bias_rate"], "aux": ", auxiliary loss"}.get(l["balance"], ", no balancing")
+            parts.append(d)
+        return "; ".join(parts) + "; no capacity limit (no token is dropped)"
+
+    def observe(self, out):
+        """Adds the loads of a micro-batch: each output holds count/slots, so the
+        counts are recovered exactly by rounding."""
+        for i, l in enumerate(self.layers):
+            n = self.slots * l["active"]
+            for e, f in enumerate(out[l["load"]].detach().double().cpu().tolist()):
+                self.counts[i][e] += int(math.floor(f * n + 0.5))
+            self.total[i] += n
+
+    @torch.no_grad()
+    def finish(self, rec, module, wrapped, fsdp):
+        """Writes the step's max and min load (relative to the mean) of every
+        sublayer into rec, moves the selection biases and starts the next
+        step's counts."""
+        rec["moe_max_load"], rec["moe_min_load"] = [], []
+        moves = []
+        for i, l in enumerate(self.layers):
+            c, total, E = self.counts[i], self.total[i], l["experts"]
+            rec["moe_max_load"].append(max(c) * E / total)
+            rec["moe_min_load"].append(min(c) * E / total)
+            if l["bias"]:
+                g = l["bias_rate"]
+                # sign(mean - load_e), compared exactly: total/E against x
+                moves.append((l["bias"], [g if total - x * E > 0 else -g if total - x * E < 0 else 0.0 for x in c]))
+            self.counts[i] = [0] * E
+            self.total[i] = 0
+        if not moves:
+            return
+        ctx = _Null()
+        if fsdp:
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+            ctx = FSDP.summon_full_params(wrapped, writeback=True)
+        with ctx:
+            for name, delta in moves:
+                p = module.get_parameter(name)
+                p.add_(torch.tensor(delta, dtype=torch.float32).to(p.device, p.dtype))
 
 
 # train --------------------------------------------------------------------------
@@ -602,7 +680,11 @@ def train(args):
     src = open_data(cfg, args, val_fraction(cfg))
     sampler = Sampler(src, args.sampling or cfg["data"]["sampling"] or "random")
     module = M.build(seed=seed).to(device)
-    named = [(name, module.get_parameter(name), decay) for name, _s, _i, decay in module.PARAMS]
+    untrained = set(module.UNTRAINED)  # the selection biases: set by the balancing
+    named = [(name, module.get_parameter(name), decay) for name, _s, _i, decay in module.PARAMS if name not in untrained]
+    moe = Balancer(CONFIG["moe"], B, T) if CONFIG.get("moe") else None
+    M.MOE_GLOBAL_LOAD = n > 1
+    has_aux = "aux_loss" in module.OUTPUTS
     opt = (SGD if o["kind"] == "sgd" else AdamW)(named, o)
     lr_at, sched_desc = schedule(cfg, steps)
     rng = PCG(seed, M.TRAIN_STREAM)
@@ -652,6 +734,8 @@ def train(args):
     log("  %-10s %d" % ("steps", steps))
     log("  %-10s %s lr %.1e clip %g" % ("optimizer", opt.kind, o["lr"], o["clip"]))
     log("  %-10s %s" % ("schedule", sched_desc))
+    if moe:
+        log("  %-10s %s" % ("moe", moe.describe()))
     log("  %-10s %d" % ("seed", seed))
     log("  %-10s %s" % ("out", out))
     if floor is not None:
@@ -695,16 +779,21 @@ def train(args):
     while step < steps:
         t0 = time.perf_counter()
         step += 1
-        loss_sum = 0.0
+        loss_sum = aux_sum = 0.0
         for micro in range(accum):
             toks, tgts = sampler.batch(rng, B, T)
             sync = micro == accum - 1 or n == 1
             ctx = wrapped.no_sync() if not sync and hasattr(wrapped, "no_sync") else _Null()
             with ctx:
-                loss = loss_of(wrapped, toks[lo:hi], tgts[lo:hi], device, args.bf16)
-                (loss / accum).backward()
-            loss_sum += float(loss)
+                outs = outputs_of(wrapped, toks[lo:hi], tgts[lo:hi], device, args.bf16)
+                (outs["loss"] / accum).backward()
+            if moe:
+                moe.observe(outs)
+            loss_sum += float(cross_entropy(outs))
+            if has_aux:
+                aux_sum += float(outs["aux_loss"])
         loss = all_mean(loss_sum / accum, n)
+        aux = all_mean(aux_sum / accum, n) if has_aux else None
         if not math.isfinite(loss):
             fail("step %d: the loss is %s: training diverged" % (step, loss))
         with torch.no_grad():
@@ -726,6 +815,9 @@ def train(args):
         opt.step(lr)
         for _n, p, _d in named:
             p.grad = None
+        moe_rec = {}
+        if moe:
+            moe.finish(moe_rec, module, wrapped, args.fsdp and n > 1)
         dt = time.perf_counter() - t0
         total_time += dt
         win_time += dt
@@ -735,6 +827,9 @@ def train(args):
         if evaluate and (step % cfg["eval"]["every"] == 0 or step == steps):
             val_loss = mean_loss(wrapped, val, B, device, args.bf16)
             rec["val_loss"] = val_loss
+        rec.update(moe_rec)
+        if has_aux:
+            rec["aux_loss"] = aux
         width = len(str(steps))
         if step % log_every == 0 or step == steps:
             k = window["steps"]
@@ -742,6 +837,8 @@ def train(args):
             timed = max(k - win_n0, 1)
             line = "step %*d/%d | loss %.4f | lr %.1e | gnorm %.2f | %.0f ms | %s tok/s" % (
                 width, step, steps, final_loss, lr, gnorm, win_time * 1e3 / timed, human(B * T * accum * timed / win_time))
+            if moe:
+                line += " | max load %.2f×" % max(rec["moe_max_load"])
             if "val_loss" in rec:
                 line += " | val %.4f" % rec["val_loss"]
             log(line)
@@ -780,6 +877,10 @@ def train(args):
             json.dump(summary, f, indent=2)
             f.write("\n")
     if n > 1:
+        # every process reaches the teardown together: a gloo process group
+        # torn down after its peer has exited can spin forever in rank 0
+        # (seen under load after rank 0 wrote the summary)
+        dist.barrier()
         dist.destroy_process_group()
 
 
@@ -795,7 +896,7 @@ class _Params:
     """The model's PARAMS with the given (gathered) tensors, for saving."""
 
     def __init__(self, module, params):
-        self.PARAMS, self.MODEL, self.IR_SHA256 = module.PARAMS, CONFIG["model"], M.Model.IR_SHA256
+        self.PARAMS, self.UNTRAINED, self.MODEL, self.IR_SHA256 = module.PARAMS, module.UNTRAINED, CONFIG["model"], M.Model.IR_SHA256
         self.tensors = dict(params)
 
     def get_parameter(self, name):

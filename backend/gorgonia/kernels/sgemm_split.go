@@ -1,0 +1,124 @@
+package kernels
+
+import (
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+
+	"github.com/mhcc/mhcc/internal/par"
+)
+
+// sgemmSplit computes c = op(a)·op(b) with the native kernel at level on w
+// goroutines. op(b) is packed once into panels that every goroutine
+// shares (packing it per row block, as before, cost up to a fifth of the
+// product at the model's shapes), then the goroutines take blocks of c from
+// a shared counter, so that a core busy with another process only takes
+// fewer of them. Each element of c is summed in the kernel's fixed order
+// (sgemm_impl.h): the result equals one gemm call bit for bit, whatever w
+// and the order the blocks run in.
+func sgemmSplit(level SgemmLevel, w int, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	nr := cSgemmNR(level)
+	np := (n + nr - 1) / nr
+	buf := packBuffer(k * np * nr)
+	defer packPool.Put(buf)
+	bp := *buf
+
+	// pack op(b): ~4 chunks of panels per goroutine
+	per := max(1, np/(4*w))
+	par.Tasks(w, (np+per-1)/per, func(t int) {
+		cSgemmPack(level, tB, n, k, b, ldb, t*per, min(np, (t+1)*per), bp)
+	})
+
+	rb, cb := splitBlocks(m, n, 4*w)
+	rowBlocks, colBlocks := (m+rb-1)/rb, (n+cb-1)/cb
+	par.Tasks(w, rowBlocks*colBlocks, func(t int) {
+		i0, j0 := t/colBlocks*rb, t%colBlocks*cb
+		i1, j1 := min(m, i0+rb), min(n, j0+cb)
+		if !cSgemmRows(level, tA, n, k, a, lda, bp, 0, c, ldc, i0, i1, j0, j1) {
+			// no scratch for the kernel on this thread: the block on the BLAS
+			blasBlock(tA, tB, k, a, lda, b, ldb, c, ldc, i0, i1, j0, j1)
+		}
+	})
+}
+
+// cSgemm computes c = op(a)·op(b) + beta·c on the calling goroutine with
+// the native kernel at level (level ≥ SgemmAVX2, at most cpuLevel): op(b)
+// packed into a buffer of packPool, then every block of c. It reports
+// false, having written nothing, when the kernel cannot allocate its
+// scratch (the caller then uses the BLAS).
+func cSgemm(level SgemmLevel, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) bool {
+	if m == 0 || n == 0 {
+		return true
+	}
+	if len(a) < needLen(tA, m, k, lda) || len(b) < needLen(tB, k, n, ldb) || len(c) < needLen(false, m, n, ldc) {
+		panic("kernels: cSgemm: slice too short")
+	}
+	nr := cSgemmNR(level)
+	np := (n + nr - 1) / nr
+	buf := packBuffer(k * np * nr)
+	defer packPool.Put(buf)
+	cSgemmPack(level, tB, n, k, b, ldb, 0, np, *buf)
+	return cSgemmRows(level, tA, n, k, a, lda, *buf, beta, c, ldc, 0, m, 0, n)
+}
+
+// needLen returns the length a row-major operand of r×c elements (the
+// transpose when t) with leading dimension ld needs, as BLAS checks it.
+func needLen(t bool, r, c, ld int) int {
+	if r == 0 || c == 0 {
+		return 0
+	}
+	if t {
+		r, c = c, r
+	}
+	return (r-1)*ld + c
+}
+
+// blasBlock computes rows [i0, i1) × columns [j0, j1) of c = op(a)·op(b)
+// with the BLAS.
+func blasBlock(tA, tB bool, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, i0, i1, j0, j1 int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	aOff, bOff := i0*lda, j0 // row i0 of op(a), column j0 of op(b)
+	if tA {
+		ta, aOff = blas.Trans, i0
+	}
+	if tB {
+		tb, bOff = blas.Trans, j0*ldb
+	}
+	theBLAS.Sgemm(ta, tb, i1-i0, j1-j0, k, 1, a[aOff:], lda, b[bOff:], ldb, 0, c[i0*ldc+j0:], ldc)
+}
+
+// splitUnitRows is the row granularity of sgemmSplit's blocks: a multiple
+// of every level's micro-tile height (6 and 12), so that only the last
+// block has a partial tile. splitUnitCols, the column granularity, is a
+// multiple of every level's panel width (16 and 32).
+const (
+	splitUnitRows = 12
+	splitUnitCols = 64
+)
+
+// splitBlocks returns the rows and columns of sgemmSplit's blocks of an
+// m×n product for about `want` blocks: whole rows while there are enough
+// row units, else the columns are split too.
+func splitBlocks(m, n, want int) (rows, cols int) {
+	units := (m + splitUnitRows - 1) / splitUnitRows
+	if units >= want {
+		return (units + want - 1) / want * splitUnitRows, n
+	}
+	colBlocks := (want + units - 1) / units
+	cols = (n + colBlocks - 1) / colBlocks
+	cols = (cols + splitUnitCols - 1) / splitUnitCols * splitUnitCols
+	return splitUnitRows, cols
+}
+
+// packPool keeps the packed-B buffers of sgemmSplit for reuse.
+var packPool sync.Pool
+
+// packBuffer returns a buffer of n floats from packPool, or a new one.
+func packBuffer(n int) *[]float32 {
+	if p, ok := packPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
