@@ -128,6 +128,23 @@ func (d *document) summarize() *compiler.Summary {
 // doc returns the open document uri, nil when it is not open.
 func (s *Server) doc(uri string) *document { return s.docs[uri] }
 
+// identAt checks the document at uri and returns it with the identifier
+// token at pos and that token's statement context; d is nil when the
+// document is not open or no identifier is there. s.mu must be held.
+func (s *Server) identAt(uri string, pos protocol.Position) (d *document, t lang.Token, c *cursor) {
+	d = s.doc(uri)
+	if d == nil {
+		return nil, t, nil
+	}
+	d.check()
+	i := tokenAt(d.toks, d.lines.offset(pos))
+	if i < 0 || d.toks[i].Kind != lang.TokenIdent {
+		return nil, t, nil
+	}
+	t = d.toks[i]
+	return d, t, locate(d.toks, t.Pos.Offset+1)
+}
+
 func (s *Server) didOpen(_ *glsp.Context, p *protocol.DidOpenTextDocumentParams) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

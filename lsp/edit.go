@@ -45,17 +45,10 @@ func (s *Server) formatting(_ *glsp.Context, p *protocol.DocumentFormattingParam
 func (s *Server) definition(_ *glsp.Context, p *protocol.DefinitionParams) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.doc(p.TextDocument.URI)
+	d, t, c := s.identAt(p.TextDocument.URI, p.Position)
 	if d == nil {
 		return nil, nil
 	}
-	d.check()
-	i := tokenAt(d.toks, d.lines.offset(p.Position))
-	if i < 0 || d.toks[i].Kind != lang.TokenIdent {
-		return nil, nil
-	}
-	t := d.toks[i]
-	c := locate(d.toks, t.Pos.Offset+1)
 	k := c.before - 1
 	if k == 0 || (k+1 < len(c.stmt) && c.stmt[k+1].Text == "=" && c.stmt[0].Text != "let") {
 		return nil, nil // a statement keyword or an attribute name

@@ -20,17 +20,10 @@ import (
 func (s *Server) hover(_ *glsp.Context, p *protocol.HoverParams) (*protocol.Hover, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.doc(p.TextDocument.URI)
+	d, t, c := s.identAt(p.TextDocument.URI, p.Position)
 	if d == nil {
 		return nil, nil
 	}
-	d.check()
-	i := tokenAt(d.toks, d.lines.offset(p.Position))
-	if i < 0 || d.toks[i].Kind != lang.TokenIdent {
-		return nil, nil
-	}
-	t := d.toks[i]
-	c := locate(d.toks, t.Pos.Offset+1)
 	text := hoverText(d, c, c.before-1)
 	if text == "" {
 		return nil, nil
