@@ -96,14 +96,27 @@ type memRule func(in [][]int, out []int, attrs ir.Attrs, grad bool) (floats, flo
 // files register them with keeps, next to their implementations.
 var memRules = map[string]memRule{}
 
-// scratchRule returns the scratch an op's backward needs, in elements of
-// the graph's float type. The backward kernels share one scratch space
-// (builder.scratch), so a graph needs, per op kind, the largest of its
-// ops' scratch.
+// scratchRule returns the scratch an op's backward (and, registered with
+// scratchesInForward, its forward) needs, in elements of the graph's float
+// type. The kernels share one scratch space (builder.scratch), so a graph
+// needs, per op kind, the largest of its ops' scratch.
 type scratchRule func(in [][]int, out []int, attrs ir.Attrs) float64
 
 // scratchRules holds the scratch rules, registered with scratches.
 var scratchRules = map[string]scratchRule{}
+
+// forwardScratch holds the ops whose forward kernel works in the shared
+// scratch too, so that a graph without backward needs it as well.
+var forwardScratch = map[string]bool{}
+
+// scratchesInForward registers the scratch rule of ops whose forward
+// and backward kernels both work in the shared scratch.
+func scratchesInForward(rule scratchRule, ops ...string) {
+	scratches(rule, ops...)
+	for _, op := range ops {
+		forwardScratch[op] = true
+	}
+}
 
 // scratches registers the scratch rule of ops.
 func scratches(rule scratchRule, ops ...string) {
@@ -267,7 +280,10 @@ func EstimateMemory(m *ir.Module, opts Options, shared bool) (Memory, error) {
 		}
 		rule, srule := memRules[v.Op], scratchRules[v.Op]
 		grad := opts.Grad && toLoss[v] && dep[v]
-		if rule == nil && (srule == nil || !grad) {
+		if srule != nil && !grad && !forwardScratch[v.Op] {
+			srule = nil
+		}
+		if rule == nil && srule == nil {
 			continue
 		}
 		in := make([][]int, len(v.Args))
@@ -282,7 +298,7 @@ func EstimateMemory(m *ir.Module, opts Options, shared bool) (Memory, error) {
 			mem.State += f*elem + 8*f64
 			mem.note(v, f*elem+8*f64, true)
 		}
-		if srule != nil && grad {
+		if srule != nil {
 			scratch[v.Op] = max(scratch[v.Op], srule(in, shapes[v], v.Attrs)*elem)
 		}
 	}

@@ -100,12 +100,28 @@ func geluBwdVec(x, t, gy, dx []float32) {
 // GELUFwd computes y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in the
 // primitive form's order of operations; t receives the tanh for GELUBwd
 // (nil: it is not kept, and GELUBwd recomputes it).
-func GELUFwd[T Float](x, y, t []T) {
+func GELUFwd[T Float](x, y, t []T) { geluFwd(x, y, t, vecPath(x)) }
+
+// vecPath reports whether the activations' float32 vector kernels take
+// x: the build and CPU have them and x is long enough.
+func vecPath[T Float](x []T) bool { return vecPathN[T](len(x)) }
+
+// vecPathN is vecPath for a float array of n elements.
+func vecPathN[T Float](n int) bool {
+	var z T
+	_, ok := any(z).(float32)
+	return ok && useVec && n >= vecMin
+}
+
+// geluFwd is GELUFwd on the vector path when vec (for float32), else on
+// the scalar one. Both compute every element on its own, so a part of an
+// array gives the elements the whole array would on the same path.
+func geluFwd[T Float](x, y, t []T, vec bool) {
 	y = y[:len(x)]
 	if t != nil {
 		t = t[:len(x)]
 	}
-	if xf, ok := any(x).([]float32); ok && useVec && len(x) >= vecMin {
+	if xf, ok := any(x).([]float32); ok && vec {
 		geluFwdVec(xf, any(y).([]float32), any(t).([]float32))
 		return
 	}
@@ -131,12 +147,15 @@ func geluTanh[T Float](v T) T { return tanhT((v + v*v*v*geluA) * geluC) }
 //
 // A nil t is recomputed exactly as GELUFwd computed it (the same kernels
 // on the same blocks), so the result is the same bit for bit.
-func GELUBwd[T Float](x, t, gy, dx []T) {
+func GELUBwd[T Float](x, t, gy, dx []T) { geluBwd(x, t, gy, dx, vecPath(x)) }
+
+// geluBwd is GELUBwd on the vector path when vec, as geluFwd.
+func geluBwd[T Float](x, t, gy, dx []T, vec bool) {
 	gy, dx = gy[:len(x)], dx[:len(x)]
 	if t != nil {
 		t = t[:len(x)]
 	}
-	if xf, ok := any(x).([]float32); ok && useVec && len(x) >= vecMin {
+	if xf, ok := any(x).([]float32); ok && vec {
 		geluBwdVec(xf, any(t).([]float32), any(gy).([]float32), any(dx).([]float32))
 		return
 	}

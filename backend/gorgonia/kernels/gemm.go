@@ -136,14 +136,20 @@ func MatMulFwd[T Float](p MatMul, x, w, y []T) {
 // BLAS other than the native kernel (OpenBLAS) threads by itself and gets
 // the whole product.
 func GemmSplit[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, c []T, ldc int) {
+	gemmSplit(tA, tB, m, n, k, a, lda, b, ldb, 0, c, ldc)
+}
+
+// gemmSplit is GemmSplit with c = op(a)·op(b) + beta·c: each element
+// exactly as gemm computes it.
+func gemmSplit[T Float](tA, tB bool, m, n, k int, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	w := runtime.GOMAXPROCS(0)
 	a32, f32 := any(a).([]float32)
 	l := CurrentSgemmLevel()
 	if !f32 || l == SgemmGo || w < 2 || m*n*k < 1<<22 {
-		gemm(tA, tB, m, n, k, a, lda, b, ldb, 0, c, ldc)
+		gemm(tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	sgemmSplit(l, w, tA, tB, m, n, k, a32, lda, any(b).([]float32), ldb, any(c).([]float32), ldc)
+	sgemmSplit(l, w, tA, tB, m, n, k, a32, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 }
 
 // MatMulGradX computes dx = g·op(w)ᵀ.

@@ -2,10 +2,7 @@ package kernels
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
-
-	"github.com/mhcc/mhcc/internal/par"
 )
 
 // The mixture-of-experts kernels (ir/ops_moe.go): top-k selection, the
@@ -84,9 +81,6 @@ type MoEPlan struct {
 	// Row[s] is the row of slot s.
 	Row []int
 	Off []int
-	// experts lists the experts with rows, most rows first (ties by
-	// index): the order the parallel loops hand them out in.
-	experts []int
 }
 
 func (p *MoEPlan) build(idx []int, E int) error {
@@ -113,96 +107,181 @@ func (p *MoEPlan) build(idx []int, E int) error {
 		next[e]++
 		p.Order[r], p.Row[s] = s, r
 	}
-	p.experts = p.experts[:0]
-	for e := 0; e < E; e++ {
-		if p.Off[e+1] > p.Off[e] {
-			p.experts = append(p.experts, e)
-		}
-	}
-	slices.SortStableFunc(p.experts, func(a, b int) int { return (p.Off[b+1] - p.Off[b]) - (p.Off[a+1] - p.Off[a]) })
 	return nil
 }
 
-// each runs f(e, lo, hi) for every expert e with rows lo … hi−1, the
-// experts spread over the CPUs (each writes only its own rows and
-// weights, so the result does not depend on the schedule); perRow is the
-// work per row, to keep small calls on one goroutine.
-func (p *MoEPlan) each(perRow int, f func(e, lo, hi int)) {
-	w := min(runtime.GOMAXPROCS(0), len(p.experts))
-	if w <= 1 || len(p.Order)*perRow < 1<<16 {
-		for _, e := range p.experts {
+// What moe.experts keeps for its backward (slots of the op's own Side):
+// the two input projections of every routed row. Everything else the
+// backward needs is recomputed from them, bit for bit: the activation
+// and its product with x·W3ᵀ by the forward's own kernels on the same
+// path, each row's expert output by the forward's product.
+const (
+	moeH1 = iota // [NK, H] x·W1ᵀ
+	moeH3        // [NK, H] x·W3ᵀ
+)
+
+// The slots of the scratch Side the forward and the backward share with
+// the graph's other kernels (nothing in them outlives a call). Both run
+// the experts one after the other, each product split over the CPUs
+// (gemmSplit), so that apart from moeYs a slot holds the rows of one
+// expert, M at most (M = N: k distinct experts per token). Each slot
+// serves in turn where its previous content is dead:
+const (
+	// moeYs [NK, C]: each row's expert output; in the backward gate·dy,
+	// then the rows' dx
+	moeYs = iota
+	// moeXS [M, max(C, H)]: the expert's tokens, and σ(H1) for SiLU (the
+	// forward's between its products, the backward's until dH1)
+	moeXS
+	// moeF [M, H]: act(H1), then act(H1) ⊙ H3 (forward); act(H1), then
+	// dH1 (backward)
+	moeF
+	// moeA [M, H]: act(H1) ⊙ H3, then dH3 (backward); H1 when nothing is
+	// kept (a forward-only graph)
+	moeA
+	// moeDA [M, H]: dA, then dF (backward); H3 when nothing is kept
+	moeDA
+)
+
+// MoEExpertsScratch is the number of elements of the scratch Side
+// MoEExpertsFwd and MoEExpertsBwd use at most: the sum of their slots
+// when one expert receives a row from every token (they use less when
+// the tokens are spread: the rows of the largest expert).
+func MoEExpertsScratch(p MoEExperts) int {
+	return p.N*p.K*p.C + p.N*(p.xsWidth()+3*p.H)
+}
+
+// MoEExpertsKept is the number of elements MoEExpertsFwd keeps in its
+// state Side for MoEExpertsBwd: x·W1ᵀ and x·W3ᵀ of every routed row.
+func MoEExpertsKept(p MoEExperts) int { return 2 * p.N * p.K * p.H }
+
+// xsWidth is the row width of slot moeXS: C, or max(C, H) when it also
+// holds σ(H1).
+func (p MoEExperts) xsWidth() int {
+	if p.GELU {
+		return p.C
+	}
+	return max(p.C, p.H)
+}
+
+// moeBufs are the per-expert scratch slots, each sized for the largest
+// expert of the call (so that no expert reallocates them).
+type moeBufs[T Float] struct {
+	xs, f, a, da []T
+	vec          bool // the activations' path, as for all NK·H at once
+}
+
+func newMoEBufs[T Float](p MoEExperts, plan *MoEPlan, tmp *Side) moeBufs[T] {
+	m := 0
+	for e := 0; e < p.E; e++ {
+		m = max(m, plan.Off[e+1]-plan.Off[e])
+	}
+	return moeBufs[T]{
+		xs: SideBuf[T](tmp, moeXS, m*p.xsWidth()),
+		f:  SideBuf[T](tmp, moeF, m*p.H), a: SideBuf[T](tmp, moeA, m*p.H), da: SideBuf[T](tmp, moeDA, m*p.H),
+		vec: vecPathN[T](p.N * p.K * p.H),
+	}
+}
+
+// eachExpert runs f(e, lo, hi) for every expert e with rows lo … hi−1,
+// one expert after the other (the products inside are parallel).
+func (p *MoEPlan) eachExpert(f func(e, lo, hi int)) {
+	for e := 0; e+1 < len(p.Off); e++ {
+		if p.Off[e+1] > p.Off[e] {
 			f(e, p.Off[e], p.Off[e+1])
 		}
-		return
 	}
-	par.Tasks(w, len(p.experts), func(i int) {
-		e := p.experts[i]
-		f(e, p.Off[e], p.Off[e+1])
+}
+
+// moeGather copies into xs [hi−lo, C] the tokens of rows lo … hi−1.
+func moeGather[T Float](p MoEExperts, plan *MoEPlan, x, xs []T, lo, hi int) {
+	C, K := p.C, p.K
+	parallelFor(hi-lo, C, func(a, b int) {
+		for r := a; r < b; r++ {
+			t := plan.Order[lo+r] / K
+			copy(xs[r*C:(r+1)*C], x[t*C:(t+1)*C])
+		}
 	})
 }
 
-// The side slots of moe.experts: what the forward keeps for the backward.
-const (
-	moeXs = iota // [NK, C] the tokens, gathered by row
-	moeH1        // [NK, H] x·W1ᵀ
-	moeH3        // [NK, H] x·W3ᵀ
-	moeS         // [NK, H] σ(H1) (SiLU) or the tanh of GELU
-	moeF         // [NK, H] act(H1)
-	moeYs        // [NK, C] each row's expert output before its gate
-	moeA         // [NK, H] act(H1) ⊙ H3 (forward scratch)
-)
-
-// The scratch slots of the backward.
-const (
-	moeDYs = iota // [NK, C] gate · dy, by row
-	moeBA         // [NK, H] act(H1) ⊙ H3, recomputed
-	moeDA         // [NK, H]
-	moeDH1        // [NK, H]
-	moeDH3        // [NK, H]
-	moeDF         // [NK, H]
-	moeDXs        // [NK, C]
-)
+// moeHidden computes into f act(h1) ⊙ h3 for m rows of one expert, with
+// act(h1) also in af when af is not nil (then f may not be af), and σ(h1)
+// in sv for SiLU, on the path (vec) that all routed rows at once would
+// take. GELU's tanh is not kept: its backward recomputes it from h1 bit
+// for bit.
+func moeHidden[T Float](p MoEExperts, vec bool, h1, h3, sv, af, f []T) {
+	act := f
+	if af != nil {
+		act = af
+	}
+	if p.GELU {
+		geluFwd(h1, act, nil, vec)
+	} else {
+		siluFwd(h1, act, sv, vec)
+	}
+	mulInto(act, h3, f)
+}
 
 // MoEExpertsFwd computes y [N, C] = Σ_j gates[t, j]·FFN_{idx[t, j]}(x[t])
-// for x [N, C], idx and gates [N, K] and w1, w3, w2 [E, H, C], keeping in
-// s (and plan) what MoEExpertsBwd needs.
-func MoEExpertsFwd[T Float](p MoEExperts, x []T, idx []int, gates, w1, w3, w2, y []T, plan *MoEPlan, s *Side) error {
+// for x [N, C], idx and gates [N, K] and w1, w3, w2 [E, H, C]. It keeps
+// in s (and plan) what MoEExpertsBwd needs, and uses tmp as scratch; a nil
+// s keeps nothing (a forward without backward).
+func MoEExpertsFwd[T Float](p MoEExperts, x []T, idx []int, gates, w1, w3, w2, y []T, plan *MoEPlan, s, tmp *Side) error {
 	if err := plan.build(idx, p.E); err != nil {
 		return err
 	}
 	C, H, K := p.C, p.H, p.K
 	nk := p.N * K
-	xs := SideBuf[T](s, moeXs, nk*C)
-	h1, h3 := SideBuf[T](s, moeH1, nk*H), SideBuf[T](s, moeH3, nk*H)
-	sv, f := SideBuf[T](s, moeS, nk*H), SideBuf[T](s, moeF, nk*H)
-	ys, a := SideBuf[T](s, moeYs, nk*C), SideBuf[T](s, moeA, nk*H)
-	parallelFor(nk, C, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			t := plan.Order[r] / K
-			copy(xs[r*C:(r+1)*C], x[t*C:(t+1)*C])
-		}
-	})
-	plan.each(4*H*C, func(e, lo, hi int) {
-		m := hi - lo
-		gemm(false, true, m, H, C, xs[lo*C:], C, w1[e*H*C:], C, 0, h1[lo*H:], H)
-		gemm(false, true, m, H, C, xs[lo*C:], C, w3[e*H*C:], C, 0, h3[lo*H:], H)
-	})
-	if p.GELU {
-		GELUFwd(h1, f, sv)
-	} else {
-		SiLUFwd(h1, f, sv)
+	ys := SideBuf[T](tmp, moeYs, nk*C)
+	bf := newMoEBufs[T](p, plan, tmp)
+	var h1, h3 []T
+	if s != nil {
+		h1, h3 = SideBuf[T](s, moeH1, nk*H), SideBuf[T](s, moeH3, nk*H)
 	}
-	mulInto(f, h3, a)
-	plan.each(2*H*C, func(e, lo, hi int) {
-		gemm(false, false, hi-lo, C, H, a[lo*H:], H, w2[e*H*C:], C, 0, ys[lo*C:], C)
+	plan.eachExpert(func(e, lo, hi int) {
+		m := hi - lo
+		xs := bf.xs[:m*C]
+		moeGather(p, plan, x, xs, lo, hi)
+		e1, e3 := bf.a[:m*H], bf.da[:m*H]
+		if s != nil {
+			e1, e3 = h1[lo*H:hi*H], h3[lo*H:hi*H]
+		}
+		gemmSplit(false, true, m, H, C, xs, C, w1[e*H*C:], C, 0, e1, H)
+		gemmSplit(false, true, m, H, C, xs, C, w3[e*H*C:], C, 0, e3, H)
+		var sv []T
+		if !p.GELU {
+			sv = bf.xs[:m*H] // the tokens are dead
+		}
+		f := bf.f[:m*H]
+		moeHidden(p, bf.vec, e1, e3, sv, nil, f)
+		gemmSplit(false, false, m, C, H, f, H, w2[e*H*C:], C, 0, ys[lo*C:hi*C], C)
 	})
+	moeCombine(p, plan, gates, ys, y)
+	return nil
+}
+
+// moeCombine writes y[t] = Σ_j gates[t, j]·ys[row of (t, j)], in the
+// order of j; nil gates weigh every row 1.
+func moeCombine[T Float](p MoEExperts, plan *MoEPlan, gates, ys, y []T) {
+	C, K := p.C, p.K
 	parallelFor(p.N, K*C, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			out := y[t*C : (t+1)*C]
 			for j := 0; j < K; j++ {
-				g, r := gates[t*K+j], plan.Row[t*K+j]
+				r := plan.Row[t*K+j]
 				row := ys[r*C : (r+1)*C]
 				row = row[:len(out)]
+				if gates == nil {
+					if j == 0 {
+						copy(out, row)
+						continue
+					}
+					for c, v := range row {
+						out[c] += v
+					}
+					continue
+				}
+				g := gates[t*K+j]
 				if j == 0 {
 					for c, v := range row {
 						out[c] = g * v
@@ -215,107 +294,101 @@ func MoEExpertsFwd[T Float](p MoEExperts, x []T, idx []int, gates, w1, w3, w2, y
 			}
 		}
 	})
-	return nil
 }
 
 // MoEExpertsBwd computes the gradients of MoEExpertsFwd's inputs from
 // gy [N, C]: dx [N, C], dgates [N, K], dw1, dw3, dw2 [E, H, C] (each nil
-// when not needed), from the state the forward left in s and plan; tmp
-// holds scratch.
-func MoEExpertsBwd[T Float](p MoEExperts, gates, w1, w3, w2, gy, dx, dgates, dw1, dw3, dw2 []T, plan *MoEPlan, s, tmp *Side) {
+// when not needed), from x, the weights and the state the forward left in
+// s and plan; tmp holds scratch (at most MoEExpertsScratch elements). The
+// values the forward did not keep are recomputed as it computed them.
+func MoEExpertsBwd[T Float](p MoEExperts, x, gates, w1, w3, w2, gy, dx, dgates, dw1, dw3, dw2 []T, plan *MoEPlan, s, tmp *Side) {
 	C, H, K := p.C, p.H, p.K
 	nk := p.N * K
-	xs := SideBuf[T](s, moeXs, nk*C)
+	if dgates == nil && dw1 == nil && dw3 == nil && dw2 == nil && dx == nil {
+		return
+	}
 	h1, h3 := SideBuf[T](s, moeH1, nk*H), SideBuf[T](s, moeH3, nk*H)
-	sv, f, ys := SideBuf[T](s, moeS, nk*H), SideBuf[T](s, moeF, nk*H), SideBuf[T](s, moeYs, nk*C)
-	dys := SideBuf[T](tmp, moeDYs, nk*C)
-	// dys[row] = gate·dy[t]; dgates[t, j] = dy[t]·ys[row]
-	parallelFor(p.N, 2*K*C, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			g := gy[t*C : (t+1)*C]
-			for j := 0; j < K; j++ {
-				sl := t*K + j
-				r := plan.Row[sl]
-				if dgates != nil {
-					dgates[sl] = dot(g, ys[r*C:(r+1)*C])
-				}
+	ys := SideBuf[T](tmp, moeYs, nk*C)
+	bf := newMoEBufs[T](p, plan, tmp)
+	plan.eachExpert(func(e, lo, hi int) {
+		m := hi - lo
+		e1, e3 := h1[lo*H:hi*H], h3[lo*H:hi*H]
+		var sv []T
+		if !p.GELU {
+			sv = bf.xs[:m*H]
+		}
+		f, a, da := bf.f[:m*H], bf.a[:m*H], bf.da[:m*H]
+		moeHidden(p, bf.vec, e1, e3, sv, f, a)
+		dys := ys[lo*C : hi*C]
+		if dgates != nil {
+			// the forward's ys, overwritten row by row below
+			gemmSplit(false, false, m, C, H, a, H, w2[e*H*C:], C, 0, dys, C)
+		}
+		// dgates[t, j] = dy[t]·ys[row]; then dys[row] = gate·dy[t]
+		parallelFor(m, 2*C, func(r0, r1 int) {
+			for r := r0; r < r1; r++ {
+				sl := plan.Order[lo+r]
+				t := sl / K
+				g := gy[t*C : (t+1)*C]
 				d := dys[r*C : (r+1)*C]
 				d = d[:len(g)]
+				if dgates != nil {
+					dgates[sl] = dot(g, d)
+				}
 				for c, v := range g {
 					d[c] = gates[sl] * v
 				}
 			}
+		})
+		if dw1 == nil && dw3 == nil && dw2 == nil && dx == nil {
+			return
 		}
-	})
-	if dw1 == nil && dw3 == nil && dw2 == nil && dx == nil {
-		return
-	}
-	a := SideBuf[T](tmp, moeBA, nk*H)
-	da := SideBuf[T](tmp, moeDA, nk*H)
-	mulInto(f, h3, a)
-	plan.each(4*H*C, func(e, lo, hi int) {
-		m := hi - lo
-		gemm(false, true, m, H, C, dys[lo*C:], C, w2[e*H*C:], C, 0, da[lo*H:], H)
+		gemmSplit(false, true, m, H, C, dys, C, w2[e*H*C:], C, 0, da, H)
 		if dw2 != nil {
-			gemm(true, false, H, C, m, a[lo*H:], H, dys[lo*C:], C, 0, dw2[e*H*C:], C)
+			gemmSplit(true, false, H, C, m, a, H, dys, C, 0, dw2[e*H*C:(e+1)*H*C], C)
 		}
-	})
-	dh1, dh3, df := SideBuf[T](tmp, moeDH1, nk*H), SideBuf[T](tmp, moeDH3, nk*H), SideBuf[T](tmp, moeDF, nk*H)
-	mulInto(da, f, dh3)
-	mulInto(da, h3, df)
-	if p.GELU {
-		GELUBwd(h1, sv, df, dh1)
-	} else {
-		SiLUBwd(h1, sv, df, dh1)
-	}
-	var dxs []T
-	if dx != nil {
-		dxs = SideBuf[T](tmp, moeDXs, nk*C)
-	}
-	plan.each(6*H*C, func(e, lo, hi int) {
-		m := hi - lo
+		dh1, dh3 := f, a
+		mulInto(da, f, dh3) // a is dead after dw2, f after this
+		mulInto(da, e3, da) // dF
+		if p.GELU {
+			geluBwd(e1, nil, da, dh1, bf.vec)
+		} else {
+			siluBwd(e1, sv, da, dh1, bf.vec)
+		}
+		xs := bf.xs[:m*C] // σ(H1) is dead
+		moeGather(p, plan, x, xs, lo, hi)
 		if dw1 != nil {
-			gemm(true, false, H, C, m, dh1[lo*H:], H, xs[lo*C:], C, 0, dw1[e*H*C:], C)
+			gemmSplit(true, false, H, C, m, dh1, H, xs, C, 0, dw1[e*H*C:(e+1)*H*C], C)
 		}
 		if dw3 != nil {
-			gemm(true, false, H, C, m, dh3[lo*H:], H, xs[lo*C:], C, 0, dw3[e*H*C:], C)
+			gemmSplit(true, false, H, C, m, dh3, H, xs, C, 0, dw3[e*H*C:(e+1)*H*C], C)
 		}
-		if dxs != nil {
-			gemm(false, false, m, C, H, dh1[lo*H:], H, w1[e*H*C:], C, 0, dxs[lo*C:], C)
-			gemm(false, false, m, C, H, dh3[lo*H:], H, w3[e*H*C:], C, 1, dxs[lo*C:], C)
+		if dx != nil { // gate·dy is dead: the rows' dx
+			gemmSplit(false, false, m, C, H, dh1, H, w1[e*H*C:], C, 0, dys, C)
+			gemmSplit(false, false, m, C, H, dh3, H, w3[e*H*C:], C, 1, dys, C)
 		}
 	})
-	// experts that received no token get a zero gradient
+	moeClearUnused(p, plan, dw1, dw3, dw2)
+	if dx == nil {
+		return
+	}
+	moeCombine(p, plan, nil, ys, dx)
+}
+
+// moeClearUnused zeroes the weight gradients of the experts that received
+// no token.
+func moeClearUnused[T Float](p MoEExperts, plan *MoEPlan, dws ...[]T) {
+	n := p.H * p.C
 	for e := 0; e < p.E; e++ {
 		if plan.Off[e+1] > plan.Off[e] {
 			continue
 		}
-		for _, dw := range [][]T{dw1, dw3, dw2} {
+		for _, dw := range dws {
 			if dw != nil {
-				clear(dw[e*H*C : (e+1)*H*C])
+				clear(dw[e*n : (e+1)*n])
 			}
 		}
 	}
-	if dx == nil {
-		return
-	}
-	parallelFor(p.N, K*C, func(lo, hi int) {
-		for t := lo; t < hi; t++ {
-			out := dx[t*C : (t+1)*C]
-			for j := 0; j < K; j++ {
-				r := plan.Row[t*K+j]
-				row := dxs[r*C : (r+1)*C]
-				row = row[:len(out)]
-				if j == 0 {
-					copy(out, row)
-					continue
-				}
-				for c, v := range row {
-					out[c] += v
-				}
-			}
-		}
-	})
 }
 
 // mulInto writes c = a ⊙ b elementwise.

@@ -8,7 +8,7 @@ import (
 	"github.com/mhcc/mhcc/internal/par"
 )
 
-// sgemmSplit computes c = op(a)·op(b) with the native kernel at level on w
+// sgemmSplit computes c = op(a)·op(b) + beta·c with the native kernel at level on w
 // goroutines. op(b) is packed once into panels that every goroutine
 // shares (packing it per row block, as before, cost up to a fifth of the
 // product at the model's shapes), then the goroutines take blocks of c from
@@ -16,7 +16,7 @@ import (
 // fewer of them. Each element of c is summed in the kernel's fixed order
 // (sgemm_impl.h): the result equals one gemm call bit for bit, whatever w
 // and the order the blocks run in.
-func sgemmSplit(level SgemmLevel, w int, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+func sgemmSplit(level SgemmLevel, w int, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	nr := cSgemmNR(level)
 	np := (n + nr - 1) / nr
 	buf := packBuffer(k * np * nr)
@@ -34,9 +34,9 @@ func sgemmSplit(level SgemmLevel, w int, tA, tB bool, m, n, k int, a []float32, 
 	par.Tasks(w, rowBlocks*colBlocks, func(t int) {
 		i0, j0 := t/colBlocks*rb, t%colBlocks*cb
 		i1, j1 := min(m, i0+rb), min(n, j0+cb)
-		if !cSgemmRows(level, tA, n, k, a, lda, bp, 0, c, ldc, i0, i1, j0, j1) {
+		if !cSgemmRows(level, tA, n, k, a, lda, bp, beta, c, ldc, i0, i1, j0, j1) {
 			// no scratch for the kernel on this thread: the block on the BLAS
-			blasBlock(tA, tB, k, a, lda, b, ldb, c, ldc, i0, i1, j0, j1)
+			blasBlock(tA, tB, k, a, lda, b, ldb, beta, c, ldc, i0, i1, j0, j1)
 		}
 	})
 }
@@ -73,9 +73,9 @@ func needLen(t bool, r, c, ld int) int {
 	return (r-1)*ld + c
 }
 
-// blasBlock computes rows [i0, i1) × columns [j0, j1) of c = op(a)·op(b)
-// with the BLAS.
-func blasBlock(tA, tB bool, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, i0, i1, j0, j1 int) {
+// blasBlock computes rows [i0, i1) × columns [j0, j1) of
+// c = op(a)·op(b) + beta·c with the BLAS.
+func blasBlock(tA, tB bool, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc, i0, i1, j0, j1 int) {
 	ta, tb := blas.NoTrans, blas.NoTrans
 	aOff, bOff := i0*lda, j0 // row i0 of op(a), column j0 of op(b)
 	if tA {
@@ -84,7 +84,7 @@ func blasBlock(tA, tB bool, k int, a []float32, lda int, b []float32, ldb int, c
 	if tB {
 		tb, bOff = blas.Trans, j0*ldb
 	}
-	theBLAS.Sgemm(ta, tb, i1-i0, j1-j0, k, 1, a[aOff:], lda, b[bOff:], ldb, 0, c[i0*ldc+j0:], ldc)
+	theBLAS.Sgemm(ta, tb, i1-i0, j1-j0, k, 1, a[aOff:], lda, b[bOff:], ldb, beta, c[i0*ldc+j0:], ldc)
 }
 
 // splitUnitRows is the row granularity of sgemmSplit's blocks: a multiple

@@ -216,9 +216,21 @@ func TestSgemmLevelsAgree(t *testing.T) {
 			}
 			for _, w := range []int{1, 2, 3, 7} {
 				split := slices.Clone(g.c)
-				sgemmSplit(l, w, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, split, g.ldc)
+				sgemmSplit(l, w, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, 0, split, g.ldc)
 				if j := firstDiff(got, split); j >= 0 {
 					t.Fatalf("%s: split over %d goroutines c[%d] = %v, one call %v", g, w, j, split[j], got[j])
+				}
+			}
+			// accumulating (beta = 1) into the product: split as one call
+			acc := slices.Clone(got)
+			if !cSgemm(l, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, 1, acc, g.ldc) {
+				t.Fatalf("%s: the kernel could not allocate its scratch", g)
+			}
+			for _, w := range []int{2, 3} {
+				split := slices.Clone(got)
+				sgemmSplit(l, w, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, 1, split, g.ldc)
+				if j := firstDiff(acc, split); j >= 0 {
+					t.Fatalf("%s: beta 1 split over %d goroutines c[%d] = %v, one call %v", g, w, j, split[j], acc[j])
 				}
 			}
 		}
@@ -285,7 +297,7 @@ func TestSgemmAllocFailure(t *testing.T) {
 					g.check(t, 0, got, prod, mag)
 					for _, w := range []int{1, 2} {
 						split := slices.Clone(g.c)
-						sgemmSplit(l, w, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, split, g.ldc)
+						sgemmSplit(l, w, g.tA, g.tB, g.m, g.n, g.k, g.a, g.lda, g.b, g.ldb, 0, split, g.ldc)
 						g.check(t, 0, split, prod, mag)
 					}
 				}

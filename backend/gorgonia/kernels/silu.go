@@ -2,9 +2,13 @@ package kernels
 
 // SiLUFwd computes y = x·σ(x); s receives σ(x) for SiLUBwd. float32 runs
 // the AVX2 sigmoid and product in blocks when the build and CPU allow.
-func SiLUFwd[T Float](x, y, s []T) {
+func SiLUFwd[T Float](x, y, s []T) { siluFwd(x, y, s, vecPath(x)) }
+
+// siluFwd is SiLUFwd on the vector path when vec (for float32), else on
+// the scalar one; every element is computed on its own (geluFwd).
+func siluFwd[T Float](x, y, s []T, vec bool) {
 	y, s = y[:len(x)], s[:len(x)]
-	if xf, ok := any(x).([]float32); ok && useVec && len(x) >= vecMin {
+	if xf, ok := any(x).([]float32); ok && vec {
 		yf, sf := any(y).([]float32), any(s).([]float32)
 		geluBlocks(len(x), 0, func(lo, hi int, _ []float32) {
 			vUnary(vSigmoid, xf[lo:hi], sf[lo:hi])
@@ -24,9 +28,12 @@ func SiLUFwd[T Float](x, y, s []T) {
 // SiLUBwd computes, with s = σ(x) from SiLUFwd,
 //
 //	dx = gy·s·(1 + x·(1 − s)).
-func SiLUBwd[T Float](x, s, gy, dx []T) {
+func SiLUBwd[T Float](x, s, gy, dx []T) { siluBwd(x, s, gy, dx, vecPath(x)) }
+
+// siluBwd is SiLUBwd on the vector path when vec, as siluFwd.
+func siluBwd[T Float](x, s, gy, dx []T, vec bool) {
 	s, gy, dx = s[:len(x)], gy[:len(x)], dx[:len(x)]
-	if xf, ok := any(x).([]float32); ok && useVec && len(x) >= vecMin {
+	if xf, ok := any(x).([]float32); ok && vec {
 		sf, gf, df := any(s).([]float32), any(gy).([]float32), any(dx).([]float32)
 		geluBlocks(len(x), 0, func(lo, hi int, _ []float32) {
 			d := df[lo:hi]

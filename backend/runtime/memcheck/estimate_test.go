@@ -25,9 +25,12 @@ func liveHeap() float64 {
 // The accepted ratio of measured to estimated memory. Measured on this
 // test's configurations (among them the LLaMA-style block with LayerNorm)
 // (the live heap after building and running the graphs, against the
-// estimate): training graphs 0.98–0.99, forward graphs 1.00. The band adds
-// 5% on either side for scratch that depends on the number of CPUs and
-// for the allocator's rounding.
+// estimate): training graphs 0.97–0.99, forward graphs 0.96–1.00 (the
+// lowest are moe.mhc's: the estimate counts the experts' scratch for the
+// largest group a routing can give one expert, a row from every token,
+// and the run's routing spreads the tokens). The band adds 5% on either
+// side for scratch that depends on the number of CPUs and for the
+// allocator's rounding.
 const minRatio, maxRatio = 0.88, 1.07
 
 // TestEstimateMatchesMeasuredHeap builds and runs training graphs (with
