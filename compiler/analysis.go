@@ -33,10 +33,12 @@ import (
 // IR value (all but params, inputs, consts and reshapes, which are views)
 // at B = train batch and T = context, in float32: what a tape-based
 // backend keeps for the backward pass — fusion lowers it because a fused
-// op's intermediates are not kept. It is an upper bound on what the
-// backward reads (a few values are read only by the forward, e.g. the
-// projections before RoPE) and leaves out what fused kernels keep besides
-// their outputs (attention's probabilities).
+// op's intermediates are not kept — plus the hidden activations a fused
+// op declares it keeps (ir.OpDef.Activations: the routed experts' x·W1ᵀ
+// and x·W3ᵀ, which a dense FFN has as values). It is an upper bound on
+// what the backward reads (a few values are read only by the forward,
+// e.g. the projections before RoPE) and leaves out what fused kernels
+// keep that a backward could recompute (attention's probabilities).
 
 // LayerRow is one row of the layer table: the IR values attributed to one
 // model path.
@@ -185,6 +187,11 @@ func Analyze(p *lang.Program, m *ir.Module, level string) (*Summary, error) {
 				return nil, err
 			}
 			s.ActivationBytes += 4 * numel(sh)
+			hidden, err := ir.ValueActivations(v, perStep)
+			if err != nil {
+				return nil, err
+			}
+			s.ActivationBytes += 4 * hidden
 		}
 		s.ForwardFLOPsPerSequence += f
 	}

@@ -71,6 +71,12 @@ func init() {
 				// the up projection and the gate
 				return slots * (6*c*h + (moeActFLOPs(attrs.String("act"))+2)*h)
 			},
+			// x·W1ᵀ and x·W3ᵀ of every slot, [tokens × k, H] each; the
+			// activation, its product with x·W3ᵀ and each expert's output
+			// are recomputed from them
+			Activations: func(in [][]int, _ []int, _ Attrs) int64 {
+				return 2 * numel(in[1]) * int64(in[3][1])
+			},
 			Decompose: moeExpertsDecompose},
 	)
 }

@@ -146,6 +146,14 @@ type OpDef struct {
 	// evaluates fused ops with it, and the tests hold every backend's
 	// kernel and every fusion rule against it.
 	Decompose func(b *Builder, args []*Value, attrs Attrs) []*Value
+	// Activations, for a fused op, counts the elements of the
+	// intermediate values of its decomposition that its kernels keep for
+	// the backward: activations of the model hidden inside the op, which
+	// an unfused form holds as IR values (moe.experts: x·W1ᵀ and x·W3ᵀ of
+	// every routed row, as a dense FFN's x·W1ᵀ is a value; the rest of
+	// its hidden values are recomputed from them). compiler.Analyze counts
+	// them with the module's values. nil: none.
+	Activations ActivationsRule
 	// NoGrad marks ops whose result never carries a gradient to anything
 	// (leaves without trainable values: input, const, permutations).
 	NoGrad bool
@@ -357,17 +365,48 @@ func ValueFLOPs(v *Value, binds map[string]int) (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("no FLOPs rule: unknown op %q", v.Op)
 	}
-	out, err := v.Type.Shape.Resolve(binds)
+	in, out, err := resolvedShapes(v, binds)
 	if err != nil {
 		return 0, err
 	}
-	in := make([][]int, len(v.Args))
+	return d.FLOPs(in, out, v.Attrs), nil
+}
+
+// resolvedShapes returns the shapes of v's operands and of v with the
+// symbolic dimensions resolved by binds.
+func resolvedShapes(v *Value, binds map[string]int) (in [][]int, out []int, err error) {
+	if out, err = v.Type.Shape.Resolve(binds); err != nil {
+		return nil, nil, err
+	}
+	in = make([][]int, len(v.Args))
 	for i, a := range v.Args {
 		if in[i], err = a.Type.Shape.Resolve(binds); err != nil {
-			return 0, err
+			return nil, nil, err
 		}
 	}
-	return d.FLOPs(in, out, v.Attrs), nil
+	return in, out, nil
+}
+
+// ActivationsRule is OpDef.Activations: element counts from the resolved
+// shapes of the operands and the result, like a FLOPs rule.
+type ActivationsRule func(in [][]int, out []int, attrs Attrs) int64
+
+// ValueActivations returns the elements of the hidden activations the op
+// of v keeps for its backward (OpDef.Activations; 0 for most ops), with
+// the symbolic dimensions resolved by binds.
+func ValueActivations(v *Value, binds map[string]int) (int64, error) {
+	d, ok := LookupOp(v.Op)
+	if !ok {
+		return 0, fmt.Errorf("unknown op %q", v.Op)
+	}
+	if d.Activations == nil {
+		return 0, nil
+	}
+	in, out, err := resolvedShapes(v, binds)
+	if err != nil {
+		return 0, err
+	}
+	return d.Activations(in, out, v.Attrs), nil
 }
 
 // Decompose appends the primitive form of the fused op to b and returns

@@ -128,3 +128,29 @@ func checkCentral(t *testing.T, m *ir.Module, binds map[string]int, vals map[str
 		}
 	}
 }
+
+// TestMoEKeepsWhatTheTheoryCounts: with a backward, moe.experts keeps
+// exactly the hidden activations the op table declares
+// (ir.OpDef.Activations, which compiler.Analyze counts as activations):
+// x·W1ᵀ and x·W3ᵀ of every routed row; without one it keeps nothing.
+func TestMoEKeepsWhatTheTheoryCounts(t *testing.T) {
+	def, _ := ir.LookupOp(ir.OpMoEExperts)
+	keep := memRules[ir.OpMoEExperts]
+	for _, c := range []struct{ N, K, C, H, E int }{{6, 2, 3, 5, 4}, {256, 3, 16, 48, 8}, {4096, 1, 64, 128, 2}} {
+		in := [][]int{{c.N, c.C}, {c.N, c.K}, {c.N, c.K}, {c.E, c.H, c.C}, {c.E, c.H, c.C}, {c.E, c.H, c.C}}
+		out := []int{c.N, c.C}
+		for _, act := range ir.MoEActs {
+			attrs := ir.Attrs{{Key: "act", Val: act}}
+			theory := def.Activations(in, out, attrs)
+			if want := int64(2 * c.N * c.K * c.H); theory != want {
+				t.Errorf("%+v %s: the op table declares %d hidden elements, want 2·N·K·H = %d", c, act, theory, want)
+			}
+			if kept, f64s := keep(in, out, attrs, true); kept != float64(theory) || f64s != 0 {
+				t.Errorf("%+v %s: the backend keeps %g floats (and %g float64s), the op table declares %d", c, act, kept, f64s, theory)
+			}
+			if kept, f64s := keep(in, out, attrs, false); kept != 0 || f64s != 0 {
+				t.Errorf("%+v %s: without a backward the backend keeps %g floats and %g float64s, want none", c, act, kept, f64s)
+			}
+		}
+	}
+}
