@@ -2,7 +2,10 @@ package kernels
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // The mixture-of-experts kernels (ir/ops_moe.go): top-k selection, the
@@ -123,9 +126,10 @@ const (
 // The slots of the scratch Side the forward and the backward share with
 // the graph's other kernels (nothing in them outlives a call). Both run
 // the experts one after the other, each product split over the CPUs
-// (gemmSplit), so that apart from moeYs a slot holds the rows of one
-// expert, M at most (M = N: k distinct experts per token). Each slot
-// serves in turn where its previous content is dead:
+// (gemmSplit), except the experts too small for a split, which run side
+// by side, one per CPU; so apart from moeYs a slot holds the rows of one
+// expert, or of one small expert per CPU (moeRows). Each slot serves in
+// turn where its previous content is dead:
 const (
 	// moeYs [NK, C]: each row's expert output; in the backward gate·dy,
 	// then the rows' dx
@@ -144,11 +148,13 @@ const (
 )
 
 // MoEExpertsScratch is the number of elements of the scratch Side
-// MoEExpertsFwd and MoEExpertsBwd use at most: the sum of their slots
-// when one expert receives a row from every token (they use less when
-// the tokens are spread: the rows of the largest expert).
+// MoEExpertsFwd and MoEExpertsBwd use at most with the experts that
+// moe.topk gives (k distinct per token, so at most N rows an expert):
+// the sum of their slots.
 func MoEExpertsScratch(p MoEExperts) int {
-	return p.N*p.K*p.C + p.N*(p.xsWidth()+3*p.H)
+	small := min(p.N, (moeSmallWork-1)/(p.H*p.C))
+	rows := max(p.N, runtime.GOMAXPROCS(0)*small)
+	return p.N*p.K*p.C + rows*(p.xsWidth()+3*p.H)
 }
 
 // MoEExpertsKept is the number of elements MoEExpertsFwd keeps in its
@@ -164,33 +170,79 @@ func (p MoEExperts) xsWidth() int {
 	return max(p.C, p.H)
 }
 
-// moeBufs are the per-expert scratch slots, each sized for the largest
-// expert of the call (so that no expert reallocates them).
+// moeSmallWork is gemmSplit's threshold: an expert with m rows whose
+// products (m·H·C) fall below it runs them on one goroutine, so such
+// experts run side by side.
+const moeSmallWork = 1 << 22
+
+// moeRows is the schedule of one call's experts: big run one after the
+// other with split products, small (most rows first) side by side on
+// workers goroutines, each in rows of the slots of its own.
+type moeRows struct {
+	big, small []int
+	// bigRows and smallRows are the most rows of a big and of a small
+	// expert
+	bigRows, smallRows, workers int
+}
+
+func newMoERows(p MoEExperts, plan *MoEPlan) moeRows {
+	var s moeRows
+	for e := 0; e < p.E; e++ {
+		m := plan.Off[e+1] - plan.Off[e]
+		switch {
+		case m == 0:
+		case m*p.H*p.C >= moeSmallWork:
+			s.big, s.bigRows = append(s.big, e), max(s.bigRows, m)
+		default:
+			s.small, s.smallRows = append(s.small, e), max(s.smallRows, m)
+		}
+	}
+	size := func(e int) int { return plan.Off[e+1] - plan.Off[e] }
+	slices.SortStableFunc(s.small, func(a, b int) int { return size(b) - size(a) })
+	s.workers = min(runtime.GOMAXPROCS(0), len(s.small))
+	return s
+}
+
+// moeBufs are the per-expert scratch slots (the rows of one expert).
 type moeBufs[T Float] struct {
 	xs, f, a, da []T
 	vec          bool // the activations' path, as for all NK·H at once
 }
 
-func newMoEBufs[T Float](p MoEExperts, plan *MoEPlan, tmp *Side) moeBufs[T] {
-	m := 0
-	for e := 0; e < p.E; e++ {
-		m = max(m, plan.Off[e+1]-plan.Off[e])
-	}
-	return moeBufs[T]{
-		xs: SideBuf[T](tmp, moeXS, m*p.xsWidth()),
-		f:  SideBuf[T](tmp, moeF, m*p.H), a: SideBuf[T](tmp, moeA, m*p.H), da: SideBuf[T](tmp, moeDA, m*p.H),
+// moeEach runs f(e, lo, hi, b) for every expert e with rows lo … hi−1,
+// b being scratch of its own, as the schedule of plan says.
+func moeEach[T Float](p MoEExperts, plan *MoEPlan, tmp *Side, f func(e, lo, hi int, b moeBufs[T])) {
+	s := newMoERows(p, plan)
+	rows := max(s.bigRows, s.workers*s.smallRows)
+	all := moeBufs[T]{
+		xs: SideBuf[T](tmp, moeXS, rows*p.xsWidth()),
+		f:  SideBuf[T](tmp, moeF, rows*p.H), a: SideBuf[T](tmp, moeA, rows*p.H), da: SideBuf[T](tmp, moeDA, rows*p.H),
 		vec: vecPathN[T](p.N * p.K * p.H),
 	}
-}
-
-// eachExpert runs f(e, lo, hi) for every expert e with rows lo … hi−1,
-// one expert after the other (the products inside are parallel).
-func (p *MoEPlan) eachExpert(f func(e, lo, hi int)) {
-	for e := 0; e+1 < len(p.Off); e++ {
-		if p.Off[e+1] > p.Off[e] {
-			f(e, p.Off[e], p.Off[e+1])
-		}
+	for _, e := range s.big {
+		f(e, plan.Off[e], plan.Off[e+1], all)
 	}
+	if s.workers <= 1 {
+		for _, e := range s.small {
+			f(e, plan.Off[e], plan.Off[e+1], all)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range s.workers {
+		part := func(b []T, width int) []T { n := s.smallRows * width; return b[w*n : (w+1)*n] }
+		own := moeBufs[T]{xs: part(all.xs, p.xsWidth()), f: part(all.f, p.H), a: part(all.a, p.H), da: part(all.da, p.H), vec: all.vec}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(s.small); i = int(next.Add(1)) - 1 {
+				e := s.small[i]
+				f(e, plan.Off[e], plan.Off[e+1], own)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // moeGather copies into xs [hi−lo, C] the tokens of rows lo … hi−1.
@@ -233,12 +285,11 @@ func MoEExpertsFwd[T Float](p MoEExperts, x []T, idx []int, gates, w1, w3, w2, y
 	C, H, K := p.C, p.H, p.K
 	nk := p.N * K
 	ys := SideBuf[T](tmp, moeYs, nk*C)
-	bf := newMoEBufs[T](p, plan, tmp)
 	var h1, h3 []T
 	if s != nil {
 		h1, h3 = SideBuf[T](s, moeH1, nk*H), SideBuf[T](s, moeH3, nk*H)
 	}
-	plan.eachExpert(func(e, lo, hi int) {
+	moeEach(p, plan, tmp, func(e, lo, hi int, bf moeBufs[T]) {
 		m := hi - lo
 		xs := bf.xs[:m*C]
 		moeGather(p, plan, x, xs, lo, hi)
@@ -309,8 +360,7 @@ func MoEExpertsBwd[T Float](p MoEExperts, x, gates, w1, w3, w2, gy, dx, dgates, 
 	}
 	h1, h3 := SideBuf[T](s, moeH1, nk*H), SideBuf[T](s, moeH3, nk*H)
 	ys := SideBuf[T](tmp, moeYs, nk*C)
-	bf := newMoEBufs[T](p, plan, tmp)
-	plan.eachExpert(func(e, lo, hi int) {
+	moeEach(p, plan, tmp, func(e, lo, hi int, bf moeBufs[T]) {
 		m := hi - lo
 		e1, e3 := h1[lo*H:hi*H], h3[lo*H:hi*H]
 		var sv []T

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTopKTiesAndNaN: ties go to the lower index, NaN ranks below every
@@ -77,40 +78,50 @@ func TestMoEPlanGroupsSlotsByExpert(t *testing.T) {
 // BenchmarkMoEExperts times the routed experts' forward and backward at
 // the shapes of examples/bench/moe.mhc (2048 tokens of width 128, k = 2,
 // hidden 256, SwiGLU) with 8 and with 32 experts: the work is the same k
-// experts per token, so the times should be close. keep-all runs the old
-// kernels (moe_old_test.go: every hidden layer kept, the experts spread
-// over the CPUs) on the same operands, for the cost of recomputing:
-// compare with -count and benchstat, or the two lines of one run.
+// experts per token, so the times should be close. Each iteration also
+// runs the old kernels (moe_old_test.go: every hidden layer kept, the
+// experts spread over the CPUs) on the same operands, alternating which
+// goes first; the metrics are the medians of both (old-ms, new-ms) and
+// their ratio new/old: the cost of recomputing, measured in one run.
 func BenchmarkMoEExperts(b *testing.B) {
 	const N, K, C, H = 2048, 2, 128, 256
 	for _, E := range []int{8, 32} {
-		rng := rand.New(rand.NewPCG(1, 2))
-		p := MoEExperts{N: N, K: K, C: C, H: H, E: E}
-		c := newMoECase[float32](rng, p, -1)
-		c.outputs()
-		for _, old := range []bool{false, true} {
-			name := fmt.Sprintf("E%d", E)
-			if old {
-				name += "/keep-all"
-			}
-			b.Run(name, func(b *testing.B) {
-				var plan MoEPlan
-				var s, tmp Side
-				for b.Loop() {
-					if old {
-						if err := moeOldFwd(p, c.x, c.idx, c.gates, c.w1, c.w3, c.w2, c.y, &plan, &s); err != nil {
-							b.Fatal(err)
-						}
-						moeOldBwd(p, c.gates, c.w1, c.w3, c.w2, c.gy, c.dx, c.dg, c.dw1, c.dw3, c.dw2, &plan, &s, &tmp)
-						continue
-					}
-					if err := MoEExpertsFwd(p, c.x, c.idx, c.gates, c.w1, c.w3, c.w2, c.y, &plan, &s, &tmp); err != nil {
+		b.Run(fmt.Sprintf("E%d", E), func(b *testing.B) {
+			p := MoEExperts{N: N, K: K, C: C, H: H, E: E}
+			c := newMoECase[float32](rand.New(rand.NewPCG(1, 2)), p, -1)
+			c.outputs()
+			var plan, oldPlan MoEPlan
+			var s, tmp, oldS, oldTmp Side
+			run := func(old bool) time.Duration {
+				start := time.Now()
+				if old {
+					if err := moeOldFwd(p, c.x, c.idx, c.gates, c.w1, c.w3, c.w2, c.y, &oldPlan, &oldS); err != nil {
 						b.Fatal(err)
 					}
-					MoEExpertsBwd(p, c.x, c.gates, c.w1, c.w3, c.w2, c.gy, c.dx, c.dg, c.dw1, c.dw3, c.dw2, &plan, &s, &tmp)
+					moeOldBwd(p, c.gates, c.w1, c.w3, c.w2, c.gy, c.dx, c.dg, c.dw1, c.dw3, c.dw2, &oldPlan, &oldS, &oldTmp)
+					return time.Since(start)
 				}
-			})
-		}
+				if err := MoEExpertsFwd(p, c.x, c.idx, c.gates, c.w1, c.w3, c.w2, c.y, &plan, &s, &tmp); err != nil {
+					b.Fatal(err)
+				}
+				MoEExpertsBwd(p, c.x, c.gates, c.w1, c.w3, c.w2, c.gy, c.dx, c.dg, c.dw1, c.dw3, c.dw2, &plan, &s, &tmp)
+				return time.Since(start)
+			}
+			var cur, old []float64
+			for i := 0; b.Loop(); i++ {
+				first := i%2 == 1
+				t0 := run(first)
+				t1 := run(!first)
+				if first {
+					t0, t1 = t1, t0
+				}
+				cur, old = append(cur, float64(t0)), append(old, float64(t1))
+			}
+			mn, mo := median(cur), median(old)
+			b.ReportMetric(mo/1e6, "old-ms")
+			b.ReportMetric(mn/1e6, "new-ms")
+			b.ReportMetric(mn/mo, "new/old")
+		})
 	}
 }
 
