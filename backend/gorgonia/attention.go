@@ -28,6 +28,17 @@ func init() {
 		x := in[0]
 		return 0, float64(x[len(x)-2]) * float64(x[len(x)-1])
 	}, ir.OpRope, ir.OpRopeAt)
+	// attention's products run per (batch, head), side by side: at most T
+	// rows, with kᵀ, v, the output's gradient, vᵀ, k and q as op(B)
+	packs(func(in [][]int, _ []int, _ ir.Attrs, grad bool) (float64, float64) {
+		q, v := in[0], in[2]
+		T, D, DV := q[len(q)-2], lastDim(q), lastDim(v)
+		p := max(packed(T, T, D), packed(T, DV, T))
+		if grad {
+			p = max(p, packed(T, T, DV), packed(T, D, T))
+		}
+		return 0, p
+	}, ir.OpAttention)
 	impls.Implement(func(b *builder, _ *ir.Value, args []*entry, e *entry) error {
 		if r := len(e.shape); r < 2 || e.shape[r-1] != e.shape[r-2] {
 			return fmt.Errorf("causal_mask: want [..., T, T], got %v", e.shape)

@@ -34,6 +34,16 @@ func init() {
 		N := elems(in[0]) / k
 		return N*w + N + workers()*(w+3+k*w)
 	}, ir.OpHCCoeffs)
+	// hc.coeffs multiplies chunks of rows of x [N, k] by phi [k, w] side
+	// by side, and its backward dz by phiᵀ
+	packs(func(in [][]int, out []int, _ ir.Attrs, grad bool) (float64, float64) {
+		k, w := lastDim(in[0]), lastDim(out)
+		N := prod(in[0]) / k
+		if grad {
+			return 0, max(packed(N, w, k), packed(N, k, w))
+		}
+		return 0, packed(N, w, k)
+	}, ir.OpHCCoeffs)
 	impls.Implement(fused(func(b *builder, v *ir.Value, nodes []*G.Node, shapes [][]int, e *entry) error {
 		s := shapes[0]
 		iters := v.Attrs.Int("iters")

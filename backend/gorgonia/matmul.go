@@ -19,6 +19,23 @@ func init() {
 	scratches(func(in [][]int, out []int, _ ir.Attrs) float64 {
 		return 2 * float64(lastDim(in[0])) * float64(lastDim(out))
 	}, ir.OpMatmulConcat)
+	// a shared weight: every row in one product at a time; a batch: one
+	// product per element, side by side
+	packs(func(in [][]int, out []int, attrs ir.Attrs, grad bool) (float64, float64) {
+		x, w := in[0], in[1]
+		K, N := lastDim(x), lastDim(out)
+		if len(w) == 2 {
+			return mmPacked(prod(x)/K, K, N, attrs.Bool("trans_b"), grad), 0
+		}
+		return 0, mmPacked(x[len(x)-2], K, N, attrs.Bool("trans_b"), grad)
+	}, ir.OpMatmul)
+	// matmul.concat packs its weights itself; the backward of a slice of
+	// its result runs a matmul's products on the slice's columns (ΣN at
+	// most)
+	packs(func(in [][]int, out []int, _ ir.Attrs, grad bool) (float64, float64) {
+		K := lastDim(in[0])
+		return mmPacked(prod(in[0])/K, K, lastDim(out), false, grad), 0
+	}, ir.OpMatmulConcat)
 	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
 		return b.lowerMatmul(args[0], args[1], v.Attrs.Bool("trans_b"), e)
 	}, ir.OpMatmul)
@@ -64,6 +81,21 @@ func (b *builder) lowerMatmul(xe, we *entry, transB bool, e *entry) error {
 	}
 	e.node, err = b.matmul(x, w, xs, ws, transB)
 	return err
+}
+
+// mmPacked is the largest packed op(B) of the products of x [M, K] times
+// w [K, N] (kernels.MatMulFwd, …GradX, …GradW): w, wᵀ, and the rows'
+// gradient or x (inner dimension M).
+func mmPacked(M, K, N int, transB, grad bool) float64 {
+	p := packed(M, N, K)
+	if !grad {
+		return p
+	}
+	dw := packed(K, N, M)
+	if transB {
+		dw = packed(N, K, M)
+	}
+	return max(p, packed(M, K, N), dw)
 }
 
 type mmK struct{ p kernels.MatMul }

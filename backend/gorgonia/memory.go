@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/mhcc/mhcc/backend/gorgonia/kernels"
 	"github.com/mhcc/mhcc/ir"
 )
 
@@ -24,7 +25,10 @@ import (
 //     the graph computes without allocating anything;
 //   - what an op keeps besides its output and its scratch: the rule its
 //     family file registers with keeps (attention's probabilities,
-//     cross-entropy's, the activations' kept values, rope's tables, …).
+//     cross-entropy's, the activations' kept values, rope's tables, …);
+//   - the float32 GEMM's packed op(B) buffers, which its pool keeps for
+//     reuse: one per product running at once, from the rules the family
+//     files register with packs.
 //
 // The stream tensors of hyper-connections follow the stream plan
 // (streams.go), computed by the same planStreams: the gradients of an
@@ -59,6 +63,10 @@ type Memory struct {
 	// Backward is the gradient buffers outside the plan: the stream
 	// tensors' accumulated gradients (0 without gradients).
 	Backward float64
+	// Packed is the GEMM's packed op(B) buffers (kernels.GemmPackElems):
+	// the largest product's, and one per further CPU for the products
+	// that run side by side.
+	Packed float64
 	// Largest is the value with the largest single buffer, LargestBytes
 	// its size, and LargestKept reports that the buffer is what the op
 	// keeps (attention's probabilities) rather than its output (for
@@ -77,7 +85,7 @@ func (m *Memory) note(v *ir.Value, bytes float64, kept bool) {
 
 // Total is the sum of the parts.
 func (m Memory) Total() float64 {
-	return m.Params + m.ParamGrads + m.Inputs + m.Planned + m.Values + m.State + m.Backward + m.Graph
+	return m.Params + m.ParamGrads + m.Inputs + m.Planned + m.Values + m.State + m.Backward + m.Graph + m.Packed
 }
 
 // NodeBytes is the memory of one graph node besides its buffers: the
@@ -140,6 +148,29 @@ func keeps(rule memRule, ops ...string) {
 		memRules[op] = rule
 	}
 }
+
+// packRule returns, in float32s, the largest packed op(B)
+// (kernels.GemmPackElems) of the products an op's kernels run one at a
+// time (alone), and of those they run on several goroutines at once
+// (each); grad says whether the graph has a backward pass.
+type packRule func(in [][]int, out []int, attrs ir.Attrs, grad bool) (alone, each float64)
+
+// packRules holds the rules of the ops whose kernels run products on the
+// GEMM, registered with packs.
+var packRules = map[string]packRule{}
+
+// packs registers the packing rule of ops.
+func packs(rule packRule, ops ...string) {
+	for _, op := range ops {
+		if _, dup := packRules[op]; dup {
+			panic(fmt.Sprintf("gorgonia: packing rule of %s registered twice", op))
+		}
+		packRules[op] = rule
+	}
+}
+
+// packed is kernels.GemmPackElems as a float64.
+func packed(m, n, k int) float64 { return float64(kernels.GemmPackElems(m, n, k)) }
 
 // elems is the element count of a resolved shape, as a float64.
 func elems(s []int) float64 {
@@ -234,6 +265,7 @@ func EstimateMemory(m *ir.Module, opts Options, shared bool) (Memory, error) {
 	}
 
 	scratch := map[string]float64{} // per op kind, the largest backward scratch
+	var packAlone, packEach float64 // the largest packed op(B), of products run alone and side by side
 	dep := map[*ir.Value]bool{}     // depends on a parameter
 	folded := map[*ir.Value]bool{}
 	for i, v := range m.Values {
@@ -278,12 +310,15 @@ func EstimateMemory(m *ir.Module, opts Options, shared bool) (Memory, error) {
 		if !notKept[v] { // in the plan's slabs
 			mem.note(v, n*elem, false)
 		}
-		rule, srule := memRules[v.Op], scratchRules[v.Op]
+		rule, srule, prule := memRules[v.Op], scratchRules[v.Op], packRules[v.Op]
 		grad := opts.Grad && toLoss[v] && dep[v]
+		if opts.DType != Float32 {
+			prule = nil // float64 products run on the BLAS
+		}
 		if srule != nil && !grad && !forwardScratch[v.Op] {
 			srule = nil
 		}
-		if rule == nil && srule == nil {
+		if rule == nil && srule == nil && prule == nil {
 			continue
 		}
 		in := make([][]int, len(v.Args))
@@ -301,9 +336,14 @@ func EstimateMemory(m *ir.Module, opts Options, shared bool) (Memory, error) {
 		if srule != nil {
 			scratch[v.Op] = max(scratch[v.Op], srule(in, shapes[v], v.Attrs)*elem)
 		}
+		if prule != nil {
+			alone, each := prule(in, shapes[v], v.Attrs, grad)
+			packAlone, packEach = max(packAlone, alone), max(packEach, each)
+		}
 	}
 	for _, b := range scratch {
 		mem.State += b
 	}
+	mem.Packed = 4 * (max(packAlone, packEach) + (workers()-1)*packEach)
 	return mem, nil
 }

@@ -29,6 +29,21 @@ func init() {
 	scratchesInForward(func(in [][]int, _ []int, attrs ir.Attrs) float64 {
 		return float64(kernels.MoEExpertsScratch(moeShape(in, attrs)))
 	}, ir.OpMoEExperts)
+	// an expert with m rows: m·H·C against W1ᵀ, W3ᵀ, W2 and their
+	// transposes, and the weights' gradients (inner dimension m) against
+	// its tokens and gate·dy; the big experts one at a time, the small
+	// ones side by side (kernels.MoEExpertsScratch)
+	packs(func(in [][]int, _ []int, attrs ir.Attrs, grad bool) (float64, float64) {
+		p := moeShape(in, attrs)
+		ex := func(m int) float64 {
+			f := max(packed(m, p.H, p.C), packed(m, p.C, p.H))
+			if grad {
+				f = max(f, packed(p.H, p.C, m))
+			}
+			return f
+		}
+		return ex(p.N), ex(kernels.MoESmallRows(p))
+	}, ir.OpMoEExperts)
 	impls.Implement(func(b *builder, v *ir.Value, args []*entry, e *entry) error {
 		x, err := b.node(args[0])
 		if err != nil {

@@ -152,10 +152,13 @@ const (
 // moe.topk gives (k distinct per token, so at most N rows an expert):
 // the sum of their slots.
 func MoEExpertsScratch(p MoEExperts) int {
-	small := min(p.N, (moeSmallWork-1)/(p.H*p.C))
-	rows := max(p.N, runtime.GOMAXPROCS(0)*small)
+	rows := max(p.N, runtime.GOMAXPROCS(0)*MoESmallRows(p))
 	return p.N*p.K*p.C + rows*(p.xsWidth()+3*p.H)
 }
+
+// MoESmallRows is the most rows of an expert too small for split
+// products (moeSmallWork), which run side by side: N at most.
+func MoESmallRows(p MoEExperts) int { return min(p.N, (moeSmallWork-1)/(p.H*p.C)) }
 
 // MoEExpertsKept is the number of elements MoEExpertsFwd keeps in its
 // state Side for MoEExpertsBwd: x·W1ᵀ and x·W3ᵀ of every routed row.

@@ -19,7 +19,7 @@ import (
 func sgemmSplit(level SgemmLevel, w int, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	nr := cSgemmNR(level)
 	np := (n + nr - 1) / nr
-	buf := packBuffer(k * np * nr)
+	buf := packBuffer(packElems(level, n, k))
 	defer packPool.Put(buf)
 	bp := *buf
 
@@ -53,9 +53,8 @@ func cSgemm(level SgemmLevel, tA, tB bool, m, n, k int, a []float32, lda int, b 
 	if len(a) < needLen(tA, m, k, lda) || len(b) < needLen(tB, k, n, ldb) || len(c) < needLen(false, m, n, ldc) {
 		panic("kernels: cSgemm: slice too short")
 	}
-	nr := cSgemmNR(level)
-	np := (n + nr - 1) / nr
-	buf := packBuffer(k * np * nr)
+	np := (n + cSgemmNR(level) - 1) / cSgemmNR(level)
+	buf := packBuffer(packElems(level, n, k))
 	defer packPool.Put(buf)
 	cSgemmPack(level, tB, n, k, b, ldb, 0, np, *buf)
 	return cSgemmRows(level, tA, n, k, a, lda, *buf, beta, c, ldc, 0, m, 0, n)
@@ -110,7 +109,26 @@ func splitBlocks(m, n, want int) (rows, cols int) {
 	return splitUnitRows, cols
 }
 
-// packPool keeps the packed-B buffers of sgemmSplit for reuse.
+// packElems is the size of the packed op(b) (k×n) at level: its column
+// panels, the last one padded to the panel width.
+func packElems(level SgemmLevel, n, k int) int {
+	nr := cSgemmNR(level)
+	return k * ((n + nr - 1) / nr) * nr
+}
+
+// GemmPackElems is the number of float32s that a product c [m×n] =
+// op(a)·op(b) with inner dimension k takes from the pool of packed op(b)
+// buffers on the current level (one buffer per product running at once,
+// kept for reuse): 0 when it runs as plain loops or on the BLAS.
+func GemmPackElems(m, n, k int) int {
+	l := CurrentSgemmLevel()
+	if l == SgemmGo || m*n*k <= smallGemmWork {
+		return 0
+	}
+	return packElems(l, n, k)
+}
+
+// packPool keeps the packed-B buffers of cSgemm and sgemmSplit for reuse.
 var packPool sync.Pool
 
 // packBuffer returns a buffer of n floats from packPool, or a new one.

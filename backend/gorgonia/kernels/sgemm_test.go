@@ -305,3 +305,33 @@ func TestSgemmAllocFailure(t *testing.T) {
 		}
 	})
 }
+
+// TestGemmPackElems: a product takes op(b) packed in whole column panels
+// (16 floats wide at AVX2, 32 at AVX-512), so k × n rounded up to the
+// panel width; nothing when it runs as plain loops or on the BLAS.
+func TestGemmPackElems(t *testing.T) {
+	forEachLevel(t, func(t *testing.T, l SgemmLevel) {
+		nr := map[SgemmLevel]int{SgemmAVX2: 16, SgemmAVX512: 32}[l]
+		if got := cSgemmNR(l); got != nr {
+			t.Fatalf("panel width %d, want %d", got, nr)
+		}
+		for _, c := range []struct{ m, n, k, want int }{
+			{64, 512, 256, 256 * 512},                       // whole panels
+			{100, 33, 70, 70 * 64},                          // 33 columns: 2 panels of 32 (3 of 16 = 48)
+			{16, 32, 32, 0},                                 // 16·32·32 = 2^14: plain loops
+			{1, 17, 1000, 1000 * ((17 + nr - 1) / nr * nr)}, // one row, a partial panel
+		} {
+			want := c.want
+			if c.n == 33 && nr == 16 {
+				want = 70 * 48
+			}
+			if got := GemmPackElems(c.m, c.n, c.k); got != want {
+				t.Errorf("GemmPackElems(%d, %d, %d) = %d, want %d", c.m, c.n, c.k, got, want)
+			}
+		}
+	})
+	defer SetSgemmLevel(SetSgemmLevel(SgemmGo))
+	if got := GemmPackElems(64, 512, 256); got != 0 {
+		t.Errorf("on the BLAS: GemmPackElems = %d, want 0", got)
+	}
+}

@@ -51,6 +51,10 @@ type Estimate struct {
 	// What is the command, for messages ("training tiny.mhc").
 	What  string
 	Parts []Part
+	// packed is the index in Parts of the GEMM's packed buffers, which the
+	// graphs share (one pool for the process): the largest graph's need;
+	// 0 before a graph needs them (Parts[0] is the runtime's allowance).
+	packed int
 }
 
 // New starts an estimate for the command what, with the runtime's own
@@ -68,8 +72,8 @@ func New(what string) *Estimate {
 // runtime's own structures (the collector's metadata grows with the
 // heap), goroutine and thread stacks and the C kernels' scratch (the
 // GEMM's packed rows of A, up to 150 KiB per thread that runs it; its
-// packed B, the size of the product's second operand, is Go heap taken
-// from a pool while a product runs). Measured: the resident
+// packed B, Go heap that a pool keeps, is a part of its own: AddGraph).
+// Measured: the resident
 // memory of small.mhc's training (tensors of 2 MiB) grows by 2–5 MiB
 // after the check. The garbage a training step leaves (about 1% of its
 // graph) is not in it: Check sets the collector's memory limit, so that
@@ -89,6 +93,22 @@ const RuntimeAllowance = 32 << 20
 // the boundary, in the default and the openblas builds, were each refused
 // or trained: none ran out of memory.
 const AddressReserve = 256 << 20
+
+// addPacked makes the part of the GEMM's packed buffers at least bytes.
+func (e *Estimate) addPacked(bytes float64) {
+	if e.packed > 0 && e.packed < len(e.Parts) && e.Parts[e.packed].Name == packedPart {
+		e.Parts[e.packed].Bytes = max(e.Parts[e.packed].Bytes, bytes)
+		return
+	}
+	if bytes > 0 {
+		e.packed = len(e.Parts)
+		e.Add(Part{Name: packedPart, Bytes: bytes,
+			Detail: "the GEMM's packed second operands, kept by its pool for reuse: the largest product's and one per CPU for products run side by side"})
+	}
+}
+
+// packedPart names the part of the GEMM's packed buffers.
+const packedPart = "GEMM packed operands"
 
 // Add appends a part; parts of zero bytes are dropped.
 func (e *Estimate) Add(p Part) {
@@ -165,6 +185,7 @@ func (e *Estimate) AddGraph(g Graph) (gb.Memory, error) {
 	if l := largest(g.Module, mem); l != "" {
 		detail += "; largest " + l
 	}
+	e.addPacked(mem.Packed)
 	if g.Name != "" {
 		e.Add(Part{Name: g.Name, Bytes: act + mem.Backward + mem.Params + mem.ParamGrads, Detail: detail, Hint: g.Hint})
 		return mem, nil
