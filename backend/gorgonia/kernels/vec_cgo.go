@@ -22,6 +22,19 @@ func setVectorKernels(on bool) (old bool) {
 	return old
 }
 
+// vec512 reports whether the kernels that have an AVX-512 form (gelu.c)
+// run it: the CPU has the GEMM's AVX-512 level (CPUSgemmLevel). Their
+// AVX-512 and AVX2 forms give the same results bit for bit.
+var vec512 = cpuLevel >= SgemmAVX512
+
+// setVec512 switches the AVX-512 forms on (where the CPU has them) or off
+// and returns the old setting; a test hook.
+func setVec512(on bool) (old bool) {
+	old = vec512
+	vec512 = on && cpuLevel >= SgemmAVX512
+	return old
+}
+
 func fp(s []float32) *C.float {
 	if len(s) == 0 {
 		return nil
@@ -42,6 +55,16 @@ func vUnary(kind int, x, y []float32) {
 			C.mhcc_vunary(C.int(kind), fp(x[lo:hi]), fp(y[lo:hi]), C.int(hi-lo))
 		}
 	})
+}
+
+// vGELUFwd and vGELUBwd run the fused GELU kernels (gelu.c) on one chunk;
+// t nil: not kept (forward), recomputed (backward).
+func vGELUFwd(x, y, t []float32) {
+	C.mhcc_gelu_fwd(cbool(vec512), fp(x), fp(y), fp(t), C.int(len(x)), geluA, geluC, 3*geluA, 0.5*geluC)
+}
+
+func vGELUBwd(x, t, gy, dx []float32) {
+	C.mhcc_gelu_bwd(cbool(vec512), fp(x), fp(t), fp(gy), fp(dx), C.int(len(x)), geluA, geluC, 3*geluA, 0.5*geluC)
 }
 
 func vExpShift(x, y []float32, m float32) float64 {
