@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -192,9 +193,26 @@ func (p *Plan) inner(k int) int { return p.st[k][len(p.dims)-1] }
 // rows calls fn with the start offsets of every innermost run (length
 // p.dims[last], operand k advancing by p.inner(k)).
 func (p *Plan) rows(fn func(off []int)) {
+	if len(p.dims) == 1 {
+		fn(make([]int, len(p.st)))
+		return
+	}
+	p.rowsIn(0, p.dims[0], fn)
+}
+
+// rowsIn is rows restricted to the runs whose outermost index is in
+// [lo, hi) (the plan has at least two dimensions).
+func (p *Plan) rowsIn(lo, hi int, fn func(off []int)) {
+	if lo >= hi {
+		return
+	}
 	r := len(p.dims)
 	off := make([]int, len(p.st))
 	idx := make([]int, r)
+	idx[0] = lo
+	for k := range off {
+		off[k] = lo * p.st[k][0]
+	}
 	for {
 		fn(off)
 		d := r - 2
@@ -203,7 +221,11 @@ func (p *Plan) rows(fn func(off []int)) {
 			for k := range off {
 				off[k] += p.st[k][d]
 			}
-			if idx[d] < p.dims[d] {
+			end := p.dims[d]
+			if d == 0 {
+				end = hi
+			}
+			if idx[d] < end {
 				break
 			}
 			for k := range off {
@@ -215,6 +237,24 @@ func (p *Plan) rows(fn func(off []int)) {
 			return
 		}
 	}
+}
+
+// parallelRowsMin is the number of elements from which parRows splits a
+// walk across CPUs.
+const parallelRowsMin = 1 << 16
+
+// parRows is rows with the outermost dimension split across CPUs when the
+// walk is large: for walks that write operand 0 (the output) and only it,
+// one run each. Operand 0 must have no zero stride (no element written
+// twice), so the result does not depend on the split; otherwise the walk
+// stays serial.
+func (p *Plan) parRows(fn func(off []int)) {
+	n := p.size()
+	if len(p.dims) == 1 || n < parallelRowsMin || slices.Contains(p.st[0], 0) {
+		p.rows(fn)
+		return
+	}
+	parallelFor(p.dims[0], n/p.dims[0], func(lo, hi int) { p.rowsIn(lo, hi, fn) })
 }
 
 // Elem is any element type a strided copy can move (int tensors hold token
@@ -233,7 +273,7 @@ func StridedCopy[T Elem](p *Plan, src, dst []T) {
 	}
 	n := p.dims[len(p.dims)-1]
 	sd, ss := p.inner(0), p.inner(1)
-	p.rows(func(off []int) {
+	p.parRows(func(off []int) {
 		d, s := dst[off[0]:], src[off[1]:]
 		if sd == 1 && ss == 1 {
 			copy(d[:n], s[:n])

@@ -67,6 +67,12 @@ func vGELUBwd(x, t, gy, dx []float32) {
 	C.mhcc_gelu_bwd(cbool(vec512), fp(x), fp(t), fp(gy), fp(dx), C.int(len(x)), geluA, geluC, 3*geluA, 0.5*geluC)
 }
 
+// vRope runs the AVX2 rotary embedding (rope.c) on blocks [b0, b1).
+func vRope(x, y []float32, b0, b1, t, d int, cos, sin []float64, inverse bool) {
+	C.mhcc_rope(fp(x), fp(y), C.int(b0), C.int(b1), C.int(t), C.int(d),
+		(*C.double)(unsafe.Pointer(&cos[0])), (*C.double)(unsafe.Pointer(&sin[0])), cbool(inverse))
+}
+
 func vExpShift(x, y []float32, m float32) float64 {
 	if len(x) == 0 {
 		return 0
