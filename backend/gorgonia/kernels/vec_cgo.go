@@ -23,9 +23,11 @@ func setVectorKernels(on bool) (old bool) {
 }
 
 // vec512 reports whether the kernels that have an AVX-512 form (gelu.c)
-// run it: the CPU has the GEMM's AVX-512 level (CPUSgemmLevel). Their
-// AVX-512 and AVX2 forms give the same results bit for bit.
-var vec512 = cpuLevel >= SgemmAVX512
+// run it: the GEMM's level at start-up is AVX-512 (the CPU has it and
+// SgemmEnv does not cap it, so MHCC_SGEMM=avx2 runs every kernel as on a
+// CPU without AVX-512). Their AVX-512 and AVX2 forms give the same results
+// bit for bit.
+var vec512 = sgemmLevel >= SgemmAVX512
 
 // setVec512 switches the AVX-512 forms on (where the CPU has them) or off
 // and returns the old setting; a test hook.
