@@ -43,7 +43,7 @@ func BinFwd[T Float](kind int, p *Plan, a, b, y []T) {
 	}
 	n := p.dims[len(p.dims)-1]
 	sa, sb := p.inner(1), p.inner(2)
-	p.parRows(func(off []int) {
+	p.rows(func(off []int) {
 		yy := y[off[0] : off[0]+n]
 		switch {
 		case sa == 1 && sb == 1:

@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"slices"
 	"sync"
 )
 
@@ -193,26 +192,9 @@ func (p *Plan) inner(k int) int { return p.st[k][len(p.dims)-1] }
 // rows calls fn with the start offsets of every innermost run (length
 // p.dims[last], operand k advancing by p.inner(k)).
 func (p *Plan) rows(fn func(off []int)) {
-	if len(p.dims) == 1 {
-		fn(make([]int, len(p.st)))
-		return
-	}
-	p.rowsIn(0, p.dims[0], fn)
-}
-
-// rowsIn is rows restricted to the runs whose outermost index is in
-// [lo, hi) (the plan has at least two dimensions).
-func (p *Plan) rowsIn(lo, hi int, fn func(off []int)) {
-	if lo >= hi {
-		return
-	}
 	r := len(p.dims)
 	off := make([]int, len(p.st))
 	idx := make([]int, r)
-	idx[0] = lo
-	for k := range off {
-		off[k] = lo * p.st[k][0]
-	}
 	for {
 		fn(off)
 		d := r - 2
@@ -221,11 +203,7 @@ func (p *Plan) rowsIn(lo, hi int, fn func(off []int)) {
 			for k := range off {
 				off[k] += p.st[k][d]
 			}
-			end := p.dims[d]
-			if d == 0 {
-				end = hi
-			}
-			if idx[d] < end {
+			if idx[d] < p.dims[d] {
 				break
 			}
 			for k := range off {
@@ -237,24 +215,6 @@ func (p *Plan) rowsIn(lo, hi int, fn func(off []int)) {
 			return
 		}
 	}
-}
-
-// parallelRowsMin is the number of elements from which parRows splits a
-// walk across CPUs.
-const parallelRowsMin = 1 << 16
-
-// parRows is rows with the outermost dimension split across CPUs when the
-// walk is large: for walks that write operand 0 (the output) and only it,
-// one run each. Operand 0 must have no zero stride (no element written
-// twice), so the result does not depend on the split; otherwise the walk
-// stays serial.
-func (p *Plan) parRows(fn func(off []int)) {
-	n := p.size()
-	if len(p.dims) == 1 || n < parallelRowsMin || slices.Contains(p.st[0], 0) {
-		p.rows(fn)
-		return
-	}
-	parallelFor(p.dims[0], n/p.dims[0], func(lo, hi int) { p.rowsIn(lo, hi, fn) })
 }
 
 // Elem is any element type a strided copy can move (int tensors hold token
@@ -273,7 +233,7 @@ func StridedCopy[T Elem](p *Plan, src, dst []T) {
 	}
 	n := p.dims[len(p.dims)-1]
 	sd, ss := p.inner(0), p.inner(1)
-	p.parRows(func(off []int) {
+	p.rows(func(off []int) {
 		d, s := dst[off[0]:], src[off[1]:]
 		if sd == 1 && ss == 1 {
 			copy(d[:n], s[:n])
