@@ -14,6 +14,11 @@
 // the level chosen at run time from the CPU (sgemm.c, sgemm_level.go;
 // MHCC_SGEMM caps it) — or a BLAS that the caller can set (SetBLAS,
 // gonum's pure-Go one by default). cgo.go holds the C compiler flags.
+// A few elementwise kernels also have an AVX-512 form (gelu.c, on the
+// 16-lane exp and tanh of vecmath512.h; vecmath_impl.h writes the exp and
+// tanh once for both widths), chosen where the CPU has the GEMM's AVX-512
+// level and bit-identical to the AVX2 one. Kernels that must equal a
+// reference bit for bit (gelu.c, rope.c) turn off FMA contraction.
 //
 // Kernels write every element of their outputs unless documented to
 // accumulate, and split rows (tokens, heads, matrices) over the CPUs when

@@ -6,7 +6,7 @@ const (
 	geluA = 0.044715
 )
 
-// geluBlock is the block length of the float32 vector path: every step
+// geluBlock is the block length of SiLU's float32 vector path: every step
 // over a block is one AVX2 call (vBin, vUnary) short enough to run on the
 // calling goroutine, on data that stays in L1/L2.
 const geluBlock = 4096
@@ -32,68 +32,36 @@ func geluBlocks(n, nbuf int, f func(lo, hi int, scratch []float32)) {
 	})
 }
 
-// geluTanhBlock computes t = tanh u, u = ((x·x)·x·0.044715 + x)·√(2/π),
-// over one block with the AVX2 kernels, using u as scratch: the first
-// half of geluFwdVec, and what geluBwdVec recomputes when nothing was kept.
-func geluTanhBlock(xs, u, ts []float32) {
-	vBin(vbMul, vbVV, xs, xs, 0, u)
-	vBin(vbMul, vbVV, u, xs, 0, u)
-	vBin(vbMul, vbVC, u, nil, geluA, u)
-	vBin(vbAdd, vbVV, xs, u, 0, u)
-	vBin(vbMul, vbVC, u, nil, geluC, u)
-	vUnary(vTanh, u, ts)
-}
+// geluCost is parallelFor's cost per element of the fused GELU kernels.
+const geluCost = 16
 
-// geluFwdVec is GELUFwd for float32 with the AVX2 kernels: per block,
-// u = ((x·x)·x·0.044715 + x)·√(2/π), t = tanh u, y = (t + 1)·x·0.5; t goes
-// to scratch when t is nil.
+// geluFwdVec is GELUFwd for float32 with the fused kernel (gelu.c): per
+// element, u = ((x·x)·x·0.044715 + x)·√(2/π), t = tanh u (vecmath.h's
+// tanh256), y = ((t + 1)·x)·0.5, in registers; t is not stored when nil.
+// It gives bit for bit what the former per-block sequence of vBin and
+// vUnary passes gave (TestGELUFusedMatchesPasses).
 func geluFwdVec(x, y, t []float32) {
-	nbuf := 0
-	if t == nil {
-		nbuf = 1
-	}
-	geluBlocks(len(x), nbuf, func(lo, hi int, scratch []float32) {
-		xs, u := x[lo:hi], y[lo:hi]
+	parallelFor(len(x), geluCost, func(lo, hi int) {
 		var ts []float32
 		if t != nil {
 			ts = t[lo:hi]
-		} else {
-			ts = scratch[:len(xs)]
 		}
-		geluTanhBlock(xs, u, ts)
-		vBin(vbAdd, vbVC, ts, nil, 1, u)
-		vBin(vbMul, vbVV, u, xs, 0, u)
-		vBin(vbMul, vbVC, u, nil, 0.5, u)
+		vGELUFwd(x[lo:hi], y[lo:hi], ts)
 	})
 }
 
-// geluBwdVec is GELUBwd for float32 with the AVX2 kernels. With
+// geluBwdVec is GELUBwd for float32 with the fused kernel. With
 // s = 0.5·√(2/π)·x·(1 + 3·0.044715·x²), the derivative
 // 0.5·(1 + t) + s·(1 − t²) is computed as (1 + t)·(0.5 + s·(1 − t)). A
-// nil t is recomputed per block by geluFwdVec's own steps, so it is
+// nil t is recomputed by geluFwdVec's own operations, so it is
 // bit-identical to the kept one.
 func geluBwdVec(x, t, gy, dx []float32) {
-	geluBlocks(len(x), 3, func(lo, hi int, scratch []float32) {
-		xs, g, d := x[lo:hi], gy[lo:hi], dx[lo:hi]
-		s, w := scratch[:len(xs)], scratch[geluBlock:geluBlock+len(xs)]
+	parallelFor(len(x), geluCost, func(lo, hi int) {
 		var ts []float32
 		if t != nil {
 			ts = t[lo:hi]
-		} else {
-			ts = scratch[2*geluBlock : 2*geluBlock+len(xs)]
-			geluTanhBlock(xs, w, ts)
 		}
-		vBin(vbMul, vbVV, xs, xs, 0, s)
-		vBin(vbMul, vbVC, s, nil, 3*geluA, s)
-		vBin(vbAdd, vbVC, s, nil, 1, s)
-		vBin(vbMul, vbVV, s, xs, 0, s)
-		vBin(vbMul, vbVC, s, nil, 0.5*geluC, s)
-		vBin(vbSub, vbCV, nil, ts, 1, w) // 1 − t
-		vBin(vbMul, vbVV, s, w, 0, s)
-		vBin(vbAdd, vbVC, s, nil, 0.5, s)
-		vBin(vbAdd, vbVC, ts, nil, 1, d) // 1 + t
-		vBin(vbMul, vbVV, d, s, 0, d)
-		vBin(vbMul, vbVV, d, g, 0, d)
+		vGELUBwd(x[lo:hi], ts, gy[lo:hi], dx[lo:hi])
 	})
 }
 
@@ -145,8 +113,8 @@ func geluTanh[T Float](v T) T { return tanhT((v + v*v*v*geluA) * geluC) }
 //
 //	dx = gy·(0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)).
 //
-// A nil t is recomputed exactly as GELUFwd computed it (the same kernels
-// on the same blocks), so the result is the same bit for bit.
+// A nil t is recomputed exactly as GELUFwd computed it (the same
+// operations), so the result is the same bit for bit.
 func GELUBwd[T Float](x, t, gy, dx []T) { geluBwd(x, t, gy, dx, vecPath(x)) }
 
 // geluBwd is GELUBwd on the vector path when vec, as geluFwd.

@@ -43,6 +43,15 @@ int mhcc_sgemm_avx512_rows(int ta, int n, int k, const float *A, int lda, const 
 void mhcc_vunary(int kind, const float *x, float *y, int n);
 double mhcc_exp_shift(const float *x, float *y, int n, float m);
 
+// gelu.c: the fused GELU, AVX-512 when avx512 (only where mhcc_cpu_level
+// reports it), else AVX2; t may be NULL (fwd: not kept; bwd: recomputed)
+void mhcc_gelu_fwd(int avx512, const float *x, float *y, float *t, int n, float a, float c, float a3, float hc);
+void mhcc_gelu_bwd(int avx512, const float *x, const float *t, const float *g, float *dx, int n, float a, float c, float a3,
+                   float hc);
+
+// rope.c: blocks [b0, b1) of t rows of d values; cos, sin: t·d/2 each
+void mhcc_rope(const float *x, float *y, int b0, int b1, int t, int d, const double *cos, const double *sin, int inverse);
+
 // elementwise.c
 void mhcc_vbin(int kind, int mode, const float *a, const float *b, float c, float *y, int n);
 void mhcc_vbingrad(int kind, int w, const float *a, const float *b, float c, const float *g, float *y, int n);

@@ -19,9 +19,20 @@ func CausalMask[T Float](x, y []T, t int, fill T) {
 
 // Rope rotates each row (position = index along the T axis) with the
 // precomputed cos/sin tables [T, D/2]; inverse applies the transposed
-// rotation (the gradient).
+// rotation (the gradient). float32 runs the AVX2 kernel (rope.c) where
+// it can, on blocks of t rows in parallel: the same operations in the same
+// order, so the same results bit for bit (TestRopeVectorPath).
 func Rope[T Float](x, y []T, t, d int, cos, sin []float64, inverse bool) {
 	h := d / 2
+	if xf, ok := any(x).([]float32); ok && useVec && len(x) >= vecMin && t*d > 0 && len(cos) >= t*h && len(sin) >= t*h && h > 0 {
+		yf := any(y).([]float32)
+		parallelFor(len(x)/(t*d), t*d, func(b0, b1 int) {
+			if b1 > b0 {
+				vRope(xf, yf, b0, b1, t, d, cos, sin, inverse)
+			}
+		})
+		return
+	}
 	for base := 0; base+t*d <= len(x); base += t * d {
 		for p := 0; p < t; p++ {
 			xr, yr := x[base+p*d:base+(p+1)*d], y[base+p*d:base+(p+1)*d]

@@ -20,7 +20,8 @@ const (
 
 // SgemmEnv is the environment variable that caps the level of the native
 // float32 GEMM (avx512, avx2 or go; see SetSgemmLevel): for tests and
-// comparisons on a machine that has the higher level.
+// comparisons on a machine that has the higher level. Below avx512 it also
+// keeps the elementwise kernels' AVX-512 forms (gelu.c) off.
 const SgemmEnv = "MHCC_SGEMM"
 
 var levelNames = [...]string{SgemmGo: "go", SgemmAVX2: "avx2", SgemmAVX512: "avx512"}

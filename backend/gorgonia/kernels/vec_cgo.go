@@ -22,6 +22,21 @@ func setVectorKernels(on bool) (old bool) {
 	return old
 }
 
+// vec512 reports whether the kernels that have an AVX-512 form (gelu.c)
+// run it: the GEMM's level at start-up is AVX-512 (the CPU has it and
+// SgemmEnv does not cap it, so MHCC_SGEMM=avx2 runs every kernel as on a
+// CPU without AVX-512). Their AVX-512 and AVX2 forms give the same results
+// bit for bit.
+var vec512 = sgemmLevel >= SgemmAVX512
+
+// setVec512 switches the AVX-512 forms on (where the CPU has them) or off
+// and returns the old setting; a test hook.
+func setVec512(on bool) (old bool) {
+	old = vec512
+	vec512 = on && cpuLevel >= SgemmAVX512
+	return old
+}
+
 func fp(s []float32) *C.float {
 	if len(s) == 0 {
 		return nil
@@ -42,6 +57,22 @@ func vUnary(kind int, x, y []float32) {
 			C.mhcc_vunary(C.int(kind), fp(x[lo:hi]), fp(y[lo:hi]), C.int(hi-lo))
 		}
 	})
+}
+
+// vGELUFwd and vGELUBwd run the fused GELU kernels (gelu.c) on one chunk;
+// t nil: not kept (forward), recomputed (backward).
+func vGELUFwd(x, y, t []float32) {
+	C.mhcc_gelu_fwd(cbool(vec512), fp(x), fp(y), fp(t), C.int(len(x)), geluA, geluC, 3*geluA, 0.5*geluC)
+}
+
+func vGELUBwd(x, t, gy, dx []float32) {
+	C.mhcc_gelu_bwd(cbool(vec512), fp(x), fp(t), fp(gy), fp(dx), C.int(len(x)), geluA, geluC, 3*geluA, 0.5*geluC)
+}
+
+// vRope runs the AVX2 rotary embedding (rope.c) on blocks [b0, b1).
+func vRope(x, y []float32, b0, b1, t, d int, cos, sin []float64, inverse bool) {
+	C.mhcc_rope(fp(x), fp(y), C.int(b0), C.int(b1), C.int(t), C.int(d),
+		(*C.double)(unsafe.Pointer(&cos[0])), (*C.double)(unsafe.Pointer(&sin[0])), cbool(inverse))
 }
 
 func vExpShift(x, y []float32, m float32) float64 {

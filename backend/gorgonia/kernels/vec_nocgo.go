@@ -8,13 +8,20 @@ var useVec = false
 
 func setVectorKernels(bool) bool { return false }
 
+func setVec512(bool) bool { return false }
+
 const (
 	vExp = iota
 	vTanh
 	vSigmoid
 )
 
-func vUnary(kind int, x, y []float32)                                  { panic("no vector kernels") }
+func vUnary(kind int, x, y []float32) { panic("no vector kernels") }
+func vGELUFwd(x, y, t []float32)      { panic("no vector kernels") }
+func vGELUBwd(x, t, gy, dx []float32) { panic("no vector kernels") }
+func vRope(x, y []float32, b0, b1, t, d int, cos, sin []float64, inverse bool) {
+	panic("no vector kernels")
+}
 func vExpShift(x, y []float32, m float32) float64                      { panic("no vector kernels") }
 func vSoftmaxRows(x, y []float32, r0, r1, n int, logOut bool)          { panic("no vector kernels") }
 func vAttnSoftmax(s []float32, t int, causal bool, scale float32)      { panic("no vector kernels") }

@@ -10,51 +10,20 @@
 
 #define TGT __attribute__((target("avx2,fma")))
 
-// Cephes expf: n = round(x/ln2), r = x − n·ln2, e^r by a degree-6
-// polynomial, times 2^n. Inputs below −87.34 give 0, above 88.37 +Inf.
-TGT static inline __m256 exp256(__m256 x) {
-	__m256 x0 = x;
-	const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-87.33654f);
-	__m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-	__m256 over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
-	x = _mm256_max_ps(_mm256_min_ps(x, hi), lo);
-	__m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-	__m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-	r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-	__m256 p = _mm256_set1_ps(1.9875691500e-4f);
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-	p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-	// 2^n in two halves so that n = 128 (x near the top) stays finite
-	__m256i n = _mm256_cvttps_epi32(fx);
-	__m256i h = _mm256_srai_epi32(n, 1);
-	__m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
-	__m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(n, h), _mm256_set1_epi32(127)), 23));
-	__m256 y = _mm256_mul_ps(_mm256_mul_ps(p, p1), p2);
-	y = _mm256_andnot_ps(under, y);
-	y = _mm256_blendv_ps(y, _mm256_set1_ps(__builtin_inff()), over);
-	return _mm256_blendv_ps(y, x0, _mm256_cmp_ps(x0, x0, _CMP_UNORD_Q)); // NaN stays NaN
-}
-
-TGT static inline __m256 tanh256(__m256 x) {
-	const __m256 sign = _mm256_set1_ps(-0.0f);
-	__m256 a = _mm256_andnot_ps(sign, x);
-	__m256 z = _mm256_mul_ps(x, x);
-	__m256 p = _mm256_set1_ps(-5.70498872745e-3f);
-	p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954e-2f));
-	p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
-	p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
-	p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
-	__m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
-	small = _mm256_or_ps(small, _mm256_and_ps(sign, x)); // tanh(−0) = −0; no change elsewhere
-	__m256 e = exp256(_mm256_add_ps(a, a));
-	__m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
-	big = _mm256_or_ps(big, _mm256_and_ps(sign, x));
-	return _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
-}
+// exp256 and tanh256: the vector exp and tanh on 8 lanes (vecmath_impl.h).
+#define VT __m256
+#define VI __m256i
+#define VP _mm256
+#define VTGT TGT
+#define VMASK __m256
+#define VCMP(a, b, op) _mm256_cmp_ps(a, b, op)
+#define VSEL(m, a, b) _mm256_blendv_ps(a, b, m)
+#define VZERO(m, y) _mm256_andnot_ps(m, y)
+#define VFLOOR(x) _mm256_floor_ps(x)
+#define VCASTI(x) _mm256_castsi256_ps(x)
+#define VEXP exp256
+#define VTANH tanh256
+#include "vecmath_impl.h"
 
 TGT static inline __m256 sigmoid256(__m256 x) {
 	__m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), x));

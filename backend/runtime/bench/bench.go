@@ -457,8 +457,7 @@ func (m *Model) step() (time.Duration, error) {
 		return 0, fmt.Errorf("bench: %s: %w", m.File, err)
 	}
 	ostart := time.Now()
-	optim.ClipGlobalNorm(m.tensors, m.clip)
-	m.opt.Step(m.lr)
+	optim.StepClipped(m.opt, m.tensors, m.lr, optim.ClipScale(optim.GlobalNorm(m.tensors), m.clip))
 	end := time.Now()
 	m.cpu = append(m.cpu, cpuTime()-cpu0)
 	m.Loss = loss

@@ -148,57 +148,80 @@ func (o *AdamW) StepCount() int { return o.step }
 //	p ← p − lr · m̂ / (√v̂ + ε),  m̂ = m/(1−β1ᵗ),  v̂ = v/(1−β2ᵗ)
 //
 // Params with a nil Grad are skipped (their moments do not change).
-func (o *AdamW) Step(lr float64) {
+func (o *AdamW) Step(lr float64) { o.StepScaled(lr, 1) }
+
+// StepScaled is Step on the gradients scaled by gscale and rounded to
+// float32, g ← float32(g·gscale), as ClipGlobalNorm scales them (gscale
+// = 1: Step): with gscale = ClipScale(norm, maxNorm) it gives bit for bit
+// what ClipGlobalNorm followed by Step gives, without a pass that writes
+// the scaled gradients. Grad itself is left as it is.
+func (o *AdamW) StepScaled(lr, gscale float64) {
 	o.step++
-	b1, b2, eps := o.cfg.Beta1, o.cfg.Beta2, o.cfg.Eps
+	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
 	bc1 := 1 - math.Pow(b1, float64(o.step))
 	bc2 := 1 - math.Pow(b2, float64(o.step))
-	stepSize := lr / bc1
-	bc2Sqrt := math.Sqrt(bc2)
+	h := adamwHyper{b1: b1, b2: b2, step: lr / bc1, bc2s: math.Sqrt(bc2), eps: o.cfg.Eps, gscale: gscale}
 	// Every element is updated independently, so the chunks run on all
 	// CPUs and the result does not depend on how they are split.
 	forChunks(o.params, func(_, k, lo, hi int) {
 		p := o.params[k]
-		decay := 1.0
+		h := h
+		h.decay = 1.0
 		if p.Decay {
-			decay = 1 - lr*o.cfg.WeightDecay
+			h.decay = 1 - lr*o.cfg.WeightDecay
 		}
-		data := p.Data[lo:hi]
-		if !o.cfg.F64Moments {
-			m, v := o.m32[k][lo:hi], o.v32[k][lo:hi]
+		data, grad := p.Data[lo:hi], p.Grad[lo:hi]
+		if o.cfg.F64Moments {
+			m, v := o.m[k][lo:hi], o.v[k][lo:hi]
 			if vecAdamW && useVecAdamW {
-				adamwVec32(data, p.Grad[lo:hi], m, v, b1, b2, stepSize, bc2Sqrt, eps, decay)
+				adamwVec(data, grad, m, v, h)
 				return
 			}
-			for i, g32 := range p.Grad[lo:hi] {
-				g := float64(g32)
-				mi := float32(b1*float64(m[i]) + (1-b1)*g)
-				vi := float32(b2*float64(v[i]) + (1-b2)*g*g)
-				m[i], v[i] = mi, vi
-				x := float64(data[i]) * decay
-				x -= stepSize * float64(mi) / (math.Sqrt(float64(vi))/bc2Sqrt + eps)
+			for i, g32 := range grad {
+				g := h.grad(g32)
+				m[i] = b1*m[i] + (1-b1)*g
+				v[i] = b2*v[i] + (1-b2)*g*g
+				x := float64(data[i]) * h.decay
+				x -= h.step * m[i] / (math.Sqrt(v[i])/h.bc2s + h.eps)
 				data[i] = float32(x)
 			}
 			return
 		}
-		m, v := o.m[k][lo:hi], o.v[k][lo:hi]
+		m, v := o.m32[k][lo:hi], o.v32[k][lo:hi]
 		if vecAdamW && useVecAdamW {
-			adamwVec(data, p.Grad[lo:hi], m, v, b1, b2, stepSize, bc2Sqrt, eps, decay)
+			adamwVec32(data, grad, m, v, h)
 			return
 		}
-		for i, g32 := range p.Grad[lo:hi] {
-			g := float64(g32)
-			m[i] = b1*m[i] + (1-b1)*g
-			v[i] = b2*v[i] + (1-b2)*g*g
-			x := float64(data[i]) * decay
-			x -= stepSize * m[i] / (math.Sqrt(v[i])/bc2Sqrt + eps)
+		for i, g32 := range grad {
+			g := h.grad(g32)
+			mi := float32(b1*float64(m[i]) + (1-b1)*g)
+			vi := float32(b2*float64(v[i]) + (1-b2)*g*g)
+			m[i], v[i] = mi, vi
+			x := float64(data[i]) * h.decay
+			x -= h.step * float64(mi) / (math.Sqrt(float64(vi))/h.bc2s + h.eps)
 			data[i] = float32(x)
 		}
 	})
 }
 
-// useVecAdamW lets tests switch the AVX2 kernel (adamw_cgo.go) off to
-// compare it with the Go loop, which it matches bit for bit.
+// adamwHyper holds the numbers of one AdamW update of one chunk: the
+// decay rates, the step size lr/(1−β1ᵗ), √(1−β2ᵗ), ε, the weight-decay
+// factor and the gradient scale.
+type adamwHyper struct {
+	b1, b2, step, bc2s, eps, decay, gscale float64
+}
+
+// grad returns the gradient g as the update uses it: scaled by gscale and
+// rounded to float32 unless gscale is 1.
+func (h *adamwHyper) grad(g float32) float64 {
+	if h.gscale != 1 {
+		return float64(float32(float64(g) * h.gscale))
+	}
+	return float64(g)
+}
+
+// useVecAdamW lets tests switch the AVX2 kernels (adamw.c) off to compare
+// them with the Go loop, which they match bit for bit.
 var useVecAdamW = true
 
 // chunkSize is the number of elements of one unit of optimiser work.
@@ -361,39 +384,122 @@ func narrow(x64 []float64, x32 []float32) []float32 {
 }
 
 // ClipGlobalNorm computes the L2 norm of all gradients together
-// (accumulated in float64) and, if maxNorm > 0 and the norm exceeds it,
-// scales every gradient by maxNorm/norm so that the new global norm is
-// maxNorm.
+// (GlobalNorm) and, if maxNorm > 0 and the norm exceeds it, scales every
+// gradient by maxNorm/norm so that the new global norm is maxNorm.
 // It returns the norm before clipping. A NaN or infinite norm is returned
 // as is and the gradients are left untouched (scaling could not repair
 // them; the caller should skip the step). maxNorm ≤ 0 disables clipping.
-//
-// The sum of squares is taken in chunks on all CPUs; each chunk's partial
-// sum goes to its own slot and the slots are added in order, so the result
-// does not depend on the number of CPUs or on scheduling.
+// StepClipped does the same scaling inside AdamW's update instead, saving
+// a pass over the gradients.
 func ClipGlobalNorm(params []Tensor, maxNorm float64) (norm float64) {
-	partial := make([]float64, numChunks(params))
-	forChunks(params, func(i, k, lo, hi int) {
-		var ss float64
-		for _, g := range params[k].Grad[lo:hi] {
-			ss += float64(g) * float64(g)
-		}
-		partial[i] = ss
-	})
-	var ss float64
-	for _, v := range partial {
-		ss += v
+	norm = GlobalNorm(params)
+	ScaleGrads(params, ClipScale(norm, maxNorm))
+	return norm
+}
+
+// ScaleGrads sets every gradient g to float32(g·scale) (nothing to do for
+// scale 1).
+func ScaleGrads(params []Tensor, scale float64) {
+	if scale == 1 {
+		return
 	}
-	norm = math.Sqrt(ss)
-	if maxNorm <= 0 || !(norm > maxNorm) || math.IsInf(norm, 0) {
-		return norm
-	}
-	scale := maxNorm / norm
 	forChunks(params, func(_, k, lo, hi int) {
 		g := params[k].Grad[lo:hi]
 		for i, v := range g {
 			g[i] = float32(float64(v) * scale)
 		}
 	})
-	return norm
+}
+
+// StepClipped applies one update of opt at learning rate lr to params
+// (the optimiser's own) with their gradients scaled by gscale
+// (ClipScale): inside the update for AdamW (StepScaled, one pass over the
+// gradients fewer, Grad left unscaled), by ScaleGrads first for the
+// others. The parameters and state end as ClipGlobalNorm followed by Step
+// leaves them, bit for bit.
+func StepClipped(opt Optimizer, params []Tensor, lr, gscale float64) {
+	if a, ok := opt.(*AdamW); ok {
+		a.StepScaled(lr, gscale)
+		return
+	}
+	ScaleGrads(params, gscale)
+	opt.Step(lr)
+}
+
+// ClipScale returns the factor ClipGlobalNorm scales the gradients by for
+// a global norm norm: maxNorm/norm when maxNorm > 0 and the norm is
+// finite and exceeds it, else 1.
+func ClipScale(norm, maxNorm float64) float64 {
+	if maxNorm <= 0 || !(norm > maxNorm) || math.IsInf(norm, 0) {
+		return 1
+	}
+	return maxNorm / norm
+}
+
+// GlobalNorm returns the L2 norm of all gradients together, accumulated
+// in float64: the square root of the sum, in chunk order, of the chunks'
+// sums of squares, each summed element by element in order. The chunks
+// are summed eight at a time (sumSquares8) on all CPUs, each into its own
+// slot, so the result does not depend on the number of CPUs or on
+// scheduling.
+func GlobalNorm(params []Tensor) float64 {
+	chunks := chunksOf(params)
+	partial := make([]float64, len(chunks))
+	groups := (len(chunks) + 7) / 8
+	group := func(gi int) {
+		var gs [8][]float32
+		cs := chunks[gi*8 : min(len(chunks), gi*8+8)]
+		for j, c := range cs {
+			gs[j] = params[c.k].Grad[c.lo:c.hi]
+		}
+		var out [8]float64
+		sumSquares8(&gs, &out)
+		copy(partial[gi*8:], out[:len(cs)])
+	}
+	if workers := min(runtime.GOMAXPROCS(0), groups); workers > 1 && len(chunks) > 8 {
+		par.Tasks(workers, groups, group)
+	} else {
+		for gi := range groups {
+			group(gi)
+		}
+	}
+	var ss float64
+	for _, v := range partial {
+		ss += v
+	}
+	return math.Sqrt(ss)
+}
+
+// sumSquares8 sets out[j] to the sum of squares of g[j] (in float64),
+// added element by element from the first, for eight slices at once: one
+// loop runs the eight chains side by side over their common length, so
+// the CPU overlaps eight additions where one chain would wait on each,
+// and then each chain finishes its own rest. Every chain adds its terms
+// in its own order, so each sum is that of the one-slice loop bit for bit.
+func sumSquares8(g *[8][]float32, out *[8]float64) {
+	n := len(g[0])
+	for _, x := range g[1:] {
+		n = min(n, len(x))
+	}
+	a0, a1, a2, a3 := g[0][:n], g[1][:n], g[2][:n], g[3][:n]
+	a4, a5, a6, a7 := g[4][:n], g[5][:n], g[6][:n], g[7][:n]
+	var s0, s1, s2, s3, s4, s5, s6, s7 float64
+	for i := range a0 {
+		x0, x1, x2, x3 := float64(a0[i]), float64(a1[i]), float64(a2[i]), float64(a3[i])
+		x4, x5, x6, x7 := float64(a4[i]), float64(a5[i]), float64(a6[i]), float64(a7[i])
+		s0 += x0 * x0
+		s1 += x1 * x1
+		s2 += x2 * x2
+		s3 += x3 * x3
+		s4 += x4 * x4
+		s5 += x5 * x5
+		s6 += x6 * x6
+		s7 += x7 * x7
+	}
+	*out = [8]float64{s0, s1, s2, s3, s4, s5, s6, s7}
+	for j := range g {
+		for _, v := range g[j][n:] {
+			out[j] += float64(v) * float64(v)
+		}
+	}
 }

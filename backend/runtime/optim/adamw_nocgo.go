@@ -5,10 +5,10 @@ package optim
 // vecAdamW is false without cgo on amd64: Step runs its Go loop.
 var vecAdamW = false
 
-func adamwVec(p, g []float32, m, v []float64, b1, b2, step, bc2s, eps, decay float64) {
+func adamwVec(p, g []float32, m, v []float64, h adamwHyper) {
 	panic("optim: no vector kernel in this build")
 }
 
-func adamwVec32(p, g, m, v []float32, b1, b2, step, bc2s, eps, decay float64) {
+func adamwVec32(p, g, m, v []float32, h adamwHyper) {
 	panic("optim: no vector kernel in this build")
 }

@@ -3,6 +3,7 @@ package optim
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -378,27 +379,31 @@ func TestConstantSchedule(t *testing.T) {
 }
 
 // TestAdamWParallelMatchesSerial: Step spreads the elements over all CPUs
-// in chunks and runs the AVX2 kernel where it can; the result must be
+// in chunks and runs the vector kernels where it can; the result must be
 // bit-identical to the one-element-at-a-time update (written out here from
-// the formula in Step's doc), with the kernel and with Step's Go loop, for
-// params that span many chunks, end mid-chunk, are tiny, or have no
-// gradient.
+// the formula in Step's doc), with the AVX2 kernels (where the CPU has
+// them) and with Step's Go loop, for params that span many chunks, end
+// mid-chunk, are tiny, or have no gradient, and with the gradients scaled
+// by StepScaled.
 func TestAdamWParallelMatchesSerial(t *testing.T) {
 	for _, vec := range []bool{true, false} {
 		t.Run(fmt.Sprintf("vector=%v", vec && vecAdamW), func(t *testing.T) {
 			old := useVecAdamW
 			useVecAdamW = vec
 			defer func() { useVecAdamW = old }()
-			adamwMatchesSerial(t, false)
-			adamwMatchesSerial(t, true)
+			for _, gscale := range []float64{1, 0.3712} {
+				adamwMatchesSerial(t, false, gscale)
+				adamwMatchesSerial(t, true, gscale)
+			}
 		})
 	}
 }
 
-// adamwMatchesSerial runs three steps with moments in float64 (f64) or
-// float32: the reference stores each new moment rounded to float32 and
-// uses the rounded value, as Step's doc says.
-func adamwMatchesSerial(t *testing.T, f64 bool) {
+// adamwMatchesSerial runs three steps (StepScaled with gscale) with
+// moments in float64 (f64) or float32: the reference stores each new
+// moment rounded to float32 and uses the rounded value, as Step's doc
+// says, and scales each gradient as ClipGlobalNorm does.
+func adamwMatchesSerial(t *testing.T, f64 bool, gscale float64) {
 	sizes := []int{5*chunkSize + 123, 7, 0, 2*chunkSize - 1, 3}
 	var params, ref []Tensor
 	for i, n := range sizes {
@@ -436,7 +441,7 @@ func adamwMatchesSerial(t *testing.T, f64 bool) {
 				p.Grad[j], ref[k].Grad[j] = g, g
 			}
 		}
-		o.Step(lr)
+		o.StepScaled(lr, gscale)
 		bc1 := 1 - math.Pow(cfg.Beta1, float64(step))
 		bc2 := 1 - math.Pow(cfg.Beta2, float64(step))
 		for k, q := range ref {
@@ -448,7 +453,7 @@ func adamwMatchesSerial(t *testing.T, f64 bool) {
 				decay = 1 - lr*cfg.WeightDecay
 			}
 			for j, g32 := range q.Grad {
-				g := float64(g32)
+				g := float64(float32(float64(g32) * gscale))
 				m[k][j] = round(cfg.Beta1*m[k][j] + (1-cfg.Beta1)*g)
 				v[k][j] = round(cfg.Beta2*v[k][j] + (1-cfg.Beta2)*g*g)
 				x := float64(q.Data[j]) * decay
@@ -459,21 +464,23 @@ func adamwMatchesSerial(t *testing.T, f64 bool) {
 		for k, p := range params {
 			for j := range p.Data {
 				if p.Data[j] != ref[k].Data[j] {
-					t.Fatalf("f64 moments %v, step %d: %s[%d] = %v, serial update gives %v", f64, step, p.Name, j, p.Data[j], ref[k].Data[j])
+					t.Fatalf("f64 moments %v, gradient scale %v, step %d: %s[%d] = %v, serial update gives %v",
+						f64, gscale, step, p.Name, j, p.Data[j], ref[k].Data[j])
 				}
 			}
 		}
 	}
 }
 
-// TestClipGlobalNormChunked: on params spanning many chunks the norm is
-// the serial sum of squares up to rounding (1e-12), the same with one CPU
-// as with all of them (partial sums are added in chunk order), and the
-// clipped gradients are exactly float32(g·maxNorm/norm).
+// TestClipGlobalNormChunked: on params spanning many chunks (several
+// groups of eight, ragged ends) the norm is exactly the root of the
+// chunks' serial sums of squares added in chunk order (so within 1e-12 of
+// the serial sum of all), the same with one CPU as with all of them, and
+// the clipped gradients are exactly float32(g·maxNorm/norm).
 func TestClipGlobalNormChunked(t *testing.T) {
 	mk := func() []Tensor {
 		var ps []Tensor
-		for i, n := range []int{3*chunkSize + 17, 5, 0, chunkSize} {
+		for i, n := range []int{11*chunkSize + 17, 5, 0, chunkSize, 9*chunkSize - 3} {
 			g := make([]float32, n)
 			for j := range g {
 				g[j] = float32(math.Sin(float64(i*7919+j)) * 3)
@@ -483,13 +490,23 @@ func TestClipGlobalNormChunked(t *testing.T) {
 		return ps
 	}
 	ref := mk()
-	var ss float64
+	var ss, chunked float64
 	for _, p := range ref {
 		for _, g := range p.Grad {
 			ss += float64(g) * float64(g)
 		}
+		for lo := 0; lo < len(p.Grad); lo += chunkSize {
+			var c float64
+			for _, g := range p.Grad[lo:min(lo+chunkSize, len(p.Grad))] {
+				c += float64(g) * float64(g)
+			}
+			chunked += c
+		}
 	}
 	want := math.Sqrt(ss)
+	if n := GlobalNorm(ref); n != math.Sqrt(chunked) {
+		t.Errorf("GlobalNorm %v, the chunks' serial sums give %v", n, math.Sqrt(chunked))
+	}
 	one := mk()
 	old := runtime.GOMAXPROCS(1)
 	n1 := ClipGlobalNorm(one, 1)
@@ -507,6 +524,56 @@ func TestClipGlobalNormChunked(t *testing.T) {
 		for j, g := range p.Grad {
 			if w := float32(float64(ref[k].Grad[j]) * (1 / n2)); g != w || one[k].Grad[j] != w {
 				t.Fatalf("%s[%d] clipped to %v (one CPU %v), want %v", p.Name, j, g, one[k].Grad[j], w)
+			}
+		}
+	}
+}
+
+// TestStepClippedMatchesClipThenStep: StepClipped with ClipScale of the
+// global norm leaves the parameters and the optimiser state exactly as
+// ClipGlobalNorm followed by Step does, for AdamW (scaled inside its
+// update) and SGD (scaled by a pass first), clipping or not.
+func TestStepClippedMatchesClipThenStep(t *testing.T) {
+	mk := func() []Tensor {
+		var ps []Tensor
+		for i, n := range []int{2*chunkSize + 9, 6} {
+			p := Tensor{Name: fmt.Sprintf("p%d", i), Data: make([]float32, n), Grad: make([]float32, n), Decay: i == 0}
+			for j := range p.Data {
+				p.Data[j] = float32(math.Sin(float64(i*31+j)) * 0.2)
+			}
+			ps = append(ps, p)
+		}
+		return ps
+	}
+	opts := map[string]func([]Tensor) Optimizer{
+		"adamw": func(ps []Tensor) Optimizer { return NewAdamW(ps, DefaultAdamWConfig()) },
+		"sgd":   func(ps []Tensor) Optimizer { return NewSGD(ps, SGDConfig{Momentum: 0.9, WeightDecay: 0.01}) },
+	}
+	for name, newOpt := range opts {
+		for _, maxNorm := range []float64{0.5, 1e6} {
+			a, b := mk(), mk()
+			oa, ob := newOpt(a), newOpt(b)
+			for step := 1; step <= 3; step++ {
+				for k := range a {
+					for j := range a[k].Grad {
+						g := float32(math.Cos(float64(step*7+k*3+j)) * 0.05)
+						a[k].Grad[j], b[k].Grad[j] = g, g
+					}
+				}
+				ClipGlobalNorm(a, maxNorm)
+				oa.Step(1e-2)
+				StepClipped(ob, b, 1e-2, ClipScale(GlobalNorm(b), maxNorm))
+				for k := range a {
+					for j := range a[k].Data {
+						if math.Float32bits(a[k].Data[j]) != math.Float32bits(b[k].Data[j]) {
+							t.Fatalf("%s, max norm %v, step %d: %s[%d] = %v after StepClipped, %v after clip and step",
+								name, maxNorm, step, a[k].Name, j, b[k].Data[j], a[k].Data[j])
+						}
+					}
+				}
+			}
+			if !reflect.DeepEqual(oa.Snapshot(), ob.Snapshot()) {
+				t.Errorf("%s, max norm %v: the optimiser states differ", name, maxNorm)
 			}
 		}
 	}

@@ -530,13 +530,13 @@ func (r *run) train() (*Result, error) {
 			hc = &s
 			start = start.Add(r.diag.took)
 		}
-		gnorm := optim.ClipGlobalNorm(r.tensors, tr.Optimizer.Clip)
+		gnorm := optim.GlobalNorm(r.tensors)
 		if math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
 			st.done()
 			return nil, r.diverged(step, "gradient norm", gnorm, r.acc)
 		}
 		lr := r.sched.LR(step)
-		r.opt.Step(lr)
+		optim.StepClipped(r.opt, r.tensors, lr, optim.ClipScale(gnorm, tr.Optimizer.Clip))
 		r.step = step
 		var moeRec Record
 		if r.moe != nil {
