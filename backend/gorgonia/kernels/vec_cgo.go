@@ -152,6 +152,12 @@ func vBin(kind, mode int, a, b []float32, c float32, y []float32) {
 	})
 }
 
+// vAddInto sets y += x on the calling goroutine (mhcc_vbin's add, y
+// first).
+func vAddInto(y, x []float32) {
+	C.mhcc_vbin(0, 0, fp(y), fp(x[:len(y)]), 0, fp(y), C.int(len(y)))
+}
+
 // vBinGrad: see mhcc_vbingrad; a or b nil means the scalar c.
 func vBinGrad(kind, w int, a, b []float32, c float32, g, y []float32) {
 	parallelFor(len(y), 1, func(lo, hi int) {
