@@ -1,0 +1,135 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// hcLevels returns the instruction-set levels whose hc.coeffs kernels this
+// machine runs (AVX2, and AVX-512 when the CPU has it), so that a test can
+// run every one of them in one process.
+func hcLevels() []SgemmLevel {
+	ls := []SgemmLevel{SgemmAVX2}
+	if CPUSgemmLevel() >= SgemmAVX512 {
+		ls = append(ls, SgemmAVX512)
+	}
+	return ls
+}
+
+// TestHCDphiLevels holds the AVX-512 weight gradient of hc.coeffs
+// (mhcc_hc_dphi512) to the AVX2 one (mhcc_hc_dphi) bit for bit, on random
+// data at widths w = 24 (n = 4) and others (n = 1, 2, 3, 5: w = 3, 8, 15,
+// 35, two column blocks), K with and without a 16-lane tail, token ranges
+// not starting at 0; and both to a float64 sum of the same products
+// (within float32 rounding), so that a kernel that dropped a term fails
+// even where the two agree.
+func TestHCDphiLevels(t *testing.T) {
+	if !useVec {
+		t.Skip("no AVX2 kernels on this machine (the Go path is tested elsewhere)")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{4, 1, 2, 3, 5} {
+		for _, K := range []int{64, 100, 2048} {
+			w := n*n + 2*n
+			N := 70
+			x, dz := narrow(normals(rng, N*K)), narrow(normals(rng, N*w))
+			t0, t1 := 3, N
+			var ref []float32
+			for _, l := range hcLevels() {
+				t.Run(fmt.Sprintf("n=%d/K=%d/%v", n, K, l), func(t *testing.T) {
+					old := SetSgemmLevel(l)
+					defer SetSgemmLevel(old)
+					got := make([]float32, K*w)
+					for i := range got {
+						got[i] = float32(i) // overwritten, not added to
+					}
+					vHCDphi(x, dz, got, t0, t1, K, w)
+					for k := 0; k < K; k++ {
+						for j := 0; j < w; j++ {
+							var s float64
+							for tt := t0; tt < t1; tt++ {
+								s += float64(x[tt*K+k]) * float64(dz[tt*w+j])
+							}
+							if g := float64(got[k*w+j]); g-s > 1e-4*(1+abs(s)) || s-g > 1e-4*(1+abs(s)) {
+								t.Fatalf("dphi[%d,%d] = %v, float64 sum %v", k, j, g, s)
+							}
+						}
+					}
+					if ref == nil {
+						ref = got
+						return
+					}
+					for i := range ref {
+						if got[i] != ref[i] {
+							t.Fatalf("dphi[%d] = %v at %v, %v at %v", i, got[i], l, ref[i], hcLevels()[0])
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// TestHCProjLevels holds hc.coeffs' projection with its RMS
+// (mhcc_hc_proj) at the AVX-512 level (8-token tiles when w is a multiple
+// of 24) to the AVX2 level (4-token tiles) bit for bit, m and 1/r, on
+// random data: w = 24 and 48 (n = 4, 6: one and two column blocks) and 15
+// (n = 3, the AVX2 tiles at both levels), K within one K-block, across
+// several and with a tail, token ranges whose length is not a multiple of
+// 8; and m to a float64 product within float32 rounding.
+func TestHCProjLevels(t *testing.T) {
+	if !useVec {
+		t.Skip("no AVX2 kernels on this machine (the Go path is tested elsewhere)")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{4, 6, 3} {
+		for _, K := range []int{100, 512, 2048 + 40} {
+			w := n*n + 2*n
+			N := 45
+			x, phi := narrow(normals(rng, N*K)), narrow(normals(rng, K*w))
+			t0, t1 := 2, N
+			var refM, refInv []float32
+			for _, l := range hcLevels() {
+				t.Run(fmt.Sprintf("n=%d/K=%d/%v", n, K, l), func(t *testing.T) {
+					old := SetSgemmLevel(l)
+					defer SetSgemmLevel(old)
+					m, inv := make([]float32, N*w), make([]float32, N)
+					vHCProj(x, phi, m, inv, t0, t1, K, w, 1e-6)
+					for tt := t0; tt < t1; tt++ {
+						for j := 0; j < w; j++ {
+							var s float64
+							for k := 0; k < K; k++ {
+								s += float64(x[tt*K+k]) * float64(phi[k*w+j])
+							}
+							if g := float64(m[tt*w+j]); abs(g-s) > 1e-4*(1+abs(s)) {
+								t.Fatalf("m[%d,%d] = %v, float64 product %v", tt, j, g, s)
+							}
+						}
+					}
+					if refM == nil {
+						refM, refInv = m, inv
+						return
+					}
+					for i := range refM {
+						if m[i] != refM[i] {
+							t.Fatalf("m[%d] = %v at %v, %v at %v", i, m[i], l, refM[i], hcLevels()[0])
+						}
+					}
+					for i := range refInv {
+						if inv[i] != refInv[i] {
+							t.Fatalf("1/r[%d] = %v at %v, %v at %v", i, inv[i], l, refInv[i], hcLevels()[0])
+						}
+					}
+				})
+			}
+		}
+	}
+}
