@@ -1,8 +1,8 @@
 //go:build cgo && amd64
 
 // The hyper-connection kernels (hc.go): hc.read and hc.write forward and
-// backward, and hc.coeffs' thin projection, its weight gradient and the
-// RMS term of its input gradient.
+// backward, and hc.coeffs' thin projection (with an AVX-512 tile), its
+// weight gradient and the RMS term of its input gradient.
 
 #include <string.h>
 #include "vecmath.h"

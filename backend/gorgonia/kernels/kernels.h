@@ -75,8 +75,6 @@ void mhcc_hc_write_bwd(const float *R, const float *X, const float *p, const flo
                        float *dR, float *dX, float *dp, float *dy, int t0, int t1, int n, int c);
 void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w, float *inv, double eps, int avx512);
 void mhcc_hc_dphi(const float *x, const float *dz, float *dphi, int t0, int t1, int K, int w);
-// hc512.c: the AVX-512 twins of mhcc_hc_dphi (bit-identical to it)
-void mhcc_hc_dphi512(const float *x, const float *dz, float *dphi, int t0, int t1, int K, int w);
 void mhcc_axpy_rows(const float *x, const float *c, float *y, int r0, int r1, int k);
 void mhcc_hc_xparts(const float *R, const float *G, const float *h, const float *gu, const float *cs, const float *X, float *dX,
                     int t0, int t1, int n, int c);

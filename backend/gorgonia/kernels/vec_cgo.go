@@ -22,10 +22,10 @@ func setVectorKernels(on bool) (old bool) {
 	return old
 }
 
-// hc512 reports whether hc.coeffs' products run their AVX-512 kernels
-// (hc512.c): the CPU has the GEMM's AVX-512 level and the native level is
-// not capped below it (SgemmEnv, SetSgemmLevel), so MHCC_SGEMM=avx2 runs
-// the AVX2 ones. Both sum in the same order.
+// hc512 reports whether hc.coeffs' projection runs its AVX-512 tiles
+// (mhcc_hc_proj in hc.c): the CPU has the GEMM's AVX-512 level and the
+// native level is not capped below it (SgemmEnv, SetSgemmLevel), so
+// MHCC_SGEMM=avx2 runs the AVX2 ones. Both sum in the same order.
 func hc512() bool { return sgemmLevel >= SgemmAVX512 }
 
 func fp(s []float32) *C.float {
@@ -118,10 +118,6 @@ func vHCProj(x, phi, m, inv []float32, t0, t1, k, w int, eps float64) {
 }
 
 func vHCDphi(x, dz, dphi []float32, t0, t1, k, w int) {
-	if hc512() {
-		C.mhcc_hc_dphi512(fp(x), fp(dz), fp(dphi), C.int(t0), C.int(t1), C.int(k), C.int(w))
-		return
-	}
 	C.mhcc_hc_dphi(fp(x), fp(dz), fp(dphi), C.int(t0), C.int(t1), C.int(k), C.int(w))
 }
 

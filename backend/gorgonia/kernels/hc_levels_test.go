@@ -17,60 +17,6 @@ func hcLevels() []SgemmLevel {
 	return ls
 }
 
-// TestHCDphiLevels holds the AVX-512 weight gradient of hc.coeffs
-// (mhcc_hc_dphi512) to the AVX2 one (mhcc_hc_dphi) bit for bit, on random
-// data at widths w = 24 (n = 4) and others (n = 1, 2, 3, 5: w = 3, 8, 15,
-// 35, two column blocks), K with and without a 16-lane tail, token ranges
-// not starting at 0; and both to a float64 sum of the same products
-// (within float32 rounding), so that a kernel that dropped a term fails
-// even where the two agree.
-func TestHCDphiLevels(t *testing.T) {
-	if !useVec {
-		t.Skip("no AVX2 kernels on this machine (the Go path is tested elsewhere)")
-	}
-	rng := rand.New(rand.NewPCG(7, 8))
-	for _, n := range []int{4, 1, 2, 3, 5} {
-		for _, K := range []int{64, 100, 2048} {
-			w := n*n + 2*n
-			N := 70
-			x, dz := narrow(normals(rng, N*K)), narrow(normals(rng, N*w))
-			t0, t1 := 3, N
-			var ref []float32
-			for _, l := range hcLevels() {
-				t.Run(fmt.Sprintf("n=%d/K=%d/%v", n, K, l), func(t *testing.T) {
-					old := SetSgemmLevel(l)
-					defer SetSgemmLevel(old)
-					got := make([]float32, K*w)
-					for i := range got {
-						got[i] = float32(i) // overwritten, not added to
-					}
-					vHCDphi(x, dz, got, t0, t1, K, w)
-					for k := 0; k < K; k++ {
-						for j := 0; j < w; j++ {
-							var s float64
-							for tt := t0; tt < t1; tt++ {
-								s += float64(x[tt*K+k]) * float64(dz[tt*w+j])
-							}
-							if g := float64(got[k*w+j]); g-s > 1e-4*(1+abs(s)) || s-g > 1e-4*(1+abs(s)) {
-								t.Fatalf("dphi[%d,%d] = %v, float64 sum %v", k, j, g, s)
-							}
-						}
-					}
-					if ref == nil {
-						ref = got
-						return
-					}
-					for i := range ref {
-						if got[i] != ref[i] {
-							t.Fatalf("dphi[%d] = %v at %v, %v at %v", i, got[i], l, ref[i], hcLevels()[0])
-						}
-					}
-				})
-			}
-		}
-	}
-}
-
 func abs(v float64) float64 {
 	if v < 0 {
 		return -v
