@@ -191,23 +191,10 @@ func (p *Plan) inner(k int) int { return p.st[k][len(p.dims)-1] }
 
 // rows calls fn with the start offsets of every innermost run (length
 // p.dims[last], operand k advancing by p.inner(k)).
-func (p *Plan) rows(fn func(off []int)) { p.rowsIn(0, p.dims[0], fn) }
-
-// rowsIn is rows restricted to indices [lo, hi) of the outermost
-// dimension (the whole walk when the plan has one dimension).
-func (p *Plan) rowsIn(lo, hi int, fn func(off []int)) {
+func (p *Plan) rows(fn func(off []int)) {
 	r := len(p.dims)
 	off := make([]int, len(p.st))
-	for k := range off {
-		off[k] = lo * p.st[k][0]
-	}
 	idx := make([]int, r)
-	lim := func(d int) int {
-		if d == 0 {
-			return hi - lo
-		}
-		return p.dims[d]
-	}
 	for {
 		fn(off)
 		d := r - 2
@@ -216,11 +203,11 @@ func (p *Plan) rowsIn(lo, hi int, fn func(off []int)) {
 			for k := range off {
 				off[k] += p.st[k][d]
 			}
-			if idx[d] < lim(d) {
+			if idx[d] < p.dims[d] {
 				break
 			}
 			for k := range off {
-				off[k] -= p.st[k][d] * lim(d)
+				off[k] -= p.st[k][d] * p.dims[d]
 			}
 			idx[d] = 0
 		}
@@ -228,22 +215,6 @@ func (p *Plan) rowsIn(lo, hi int, fn func(off []int)) {
 			return
 		}
 	}
-}
-
-// rowsParallel is rows with the outermost dimension split across the CPUs
-// when the walk is large and operand w, the one written, advances along
-// that dimension (so that no two goroutines write one element). Each
-// element sees the same updates in the same order as under rows.
-func (p *Plan) rowsParallel(w int, fn func(off []int)) {
-	if len(p.dims) < 2 || p.st[w][0] == 0 {
-		p.rows(fn)
-		return
-	}
-	parallelFor(p.dims[0], p.size()/p.dims[0], func(lo, hi int) {
-		if hi > lo {
-			p.rowsIn(lo, hi, fn)
-		}
-	})
 }
 
 // Elem is any element type a strided copy can move (int tensors hold token
@@ -262,7 +233,7 @@ func StridedCopy[T Elem](p *Plan, src, dst []T) {
 	}
 	n := p.dims[len(p.dims)-1]
 	sd, ss := p.inner(0), p.inner(1)
-	p.rowsParallel(0, func(off []int) {
+	p.rows(func(off []int) {
 		d, s := dst[off[0]:], src[off[1]:]
 		if sd == 1 && ss == 1 {
 			copy(d[:n], s[:n])

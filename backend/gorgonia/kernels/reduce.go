@@ -49,7 +49,7 @@ func ReduceFwd[T Float](kind int, p *Plan, x, y []T, scale T) {
 		})
 		return
 	}
-	p.rowsParallel(1, func(off []int) {
+	p.rows(func(off []int) {
 		xx, yy := x[off[0]:], y[off[1]:]
 		if sx == 1 && sy == 1 { // a reduced axis outside the innermost one
 			addInto(yy[:n], xx[:n])

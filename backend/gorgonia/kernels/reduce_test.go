@@ -7,9 +7,9 @@ import (
 
 // TestReduceSumMiddleAxis holds the sum over a middle axis ([B,T,n,C] ->
 // [B,T,1,C], the collapse of hyper-connection streams and the backward of
-// their stem broadcast), whose rows run on several goroutines and through
-// the vector add, to a plain loop that adds the n rows in order: equal bit
-// for bit, for float32 with and without the vector kernels and for float64.
+// their stem broadcast), whose rows run through the vector add, to a plain
+// loop that adds the n rows in order: equal bit for bit, for float32 with
+// and without the vector kernels and for float64.
 func TestReduceSumMiddleAxis(t *testing.T) {
 	for _, sh := range [][]int{{8, 128, 4, 512}, {3, 5, 4, 300}, {2, 7, 3, 9}} {
 		in := sh
@@ -64,42 +64,6 @@ func TestReduceSumMiddleAxis(t *testing.T) {
 	}
 }
 
-// TestStridedCopyParallel holds the strided copies that split their rows
-// across goroutines (a broadcast [B,T,1,C] -> [B,T,n,C] and a transpose,
-// both large enough to split) to their definition, element by element.
-func TestStridedCopyParallel(t *testing.T) {
-	B, T, n, C := 8, 64, 4, 96
-	src := make([]float32, B*T*C)
-	for i := range src {
-		src[i] = float32(i)
-	}
-	p, err := BcastPlan([]int{B, T, n, C}, []int{B, T, n, C}, []int{B, T, 1, C})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := make([]float32, B*T*n*C)
-	StridedCopy(p, src, dst)
-	for o := 0; o < B*T; o++ {
-		for s := 0; s < n; s++ {
-			for e := 0; e < C; e++ {
-				if got, want := dst[(o*n+s)*C+e], src[o*C+e]; got != want {
-					t.Fatalf("broadcast: dst[%d,%d,%d] = %v, want %v", o, s, e, got, want)
-				}
-			}
-		}
-	}
-	q, out := TransposePlan([]int{B * T, C}, []int{1, 0})
-	dt := make([]float32, prodOf(out))
-	StridedCopy(q, src, dt)
-	for r := 0; r < B*T; r++ {
-		for e := 0; e < C; e++ {
-			if got, want := dt[e*B*T+r], src[r*C+e]; got != want {
-				t.Fatalf("transpose: [%d,%d] = %v, want %v", e, r, got, want)
-			}
-		}
-	}
-}
-
 // prodOf returns the number of elements of shape.
 func prodOf(shape []int) int {
 	n := 1
@@ -107,4 +71,38 @@ func prodOf(shape []int) int {
 		n *= d
 	}
 	return n
+}
+
+// BenchmarkStemCollapse times, interleaved in one run, the collapse sum
+// of mHC over its streams (also the stem broadcast's backward) at the shape
+// of examples/bench/wide.mhc ([8,128,4,512] -> [8,128,1,512], float32): a
+// scalar loop over each row, as ReduceFwd ran it before (there with a
+// strided index, so this "old" is if anything faster), against ReduceFwd
+// (the vector add). It reports the median milliseconds of each and their
+// ratio (new / old).
+func BenchmarkStemCollapse(b *testing.B) {
+	in, out := []int{8, 128, 4, 512}, []int{8, 128, 1, 512}
+	p, err := BcastPlan(in, in, out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	x, y := make([]float32, prodOf(in)), make([]float32, prodOf(out))
+	for i := range x {
+		x[i] = float32(i%97) / 97
+	}
+	n := p.dims[len(p.dims)-1]
+	sumOld := func() {
+		clear(y)
+		p.rows(func(off []int) {
+			xx, yy := x[off[0]:], y[off[1]:]
+			for i := 0; i < n; i++ {
+				yy[i] += xx[i]
+			}
+		})
+	}
+	sumNew := func() {
+		clear(y)
+		ReduceFwd(ReduceSum, p, x, y, 1)
+	}
+	interleaved(b, sumOld, sumNew)
 }
