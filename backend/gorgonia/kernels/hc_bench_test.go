@@ -136,3 +136,46 @@ func BenchmarkHCCoeffsLevels(b *testing.B) {
 		b.Run(fmt.Sprintf("proj/N=%d/C=%d", N, s.c), func(b *testing.B) { interleaved(b, at(SgemmAVX2, proj), at(SgemmAVX512, proj)) })
 	}
 }
+
+// BenchmarkHCCoeffsBwdCold times hc.coeffs's backward with the stream
+// parts (HCCoeffsBwdX, both cores) at the shapes of examples/bench (d 512:
+// N = 1024; d 1536: N = 512; n = 4) with its inputs in cache (the call
+// repeated) and out of it (64 MiB written between calls, as in a training
+// step, where the stream tensor and its gradient parts were written long
+// before), alternating, and reports the median milliseconds of each
+// (only the call is timed) and their ratio (cold / warm).
+func BenchmarkHCCoeffsBwdCold(b *testing.B) {
+	flush := make([]float32, 16<<20)
+	for _, s := range []struct{ N, c int }{{1024, 512}, {512, 1536}} {
+		const n = 4
+		N, k, w := s.N, n*s.c, n*n+2*n
+		rng := rand.New(rand.NewPCG(11, 12))
+		rnd := func(m int) []float32 { return narrow(normals(rng, m)) }
+		X, phi, alpha, bias, gz := rnd(N*k), rnd(k*w), rnd(3), rnd(w), rnd(N*w)
+		parts := &HCXParts[float32]{R: rnd(N * n * n), G: rnd(N * k), H: rnd(N * n), GU: rnd(N * s.c)}
+		z, st, tmp := make([]float32, N*w), &Side{}, &Side{}
+		dX, dphi, da, db := make([]float32, N*k), make([]float32, k*w), make([]float32, 3), make([]float32, w)
+		HCCoeffsFwd(X, phi, alpha, bias, z, st, n, k, 1e-6)
+		call := func(cold bool) float64 {
+			if cold {
+				for i := range flush {
+					flush[i]++
+				}
+			}
+			t0 := time.Now()
+			HCCoeffsBwdX(X, phi, alpha, z, gz, st, tmp, n, k, parts, dX, dphi, da, db)
+			return float64(time.Since(t0).Microseconds()) / 1e3
+		}
+		b.Run(fmt.Sprintf("N=%d/C=%d", N, s.c), func(b *testing.B) {
+			var warm, cold []float64
+			for i := 0; b.Loop(); i++ {
+				cold = append(cold, call(true))
+				warm = append(warm, call(false))
+			}
+			mw, mc := median(warm), median(cold)
+			b.ReportMetric(mw, "warm-ms")
+			b.ReportMetric(mc, "cold-ms")
+			b.ReportMetric(mc/mw, "cold/warm")
+		})
+	}
+}
