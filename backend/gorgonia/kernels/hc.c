@@ -1,8 +1,8 @@
 //go:build cgo && amd64
 
 // The hyper-connection kernels (hc.go): hc.read and hc.write forward and
-// backward, and hc.coeffs' thin projection, its weight gradient and the
-// RMS term of its input gradient.
+// backward, and hc.coeffs' thin projection (with an AVX-512 tile), its
+// weight gradient and the RMS term of its input gradient.
 
 #include <string.h>
 #include "vecmath.h"
@@ -246,38 +246,77 @@ TGT static inline void proj_sumsq(const float *xr, float *sq, int k0, int kb, in
 	*inv = (float)(1.0 / __builtin_sqrt((double)s / K + eps));
 }
 
+#define TGT512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma")))
+#define ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define P512_INIT(r)                                                                                              \
+	__m512 a##r = first || r >= tr ? _mm512_setzero_ps() : _mm512_loadu_ps(m + (size_t)(r) * w);             \
+	__m256 b##r = first || r >= tr ? _mm256_setzero_ps() : _mm256_loadu_ps(m + (size_t)(r) * w + 16);
+#define P512_STEP(r)                                                                      \
+	{                                                                                 \
+		__m512 xb = _mm512_set1_ps(xp[(r) * PROJ_KB + kk]);                       \
+		a##r = _mm512_fmadd_ps(xb, p0, a##r);                                     \
+		b##r = _mm256_fmadd_ps(_mm512_castps512_ps256(xb), p1, b##r);             \
+	}
+#define P512_STORE(r)                                                    \
+	if (r < tr) {                                                    \
+		_mm512_storeu_ps(m + (size_t)(r) * w, a##r);             \
+		_mm256_storeu_ps(m + (size_t)(r) * w + 16, b##r);        \
+	}
+
+// The AVX-512 tile: 8 tokens × 24 columns (a zmm and a ymm per token, 16
+// accumulators in named registers), for the K-block of kb rows of phi at pk
+// and the 8 packed rows of x in xp; it adds to the tr rows of m (from zero
+// when first). Per row of phi: two loads, 8 broadcasts, 16 FMAs where the
+// AVX2 tile needs 24 for the same 8 tokens. Every m[t, j] takes the same
+// FMAs in the same order as in proj_4x24.
+TGT512 static void proj_8x24_512(const float *xp, const float *pk, int w, int kb, float *m, int tr, int first) {
+	ROWS8(P512_INIT)
+	for (int kk = 0; kk < kb; kk++, pk += w) {
+		__m512 p0 = _mm512_loadu_ps(pk);
+		__m256 p1 = _mm256_loadu_ps(pk + 16);
+		ROWS8(P512_STEP)
+	}
+	ROWS8(P512_STORE)
+}
+
 // m[t, 0:w] = x[t, 0:K]·phi[K, w] for t in [t0, t1): the thin product of
 // hc.coeffs. For each block of PROJ_KB rows of phi (24 KiB at w = 24, kept
 // in L1) every tile of 4 tokens × 24 columns accumulates in 12 registers;
 // the tile's 4 rows of x are first copied into a contiguous buffer, because
 // they are K floats apart (a power of two at the usual widths) and read in
-// step they would evict each other from L1.
+// step they would evict each other from L1. With wide (AVX-512, w a
+// multiple of 24) the tiles are 8 tokens × 24 columns (proj_8x24_512).
 //
 // With inv (and sq: scratch of 16 floats per token of [t0, t1)), it also
 // sets inv[t] = 1/sqrt(mean(x_t²) + eps) from the packed copies, equal to
 // mhcc_rms_inv's, so that x is read once.
-TGT static void hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w, float *inv, float *sq, double eps) {
-	float xp[4 * PROJ_KB] __attribute__((aligned(32)));
+TGT static void hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w, float *inv, float *sq, double eps, int wide) {
+	float xp[8 * PROJ_KB] __attribute__((aligned(32)));
+	int tt = wide ? 8 : 4;
 	for (int j0 = 0; j0 < w; j0 += 24) {
 		__m256i mk[3];
 		int nv, full;
 		colblock(w, j0, mk, &nv, &full);
 		for (int k0 = 0; k0 < K; k0 += PROJ_KB) {
 			int kb = K - k0 < PROJ_KB ? K - k0 : PROJ_KB;
-			for (int t = t0; t < t1; t += 4) {
-				int tr = t1 - t < 4 ? t1 - t : 4;
-				__m256 acc[4][3];
-				for (int r = 0; r < 4; r++)
-					for (int v = 0; v < 3; v++)
-						acc[r][v] = k0 == 0 || r >= tr || v >= nv ? _mm256_setzero_ps()
-						                                          : _mm256_maskload_ps(m + (size_t)(t + r) * w + j0 + 8 * v, mk[v]);
-				for (int r = 0; r < 4; r++) {
+			for (int t = t0; t < t1; t += tt) {
+				int tr = t1 - t < tt ? t1 - t : tt;
+				for (int r = 0; r < tt; r++) {
 					if (r < tr) memcpy(xp + r * PROJ_KB, x + (size_t)(t + r) * K + k0, sizeof(float) * kb);
 					else memset(xp + r * PROJ_KB, 0, sizeof(float) * kb);
 				}
 				if (inv && j0 == 0)
 					for (int r = 0; r < tr; r++)
 						proj_sumsq(xp + r * PROJ_KB, sq + (size_t)(t + r - t0) * 16, k0, kb, K, eps, inv + t + r);
+				if (wide) {
+					proj_8x24_512(xp, phi + (size_t)k0 * w + j0, w, kb, m + (size_t)t * w + j0, tr, k0 == 0);
+					continue;
+				}
+				__m256 acc[4][3];
+				for (int r = 0; r < 4; r++)
+					for (int v = 0; v < 3; v++)
+						acc[r][v] = k0 == 0 || r >= tr || v >= nv ? _mm256_setzero_ps()
+						                                          : _mm256_maskload_ps(m + (size_t)(t + r) * w + j0 + 8 * v, mk[v]);
 				if (nv == 3 && full) proj_4x24(xp, phi + (size_t)k0 * w + j0, w, kb, acc);
 				else if (nv == 3) PROJ_KBLOCK(4, 3);
 				else if (nv == 2) PROJ_KBLOCK(4, 2);
@@ -293,14 +332,16 @@ TGT static void hc_proj(const float *x, const float *phi, float *m, int t0, int 
 
 // hc_proj over [t0, t1); with inv, PROJ_TT tokens at a time, whose sums of
 // squares fit in scratch on the stack (every m[t, j] and inv[t] sums in the
-// same order whatever the range).
-TGT void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w, float *inv, double eps) {
+// same order whatever the range). avx512 asks for the AVX-512 tiles (the
+// caller has checked the CPU), used when w is a multiple of 24.
+TGT void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w, float *inv, double eps, int avx512) {
+	int wide = avx512 && w % 24 == 0;
 	if (!inv) {
-		hc_proj(x, phi, m, t0, t1, K, w, NULL, NULL, eps);
+		hc_proj(x, phi, m, t0, t1, K, w, NULL, NULL, eps, wide);
 		return;
 	}
 	float sq[PROJ_TT * 16];
-	for (int t = t0; t < t1; t += PROJ_TT) hc_proj(x, phi, m, t, t1 - t < PROJ_TT ? t1 : t + PROJ_TT, K, w, inv, sq, eps);
+	for (int t = t0; t < t1; t += PROJ_TT) hc_proj(x, phi, m, t, t1 - t < PROJ_TT ? t1 : t + PROJ_TT, K, w, inv, sq, eps, wide);
 }
 
 // ---------------------------------------------------------------- hc.coeffs weight gradient

@@ -82,7 +82,7 @@ void mhcc_hc_read_bwd(const float *h, const float *X, const float *gy, float *dh
 void mhcc_hc_write_fwd(const float *R, const float *X, const float *p, const float *y, float *out, int t0, int t1, int n, int c);
 void mhcc_hc_write_bwd(const float *R, const float *X, const float *p, const float *y, const float *G,
                        float *dR, float *dX, float *dp, float *dy, int t0, int t1, int n, int c);
-void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w, float *inv, double eps);
+void mhcc_hc_proj(const float *x, const float *phi, float *m, int t0, int t1, int K, int w, float *inv, double eps, int avx512);
 void mhcc_hc_dphi(const float *x, const float *dz, float *dphi, int t0, int t1, int K, int w);
 void mhcc_axpy_rows(const float *x, const float *c, float *y, int r0, int r1, int k);
 void mhcc_hc_xparts(const float *R, const float *G, const float *h, const float *gu, const float *cs, const float *X, float *dX,

@@ -51,6 +51,10 @@ func ReduceFwd[T Float](kind int, p *Plan, x, y []T, scale T) {
 	}
 	p.rows(func(off []int) {
 		xx, yy := x[off[0]:], y[off[1]:]
+		if sx == 1 && sy == 1 { // a reduced axis outside the innermost one
+			addInto(yy[:n], xx[:n])
+			return
+		}
 		if sy == 0 {
 			var s T
 			for i := 0; i < n; i++ {
@@ -67,6 +71,18 @@ func ReduceFwd[T Float](kind int, p *Plan, x, y []T, scale T) {
 		for i := range y {
 			y[i] *= scale
 		}
+	}
+}
+
+// addInto sets y += x elementwise (y[i] + x[i], in that order).
+func addInto[T Float](y, x []T) {
+	x = x[:len(y)]
+	if yf, ok := any(y).([]float32); ok && useVec && len(y) >= vecMin {
+		vAddInto(yf, any(x).([]float32))
+		return
+	}
+	for i, v := range x {
+		y[i] += v
 	}
 }
 

@@ -37,6 +37,12 @@ func setVec512(on bool) (old bool) {
 	return old
 }
 
+// hc512 reports whether hc.coeffs' projection runs its AVX-512 tiles
+// (mhcc_hc_proj in hc.c): the CPU has the GEMM's AVX-512 level and the
+// native level is not capped below it (SgemmEnv, SetSgemmLevel), so
+// MHCC_SGEMM=avx2 runs the AVX2 ones. Both sum in the same order.
+func hc512() bool { return sgemmLevel >= SgemmAVX512 }
+
 func fp(s []float32) *C.float {
 	if len(s) == 0 {
 		return nil
@@ -139,7 +145,7 @@ func cbool(b bool) C.int {
 // vHCProj computes m = x·phi for the tokens [t0, t1) and, with inv, their
 // 1/rms.
 func vHCProj(x, phi, m, inv []float32, t0, t1, k, w int, eps float64) {
-	C.mhcc_hc_proj(fp(x), fp(phi), fp(m), C.int(t0), C.int(t1), C.int(k), C.int(w), fp(inv), C.double(eps))
+	C.mhcc_hc_proj(fp(x), fp(phi), fp(m), C.int(t0), C.int(t1), C.int(k), C.int(w), fp(inv), C.double(eps), cbool(hc512()))
 }
 
 func vHCDphi(x, dz, dphi []float32, t0, t1, k, w int) {
@@ -181,6 +187,12 @@ func vBin(kind, mode int, a, b []float32, c float32, y []float32) {
 		}
 		C.mhcc_vbin(C.int(kind), C.int(mode), pa, pb, C.float(c), fp(y[lo:hi]), C.int(hi-lo))
 	})
+}
+
+// vAddInto sets y += x on the calling goroutine (mhcc_vbin's add, y
+// first).
+func vAddInto(y, x []float32) {
+	C.mhcc_vbin(0, 0, fp(y), fp(x[:len(y)]), 0, fp(y), C.int(len(y)))
 }
 
 // vBinGrad: see mhcc_vbingrad; a or b nil means the scalar c.

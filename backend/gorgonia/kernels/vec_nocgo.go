@@ -46,6 +46,7 @@ func vRMSFwd(x, g, y []float32, r0, r1, c int, eps float64)          { panic("no
 func vRMSBwd(x, g, gy, dx, dg []float32, r0, r1, c int, eps float64) { panic("no vector kernels") }
 
 func vBin(kind, mode int, a, b []float32, c float32, y []float32)     { panic("no vector kernels") }
+func vAddInto(y, x []float32)                                         { panic("no vector kernels") }
 func vBinGrad(kind, w int, a, b []float32, c float32, g, y []float32) { panic("no vector kernels") }
 func vUnaryGrad(kind int, xy, g, dx []float32)                        { panic("no vector kernels") }
 
