@@ -9,7 +9,7 @@ import (
 // GarbageHeadroom is how much garbage BoundGarbage lets the Go heap
 // gather between collections. A training step leaves about 1 MiB of
 // small garbage (tensor headers, closures, G.Grad's stock Adds' results:
-// 1.2 MiB per step on examples/bench/tiny.mhc), so this is a collection
+// 1.24 MB per step on examples/bench/tiny.mhc), so this is a collection
 // every few steps; the headroom is resident memory on top of the model's,
 // 2% of the smallest bench model's heap.
 const GarbageHeadroom = 4 << 20
