@@ -129,14 +129,69 @@ func GemmPackElems(m, n, k int) int {
 }
 
 // packPool keeps the packed-B buffers of cSgemm and sgemmSplit for reuse.
-var packPool sync.Pool
+var packPool packBuffers
 
-// packBuffer returns a buffer of n floats from packPool, or a new one.
+// packBuffers is a free list of packed-B buffers that, unlike a
+// sync.Pool, survives the collector: a training step runs the same
+// products every time, so the buffers of its largest products are needed
+// again at once, and a pool emptied by every collection made each
+// collection reallocate them (megabytes of garbage per step, which the
+// collector's bounded headroom, memcheck.BoundGarbage, then had to absorb).
+// It holds at most as many buffers as products ever ran at once: a
+// product that finds none large enough replaces the largest of the
+// smaller ones, so no buffer is larger than the largest product's.
+type packBuffers struct {
+	mu   sync.Mutex
+	free []*[]float32
+}
+
+// packBuffer returns a buffer of n floats from packPool: the smallest free
+// one that holds n, or a new one.
 func packBuffer(n int) *[]float32 {
-	if p, ok := packPool.Get().(*[]float32); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
+	return packPool.get(n)
+}
+
+func (p *packBuffers) get(n int) *[]float32 {
+	p.mu.Lock()
+	best, largest := -1, -1
+	for i, b := range p.free {
+		if c := cap(*b); c >= n && (best < 0 || c < cap(*p.free[best])) {
+			best = i
+		}
+		if largest < 0 || cap(*b) > cap(*p.free[largest]) {
+			largest = i
+		}
+	}
+	if best < 0 {
+		best = largest // replaced: too small for n
+	}
+	var b *[]float32
+	if best >= 0 {
+		b = p.free[best]
+		p.free[best] = p.free[len(p.free)-1]
+		p.free = p.free[:len(p.free)-1]
+	}
+	p.mu.Unlock()
+	if b != nil && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
 	}
 	s := make([]float32, n)
 	return &s
+}
+
+// Put returns a buffer of packBuffer to the free list.
+func (p *packBuffers) Put(b *[]float32) {
+	p.mu.Lock()
+	p.free = append(p.free, b)
+	p.mu.Unlock()
+}
+
+// ReleasePackBuffers drops the packed-B buffers kept for reuse (for tests
+// that measure the heap a graph takes, and for a process done with its
+// products).
+func ReleasePackBuffers() {
+	packPool.mu.Lock()
+	packPool.free = nil
+	packPool.mu.Unlock()
 }

@@ -58,11 +58,17 @@ const (
 )
 
 func vUnary(kind int, x, y []float32) {
-	parallelFor(len(x), 16, func(lo, hi int) {
-		if hi > lo {
-			C.mhcc_vunary(C.int(kind), fp(x[lo:hi]), fp(y[lo:hi]), C.int(hi-lo))
-		}
-	})
+	if nChunks(len(x), 16) == 1 {
+		vUnaryRange(kind, x, y, 0, len(x))
+		return
+	}
+	parallelFor(len(x), 16, func(lo, hi int) { vUnaryRange(kind, x, y, lo, hi) })
+}
+
+func vUnaryRange(kind int, x, y []float32, lo, hi int) {
+	if hi > lo {
+		C.mhcc_vunary(C.int(kind), fp(x[lo:hi]), fp(y[lo:hi]), C.int(hi-lo))
+	}
 }
 
 // vGELUFwd and vGELUBwd run the fused GELU kernels (gelu.c) on one chunk;
@@ -173,20 +179,29 @@ func vRMSBwd(x, g, gy, dx, dg []float32, r0, r1, c int, eps float64) {
 }
 
 // vBin computes y = a ∘ b (mode 0), a ∘ c (1) or c ∘ b (2) over n elements.
+// Like vBinGrad, vUnary and vUnaryGrad it calls the kernel directly when
+// parallelFor would run one chunk: the closure a split needs escapes to
+// the heap, and these run per GELU block, thousands of times a step.
 func vBin(kind, mode int, a, b []float32, c float32, y []float32) {
-	parallelFor(len(y), 1, func(lo, hi int) {
-		if hi == lo {
-			return
-		}
-		var pa, pb *C.float
-		if mode != 2 {
-			pa = fp(a[lo:hi])
-		}
-		if mode != 1 {
-			pb = fp(b[lo:hi])
-		}
-		C.mhcc_vbin(C.int(kind), C.int(mode), pa, pb, C.float(c), fp(y[lo:hi]), C.int(hi-lo))
-	})
+	if nChunks(len(y), 1) == 1 {
+		vBinRange(kind, mode, a, b, c, y, 0, len(y))
+		return
+	}
+	parallelFor(len(y), 1, func(lo, hi int) { vBinRange(kind, mode, a, b, c, y, lo, hi) })
+}
+
+func vBinRange(kind, mode int, a, b []float32, c float32, y []float32, lo, hi int) {
+	if hi == lo {
+		return
+	}
+	var pa, pb *C.float
+	if mode != 2 {
+		pa = fp(a[lo:hi])
+	}
+	if mode != 1 {
+		pb = fp(b[lo:hi])
+	}
+	C.mhcc_vbin(C.int(kind), C.int(mode), pa, pb, C.float(c), fp(y[lo:hi]), C.int(hi-lo))
 }
 
 // vAddInto sets y += x on the calling goroutine (mhcc_vbin's add, y
@@ -197,25 +212,37 @@ func vAddInto(y, x []float32) {
 
 // vBinGrad: see mhcc_vbingrad; a or b nil means the scalar c.
 func vBinGrad(kind, w int, a, b []float32, c float32, g, y []float32) {
-	parallelFor(len(y), 1, func(lo, hi int) {
-		if hi == lo {
-			return
-		}
-		var pa, pb *C.float
-		if a != nil {
-			pa = fp(a[lo:hi])
-		}
-		if b != nil {
-			pb = fp(b[lo:hi])
-		}
-		C.mhcc_vbingrad(C.int(kind), C.int(w), pa, pb, C.float(c), fp(g[lo:hi]), fp(y[lo:hi]), C.int(hi-lo))
-	})
+	if nChunks(len(y), 1) == 1 {
+		vBinGradRange(kind, w, a, b, c, g, y, 0, len(y))
+		return
+	}
+	parallelFor(len(y), 1, func(lo, hi int) { vBinGradRange(kind, w, a, b, c, g, y, lo, hi) })
+}
+
+func vBinGradRange(kind, w int, a, b []float32, c float32, g, y []float32, lo, hi int) {
+	if hi == lo {
+		return
+	}
+	var pa, pb *C.float
+	if a != nil {
+		pa = fp(a[lo:hi])
+	}
+	if b != nil {
+		pb = fp(b[lo:hi])
+	}
+	C.mhcc_vbingrad(C.int(kind), C.int(w), pa, pb, C.float(c), fp(g[lo:hi]), fp(y[lo:hi]), C.int(hi-lo))
 }
 
 func vUnaryGrad(kind int, xy, g, dx []float32) {
-	parallelFor(len(dx), 1, func(lo, hi int) {
-		if hi > lo {
-			C.mhcc_vunary_grad(C.int(kind), fp(xy[lo:hi]), fp(g[lo:hi]), fp(dx[lo:hi]), C.int(hi-lo))
-		}
-	})
+	if nChunks(len(dx), 1) == 1 {
+		vUnaryGradRange(kind, xy, g, dx, 0, len(dx))
+		return
+	}
+	parallelFor(len(dx), 1, func(lo, hi int) { vUnaryGradRange(kind, xy, g, dx, lo, hi) })
+}
+
+func vUnaryGradRange(kind int, xy, g, dx []float32, lo, hi int) {
+	if hi > lo {
+		C.mhcc_vunary_grad(C.int(kind), fp(xy[lo:hi]), fp(g[lo:hi]), fp(dx[lo:hi]), C.int(hi-lo))
+	}
 }

@@ -7,14 +7,18 @@ import (
 )
 
 // GarbageHeadroom is how much garbage BoundGarbage lets the Go heap
-// gather between collections.
-const GarbageHeadroom = 16 << 20
+// gather between collections. A training step leaves about 1 MiB of
+// small garbage (tensor headers, closures, G.Grad's stock Adds' results:
+// 1.24 MB per step on examples/bench/tiny.mhc), so this is a collection
+// every few steps; the headroom is resident memory on top of the model's,
+// 2% of the smallest bench model's heap.
+const GarbageHeadroom = 4 << 20
 
 // BoundGarbage collects the garbage of a graph build and sets the
 // collector's target so that the heap gathers about GarbageHeadroom of
 // garbage between collections, instead of as much again as the live
 // heap (GOGC=100). A training process's heap is nearly all long-lived
-// tensors allocated once, while each step leaves a few MiB of small
+// tensors allocated once, while each step leaves about a MiB of small
 // garbage (closures, tensor headers, the stock Adds' results): at the
 // default setting that garbage piles up to the size of the tensors before
 // it is collected, which nearly doubled the resident memory of a long
@@ -33,7 +37,7 @@ func BoundGarbage() int {
 	runtime.ReadMemStats(&ms)
 	pct := 100
 	if live := float64(ms.HeapAlloc); live > GarbageHeadroom {
-		pct = max(int(100*GarbageHeadroom/live), 5)
+		pct = max(int(100*GarbageHeadroom/live), 1)
 	}
 	debug.SetGCPercent(pct)
 	return pct
