@@ -124,15 +124,7 @@ func BenchmarkGemmSplit(b *testing.B) {
 		tA      bool
 		m, n, k int
 	}{{"x·w1 1024x2048x512", false, 1024, 2048, 512}, {"dw1=xT·g 512x2048x1024", true, 512, 2048, 1024}} {
-		a := make([]float32, s.m*s.k)
-		bb := make([]float32, s.k*s.n)
-		c := make([]float32, s.m*s.n)
-		for i := range a {
-			a[i] = float32(i%7) + 1
-		}
-		for i := range bb {
-			bb[i] = float32(i%5) + 1
-		}
+		a, bb, c := benchOperands(s.m, s.n, s.k)
 		lda := s.k
 		if s.tA {
 			lda = s.m

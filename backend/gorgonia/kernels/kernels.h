@@ -13,7 +13,8 @@
 // threads (sgemm_split.go): mhcc_sgemm_pack packs column panels [q0, q1) of op(B) (mhcc_sgemm_nr columns each) into Bp
 // (k·np·nr floats, np = ceil(n/nr)) and mhcc_sgemm_rows computes rows
 // [i0, i1) × columns [j0, j1) of C from it (j0 a multiple of nr, j1 = n
-// or one too); it returns 0, having written nothing, when its scratch
+// or one too), packing mc rows of op(A) at a time (mc ≤ 0: the level's
+// MC); it returns 0, having written nothing, when its scratch
 // cannot be allocated, else 1. Every level sums each element of C in the
 // same order (sgemm_impl.h), so the levels agree bit for bit.
 #define SGEMM_GO 0
@@ -25,7 +26,7 @@ int mhcc_cpu_avx2(void);
 int mhcc_sgemm_nr(int level);
 void mhcc_sgemm_pack(int level, int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp);
 int mhcc_sgemm_rows(int level, int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
-                    float *C, int ldc, int i0, int i1, int j0, int j1);
+                    float *C, int ldc, int i0, int i1, int j0, int j1, int mc);
 // the levels' entry points (sgemm_avx2.c, sgemm_avx512.c) and their
 // per-thread scratch (sgemm.c; NULL when it cannot be allocated)
 float *mhcc_sgemm_buf(unsigned long n);
@@ -33,11 +34,11 @@ void mhcc_sgemm_set_fail_alloc(int on); // for tests: every mhcc_sgemm_buf fails
 int mhcc_sgemm_avx2_nr(void);
 void mhcc_sgemm_avx2_pack(int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp);
 int mhcc_sgemm_avx2_rows(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
-                         float *C, int ldc, int i0, int i1, int j0, int j1);
+                         float *C, int ldc, int i0, int i1, int j0, int j1, int mc);
 int mhcc_sgemm_avx512_nr(void);
 void mhcc_sgemm_avx512_pack(int tb, int n, int k, const float *B, int ldb, int q0, int q1, float *Bp);
 int mhcc_sgemm_avx512_rows(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
-                           float *C, int ldc, int i0, int i1, int j0, int j1);
+                           float *C, int ldc, int i0, int i1, int j0, int j1, int mc);
 
 // fastmath.c
 void mhcc_vunary(int kind, const float *x, float *y, int n);

@@ -84,7 +84,7 @@ void mhcc_sgemm_pack(int level, int tb, int n, int k, const float *B, int ldb, i
 }
 
 int mhcc_sgemm_rows(int level, int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
-                    float *C, int ldc, int i0, int i1, int j0, int j1) {
-	if (level == SGEMM_AVX512) return mhcc_sgemm_avx512_rows(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1);
-	return mhcc_sgemm_avx2_rows(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1);
+                    float *C, int ldc, int i0, int i1, int j0, int j1, int mc) {
+	if (level == SGEMM_AVX512) return mhcc_sgemm_avx512_rows(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1, mc);
+	return mhcc_sgemm_avx2_rows(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1, mc);
 }

@@ -32,10 +32,11 @@ func cSgemmPack(level SgemmLevel, tB bool, n, k int, b []float32, ldb, q0, q1 in
 }
 
 // cSgemmRows computes rows [i0, i1) × columns [j0, j1) of
-// c = op(a)·B + beta·c from B packed by cSgemmPack (all of its panels).
-// It reports false, having written nothing, when the kernel cannot
+// c = op(a)·B + beta·c from B packed by cSgemmPack (all of its panels),
+// packing mc rows of op(a) at a time (0: the level's default). It
+// reports false, having written nothing, when the kernel cannot
 // allocate its scratch.
-func cSgemmRows(level SgemmLevel, tA bool, n, k int, a []float32, lda int, bp []float32, beta float32, c []float32, ldc, i0, i1, j0, j1 int) bool {
+func cSgemmRows(level SgemmLevel, tA bool, n, k int, a []float32, lda int, bp []float32, beta float32, c []float32, ldc, i0, i1, j0, j1, mc int) bool {
 	if i1 <= i0 || j1 <= j0 {
 		return true
 	}
@@ -43,7 +44,7 @@ func cSgemmRows(level SgemmLevel, tA bool, n, k int, a []float32, lda int, bp []
 		panic("kernels: cSgemmRows: slice too short")
 	}
 	ok := C.mhcc_sgemm_rows(C.int(level), cbool(tA), C.int(n), C.int(k), fp(a), C.int(lda), fp(bp), C.float(beta),
-		fp(c), C.int(ldc), C.int(i0), C.int(i1), C.int(j0), C.int(j1)) != 0
+		fp(c), C.int(ldc), C.int(i0), C.int(i1), C.int(j0), C.int(j1), C.int(mc)) != 0
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(bp)
 	runtime.KeepAlive(c)

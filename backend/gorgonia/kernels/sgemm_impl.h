@@ -4,7 +4,8 @@
 // Each of those files defines, before including this header:
 //
 //	MR, NR    the micro-tile (rows of C, columns of C)
-//	MC, NCB   rows of A packed at a time, columns of packed B per sweep
+//	MC, NCB   rows of A packed at a time (unless the caller of FN(rows)
+//	          asks for more), columns of packed B per sweep
 //	TARGET    the function attribute that enables the instruction set
 //	FN(x)     the level's name for x (mhcc_sgemm_avx512_x, …)
 //	KERNEL    static void KERNEL(int kc, const float *Ap, const float *Bp,
@@ -83,12 +84,12 @@ TARGET static void FN(pack_b)(int tb, int n, int k, const float *B, int ldb, int
 
 // packed computes the block rows [i0, i1) × columns [j0, j1) of
 // C = op(A)·B + beta·C from B packed by pack_b (j0 a multiple of NR,
-// j1 = n or one too), packing op(A) into Ap (MC rounded up to MR, times
-// SGEMM_KC floats). Loops: MC rows of A at a time; per KC-block of k, the
+// j1 = n or one too), packing op(A) into Ap (mcb rounded up to MR, times
+// SGEMM_KC floats). Loops: mcb rows of A at a time; per KC-block of k, the
 // A block is packed once; per NCB columns of B (in L2), every MR-row panel
 // of A (in L1) runs the micro-kernel over the NR-column panels of B.
 TARGET static void FN(packed)(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta,
-                              float *C, int ldc, int i0, int i1, int j0, int j1, float *Ap) {
+                              float *C, int ldc, int i0, int i1, int j0, int j1, int mcb, float *Ap) {
 	int np = (n + NR - 1) / NR;
 	if (k == 0) {
 		for (int i = i0; i < i1; i++) {
@@ -97,8 +98,8 @@ TARGET static void FN(packed)(int ta, int n, int k, const float *A, int lda, con
 		}
 		return;
 	}
-	for (int ic = i0; ic < i1; ic += MC) {
-		int mc = i1 - ic < MC ? i1 - ic : MC;
+	for (int ic = i0; ic < i1; ic += mcb) {
+		int mc = i1 - ic < mcb ? i1 - ic : mcb;
 		if (beta != 0 && beta != 1) {
 			for (int i = 0; i < mc; i++) {
 				float *ci = C + (size_t)(ic + i) * ldc;
@@ -133,9 +134,10 @@ void FN(pack)(int tb, int n, int k, const float *B, int ldb, int q0, int q1, flo
 }
 
 int FN(rows)(int ta, int n, int k, const float *A, int lda, const float *Bp, float beta, float *C, int ldc,
-             int i0, int i1, int j0, int j1) {
-	float *Ap = mhcc_sgemm_buf((size_t)(MC + MR - 1) / MR * MR * SGEMM_KC);
+             int i0, int i1, int j0, int j1, int mc) {
+	if (mc <= 0) mc = MC;
+	float *Ap = mhcc_sgemm_buf((size_t)(mc + MR - 1) / MR * MR * SGEMM_KC);
 	if (!Ap) return 0;
-	FN(packed)(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1, Ap);
+	FN(packed)(ta, n, k, A, lda, Bp, beta, C, ldc, i0, i1, j0, j1, mc, Ap);
 	return 1;
 }

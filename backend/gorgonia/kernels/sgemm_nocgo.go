@@ -14,7 +14,7 @@ func cSgemmPack(SgemmLevel, bool, int, int, []float32, int, int, int, []float32)
 	panic("kernels: no native sgemm in this build")
 }
 
-func cSgemmRows(SgemmLevel, bool, int, int, []float32, int, []float32, float32, []float32, int, int, int, int, int) bool {
+func cSgemmRows(SgemmLevel, bool, int, int, []float32, int, []float32, float32, []float32, int, int, int, int, int, int) bool {
 	panic("kernels: no native sgemm in this build")
 }
 

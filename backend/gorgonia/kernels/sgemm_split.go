@@ -12,11 +12,16 @@ import (
 // goroutines. op(b) is packed once into panels that every goroutine
 // shares (packing it per row block, as before, cost up to a fifth of the
 // product at the model's shapes), then the goroutines take blocks of c from
-// a shared counter, so that a core busy with another process only takes
-// fewer of them. Each element of c is summed in the kernel's fixed order
+// a shared counter (splitPlan cuts them), so that a core busy with
+// another process only takes fewer of them. Each element of c is summed in the kernel's fixed order
 // (sgemm_impl.h): the result equals one gemm call bit for bit, whatever w
 // and the order the blocks run in.
 func sgemmSplit(level SgemmLevel, w int, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmSplitPlan(level, w, splitPlan(m, n, w), tA, tB, m, n, k, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmSplitPlan is sgemmSplit with its blocks of c given by p.
+func sgemmSplitPlan(level SgemmLevel, w int, p splitPlanT, tA, tB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	nr := cSgemmNR(level)
 	np := (n + nr - 1) / nr
 	buf := packBuffer(packElems(level, n, k))
@@ -29,12 +34,12 @@ func sgemmSplit(level SgemmLevel, w int, tA, tB bool, m, n, k int, a []float32, 
 		cSgemmPack(level, tB, n, k, b, ldb, t*per, min(np, (t+1)*per), bp)
 	})
 
-	rb, cb := splitBlocks(m, n, 4*w)
+	rb, cb := p.rows, p.cols
 	rowBlocks, colBlocks := (m+rb-1)/rb, (n+cb-1)/cb
 	par.Tasks(w, rowBlocks*colBlocks, func(t int) {
 		i0, j0 := t/colBlocks*rb, t%colBlocks*cb
 		i1, j1 := min(m, i0+rb), min(n, j0+cb)
-		if !cSgemmRows(level, tA, n, k, a, lda, bp, beta, c, ldc, i0, i1, j0, j1) {
+		if !cSgemmRows(level, tA, n, k, a, lda, bp, beta, c, ldc, i0, i1, j0, j1, p.mc) {
 			// no scratch for the kernel on this thread: the block on the BLAS
 			blasBlock(tA, tB, k, a, lda, b, ldb, beta, c, ldc, i0, i1, j0, j1)
 		}
@@ -57,7 +62,7 @@ func cSgemm(level SgemmLevel, tA, tB bool, m, n, k int, a []float32, lda int, b 
 	buf := packBuffer(packElems(level, n, k))
 	defer packPool.Put(buf)
 	cSgemmPack(level, tB, n, k, b, ldb, 0, np, *buf)
-	return cSgemmRows(level, tA, n, k, a, lda, *buf, beta, c, ldc, 0, m, 0, n)
+	return cSgemmRows(level, tA, n, k, a, lda, *buf, beta, c, ldc, 0, m, 0, n, 0)
 }
 
 // needLen returns the length a row-major operand of r×c elements (the
@@ -94,6 +99,40 @@ const (
 	splitUnitRows = 12
 	splitUnitCols = 64
 )
+
+// splitPlanT is how sgemmSplit cuts c into blocks: rows × cols each,
+// the kernel packing mc rows of op(a) at a time (0: its default).
+type splitPlanT struct{ rows, cols, mc int }
+
+// splitMaxRows is the most rows of op(a) that splitPlan packs at once
+// (SGEMM_KC floats each: 512 KiB at 512 rows, which fits the L2 beside
+// the kernel's block of packed B).
+const splitMaxRows = 512
+
+// splitMinCols is about the fewest columns of a block of splitPlan's
+// column split: narrower blocks reuse each packed panel of op(a) over
+// fewer panels of B (BenchmarkSgemmSplitWide: at 512×1536×1536, blocks
+// of 768 columns ran 1.15× as fast as blocks of 384).
+const splitMinCols = 1536
+
+// splitPlan returns sgemmSplit's blocks of an m×n product on w
+// goroutines. When m is small and below n (the model's products with
+// M = batch × tokens rows against wide weights), every block takes all
+// the rows, packed at once, and a range of columns, the same number of
+// blocks for every goroutine and blocks of about splitMinCols columns or
+// more: the packed B is then read from memory once per product, where
+// blocks of rows read all of it once per block. Else splitBlocks' blocks
+// of rows.
+func splitPlan(m, n, w int) splitPlanT {
+	if m <= splitMaxRows && m < n {
+		blocks := w * max(1, n/(w*splitMinCols))
+		cols := (n + blocks - 1) / blocks
+		cols = (cols + splitUnitCols - 1) / splitUnitCols * splitUnitCols
+		return splitPlanT{m, cols, (m + splitUnitRows - 1) / splitUnitRows * splitUnitRows}
+	}
+	rb, cb := splitBlocks(m, n, 4*w)
+	return splitPlanT{rb, cb, 0}
+}
 
 // splitBlocks returns the rows and columns of sgemmSplit's blocks of an
 // m×n product for about `want` blocks: whole rows while there are enough

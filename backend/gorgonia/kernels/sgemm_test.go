@@ -272,6 +272,27 @@ func TestSplitBlocks(t *testing.T) {
 	}
 }
 
+// TestSplitPlan: a product of few rows against many columns is cut into
+// column blocks of all the rows (packed at once, rounded up to
+// splitUnitRows), the same number per goroutine and about splitMinCols
+// columns or more each; others into splitBlocks' blocks of rows.
+func TestSplitPlan(t *testing.T) {
+	for _, c := range []struct {
+		m, n, w int
+		want    splitPlanT
+	}{
+		{512, 6144, 2, splitPlanT{512, 1536, 516}}, // 6144/(2·1536) = 2 blocks per goroutine
+		{512, 1536, 2, splitPlanT{512, 768, 516}},  // 1 block each: 768 columns
+		{300, 700, 3, splitPlanT{300, 256, 300}},   // 3 blocks of 234 rounded to 256
+		{1024, 4096, 2, splitPlanT{132, 4096, 0}},  // over splitMaxRows: splitBlocks(1024, 4096, 8)
+		{6144, 1536, 2, splitPlanT{768, 1536, 0}},  // m ≥ n: 512 row units in 8 blocks of 64
+	} {
+		if got := splitPlan(c.m, c.n, c.w); got != c.want {
+			t.Errorf("splitPlan(%d, %d, %d) = %+v; want %+v", c.m, c.n, c.w, got, c.want)
+		}
+	}
+}
+
 // TestSgemmAllocFailure: when the native kernel cannot allocate its
 // scratch it writes nothing and reports it; gemm then computes the product
 // with the BLAS, and sgemmSplit each block with the BLAS, so the results
